@@ -1,0 +1,1 @@
+"""Cases: categories, and (to come) states, transitions and deadlines. No Flask here."""

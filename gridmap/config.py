@@ -1,0 +1,68 @@
+"""Configuration: defaults, then ``GRIDMAP_*`` environment variables, then a mapping.
+
+Every key is checked here, so a bad value stops startup with a message
+naming the key, the value and what is allowed.
+"""
+
+import os
+from pathlib import Path
+
+from gridmap.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: key -> (default, type, description)
+SETTINGS = {
+    "DATA_DIR": (str(ROOT / "instance" / "data"), str,
+                 "data folder; created from geodata/ on first start"),
+    "COUNTY_CODE": ("500114", str, "6-digit county code (黔江区 500114)"),
+    "SUBDISTRICT_CODE": ("005", str, "3-digit subdistrict code (舟白街道; unpublished, sources say 005 or 004)"),
+    "COMMUNITY_CODE": ("001", str, "3-digit community code (路东社区; unpublished placeholder)"),
+    "SNAP_TOLERANCE_M": (50.0, float, "points this close outside a grid are snapped to it"),
+    "TILES": ("https://tile.openstreetmap.org/{z}/{x}/{y}.png", str, "map tile URL template"),
+    "TILES_ATTRIBUTION": ("&copy; OpenStreetMap contributors", str, "tile attribution (HTML)"),
+    "ASSETS_DIR": (str(ROOT / "node_modules"), str, "npm-installed front-end packages"),
+}
+DIGITS = {"COUNTY_CODE": 6, "SUBDISTRICT_CODE": 3, "COMMUNITY_CODE": 3}
+
+
+def load_config(mapping=None, environ=None):
+    """Return the checked configuration as a dict.
+
+    Parameters
+    ----------
+    mapping : dict, optional
+        Values that win over the environment (e.g. from tests).
+    environ : dict, optional
+        Defaults to ``os.environ``; only ``GRIDMAP_<KEY>`` entries are read.
+    """
+    environ = os.environ if environ is None else environ
+    config = {key: default for key, (default, _, _) in SETTINGS.items()}
+    for key in SETTINGS:
+        if f"GRIDMAP_{key}" in environ:
+            config[key] = environ[f"GRIDMAP_{key}"]
+    for key, value in (mapping or {}).items():
+        config[key] = value
+    for key, (_, kind, _) in SETTINGS.items():
+        config[key] = _coerce(key, config[key], kind)
+    for key, width in DIGITS.items():
+        value = config[key]
+        if not (value.isdigit() and len(value) == width):
+            raise ConfigError(f"配置 {key} 须为 {width} 位数字，收到 {value!r} / "
+                              f"{key} must be {width} digits, got {value!r}")
+    if config["SNAP_TOLERANCE_M"] < 0 or config["SNAP_TOLERANCE_M"] != config["SNAP_TOLERANCE_M"]:
+        raise ConfigError(f"SNAP_TOLERANCE_M 须为非负数，收到 {config['SNAP_TOLERANCE_M']!r} / "
+                          "SNAP_TOLERANCE_M must be a non-negative number of metres")
+    return config
+
+
+def _coerce(key, value, kind):
+    if isinstance(value, kind) and not isinstance(value, bool):
+        return value
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"配置 {key} 须为 {kind.__name__}，收到 {value!r} / "
+                          f"{key} must be a {kind.__name__}, got {value!r}") from None

@@ -1,0 +1,101 @@
+"""The data folder: runtime data, created on first start from ``geodata/``.
+
+Layout (all GeoJSON/JSON, readable by QGIS and geopandas)::
+
+    DATA_DIR/
+      grids.geojson        the active grid boundaries
+      community.geojson    the community outline
+      teams.json           1+3+N teams keyed by grid code
+      categories.json      case categories and time limits
+
+Shipped files carry grid codes made with the default subdistrict/community
+parts; on first start they are rewritten with the configured parts. Files
+are written to a temporary name and renamed, so a crash never leaves half a
+file behind.
+"""
+
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from gridmap.cases.categories import load_categories
+from gridmap.config import ROOT
+from gridmap.errors import ConfigError, GridmapError
+from gridmap.geo.grids import GridSet, make_grid_code
+from gridmap.geo.routing import Router
+from gridmap.teams import load_teams
+
+log = logging.getLogger(__name__)
+
+GEODATA = ROOT / "geodata"
+FILES = ("grids.geojson", "community.geojson", "teams.json", "categories.json")
+
+
+def write_json_atomic(path, obj):
+    """Write ``obj`` as UTF-8 JSON to ``path`` via a temporary file and rename."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(obj, f, ensure_ascii=False, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def init_data_folder(config, source=GEODATA):
+    """Create the data folder from ``source`` unless it already has grids.
+
+    Returns the folder's path. Existing files are never overwritten.
+    """
+    data_dir = Path(config["DATA_DIR"])
+    if (data_dir / "grids.geojson").exists():
+        return data_dir
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        docs = {name: json.loads((source / name).read_text(encoding="utf-8")) for name in FILES}
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"无法创建数据目录 / cannot create the data folder {data_dir}: {exc}") from exc
+
+    def recode(code):
+        return make_grid_code(config["COUNTY_CODE"], config["SUBDISTRICT_CODE"],
+                              config["COMMUNITY_CODE"], int(code[-3:]))
+
+    for feat in docs["grids.geojson"]["features"]:
+        feat["properties"]["grid_code"] = recode(feat["properties"]["grid_code"])
+    docs["teams.json"]["teams"] = {recode(c): t for c, t in docs["teams.json"]["teams"].items()}
+    # grids.geojson last: its presence marks the folder as complete.
+    for name in sorted(FILES, key=lambda n: n == "grids.geojson"):
+        write_json_atomic(data_dir / name, docs[name])
+    log.info("created data folder %s from %s", data_dir, source)
+    return data_dir
+
+
+@dataclass(frozen=True)
+class Community:
+    """Everything loaded from the data folder that the service runs on."""
+
+    data_dir: Path
+    grids: GridSet
+    router: Router
+    teams: dict
+    categories: dict
+
+
+def load_community(config):
+    """Initialise (if needed) and load the data folder; fail with a clear message."""
+    data_dir = init_data_folder(config)
+    try:
+        grids = GridSet.load(data_dir / "grids.geojson")
+        router = Router(grids, tolerance_m=config["SNAP_TOLERANCE_M"])
+    except GridmapError as exc:
+        raise ConfigError(f"网格文件不可用 / grid file unusable: {exc.message}") from exc
+    teams = load_teams(data_dir / "teams.json", grids.codes)
+    categories = load_categories(data_dir / "categories.json")
+    return Community(data_dir, grids, router, teams, categories)

@@ -1,0 +1,79 @@
+"""One error hierarchy for the whole package.
+
+Every error carries an HTTP status and a message meant for users (Chinese
+first, English after). Web handlers render it as JSON under ``/api/`` and as
+an HTML page elsewhere; the CLI prints it and exits non-zero.
+"""
+
+
+class GridmapError(Exception):
+    """Base class of all gridmap errors.
+
+    Parameters
+    ----------
+    message : str
+        Text shown to the user; names the bad value and what is allowed.
+    field : str, optional
+        The input field at fault, if any.
+    detail : dict, optional
+        Extra machine-readable facts added to the JSON error body.
+    """
+
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, message, *, field=None, detail=None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.detail = detail or {}
+
+    def to_dict(self):
+        body = {"error": self.code, "message": self.message}
+        if self.field is not None:
+            body["field"] = self.field
+        body.update(self.detail)
+        return body
+
+
+class ConfigError(GridmapError):
+    """Bad configuration or a missing/invalid data file at startup."""
+
+    code = "config_error"
+
+
+class BadInput(GridmapError, ValueError):
+    """A request or argument value that is not allowed (HTTP 400)."""
+
+    status = 400
+    code = "bad_input"
+
+
+class BadCoordinate(BadInput):
+    """A coordinate that is not a finite number in range."""
+
+    code = "bad_coordinate"
+
+
+class InvalidBoundary(GridmapError):
+    """A grid file that cannot be used as a partition (HTTP 422)."""
+
+    status = 422
+    code = "invalid_boundary"
+
+
+class OutsideServiceArea(GridmapError):
+    """A point farther from every grid than the snapping tolerance (HTTP 422)."""
+
+    status = 422
+    code = "outside_service_area"
+
+
+class NotFound(GridmapError, LookupError):
+    status = 404
+    code = "not_found"
+
+
+class Forbidden(GridmapError):
+    status = 403
+    code = "forbidden"

@@ -1,0 +1,155 @@
+"""Grids: the polygons of one boundary generation, keyed by grid code.
+
+A :class:`GridSet` holds the grids of a community sorted by ``grid_code``;
+the position of a grid in that order (its *rank*) is what the routing index
+stores, so "the lowest code" and "the lowest rank" are the same thing.
+"""
+
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import shapely
+
+from gridmap.errors import InvalidBoundary
+
+log = logging.getLogger(__name__)
+
+#: 6-digit county + 3-digit subdistrict + 3-digit community + 3-digit sequence.
+GRID_CODE_RE = re.compile(r"^\d{15}$")
+
+
+def make_grid_code(county, subdistrict, community, seq):
+    """Build a 15-digit grid code.
+
+    Examples
+    --------
+    >>> make_grid_code("500114", "005", "001", 7)
+    '500114005001007'
+    """
+    parts = {"county": (county, 6), "subdistrict": (subdistrict, 3), "community": (community, 3)}
+    for name, (value, width) in parts.items():
+        if not (isinstance(value, str) and value.isdigit() and len(value) == width):
+            raise InvalidBoundary(
+                f"{name} 代码须为 {width} 位数字，收到 {value!r} / "
+                f"{name} code must be {width} digits, got {value!r}")
+    if not (isinstance(seq, int) and 1 <= seq <= 999):
+        raise InvalidBoundary(f"网格序号须为 1–999，收到 {seq!r} / grid sequence must be 1-999, got {seq!r}")
+    return f"{county}{subdistrict}{community}{seq:03d}"
+
+
+@dataclass(frozen=True)
+class Grid:
+    """One unit grid: its code, names and polygon (WGS 84 lon/lat)."""
+
+    code: str
+    name: str
+    geometry: shapely.Geometry = field(repr=False, compare=False)
+    name_en: str = ""
+    properties: dict = field(default_factory=dict, repr=False, compare=False)
+
+
+class GridSet:
+    """The grids of one boundary generation, sorted by code.
+
+    Parameters
+    ----------
+    grids : iterable of Grid
+        Codes must be unique and non-empty; geometries polygonal and valid.
+    """
+
+    def __init__(self, grids):
+        grids = sorted(grids, key=lambda g: g.code)
+        if not grids:
+            raise InvalidBoundary("网格文件中没有网格 / the grid file has no grids")
+        codes = [g.code for g in grids]
+        dupes = sorted({c for c in codes if codes.count(c) > 1})
+        if dupes:
+            raise InvalidBoundary(f"网格代码重复 / duplicate grid codes: {', '.join(dupes)}")
+        for g in grids:
+            if not g.code:
+                raise InvalidBoundary("有网格缺少代码 / a grid has no code")
+            if g.geometry is None or g.geometry.is_empty or g.geometry.geom_type not in (
+                    "Polygon", "MultiPolygon"):
+                raise InvalidBoundary(
+                    f"网格 {g.code} 的几何不是面 / grid {g.code} geometry is not a polygon")
+            if not g.geometry.is_valid:
+                raise InvalidBoundary(
+                    f"网格 {g.code} 的多边形无效：{shapely.is_valid_reason(g.geometry)} / "
+                    f"grid {g.code} polygon is invalid: {shapely.is_valid_reason(g.geometry)}")
+        self.grids = tuple(grids)
+        self.codes = tuple(codes)
+        self.geometries = np.array([g.geometry for g in grids], dtype=object)
+        self._rank = {c: i for i, c in enumerate(codes)}
+
+    def __len__(self):
+        return len(self.grids)
+
+    def __iter__(self):
+        return iter(self.grids)
+
+    def __getitem__(self, code):
+        return self.grids[self._rank[code]]
+
+    def __contains__(self, code):
+        return code in self._rank
+
+    def rank(self, code):
+        return self._rank[code]
+
+    @property
+    def bounds(self):
+        """(minx, miny, maxx, maxy) of all grids."""
+        return tuple(shapely.total_bounds(self.geometries))
+
+    @classmethod
+    def from_features(cls, features, code_field="grid_code", source="<features>"):
+        """Build from GeoJSON-like features (dicts with properties and geometry)."""
+        grids = []
+        for i, feat in enumerate(features):
+            props = dict(feat.get("properties") or {})
+            code = props.get(code_field)
+            if code is None or str(code).strip() == "":
+                raise InvalidBoundary(
+                    f"{source}: 第 {i + 1} 个要素缺少 {code_field} / feature {i + 1} has no {code_field}")
+            geom = feat.get("geometry")
+            try:
+                geometry = shapely.from_geojson(json.dumps(geom)) if geom else None
+            except shapely.errors.GEOSException as exc:
+                raise InvalidBoundary(
+                    f"{source}: 网格 {code} 的几何无法读取 / grid {code} geometry unreadable: {exc}") from exc
+            grids.append(Grid(code=str(code), name=str(props.get("name") or code),
+                              name_en=str(props.get("name_en") or ""),
+                              geometry=geometry, properties=props))
+        return cls(grids)
+
+    @classmethod
+    def from_frame(cls, frame, code_field="grid_code"):
+        """Build from a GeoDataFrame in EPSG:4326 (see ``gridfile.read_grid_file``)."""
+        if code_field not in frame.columns:
+            raise InvalidBoundary(
+                f"缺少代码字段 {code_field!r}，现有字段：{list(frame.columns)} / "
+                f"no code field {code_field!r}; fields: {list(frame.columns)}")
+        props = frame.drop(columns=frame.geometry.name).to_dict("records")
+        features = [{"properties": p, "geometry": json.loads(shapely.to_geojson(g)) if g else None}
+                    for p, g in zip(props, frame.geometry.values)]
+        return cls.from_features(features, code_field=code_field)
+
+    @classmethod
+    def load(cls, path, code_field="grid_code"):
+        """Load a GeoJSON FeatureCollection from disk (the data folder's format)."""
+        path = Path(path)
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InvalidBoundary(f"找不到网格文件 / grid file not found: {path}") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InvalidBoundary(f"网格文件无法读取 / grid file unreadable: {path}: {exc}") from exc
+        if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
+            raise InvalidBoundary(
+                f"网格文件须为 GeoJSON FeatureCollection / grid file must be a GeoJSON "
+                f"FeatureCollection: {path}")
+        return cls.from_features(doc.get("features") or [], code_field=code_field, source=str(path))

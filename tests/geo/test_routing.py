@@ -1,0 +1,225 @@
+"""Routing agrees with a brute-force oracle: shapely covers against every grid,
+lowest code on shared boundaries, nearest grid by brute-force metric distance."""
+
+import math
+
+import numpy as np
+import pytest
+import shapely
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gridmap.errors import BadCoordinate, BadInput
+from gridmap.geo.datums import wgs84_to_bd09, wgs84_to_gcj02
+from gridmap.geo.grids import Grid, GridSet
+from gridmap.geo.metric import metric_crs_for, to_metric
+from gridmap.geo.routing import BOUNDARY, INSIDE, INVALID, OUTSIDE, SNAPPED, Router
+
+FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+class Oracle:
+    """Independent answers: no raster, no tree, one grid at a time."""
+
+    def __init__(self, grids, tolerance_m):
+        self.grids, self.tol = grids, tolerance_m
+        self.crs = metric_crs_for(grids.geometries)
+        self.metric = to_metric(grids.geometries, self.crs)
+
+    def route(self, lon, lat):
+        pt = shapely.Point(lon, lat)
+        covering = [g.code for g in self.grids if g.geometry.covers(pt)]
+        if covering:
+            owner = min(covering)
+            on_edge = len(covering) > 1 or not self.grids[owner].geometry.contains(pt)
+            return owner, ("boundary" if on_edge else "inside"), 0.0
+        ptm = to_metric(pt, self.crs)
+        dists = [ptm.distance(m) for m in self.metric]
+        best = min(range(len(dists)), key=lambda i: (dists[i], self.grids.codes[i]))
+        code = self.grids.codes[best]
+        if dists[best] <= self.tol:
+            return code, "snapped", dists[best]
+        return None, "outside", dists[best]
+
+
+@pytest.fixture(scope="module")
+def oracle(demo_grids):
+    return Oracle(demo_grids, 50.0)
+
+
+def shared_vertices(grids):
+    """Vertices used by two or more grids (shared edges and triple points)."""
+    seen = {}
+    for g in grids:
+        for xy in {tuple(c) for c in shapely.get_coordinates(g.geometry)}:
+            seen.setdefault(xy, set()).add(g.code)
+    return sorted(xy for xy, codes in seen.items() if len(codes) > 1)
+
+
+def check_agrees(router, oracle, lon, lat):
+    code, status, dist = oracle.route(lon, lat)
+    got = router.route_point(lon, lat)
+    assert (got.code, got.status) == (code, status), (lon, lat)
+    assert got.distance_m == pytest.approx(dist, abs=1e-6)
+    batch = router.route_points([lon], [lat], nearest=True)
+    assert batch.codes()[0] == code
+    assert batch.status_names()[0] == status
+    return got
+
+
+def test_every_shared_vertex_goes_to_the_lowest_covering_code(demo_router, oracle, demo_grids):
+    vertices = shared_vertices(demo_grids)
+    assert len(vertices) > 30
+    triple = 0
+    for lon, lat in vertices:
+        got = check_agrees(demo_router, oracle, lon, lat)
+        assert got.status == "boundary"
+        assert got.code == min(got.candidates) and len(got.candidates) >= 2
+        triple += len(got.candidates) >= 3
+    assert triple >= 5
+
+
+@FAST
+@given(t=st.floats(0, 1), which=st.integers(0, 10_000))
+def test_points_along_shared_edges(demo_router, oracle, demo_grids, t, which):
+    lines = shapely.get_parts(shapely.intersection(demo_grids.geometries[which % 13],
+                                                  shapely.boundary(demo_grids.geometries)))
+    lines = [ln for ln in shapely.get_parts(shapely.line_merge(shapely.union_all(lines)))
+             if ln.length > 0]
+    line = lines[which % len(lines)]
+    pt = line.interpolate(t, normalized=True)
+    check_agrees(demo_router, oracle, pt.x, pt.y)
+
+
+@FAST
+@given(lon=st.floats(108.780, 108.820), lat=st.floats(29.505, 29.540))
+def test_random_points_near_the_community(demo_router, oracle, lon, lat):
+    check_agrees(demo_router, oracle, lon, lat)
+
+
+def test_batch_equals_oracle_on_many_points(demo_router, oracle, demo_grids):
+    rng = np.random.default_rng(7)
+    x0, y0, x1, y1 = demo_grids.bounds
+    lons = rng.uniform(x0 - 0.002, x1 + 0.002, 3000)
+    lats = rng.uniform(y0 - 0.002, y1 + 0.002, 3000)
+    batch = demo_router.route_points(lons, lats, nearest=True)
+    expected = [oracle.route(x, y) for x, y in zip(lons, lats)]
+    assert list(batch.codes()) == [e[0] for e in expected]
+    assert list(batch.status_names()) == [e[1] for e in expected]
+    np.testing.assert_allclose(batch.distance_m, [e[2] for e in expected], atol=1e-6)
+    assert {"inside", "snapped", "outside"} <= set(batch.status_names())
+
+
+def test_no_point_inside_the_outline_is_left_without_a_grid(demo_router, demo_grids):
+    outline = shapely.union_all(demo_grids.geometries)
+    rng = np.random.default_rng(3)
+    x0, y0, x1, y1 = outline.bounds
+    lons, lats = rng.uniform(x0, x1, 200_000), rng.uniform(y0, y1, 200_000)
+    inside = shapely.covers(outline, shapely.points(lons, lats))
+    batch = demo_router.route_points(lons[inside], lats[inside])
+    assert inside.sum() > 100_000
+    assert (batch.grid_index >= 0).all()
+    assert set(np.unique(batch.status)) <= {INSIDE, BOUNDARY}
+
+
+def test_a_coarse_index_gives_the_same_answers(demo_grids, demo_router):
+    coarse = Router(demo_grids, tolerance_m=50.0, max_cells=64)
+    rng = np.random.default_rng(11)
+    x0, y0, x1, y1 = demo_grids.bounds
+    lons, lats = rng.uniform(x0, x1, 20_000), rng.uniform(y0, y1, 20_000)
+    a, b = coarse.route_points(lons, lats), demo_router.route_points(lons, lats)
+    assert coarse.exact_fraction > demo_router.exact_fraction
+    np.testing.assert_array_equal(a.grid_index, b.grid_index)
+    np.testing.assert_array_equal(a.status, b.status)
+
+
+def test_outside_answer_names_nearest_grid_and_distance(demo_router, oracle):
+    got = demo_router.route_point(108.70, 29.52)
+    code, status, dist = oracle.route(108.70, 29.52)
+    assert got.status == "outside" and got.grid is None and got.code is None
+    assert got.nearest.code == "500114005001005"
+    assert got.distance_m == pytest.approx(dist, rel=1e-9) and 8000 < got.distance_m < 9000
+    body = got.to_dict()
+    assert body["grid"] is None and body["nearest"]["code"] == "500114005001005"
+
+
+def test_snapping_respects_the_tolerance(demo_grids):
+    west = min(shapely.get_coordinates(demo_grids.geometries), key=lambda c: c[0])
+    lon, lat = west[0] - 30 / (111320 * math.cos(math.radians(west[1]))), west[1]
+    near = Router(demo_grids, tolerance_m=40.0).route_point(lon, lat)
+    assert near.status == "snapped" and near.grid is near.nearest
+    assert 25 < near.distance_m < 35
+    strict = Router(demo_grids, tolerance_m=20.0).route_point(lon, lat)
+    assert strict.status == "outside" and strict.grid is None
+    assert strict.nearest.code == near.code
+
+
+def test_swapped_coordinates_get_a_hint(demo_router):
+    with pytest.raises(BadCoordinate, match="swap"):
+        demo_router.route_point(29.52, 108.80)
+    # both in range but swapped: routes outside, with a hint
+    got = demo_router.route_point(29.52, 80.0)
+    assert got.status == "outside" and got.hint and "swap" in got.hint
+
+
+@pytest.mark.parametrize("lon, lat", [
+    (float("nan"), 29.5), (108.8, float("inf")), (float("-inf"), 29.5),
+    (181.0, 29.5), (108.8, -90.5), ("108.8", 29.5), (None, 29.5), (True, 29.5),
+])
+def test_bad_coordinates_raise_naming_the_value(demo_router, lon, lat):
+    with pytest.raises(BadCoordinate) as info:
+        demo_router.route_point(lon, lat)
+    bad = lon if info.value.field == "lon" else lat
+    assert info.value.field in ("lon", "lat")
+    assert repr(bad) in info.value.message or str(bad) in info.value.message
+
+
+def test_bad_datum_is_refused(demo_router):
+    with pytest.raises(BadInput, match="datum"):
+        demo_router.route_point(108.8, 29.52, datum="utm")
+
+
+def test_datums_route_to_the_same_grid(demo_router):
+    lon, lat = 108.7990, 29.5230
+    wgs = demo_router.route_point(lon, lat)
+    assert demo_router.route_point(*wgs84_to_gcj02(lon, lat), datum="gcj02").code == wgs.code
+    assert demo_router.route_point(*wgs84_to_bd09(lon, lat), datum="bd09").code == wgs.code
+    # a GCJ-02 point read as WGS 84 lands about 519 m away, in another grid
+    assert demo_router.route_point(*wgs84_to_gcj02(lon, lat)).code != wgs.code
+    lons, lats = wgs84_to_gcj02(np.array([lon]), np.array([lat]))
+    assert demo_router.route_points(lons, lats, datum="gcj02").codes()[0] == wgs.code
+
+
+def test_batch_marks_invalid_rows_instead_of_failing(demo_router):
+    batch = demo_router.route_points([108.8, np.nan, 200.0, 108.8], [29.52, 29.52, 29.52, np.inf])
+    assert list(batch.status) == [INSIDE, INVALID, INVALID, INVALID]
+    assert list(batch.codes()) == [batch.codes()[0], None, None, None]
+    assert batch.codes()[0] is not None
+
+
+def test_grids_with_holes_and_enclaves():
+    outer = shapely.Polygon([(0, 0), (0.01, 0), (0.01, 0.01), (0, 0.01)],
+                            holes=[[(0.002, 0.002), (0.004, 0.002), (0.004, 0.004), (0.002, 0.004)],
+                                   [(0.006, 0.006), (0.008, 0.006), (0.008, 0.008), (0.006, 0.008)]])
+    enclave = shapely.box(0.002, 0.002, 0.004, 0.004)
+    grids = GridSet([Grid("500114005001002", "outer", outer),
+                     Grid("500114005001001", "enclave", enclave)])
+    router = Router(grids, tolerance_m=10.0)
+    oracle = Oracle(grids, 10.0)
+    assert router.route_point(0.003, 0.003).code == "500114005001001"
+    edge = router.route_point(0.002, 0.003)
+    assert (edge.code, edge.status) == ("500114005001001", "boundary")
+    hole = router.route_point(0.007, 0.007)  # an unfilled hole: about 110 m from its edge
+    assert hole.status == "outside" and hole.nearest.code == "500114005001002"
+    assert hole.distance_m == pytest.approx(oracle.route(0.007, 0.007)[2])
+    rng = np.random.default_rng(5)
+    lons, lats = rng.uniform(-0.001, 0.011, 2000), rng.uniform(-0.001, 0.011, 2000)
+    batch = router.route_points(lons, lats, nearest=True)
+    assert list(batch.codes()) == [oracle.route(x, y)[0] for x, y in zip(lons, lats)]
+    assert (batch.status == SNAPPED).any() and (batch.status == OUTSIDE).any()
+
+
+def test_tolerance_must_be_a_non_negative_number(demo_grids):
+    for bad in (-1, float("nan"), "10"):
+        with pytest.raises(BadInput, match="tolerance"):
+            Router(demo_grids, tolerance_m=bad)
