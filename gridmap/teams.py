@@ -50,11 +50,12 @@ class Team:
         body["helpers"] = [{"name": h.name, "type": h.type} for h in self.helpers]
         return body
 
-    def summary(self, lang="zh"):
-        """One line such as ``网格长 王某；专职网格员 空缺；…；N=3``."""
-        parts = [f"{zh if lang == 'zh' else en} {m.name if m else VACANT}"
+    def summary_lines(self, lang="zh"):
+        """Lines such as ``网格长 王某``, ``兼职网格员 空缺``, …, ``N=3``."""
+        vacant = VACANT if lang == "zh" else "vacant"
+        lines = [f"{zh if lang == 'zh' else en} {m.name if m else vacant}"
                  for _, zh, en, m in self.slots()]
-        return "；".join(parts) + f"；N={len(self.helpers)}"
+        return lines + [f"N={len(self.helpers)}"]
 
 
 def load_teams(path, grid_codes):

@@ -1,0 +1,40 @@
+"""``gridmap serve``: run the service under gunicorn."""
+
+import sys
+
+import click
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--demo", is_flag=True,
+              help="Run on the embedded demo data (13 schematic grids); the default data folder "
+                   "is created from geodata/ on first start.")
+def serve(host, port, workers, demo):
+    """Start the web service (gunicorn, WSGI app gridmap.web:create_app())."""
+    from gunicorn.app.base import BaseApplication
+
+    from gridmap.errors import GridmapError
+    from gridmap.web import create_app
+
+    try:  # fail here, once, with a clear message rather than in every worker
+        app = create_app()
+    except GridmapError as exc:
+        click.echo(f"gridmap: 无法启动 / cannot start: {exc.message}", err=True)
+        sys.exit(2)
+    community = app.extensions["gridmap"]
+    click.echo(f"gridmap {'demo ' if demo else ''}running on http://{host}:{port}/ "
+               f"({len(community.grids)} grids, data folder {community.data_dir})", err=True)
+
+    class Server(BaseApplication):
+        def load_config(self):
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("accesslog", "-")
+
+        def load(self):
+            return create_app()
+
+    Server().run()

@@ -1,0 +1,1 @@
+"""Folium map builders. They return folium objects; pages embed them."""

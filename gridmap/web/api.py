@@ -1,0 +1,54 @@
+"""JSON API. Errors are JSON too (see ``gridmap.web.errors``)."""
+
+from flask import Blueprint, current_app, jsonify, request
+
+from gridmap.errors import BadCoordinate, BadInput
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+def community():
+    return current_app.extensions["gridmap"]
+
+
+def float_arg(name):
+    """A required query parameter parsed as a float; 400 naming it otherwise."""
+    raw = request.args.get(name)
+    if raw is None or raw.strip() == "":
+        raise BadInput(f"缺少参数 {name} / missing parameter {name}", field=name)
+    try:
+        return float(raw)
+    except ValueError:
+        raise BadCoordinate(f"{name} 须为数字，收到 {raw[:40]!r} / {name} must be a number, "
+                            f"got {raw[:40]!r}", field=name) from None
+
+
+def grid_dict(grid):
+    team = community().teams[grid.code]
+    return {"code": grid.code, "name": grid.name, "name_en": grid.name_en,
+            "team": team.public_dict()}
+
+
+@bp.get("/route")
+def route():
+    """Route a point: ``?lon=&lat=&datum=wgs84|gcj02|bd09``.
+
+    200 with the owning grid, or the outside answer (``grid`` null, nearest
+    grid and distance); 400 for a missing, non-numeric or out-of-range value
+    or an unknown datum.
+    """
+    lon, lat = float_arg("lon"), float_arg("lat")
+    datum = request.args.get("datum", "wgs84")
+    answer = community().router.route_point(lon, lat, datum=datum)
+    body = answer.to_dict()
+    body["grid"] = grid_dict(answer.grid) if answer.grid else None
+    if "nearest" in body:
+        body["nearest"] = grid_dict(answer.nearest)
+    body["query"] = {"lon": lon, "lat": lat, "datum": datum}
+    return jsonify(body)
+
+
+@bp.get("/grids")
+def grids():
+    """All grids (code, names, public team), 200."""
+    return jsonify([grid_dict(g) for g in community().grids])

@@ -1,0 +1,40 @@
+"""One error handler: JSON under /api/ and /open311/, an HTML page elsewhere."""
+
+import logging
+
+from flask import jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from gridmap.errors import GridmapError
+
+log = logging.getLogger(__name__)
+JSON_PREFIXES = ("/api/", "/open311/")
+
+
+def _wants_json():
+    return request.path.startswith(JSON_PREFIXES)
+
+
+def _render(status, body):
+    if _wants_json():
+        return jsonify(body), status
+    return render_template("errors/error.html", status=status, body=body), status
+
+
+def init_app(app):
+    @app.errorhandler(GridmapError)
+    def gridmap_error(exc):
+        if exc.status >= 500:
+            log.error("%s: %s", type(exc).__name__, exc.message)
+        return _render(exc.status, exc.to_dict())
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc):
+        return _render(exc.code, {"error": exc.name.lower().replace(" ", "_"),
+                                  "message": exc.description})
+
+    @app.errorhandler(Exception)
+    def unexpected(exc):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return _render(500, {"error": "internal_error",
+                             "message": "服务器内部错误 / internal server error"})
