@@ -17,6 +17,7 @@ file behind.
 import json
 import logging
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,15 +51,16 @@ def write_json_atomic(path, obj):
 
 
 def init_data_folder(config, source=GEODATA):
-    """Create the data folder from ``source`` unless it already has grids.
+    """Create the data folder from ``source`` if it is missing or empty.
 
-    Returns the folder's path. Existing files are never overwritten.
+    Returns the folder's path. A folder with files in it is left alone, so a
+    deleted grid file is reported at startup, not silently replaced by demo data.
     """
     data_dir = Path(config["DATA_DIR"])
-    if (data_dir / "grids.geojson").exists():
-        return data_dir
+    if data_dir.is_dir() and any(data_dir.iterdir()):
+        return data_dir  # an existing folder is used as it is, never refilled
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir.parent.mkdir(parents=True, exist_ok=True)
         docs = {name: json.loads((source / name).read_text(encoding="utf-8")) for name in FILES}
     except (OSError, ValueError) as exc:
         raise ConfigError(f"无法创建数据目录 / cannot create the data folder {data_dir}: {exc}") from exc
@@ -70,9 +72,18 @@ def init_data_folder(config, source=GEODATA):
     for feat in docs["grids.geojson"]["features"]:
         feat["properties"]["grid_code"] = recode(feat["properties"]["grid_code"])
     docs["teams.json"]["teams"] = {recode(c): t for c, t in docs["teams.json"]["teams"].items()}
-    # grids.geojson last: its presence marks the folder as complete.
-    for name in sorted(FILES, key=lambda n: n == "grids.geojson"):
-        write_json_atomic(data_dir / name, docs[name])
+    # Fill a temporary sibling folder, then rename it into place: a crash
+    # never leaves a half-made data folder, and of two processes starting
+    # at once, one wins and the other uses its folder.
+    staging = Path(tempfile.mkdtemp(prefix=f".{data_dir.name}.init-", dir=data_dir.parent))
+    for name in FILES:
+        write_json_atomic(staging / name, docs[name])
+    try:
+        os.replace(staging, data_dir)
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+        if not (data_dir / "grids.geojson").exists():
+            raise
     log.info("created data folder %s from %s", data_dir, source)
     return data_dir
 
