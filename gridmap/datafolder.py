@@ -25,7 +25,8 @@ from pathlib import Path
 from gridmap.cases.categories import load_categories
 from gridmap.config import ROOT
 from gridmap.errors import ConfigError, GridmapError
-from gridmap.geo.grids import GridSet, make_grid_code
+from gridmap.geo.checks import check_grids
+from gridmap.geo.grids import GridSet, load_outline, make_grid_code
 from gridmap.geo.routing import Router
 from gridmap.teams import load_teams
 
@@ -104,7 +105,17 @@ def load_community(config):
     data_dir = init_data_folder(config)
     try:
         grids = GridSet.load(data_dir / "grids.geojson")
+        report = check_grids(grids.to_frame(), outline=load_outline(data_dir / "community.geojson"),
+                             code_pattern=rf"^{config['COUNTY_CODE']}\d{{9}}$")
+        if not report.ok:
+            shown = "\n".join(f"  - {issue.message}" for issue in report.errors[:5])
+            raise ConfigError(
+                f"{data_dir / 'grids.geojson'}: {len(report.errors)} 个问题 / problems, e.g.\n{shown}\n"
+                f"完整列表 / full list: gridmap grids check {data_dir / 'grids.geojson'} "
+                f"--outline {data_dir / 'community.geojson'}")
         router = Router(grids, tolerance_m=config["SNAP_TOLERANCE_M"])
+    except ConfigError:
+        raise
     except GridmapError as exc:
         raise ConfigError(f"网格文件不可用 / grid file unusable: {exc.message}") from exc
     teams = load_teams(data_dir / "teams.json", grids.codes)

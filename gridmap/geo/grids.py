@@ -105,6 +105,14 @@ class GridSet:
         """(minx, miny, maxx, maxy) of all grids."""
         return tuple(shapely.total_bounds(self.geometries))
 
+    def to_frame(self):
+        """The grids as a GeoDataFrame (EPSG:4326) with ``grid_code`` and ``name``."""
+        import geopandas
+
+        return geopandas.GeoDataFrame(
+            {"grid_code": list(self.codes), "name": [g.name for g in self.grids]},
+            geometry=list(self.geometries), crs=4326)
+
     @classmethod
     def from_features(cls, features, code_field="grid_code", source="<features>"):
         """Build from GeoJSON-like features (dicts with properties and geometry)."""
@@ -153,3 +161,9 @@ class GridSet:
                 f"网格文件须为 GeoJSON FeatureCollection / grid file must be a GeoJSON "
                 f"FeatureCollection: {path}")
         return cls.from_features(doc.get("features") or [], code_field=code_field, source=str(path))
+
+
+def load_outline(path):
+    """The community outline: the union of the polygons in a GeoJSON file."""
+    features = GridSet.load(path, code_field="name")
+    return shapely.union_all(features.geometries)

@@ -112,8 +112,9 @@ class Router:
     grids : GridSet
     tolerance_m : float
         Points outside every grid but at most this far from one are snapped to it.
-    max_cells : int
-        Size of the raster index; more cells mean fewer exact tests.
+    max_cells : int, optional
+        Size of the raster index; more cells mean fewer exact tests. By
+        default 4,096 per grid, between 2**22 and 2**24 cells (8–32 MB).
 
     Examples
     --------
@@ -122,7 +123,7 @@ class Router:
     '500114005001007'
     """
 
-    def __init__(self, grids, tolerance_m=50.0, max_cells=1 << 22):
+    def __init__(self, grids, tolerance_m=50.0, max_cells=None):
         if not (isinstance(tolerance_m, (int, float)) and math.isfinite(tolerance_m)
                 and tolerance_m >= 0):
             raise BadInput(f"容差须为非负米数，收到 {tolerance_m!r} / "
@@ -142,6 +143,8 @@ class Router:
         band = shapely.union_all(metric).buffer(self.tolerance_m * 1.02 + 1.0)
         self._zone = from_metric(shapely.segmentize(band, 5.0), crs)
         shapely.prepare(self._zone)
+        if max_cells is None:
+            max_cells = min(1 << 24, max(1 << 22, 4096 * n))
         self._build_index(max_cells, shapely.bounds(band))
         self._inside = tuple(Route("inside", g, g, 0.0, (g.code,)) for g in grids)
 
@@ -254,19 +257,24 @@ class Router:
         return self._route_exact(lon, lat)
 
     def _route_exact(self, lon, lat):
-        r = self._exact(np.array([lon]), np.array([lat]))
-        status = int(r.status[0])
-        grid = self.grids.grids[r.grid_index[0]] if r.grid_index[0] >= 0 else None
-        nearest = self.grids.grids[r.nearest_index[0]]
-        if status in (INSIDE, BOUNDARY):
-            ranks = self._tree.query(shapely.Point(lon, lat), predicate="covered_by")
-            return Route(STATUS_NAMES[status], grid, grid, 0.0,
+        point = shapely.Point(lon, lat)
+        ranks = self._tree.query(point, predicate="covered_by")
+        if len(ranks):
+            owner = int(ranks.min())
+            if len(ranks) == 1 and self.grids.geometries[owner].contains(point):
+                return self._inside[owner]
+            grid = self.grids.grids[owner]
+            return Route("boundary", grid, grid, 0.0,
                          tuple(sorted(self.grids.codes[i] for i in ranks)))
+        r = self._exact(np.array([lon]), np.array([lat]))
+        grid = self.grids.grids[r.grid_index[0]] if r.grid_index[0] >= 0 else None
+        status = STATUS_NAMES[r.status[0]]
         hint = None
-        if status == OUTSIDE and (looks_swapped(lon, lat) or self._covered(lat, lon)):
+        if status == "outside" and (looks_swapped(lon, lat) or self._covered(lat, lon)):
             hint = ("经纬度可能颠倒：参数顺序为 lon, lat / "
                     "lon and lat may be swapped: the order is lon, lat")
-        return Route(STATUS_NAMES[status], grid, nearest, float(r.distance_m[0]), (), hint)
+        return Route(status, grid, self.grids.grids[r.nearest_index[0]],
+                     float(r.distance_m[0]), (), hint)
 
     def _covered(self, lon, lat):
         if not (-180 <= lon <= 180 and -90 <= lat <= 90):

@@ -93,3 +93,15 @@ def test_nothing_is_built_at_import():
 
     module = importlib.reload(gridmap.web)
     assert not hasattr(module, "app")
+
+
+def test_grids_that_overlap_or_leave_gaps_stop_startup(tmp_path):
+    create_app({"DATA_DIR": str(tmp_path / "d")})
+    path = tmp_path / "d" / "grids.geojson"
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    ring = doc["features"][6]["geometry"]["coordinates"][0]
+    ring[1] = [ring[1][0] + 0.0005, ring[1][1] + 0.0005]
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    with pytest.raises(ConfigError, match="gridmap grids check") as info:
+        create_app({"DATA_DIR": str(tmp_path / "d")})
+    assert "500114005001007" in info.value.message

@@ -1,0 +1,483 @@
+"""Check that a layer of grids tiles its community: 无缝拼接, valid codes.
+
+:func:`check_grids` reports every problem at once as a :class:`CheckReport`
+of :class:`Issue` records, each with the grid codes involved, a location
+(lon, lat) to zoom to, and an area in square metres where one applies.
+
+Issue kinds (severity ``error`` unless noted):
+
+``empty_geometry``, ``not_polygon``, ``invalid_geometry``
+    The geometry itself is unusable; ``reason`` says why.
+``missing_code_field``, ``missing_code``, ``duplicate_code``, ``bad_code``
+    The grid code column is absent, or a code is empty, repeated, or does
+    not match the pattern (15 digits: 500114 + subdistrict + community +
+    sequence).
+``overlap``, ``sliver_overlap``
+    One issue per connected part of the overlap of two grids.
+``gap``, ``sliver_gap``
+    One issue per part of the outline not covered by any grid.
+``outside_outline``
+    One issue per part of a grid outside the outline.
+``unshared_vertex`` (warning)
+    A vertex of one grid lies on another grid's edge, where that grid has
+    no vertex: the edges are not shared exactly.
+
+Gaps and overlaps smaller than ``sliver_area_m2`` get the ``sliver_`` kinds;
+they are still errors, because routing breaks on them too.
+
+>>> import geopandas, shapely
+>>> grids = geopandas.GeoDataFrame(
+...     {"grid_code": ["500114005001001", "500114005001002"]},
+...     geometry=[shapely.box(108.80, 29.51, 108.81, 29.52),
+...               shapely.box(108.81, 29.51, 108.82, 29.52)], crs=4326)
+>>> check_grids(grids).ok
+True
+"""
+
+import logging
+import math
+import re
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from gridmap.errors import BadInput
+from gridmap.geo.metric import metric_crs_for, to_metric
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CODE_PATTERN = r"^500114\d{9}$"
+VERTEX_TOLERANCE_DEG = 1e-9
+_MEASURE_SEGMENT_DEG = 1e-4  # about 10 m
+
+SEVERITY = {
+    "empty_geometry": "error",
+    "not_polygon": "error",
+    "invalid_geometry": "error",
+    "missing_code_field": "error",
+    "missing_code": "error",
+    "duplicate_code": "error",
+    "bad_code": "error",
+    "overlap": "error",
+    "sliver_overlap": "error",
+    "gap": "error",
+    "sliver_gap": "error",
+    "outside_outline": "error",
+    "unshared_vertex": "warning",
+}
+_POLYGONAL = (3, 6)  # shapely type ids of Polygon and MultiPolygon
+
+
+@dataclass
+class Issue:
+    """One problem found in a grid layer.
+
+    ``grid_codes`` holds ``None`` for a grid without a code; ``rows`` holds
+    the 0-based row numbers of the grids involved, in the same order.
+    """
+
+    kind: str
+    severity: str
+    grid_codes: list
+    message: str
+    location: list | None = None
+    area_m2: float | None = None
+    reason: str | None = None
+    rows: list = field(default_factory=list)
+
+    def to_dict(self):
+        return asdict(self)
+
+
+@dataclass
+class CheckReport:
+    """All issues found by :func:`check_grids`."""
+
+    issues: list
+    grid_count: int = 0
+
+    @property
+    def ok(self):
+        """True when no issue is an error (warnings are allowed)."""
+        return not self.errors
+
+    @property
+    def errors(self):
+        return [i for i in self.issues if i.severity == "error"]
+
+    @property
+    def warnings(self):
+        return [i for i in self.issues if i.severity == "warning"]
+
+    def counts(self):
+        counts = {}
+        for issue in self.issues:
+            counts[issue.kind] = counts.get(issue.kind, 0) + 1
+        return counts
+
+    def to_dict(self):
+        return {
+            "ok": self.ok,
+            "grid_count": self.grid_count,
+            "error_count": len(self.errors),
+            "warning_count": len(self.warnings),
+            "counts": self.counts(),
+            "issues": [issue.to_dict() for issue in self.issues],
+        }
+
+    def format_text(self):
+        n, e, w = self.grid_count, len(self.errors), len(self.warnings)
+        if not self.issues:
+            return f"{n} 个网格，未发现问题 / {n} grids, no problems found"
+        lines = [f"{n} 个网格：{e} 个错误，{w} 个警告 / {n} grids: {e} errors, {w} warnings"]
+        for issue in self.issues:
+            where = "" if issue.location is None else (
+                f" @ {issue.location[0]:.8f}, {issue.location[1]:.8f}")
+            area = "" if issue.area_m2 is None else f" {_format_area(issue.area_m2)}"
+            lines.append(f"{issue.severity.upper():7} {issue.kind}{where}{area}")
+            lines.append(f"        {issue.message}")
+        return "\n".join(lines)
+
+
+def check_grids(gdf, outline=None, code_field="grid_code", sliver_area_m2=1.0,
+                code_pattern=DEFAULT_CODE_PATTERN):
+    """Check that grids tile their outline without gaps or overlaps.
+
+    Parameters
+    ----------
+    gdf : geopandas.GeoDataFrame
+        The grids, one row each; issues name rows by 0-based position.
+        Reprojected to EPSG:4326 if needed; no CRS is taken as EPSG:4326.
+    outline : shapely geometry, GeoSeries or GeoDataFrame, optional
+        The community boundary in EPSG:4326. Without one, the outline is the
+        union of the grids with its holes filled, so holes are gaps.
+    code_field : str
+        The column holding grid codes.
+    sliver_area_m2 : float
+        Gaps and overlaps smaller than this (m², >= 0) are reported as
+        ``sliver_gap``/``sliver_overlap``; still errors.
+    code_pattern : str or re.Pattern
+        A regular expression every code must match in full (ASCII digits).
+
+    Returns
+    -------
+    CheckReport
+    """
+    pattern = _compile_pattern(code_pattern)
+    sliver = _check_sliver_area(sliver_area_m2)
+    outline = _outline_geometry(outline)
+    if gdf.crs is not None and gdf.crs.to_epsg() != 4326:
+        gdf = gdf.to_crs(4326)
+    geoms = np.asarray(gdf.geometry.array, dtype=object)
+    codes = _read_codes(gdf, code_field)
+    issues, shapes = _check_geometries(geoms, codes or [None] * len(geoms))
+    issues += _check_codes(gdf, code_field, codes, pattern, shapes)
+    ctx = _Context(geoms, shapes, codes or [None] * len(geoms), sliver, outline)
+    if ctx.crs is not None:
+        issues += _check_overlaps(ctx)
+        issues += _check_gaps(ctx, outline)
+        if outline is not None:
+            issues += _check_outside(ctx, outline)
+        issues += _check_vertices(ctx)
+    log.info("checked %d grids: %d issues", len(geoms), len(issues))
+    return CheckReport(issues=issues, grid_count=len(geoms))
+
+
+class _Context:
+    """The usable (valid, polygonal) grids and how to measure and name them."""
+
+    def __init__(self, geoms, shapes, codes, sliver, outline):
+        self.geoms, self.codes, self.sliver = geoms, codes, sliver
+        self.labels = _labels(codes)
+        self.rows = np.flatnonzero(~shapely.is_missing(shapes) & ~shapely.is_empty(shapes))
+        self.polys = shapes[self.rows]
+        extent = self.polys if len(self.rows) else outline
+        self.crs = None if extent is None else metric_crs_for(extent)
+        self.tree = shapely.STRtree(self.polys)
+
+    def measure(self, parts):
+        """Areas in m² and [lon, lat] locations of an array of polygons.
+
+        Edges are straight in lon/lat; densified before projecting, they stay
+        close to that in metres (else a hair-thin sliver along a parallel
+        would gain the parallel's curvature as area).
+        """
+        dense = shapely.segmentize(parts, _MEASURE_SEGMENT_DEG)
+        areas = shapely.area(to_metric(dense, self.crs)) if len(parts) else np.empty(0)
+        return [float(a) for a in areas], _points(shapely.point_on_surface(parts))
+
+    def label(self, row):
+        return self.labels[row]
+
+    def issue(self, kind, rows, message, location=None, area=None):
+        rows = [int(r) for r in rows]
+        return Issue(kind=kind, severity=SEVERITY[kind], grid_codes=[self.codes[r] for r in rows],
+                     message=message, location=location, area_m2=area, rows=rows)
+
+
+def _check_geometries(geoms, codes):
+    """Issues for null/empty, non-polygon and invalid geometries.
+
+    Returns the issues and ``shapes``: a polygonal, valid copy of each
+    geometry (None where there is nothing usable) for the area steps.
+    """
+    issues = []
+    shapes = np.full(len(geoms), None, dtype=object)
+    missing, empty = shapely.is_missing(geoms), shapely.is_empty(geoms)
+    polygonal = ~missing & ~empty & np.isin(shapely.get_type_id(geoms), _POLYGONAL)
+    valid = shapely.is_valid(geoms)
+    labels = _labels(codes)
+
+    def issue(kind, row, zh, en, location=None, reason=None):
+        name = labels[row]
+        issues.append(Issue(kind, SEVERITY[kind], [codes[row]], f"网格 {name} {zh} / grid {name} {en}",
+                            location=location, reason=reason, rows=[int(row)]))
+
+    for row in np.flatnonzero(missing | empty):
+        what = "null" if missing[row] else "empty"
+        issue("empty_geometry", row, f"没有几何（{what}）", f"has no geometry ({what})", reason=what)
+    for row in np.flatnonzero(~missing & ~empty & ~polygonal):
+        name = geoms[row].geom_type
+        issue("not_polygon", row, f"不是面而是 {name}", f"is a {name}, not a polygon",
+              _point(shapely.point_on_surface(geoms[row])), name)
+    shapes[polygonal & valid] = geoms[polygonal & valid]
+    for row in np.flatnonzero(polygonal & ~valid):
+        reason = shapely.is_valid_reason(geoms[row])
+        fixed = _polygonal_part(shapely.make_valid(geoms[row]))
+        shapes[row] = None if fixed.is_empty else fixed
+        location = _reason_location(reason)
+        if location is None and not fixed.is_empty:
+            location = _point(shapely.point_on_surface(fixed))
+        issue("invalid_geometry", row, f"几何无效：{reason}", f"has invalid geometry: {reason}",
+              location, reason)
+    return issues, shapes
+
+
+def _read_codes(gdf, code_field):
+    """Codes as text (None where missing), or None when there is no such column."""
+    if code_field not in gdf.columns:
+        return None
+    return [_normalise_code(v) for v in gdf[code_field].to_numpy(dtype=object)]
+
+
+def _check_codes(gdf, code_field, codes, pattern, shapes):
+    if codes is None:
+        columns = ", ".join(str(c) for c in gdf.columns if c != gdf.geometry.name) or "-"
+        return [Issue("missing_code_field", SEVERITY["missing_code_field"], [],
+                      f"没有编码字段 {code_field!r}（现有字段：{columns}）/ "
+                      f"no code field {code_field!r} (fields present: {columns})",
+                      reason=code_field)]
+    locate = _points(shapely.point_on_surface(shapes))
+    issues, seen = [], {}
+    for row, code in enumerate(codes):
+        if code is None:
+            issues.append(Issue("missing_code", SEVERITY["missing_code"], [None],
+                                f"网格 #{row} 没有编码 / grid #{row} has no code",
+                                location=locate[row], rows=[row]))
+            continue
+        seen.setdefault(code, []).append(row)
+        if not pattern.fullmatch(code):
+            issues.append(Issue("bad_code", SEVERITY["bad_code"], [code],
+                                f"网格 #{row} 的编码 {code!r} 不符合规则 {pattern.pattern}"
+                                f"（15 位：500114 + 3 位街道 + 3 位社区 + 3 位序号）/ "
+                                f"grid #{row} code {code!r} does not match {pattern.pattern} "
+                                "(15 digits: 500114 + subdistrict + community + sequence)",
+                                location=locate[row], reason=pattern.pattern, rows=[row]))
+    for code, rows in seen.items():
+        if len(rows) > 1:
+            listed = ", ".join(f"#{r}" for r in rows)
+            issues.append(Issue("duplicate_code", SEVERITY["duplicate_code"], [code] * len(rows),
+                                f"编码 {code} 被 {len(rows)} 个网格重复使用（{listed}）/ "
+                                f"code {code} is used by {len(rows)} grids ({listed})",
+                                location=locate[rows[0]], rows=rows))
+    return issues
+
+
+def _check_overlaps(ctx):
+    left, right = ctx.tree.query(ctx.polys, predicate="intersects")
+    keep = left < right
+    left, right = left[keep], right[keep]
+    overlapping = shapely.relate_pattern(ctx.polys[left], ctx.polys[right], "2********")
+    left, right = left[overlapping], right[overlapping]
+    parts, pair = _area_parts(shapely.intersection(ctx.polys[left], ctx.polys[right]))
+    issues = []
+    for k, area, location in zip(pair, *ctx.measure(parts)):
+        a, b = ctx.rows[left[k]], ctx.rows[right[k]]
+        issues.append(ctx.issue(
+            "sliver_overlap" if area < ctx.sliver else "overlap", [a, b],
+            f"网格 {ctx.label(a)} 与 {ctx.label(b)} 重叠 {_format_area(area)} / "
+            f"grids {ctx.label(a)} and {ctx.label(b)} overlap by {_format_area(area)}",
+            location, area))
+    return issues
+
+
+def _check_gaps(ctx, outline):
+    covered = shapely.union_all(ctx.polys)
+    if outline is None:
+        shells = shapely.polygons(shapely.get_exterior_ring(_area_parts(covered)[0]))
+        outline = shapely.union_all(shells)
+    parts, _ = _area_parts(shapely.difference(outline, covered))
+    beside_all = ctx.tree.query(parts, predicate="intersects")
+    issues = []
+    for k, (part, area, location) in enumerate(zip(parts, *ctx.measure(parts))):
+        rows = sorted(ctx.rows[beside_all[1][beside_all[0] == k]])
+        beside = ", ".join(ctx.label(r) for r in rows[:10]) or "-"
+        beside += f" …(+{len(rows) - 10})" if len(rows) > 10 else ""
+        issues.append(ctx.issue(
+            "sliver_gap" if area < ctx.sliver else "gap", rows,
+            f"网格之间有 {_format_area(area)} 的空隙（相邻网格：{beside}）/ "
+            f"gap of {_format_area(area)} not covered by any grid (next to: {beside})",
+            location, area))
+    return issues
+
+
+def _check_outside(ctx, outline):
+    shapely.prepare(outline)
+    outside = np.flatnonzero(~shapely.covers(outline, ctx.polys))
+    parts, grid = _area_parts(shapely.difference(ctx.polys[outside], outline))
+    issues = []
+    for k, area, location in zip(grid, *ctx.measure(parts)):
+        row = ctx.rows[outside[k]]
+        issues.append(ctx.issue(
+            "outside_outline", [row],
+            f"网格 {ctx.label(row)} 有 {_format_area(area)} 在社区边界外 / "
+            f"{_format_area(area)} of grid {ctx.label(row)} lies outside the outline",
+            location, area))
+    return issues
+
+
+def _check_vertices(ctx):
+    """Vertices of one grid on another's edge where that grid has no vertex."""
+    originals = ctx.geoms[ctx.rows]  # original vertices, also of invalid grids
+    coords, owner = shapely.get_coordinates(originals, return_index=True)
+    unique = np.unique(np.column_stack([owner, coords]), axis=0)
+    owner, coords = unique[:, 0].astype(np.int64), unique[:, 1:]
+    points = shapely.points(coords)
+    tol = VERTEX_TOLERANCE_DEG
+    on_edge_p, on_edge_g = shapely.STRtree(shapely.boundary(originals)).query(
+        points, predicate="dwithin", distance=tol)
+    other = owner[on_edge_p] != on_edge_g
+    on_edge_p, on_edge_g = on_edge_p[other], on_edge_g[other]
+    near_p, near_v = shapely.STRtree(points).query(points, predicate="dwithin", distance=tol)
+    shared = near_p * len(ctx.rows) + owner[near_v]
+    unshared = ~np.isin(on_edge_p * len(ctx.rows) + on_edge_g, shared)
+    issues = []
+    for p, g in sorted(zip(on_edge_p[unshared], on_edge_g[unshared])):
+        a, b = ctx.rows[owner[p]], ctx.rows[g]
+        issues.append(ctx.issue(
+            "unshared_vertex", [a, b],
+            f"网格 {ctx.label(a)} 的顶点落在网格 {ctx.label(b)} 的边上，但 {ctx.label(b)} "
+            f"在此没有顶点 / a vertex of grid {ctx.label(a)} lies on an edge of grid "
+            f"{ctx.label(b)}, which has no vertex there",
+            [float(coords[p, 0]), float(coords[p, 1])]))
+    return issues
+
+
+def _outline_geometry(outline):
+    if outline is None:
+        return None
+    if hasattr(outline, "geometry"):  # GeoSeries or GeoDataFrame
+        if outline.crs is not None and outline.crs.to_epsg() != 4326:
+            outline = outline.to_crs(4326)
+        parts = np.asarray(outline.geometry.array, dtype=object)
+    else:
+        parts = np.asarray([outline], dtype=object)
+    parts = parts[~shapely.is_missing(parts)]
+    merged = _polygonal_part(shapely.make_valid(shapely.union_all(shapely.make_valid(parts))))
+    if merged.is_empty:
+        raise BadInput("社区边界没有面 / the outline holds no polygon", field="outline")
+    return merged
+
+
+def _polygonal_part(geom):
+    """The polygons of a geometry (of a make_valid result), as one geometry."""
+    polys, _ = _area_parts(geom)
+    return shapely.union_all(polys) if len(polys) else shapely.Polygon()
+
+
+def _area_parts(geoms):
+    """Polygons with a non-zero area in ``geoms``, and the index of the geometry each came from."""
+    parts, index = shapely.get_parts(geoms, return_index=True)
+    parts, inner = shapely.get_parts(parts, return_index=True)  # collections may hold multis
+    index = index[inner]
+    keep = shapely.get_type_id(parts) == 3
+    parts, index = parts[keep], index[keep]
+    keep = shapely.area(parts) > 0
+    return parts[keep], index[keep]
+
+
+def _normalise_code(value):
+    """A code as text, or None when it is missing (null, NaN or blank)."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))  # a numeric column: 500114005001001.0
+    text = str(value)
+    return text if text.strip() else None
+
+
+_REASON_POINT = re.compile(r"\[\s*([-+0-9.eE]+)[ ,]+([-+0-9.eE]+)")
+
+
+def _reason_location(reason):
+    match = _REASON_POINT.search(reason or "")
+    if not match:
+        return None
+    try:
+        return [float(match.group(1)), float(match.group(2))]
+    except ValueError:
+        return None
+
+
+def _points(points):
+    """[lon, lat] lists for an array of points (None for missing/empty)."""
+    points = np.asarray(points, dtype=object)
+    xs, ys = shapely.get_x(points), shapely.get_y(points)
+    return [None if not (math.isfinite(x) and math.isfinite(y)) else [float(x), float(y)]
+            for x, y in zip(xs, ys)]
+
+
+def _point(point):
+    return _points([point])[0]
+
+
+def _labels(codes):
+    """How messages name each grid: its code, with ``#row`` if the code is missing or repeated."""
+    seen = {}
+    for code in codes:
+        seen[code] = seen.get(code, 0) + 1
+    return [f"#{row}" if code is None else f"{code} (#{row})" if seen[code] > 1 else code
+            for row, code in enumerate(codes)]
+
+
+def _format_area(area):
+    if area >= 1:
+        return f"{area:,.1f} m²"
+    return f"{area:.3g} m²" if area >= 0.001 else "< 0.001 m²"
+
+
+def _compile_pattern(code_pattern):
+    if isinstance(code_pattern, re.Pattern):
+        return code_pattern
+    try:
+        return re.compile(code_pattern, re.ASCII)
+    except (re.error, TypeError) as exc:
+        raise BadInput(f"编码规则不是有效的正则表达式：{code_pattern!r}（{exc}）/ "
+                       f"code pattern is not a valid regular expression: {code_pattern!r} ({exc})",
+                       field="code_pattern") from exc
+
+
+def _check_sliver_area(value):
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not math.isfinite(value) or value < 0:
+        raise BadInput(f"碎片面积阈值必须是 ≥ 0 的数，收到 {value!r} / "
+                       f"sliver_area_m2 must be a number >= 0, got {value!r}",
+                       field="sliver_area_m2")
+    return value
