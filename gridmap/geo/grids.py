@@ -119,8 +119,8 @@ class GridSet:
         grids = []
         for i, feat in enumerate(features):
             props = dict(feat.get("properties") or {})
-            code = props.get(code_field)
-            if code is None or str(code).strip() == "":
+            code = _code_text(props.get(code_field))
+            if code is None:
                 raise InvalidBoundary(
                     f"{source}: 第 {i + 1} 个要素缺少 {code_field} / feature {i + 1} has no {code_field}")
             geom = feat.get("geometry")
@@ -129,7 +129,7 @@ class GridSet:
             except shapely.errors.GEOSException as exc:
                 raise InvalidBoundary(
                     f"{source}: 网格 {code} 的几何无法读取 / grid {code} geometry unreadable: {exc}") from exc
-            grids.append(Grid(code=str(code), name=str(props.get("name") or code),
+            grids.append(Grid(code=code, name=str(props.get("name") or code),
                               name_en=str(props.get("name_en") or ""),
                               geometry=geometry, properties=props))
         return cls(grids)
@@ -161,6 +161,17 @@ class GridSet:
                 f"网格文件须为 GeoJSON FeatureCollection / grid file must be a GeoJSON "
                 f"FeatureCollection: {path}")
         return cls.from_features(doc.get("features") or [], code_field=code_field, source=str(path))
+
+
+def _code_text(value):
+    """A code as text: ``None`` when missing (None, NaN, blank); whole floats
+    (Shapefiles often store codes as numbers) lose their ``.0``."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).strip()
+    return text or None
 
 
 def load_outline(path):

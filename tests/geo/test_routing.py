@@ -223,3 +223,4 @@ def test_tolerance_must_be_a_non_negative_number(demo_grids):
     for bad in (-1, float("nan"), "10"):
         with pytest.raises(BadInput, match="tolerance"):
             Router(demo_grids, tolerance_m=bad)
+
