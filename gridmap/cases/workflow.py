@@ -1,0 +1,181 @@
+"""The "你盯我办" case workflow: states, who may do what, and the event history.
+
+States::
+
+    reported ──sign──▶ signed ──start──▶ handling ──reply──▶ replied ──close──▶ closed ──rate──▶ rated
+       ▲   (签收)          (处置)            (回复)              (核查结案)          (评价)
+       └──────── forward (转办: other grid or team member, with a reason) ◀── reported/signed/handling
+    closed/rated ──reopen──▶ handling   (rework: 返工)
+    reported/signed/handling ──cancel──▶ cancelled   (duplicate / invalid, with a reason)
+
+Rules:
+
+- grid staff act on cases of their own grids only; dispatchers on every case;
+  residents (by tracking code) only rate their closed case;
+- the verifier who closes a case is never one of its handlers (监督与处置分离);
+- every transition appends an event ``{at, action, actor, role, note, from, to}``;
+  a transition not allowed from the current state is a 409, one not allowed
+  for the role or person a 403, and neither changes anything.
+
+The functions here are pure: they take the case's properties and return new
+ones; storing them (with a version check) is the caller's job.
+"""
+
+import copy
+from dataclasses import dataclass, field
+
+from gridmap.errors import BadInput, Conflict, Forbidden
+
+STATES = ("reported", "signed", "handling", "replied", "closed", "rated", "cancelled")
+OPEN_STATES = ("reported", "signed", "handling", "replied")
+STATE_NAMES = {
+    "reported": ("待签收", "reported"), "signed": ("已签收", "signed"),
+    "handling": ("处置中", "handling"), "replied": ("已回复", "replied"),
+    "closed": ("已结案", "closed"), "rated": ("已评价", "rated"),
+    "cancelled": ("已撤销", "cancelled"),
+}
+
+GRID_STAFF, DISPATCHER, RESIDENT = "grid_staff", "dispatcher", "resident"
+
+#: action -> (states it may start from, state it leads to, roles that may do it)
+TRANSITIONS = {
+    "sign": (("reported",), "signed", (GRID_STAFF, DISPATCHER)),
+    "start": (("signed",), "handling", (GRID_STAFF, DISPATCHER)),
+    "reply": (("handling",), "replied", (GRID_STAFF, DISPATCHER)),
+    "close": (("replied",), "closed", (GRID_STAFF, DISPATCHER)),
+    "rate": (("closed",), "rated", (RESIDENT,)),
+    "forward": (("reported", "signed", "handling"), "reported", (GRID_STAFF, DISPATCHER)),
+    "reopen": (("closed", "rated"), "handling", (DISPATCHER,)),
+    "cancel": (("reported", "signed", "handling"), "cancelled", (GRID_STAFF, DISPATCHER)),
+}
+#: actions whose actor counts as a handler (and so may not verify)
+HANDLING_ACTIONS = ("start", "reply")
+NEEDS_NOTE = ("reply", "forward", "cancel", "reopen")
+CANCEL_REASONS = ("duplicate", "invalid")
+NOTE_MAX = 2000
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: a staff account (``username``) or a resident (``username=None``)."""
+
+    role: str
+    username: str = None
+    grid_codes: frozenset = field(default_factory=frozenset)
+
+    def may_act_on(self, grid_code):
+        return self.role == DISPATCHER or (self.role == GRID_STAFF and grid_code in self.grid_codes)
+
+
+def allowed_actions(props, actor):
+    """The actions ``actor`` may take on a case now (for buttons in pages)."""
+    return [a for a in TRANSITIONS if _refusal(props, a, actor) is None]
+
+
+def _refusal(props, action, actor):
+    """``None`` if allowed, else the error to raise."""
+    if action not in TRANSITIONS:
+        return BadInput(f"未知操作 {action!r}，可用：{', '.join(TRANSITIONS)} / unknown action "
+                        f"{action!r}; allowed: {', '.join(TRANSITIONS)}", field="action")
+    sources, _, roles = TRANSITIONS[action]
+    if actor.role not in roles:
+        return Forbidden(f"角色 {actor.role} 不能执行 {action} / role {actor.role} may not {action}")
+    if actor.role != RESIDENT and not actor.may_act_on(props["grid_code"]):
+        return Forbidden("无权处理其他网格的案件 / not allowed for cases of other grids")
+    if props["state"] not in sources:
+        return Conflict(f"案件当前状态为 {props['state']}，不能 {action}（需要 {'/'.join(sources)}）/ "
+                        f"cannot {action} a case that is {props['state']} "
+                        f"(needs {'/'.join(sources)})", detail={"state": props["state"]})
+    if action == "close" and actor.username in props.get("handlers", []):
+        return Forbidden("核查结案须由处置人以外的人员完成 / the handler may not verify and close "
+                         "their own case")
+    return None
+
+
+def apply_action(props, action, actor, now, note=None, **params):
+    """Apply one transition and return the case's new properties.
+
+    Parameters
+    ----------
+    props : dict
+        The case's current properties (not changed).
+    action : str
+        One of :data:`TRANSITIONS`.
+    actor : Actor
+    now : datetime
+        Aware datetime of the event.
+    note : str, optional
+        Required for reply (the text the resident sees), forward, cancel, reopen.
+    **params
+        ``to_grid`` / ``to_person`` for forward; ``reason`` for cancel
+        (``duplicate`` | ``invalid``); ``rating`` (1–5) for rate.
+
+    Raises
+    ------
+    BadInput (400), Forbidden (403), Conflict (409)
+    """
+    refusal = _refusal(props, action, actor)
+    if refusal is not None:
+        raise refusal
+    note = _check_note(action, note)
+    new = copy.deepcopy(props)
+    _, target, _ = TRANSITIONS[action]
+    event = {"at": now.isoformat(timespec="seconds"), "action": action,
+             "actor": actor.username, "role": actor.role, "note": note,
+             "from": props["state"], "to": target}
+    if action == "forward":
+        event.update(_forward(new, params))
+    elif action == "cancel":
+        reason = params.get("reason")
+        if reason not in CANCEL_REASONS:
+            raise BadInput(f"撤销原因须为 {CANCEL_REASONS}，收到 {reason!r} / cancel reason must be "
+                           f"one of {CANCEL_REASONS}, got {reason!r}", field="reason")
+        event["reason"] = new["cancel_reason"] = reason
+    elif action == "rate":
+        event["rating"] = new["rating"] = _check_rating(params.get("rating"))
+        new["rating_comment"] = note
+    elif action == "reopen":
+        new["rework_count"] = new.get("rework_count", 0) + 1
+    elif action == "reply":
+        new["reply"] = note
+    if action in HANDLING_ACTIONS and actor.username not in new.setdefault("handlers", []):
+        new["handlers"].append(actor.username)
+    new["state"] = target
+    new.setdefault("times", {})[action] = event["at"]
+    new.setdefault("history", []).append(event)
+    return new
+
+
+def _forward(new, params):
+    to_grid, to_person = params.get("to_grid"), params.get("to_person")
+    if not (to_grid or to_person):
+        raise BadInput("转办须指定 to_grid 或 to_person / forward needs to_grid or to_person",
+                       field="to_grid")
+    change = {"from_grid": new["grid_code"]}
+    if to_grid:
+        if to_grid == new["grid_code"]:
+            raise BadInput("不能转办到当前网格 / already in that grid", field="to_grid")
+        new["grid_code"] = change["to_grid"] = to_grid
+    if to_person:
+        new["assignee"] = change["to_person"] = to_person
+    new["forward_count"] = new.get("forward_count", 0) + 1
+    return change
+
+
+def _check_note(action, note):
+    if note is not None and not isinstance(note, str):
+        raise BadInput("说明须为文本 / note must be text", field="note")
+    note = (note or "").strip()
+    if len(note) > NOTE_MAX:
+        raise BadInput(f"说明最长 {NOTE_MAX} 字，收到 {len(note)} / note is at most {NOTE_MAX} "
+                       f"characters, got {len(note)}", field="note")
+    if action in NEEDS_NOTE and not note:
+        raise BadInput(f"{action} 需要填写说明 / {action} needs a note", field="note")
+    return note or None
+
+
+def _check_rating(value):
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
+        raise BadInput(f"评分须为 1–5 的整数，收到 {value!r} / rating must be an integer 1-5, "
+                       f"got {value!r}", field="rating")
+    return value
