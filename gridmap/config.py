@@ -22,6 +22,12 @@ SETTINGS = {
     "TILES": ("https://tile.openstreetmap.org/{z}/{x}/{y}.png", str, "map tile URL template"),
     "TILES_ATTRIBUTION": ("&copy; OpenStreetMap contributors", str, "tile attribution (HTML)"),
     "ASSETS_DIR": (str(ROOT / "node_modules"), str, "npm-installed front-end packages"),
+    "SECRET_KEY": ("", str, "signs session cookies; empty: a random key kept in DATA_DIR/secret_key"),
+    "COOKIE_SECURE": (False, bool, "send session cookies over HTTPS only (set when served over HTTPS)"),
+    "SESSION_IDLE_MINUTES": (480, int, "a staff session ends after this long unused"),
+    "SIGNIN_MAX_FAILURES": (5, int, "failed sign-ins for one account before it is locked for a while"),
+    "SIGNIN_LOCK_SECONDS": (900, int, "how long that lock lasts"),
+    "SIGNIN_IP_LIMIT": (30, int, "sign-in attempts per client address per 5 minutes"),
 }
 DIGITS = {"COUNTY_CODE": 6, "SUBDISTRICT_CODE": 3, "COMMUNITY_CODE": 3}
 
@@ -45,6 +51,11 @@ def load_config(mapping=None, environ=None):
         config[key] = value
     for key, (_, kind, _) in SETTINGS.items():
         config[key] = _coerce(key, config[key], kind)
+    for key in ("SESSION_IDLE_MINUTES", "SIGNIN_MAX_FAILURES", "SIGNIN_LOCK_SECONDS",
+                "SIGNIN_IP_LIMIT"):
+        if config[key] < 1:
+            raise ConfigError(f"配置 {key} 须为正整数，收到 {config[key]!r} / "
+                              f"{key} must be a positive integer, got {config[key]!r}")
     for key, width in DIGITS.items():
         value = config[key]
         if not (value.isdigit() and len(value) == width):
@@ -57,12 +68,15 @@ def load_config(mapping=None, environ=None):
 
 
 def _coerce(key, value, kind):
-    if isinstance(value, kind) and not isinstance(value, bool):
+    if isinstance(value, kind) and (kind is bool or not isinstance(value, bool)):
         return value
     try:
         if isinstance(value, bool):
             raise TypeError
+        if kind is bool:
+            return {"1": True, "true": True, "yes": True, "on": True,
+                    "0": False, "false": False, "no": False, "off": False}[str(value).lower()]
         return kind(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, KeyError):
         raise ConfigError(f"配置 {key} 须为 {kind.__name__}，收到 {value!r} / "
                           f"{key} must be a {kind.__name__}, got {value!r}") from None

@@ -17,6 +17,7 @@ file behind.
 import json
 import logging
 import os
+import secrets
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -87,6 +88,28 @@ def init_data_folder(config, source=GEODATA):
             raise
     log.info("created data folder %s from %s", data_dir, source)
     return data_dir
+
+
+def secret_key(data_dir):
+    """The key signing session cookies: read from ``secret_key``, created once (mode 0600).
+
+    The key is written to a temporary file and hard-linked into place, so
+    processes starting together never read a half-written key.
+    """
+    path = Path(data_dir) / "secret_key"
+    if not path.exists():
+        fd, tmp = tempfile.mkstemp(prefix=".secret_key.", dir=data_dir)
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as f:
+                f.write(secrets.token_urlsafe(48))
+                f.flush()
+                os.fsync(f.fileno())
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process won
+        finally:
+            os.unlink(tmp)
+    return path.read_text(encoding="ascii").strip()
 
 
 @dataclass(frozen=True)

@@ -77,3 +77,17 @@ class NotFound(GridmapError, LookupError):
 class Forbidden(GridmapError):
     status = 403
     code = "forbidden"
+
+
+class Conflict(GridmapError):
+    """A change that clashes with stored data, e.g. a username already taken (HTTP 409)."""
+
+    status = 409
+    code = "conflict"
+
+
+class RateLimited(GridmapError):
+    """Too many attempts; ``detail["retry_after_s"]`` says when to come back (HTTP 429)."""
+
+    status = 429
+    code = "rate_limited"

@@ -25,6 +25,16 @@ def serve(host, port, workers, demo):
         click.echo(f"gridmap: 无法启动 / cannot start: {exc.message}", err=True)
         sys.exit(2)
     community = app.extensions["gridmap"]
+    if demo:
+        from gridmap.auth.demo import ensure_demo_accounts
+
+        accounts = ensure_demo_accounts(app.extensions["gridmap.accounts"], community.grids.codes,
+                                        community.data_dir)
+        click.echo("演示账号 / demo accounts (also in "
+                   f"{community.data_dir / 'demo-accounts.txt'}):", err=True)
+        for username, password, roles, grids in accounts:
+            where = f"  grids {', '.join(grids)}" if grids else ""
+            click.echo(f"  {username:<12} {password:<20} {', '.join(roles)}{where}", err=True)
     click.echo(f"gridmap {'demo ' if demo else ''}running on http://{host}:{port}/ "
                f"({len(community.grids)} grids, data folder {community.data_dir})", err=True)
 

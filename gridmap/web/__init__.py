@@ -6,7 +6,10 @@ from pathlib import Path
 from flask import Flask
 
 from gridmap.config import ROOT, load_config
-from gridmap.datafolder import load_community
+from gridmap.audit import AuditLog
+from gridmap.auth.accounts import AccountStore
+from gridmap.auth.throttle import Throttle
+from gridmap.datafolder import load_community, secret_key
 from gridmap.errors import ConfigError
 from gridmap.maps.assets import LEAFLET_JS
 
@@ -22,20 +25,28 @@ def create_app(config=None):
         Bad settings, a missing or invalid grid file, missing front-end assets.
     """
     app = Flask("gridmap", template_folder=str(ROOT / "templates"),
-                instance_path=str(ROOT / "instance"))
+                instance_path=str(ROOT / "instance"), static_folder=None)
     app.config.update(load_config(config))
     app.json.ensure_ascii = False
     if not (Path(app.config["ASSETS_DIR"]) / LEAFLET_JS).is_file():
         raise ConfigError("找不到前端资源 Leaflet，请先运行 ./run serve（npm ci）/ front-end assets "
                           f"missing ({app.config['ASSETS_DIR']}/{LEAFLET_JS}): run ./run serve (npm ci)")
-    app.extensions["gridmap"] = load_community(app.config)
+    community = load_community(app.config)
+    app.extensions["gridmap"] = community
+    data_dir = community.data_dir
+    app.secret_key = app.config["SECRET_KEY"] or secret_key(data_dir)
+    app.extensions["gridmap.accounts"] = AccountStore(
+        data_dir / "accounts.sqlite3", idle_timeout_s=app.config["SESSION_IDLE_MINUTES"] * 60)
+    app.extensions["gridmap.throttle"] = Throttle(data_dir / "throttle.sqlite3")
+    app.extensions["gridmap.audit"] = AuditLog(data_dir / "audit.jsonl")
 
-    from gridmap.web import api, assets, errors, i18n, pages
+    from gridmap.web import access, admin, api, assets, auth, errors, i18n, pages, security
 
-    i18n.init_app(app)
-    errors.init_app(app)
-    for module in (pages, api, assets):
+    # order matters: identify and authorise the caller before checking CSRF
+    for module in (i18n, errors, access, security):
+        module.init_app(app)
+    for module in (pages, api, assets, auth, admin):
         app.register_blueprint(module.bp)
-    log.info("gridmap ready: %d grids from %s", len(app.extensions["gridmap"].grids),
-             app.extensions["gridmap"].data_dir)
+    access.check_policies(app)
+    log.info("gridmap ready: %d grids from %s", len(community.grids), data_dir)
     return app

@@ -3,6 +3,7 @@
 from flask import Blueprint, current_app, jsonify, request
 
 from gridmap.errors import BadCoordinate, BadInput
+from gridmap.web.access import ANYONE, allow
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -30,6 +31,7 @@ def grid_dict(grid):
 
 
 @bp.get("/route")
+@allow(ANYONE)
 def route():
     """Route a point: ``?lon=&lat=&datum=wgs84|gcj02|bd09``.
 
@@ -49,6 +51,7 @@ def route():
 
 
 @bp.get("/grids")
+@allow(ANYONE)
 def grids():
     """All grids (code, names, public team), 200."""
     return jsonify([grid_dict(g) for g in community().grids])

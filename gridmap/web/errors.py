@@ -2,7 +2,7 @@
 
 import logging
 
-from flask import jsonify, render_template, request
+from flask import current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from gridmap.errors import GridmapError
@@ -17,8 +17,14 @@ def _wants_json():
 
 def _render(status, body):
     if _wants_json():
-        return jsonify(body), status
-    return render_template("errors/error.html", status=status, body=body), status
+        response = jsonify(body)
+    else:
+        response = current_app.make_response(
+            render_template("errors/error.html", status=status, body=body))
+    response.status_code = status
+    if "retry_after_s" in body:
+        response.headers["Retry-After"] = str(body["retry_after_s"])
+    return response
 
 
 def init_app(app):

@@ -42,8 +42,9 @@ def test_first_start_creates_the_data_folder_with_configured_codes(tmp_path):
     assert len(codes) == 13 and codes[0] == "500114004012001" and codes[-1] == "500114004012013"
     teams = json.loads((tmp_path / "d" / "teams.json").read_text(encoding="utf-8"))["teams"]
     assert sorted(teams) == list(codes)
-    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == [
-        "categories.json", "community.geojson", "grids.geojson", "teams.json"]
+    assert {"categories.json", "community.geojson", "grids.geojson", "teams.json"} <= {
+        p.name for p in (tmp_path / "d").iterdir()}
+    assert not list(tmp_path.glob(".d.init-*"))  # no staging folder left behind
 
 
 def test_an_existing_data_folder_is_used_as_it_is(tmp_path):

@@ -16,6 +16,8 @@ def open_map(browser, url):
     page.on("request", lambda r: requests.append(r.url))
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: m.type == "error" and "Content Security Policy" in m.text
+            and errors.append(m.text))
     page.goto(url)
     page.wait_for_selector("path.leaflet-interactive")
     return page, requests, errors

@@ -1,0 +1,81 @@
+"""Staff sign-in and sign-out. Residents never sign in."""
+
+from urllib.parse import urlsplit
+
+from flask import (Blueprint, current_app, g, redirect, render_template, request, session,
+                   url_for)
+
+from gridmap.audit import SIGNIN, SIGNIN_FAILED, SIGNOUT
+from gridmap.errors import RateLimited
+from gridmap.web.access import ANYONE, STAFF_ROLES, allow
+from gridmap.web.i18n import t
+
+bp = Blueprint("auth", __name__)
+IP_WINDOW_S = 300
+
+
+def audit(action, actor, target=None, detail=None):
+    """Record a privileged action with the caller's role and address."""
+    user = g.get("user")
+    role = ",".join(sorted(user.roles)) if user else None
+    current_app.extensions["gridmap.audit"].record(
+        action, actor, role=role, target=target, detail=detail, ip=request.remote_addr)
+
+
+def _safe_next(target):
+    """Only same-site relative paths: never an open redirect."""
+    parts = urlsplit(target or "")
+    if parts.scheme or parts.netloc or not (target or "").startswith("/") or target.startswith("//"):
+        return url_for("pages.index")
+    return target
+
+
+@bp.get("/login")
+@allow(ANYONE)
+def login_form():
+    """The sign-in form: 200."""
+    return render_template("auth/login.html", next=_safe_next(request.args.get("next")))
+
+
+@bp.post("/login")
+@allow(ANYONE)
+def login():
+    """Sign in: 302 on success; 401 wrong name or password; 429 when throttled or locked."""
+    cfg = current_app.config
+    throttle = current_app.extensions["gridmap.throttle"]
+    allowed, retry = throttle.hit(f"signin:ip:{request.remote_addr}", cfg["SIGNIN_IP_LIMIT"],
+                                  IP_WINDOW_S)
+    if not allowed:
+        raise RateLimited("登录尝试过多，请稍后再试 / too many sign-in attempts, try later",
+                          detail={"retry_after_s": retry})
+    username = request.form.get("username", "").strip().lower()[:64]
+    actor = username or "(empty)"
+    password = request.form.get("password", "")[:1024]
+    key = f"signin:user:{username}"
+    if throttle.failures(key, cfg["SIGNIN_LOCK_SECONDS"]) >= cfg["SIGNIN_MAX_FAILURES"]:
+        audit(SIGNIN_FAILED, actor, detail={"locked": True})
+        raise RateLimited("该账号因多次登录失败被暂时锁定 / account locked after repeated failures",
+                          detail={"retry_after_s": cfg["SIGNIN_LOCK_SECONDS"]})
+    store = current_app.extensions["gridmap.accounts"]
+    user = store.verify_password(username, password)
+    if user is None:
+        throttle.record_failure(key)
+        audit(SIGNIN_FAILED, actor)
+        return render_template("auth/login.html", next=_safe_next(request.form.get("next")),
+                               error=t("signin_failed"), username=username), 401
+    throttle.clear(key)
+    session.clear()
+    session["sid"] = store.create_session(user.username)
+    g.user = user
+    audit(SIGNIN, user.username)
+    return redirect(_safe_next(request.form.get("next")))
+
+
+@bp.post("/logout")
+@allow(*STAFF_ROLES)
+def logout():
+    """Sign out (ends the server-side session): 302 to the map."""
+    current_app.extensions["gridmap.accounts"].end_session(session.get("sid", ""))
+    audit(SIGNOUT, g.user.username)
+    session.clear()
+    return redirect(url_for("pages.index"))

@@ -1,0 +1,100 @@
+"""Security headers (with a CSP the map pages work under) and CSRF protection.
+
+CSRF: every state-changing request that a browser could send with our
+cookies (any POST/PUT/PATCH/DELETE carrying a session cookie, and every
+form submission) must echo the session's CSRF token, as the form field
+``csrf_token`` or the ``X-CSRF-Token`` header. Requests authenticated by an
+API token (``Authorization: Bearer``) carry no ambient credential and are
+exempt; so are views marked :func:`csrf_exempt` (e.g. Open311 POST, which
+authenticates by ``api_key``).
+"""
+
+import hmac
+import re
+import secrets
+from urllib.parse import urlsplit
+
+from flask import current_app, g, request, session
+
+from gridmap.errors import Forbidden
+
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data", "text/plain")
+
+
+class CsrfFailed(Forbidden):
+    code = "csrf_failed"
+
+
+def csrf_exempt(view):
+    view.csrf_exempt = True
+    return view
+
+
+def csrf_token():
+    """The session's CSRF token, created on first use."""
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(32)
+    return session["csrf"]
+
+
+def nonce():
+    """This response's CSP nonce, for inline ``<script>`` tags."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(18)
+    return g.csp_nonce
+
+
+def add_nonce(html):
+    """Give every ``<script>`` tag in generated HTML (folium's) this response's nonce."""
+    return re.sub(r"<script(?=[\s>])", f'<script nonce="{nonce()}"', html)
+
+
+def _check_csrf():
+    if request.method not in UNSAFE_METHODS or g.get("auth_by_token"):
+        return
+    view = current_app.view_functions.get(request.endpoint)
+    if view is None or getattr(view, "csrf_exempt", False):
+        return
+    has_cookie = current_app.config["SESSION_COOKIE_NAME"] in request.cookies
+    is_form = request.mimetype in FORM_TYPES
+    if not (has_cookie or is_form):
+        return
+    sent = request.form.get("csrf_token") if is_form else None
+    sent = sent or request.headers.get("X-CSRF-Token", "")
+    expected = session.get("csrf", "")
+    if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
+        raise CsrfFailed("表单已过期或缺少 CSRF 令牌，请刷新页面后重试 / "
+                         "CSRF token missing or invalid: reload the page and try again")
+
+
+def _tile_origin():
+    parts = urlsplit(current_app.config["TILES"])
+    return f"{parts.scheme}://{parts.netloc.replace('{s}', '*')}" if parts.netloc else ""
+
+
+def _headers(response):
+    csp = (f"default-src 'self'; script-src 'self' 'nonce-{nonce()}'; "
+           "style-src 'self' 'unsafe-inline'; "
+           f"img-src 'self' data: {_tile_origin()}; connect-src 'self'; font-src 'self'; "
+           "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+    response.headers.setdefault("Content-Security-Policy", csp)
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("Permissions-Policy", "geolocation=(self), camera=(), microphone=()")
+    if current_app.config["COOKIE_SECURE"]:
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    return response
+
+
+def init_app(app):
+    app.config.update(
+        SESSION_COOKIE_NAME="gridmap_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=app.config["COOKIE_SECURE"],
+    )
+    app.before_request(_check_csrf)
+    app.after_request(_headers)
+    app.jinja_env.globals.update(csrf_token=csrf_token, csp_nonce=nonce)

@@ -1,0 +1,153 @@
+"""Who may call what. The role × endpoint matrix walks the app's URL map, so a
+new route cannot escape it; refused calls get 401/403 and change nothing."""
+
+import itertools
+import json
+
+import pytest
+
+from gridmap.web import create_app
+
+ROLES = (None, "grid_staff", "dispatcher", "planner", "admin")
+STAFF = {"grid_staff", "dispatcher", "planner", "admin"}
+ANY = set(ROLES)
+PASSWORD = "correct horse battery"
+
+#: (endpoint, method) -> the roles that may call it (None: anonymous resident)
+EXPECTED = {
+    ("pages.index", "GET"): ANY,
+    ("api.route", "GET"): ANY,
+    ("api.grids", "GET"): ANY,
+    ("assets.asset", "GET"): ANY,
+    ("auth.login_form", "GET"): ANY,
+    ("auth.login", "POST"): ANY,
+    ("auth.logout", "POST"): STAFF,
+    ("admin.users", "GET"): {"admin"},
+    ("admin.add_user", "POST"): {"admin"},
+    ("admin.change_user", "POST"): {"admin"},
+    ("admin.audit_log", "GET"): {"admin"},
+}
+
+
+@pytest.fixture(scope="module")
+def matrix_app(tmp_path_factory):
+    app = create_app({"DATA_DIR": str(tmp_path_factory.mktemp("matrix") / "data"),
+                      "SIGNIN_IP_LIMIT": 10_000})
+    store = app.extensions["gridmap.accounts"]
+    first_grid = app.extensions["gridmap"].grids.codes[0]
+    for role in ROLES[1:]:
+        store.add_user(f"u_{role}", PASSWORD, [role],
+                       grid_codes=[first_grid] if role == "grid_staff" else ())
+    store.add_user("victim", PASSWORD, ["planner"])
+    return app
+
+
+def client_as(app, role):
+    client = app.test_client()
+    with client.session_transaction() as s:
+        s["csrf"] = "t" * 43
+        if role:
+            s["sid"] = app.extensions["gridmap.accounts"].create_session(f"u_{role}")
+    return client
+
+
+def request_for(app, endpoint, method, counter):
+    """A well-formed request for the endpoint, so only the role decides."""
+    grids = app.extensions["gridmap"].grids
+    args = {"filename": "leaflet/dist/leaflet.js", "username": "victim", "change": "enable"}
+    rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
+    with app.test_request_context():
+        from flask import url_for
+
+        url = url_for(endpoint, **{k: args[k] for k in rule.arguments})
+    query = {"api.route": {"lon": "108.8", "lat": "29.52"}}.get(endpoint, {})
+    form = {"csrf_token": "t" * 43}
+    if endpoint == "auth.login":
+        form.update(username="victim", password=PASSWORD)
+    if endpoint == "admin.add_user":
+        form.update(username=f"new{next(counter)}", password=PASSWORD, roles="planner")
+    return url, query, form if method == "POST" else None
+
+
+def snapshot(app):
+    store = app.extensions["gridmap.accounts"]
+    return ([u.to_dict() for u in store.list_users()], store.list_tokens(),
+            (app.extensions["gridmap"].data_dir / "grids.geojson").read_bytes())
+
+
+def test_every_route_has_an_expected_policy(matrix_app):
+    routes = {(r.endpoint, m) for r in matrix_app.url_map.iter_rules()
+              for m in r.methods - {"HEAD", "OPTIONS"}}
+    assert routes == set(EXPECTED), "add new routes to EXPECTED with the roles that may call them"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_role_matrix(matrix_app, role):
+    counter = itertools.count()
+    for (endpoint, method), allowed in sorted(EXPECTED.items()):
+        url, query, form = request_for(matrix_app, endpoint, method, counter)
+        before = snapshot(matrix_app)
+        client = client_as(matrix_app, role)
+        r = client.open(url, method=method, query_string=query, data=form)
+        where = f"{role} {method} {url}"
+        if role in allowed:
+            assert r.status_code < 400, (where, r.status_code, r.get_data(as_text=True)[:300])
+        else:
+            assert r.status_code == (401 if role is None else 403), (where, r.status_code)
+            assert snapshot(matrix_app) == before, where
+
+
+def test_api_tokens_act_as_their_user_until_revoked(matrix_app):
+    store = matrix_app.extensions["gridmap.accounts"]
+    token_id, secret = store.create_token("u_admin", "test client")
+    client = matrix_app.test_client()
+    headers = {"Authorization": f"Bearer {secret}"}
+    assert client.get("/admin/users", headers=headers).status_code == 200
+    # a token is no ambient credential: no CSRF token needed
+    r = client.post("/admin/users/victim/enable", headers=headers)
+    assert r.status_code == 302
+    store.revoke_token(token_id)
+    r = client.get("/admin/users", headers=headers)
+    assert r.status_code == 401 and "revoked" in r.get_data(as_text=True)
+    assert client.get("/api/grids", headers={"Authorization": "Bearer nonsense"}).status_code == 401
+    planner_id, planner_secret = store.create_token("u_planner", "planner client")
+    r = client.get("/admin/users", headers={"Authorization": f"Bearer {planner_secret}"})
+    assert r.status_code == 403
+
+
+def test_security_headers_on_pages_and_api(client):
+    for path in ("/", "/api/grids", "/login"):
+        r = client.get(path)
+        csp = r.headers["Content-Security-Policy"]
+        assert "script-src 'self' 'nonce-" in csp and "frame-ancestors 'none'" in csp
+        assert "unsafe-eval" not in csp
+        assert r.headers["X-Frame-Options"] == "DENY"
+        assert r.headers["X-Content-Type-Options"] == "nosniff"
+    r = client.get("/")
+    page = r.get_data(as_text=True)
+    nonce = r.headers["Content-Security-Policy"].split("'nonce-")[1].split("'")[0]
+    assert page.count(f'<script nonce="{nonce}"') >= 2
+    assert "<script>" not in page  # every inline script carries the nonce
+
+
+def test_session_cookie_settings(app, tmp_path):
+    client = app.test_client()
+    r = client.get("/login")
+    cookie = r.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+    secure = create_app({"DATA_DIR": str(tmp_path / "s"), "COOKIE_SECURE": True})
+    r = secure.test_client().get("/login")
+    assert "Secure" in r.headers["Set-Cookie"]
+    assert "max-age" in r.headers["Strict-Transport-Security"]
+
+
+def test_audit_log_is_readable_by_admins(matrix_app):
+    client = client_as(matrix_app, "admin")
+    client.post("/admin/users/victim/disable", data={"csrf_token": "t" * 43})
+    client.post("/admin/users/victim/enable", data={"csrf_token": "t" * 43})
+    page = client.get("/admin/audit").get_data(as_text=True)
+    assert "user_disable" in page and "user_enable" in page and "u_admin" in page
+    lines = (matrix_app.extensions["gridmap"].data_dir / "audit.jsonl").read_text(encoding="utf-8")
+    entry = json.loads(lines.splitlines()[-1])
+    assert entry["action"] == "user_enable" and entry["target"] == "victim"
+    assert entry["role"] == "admin"
