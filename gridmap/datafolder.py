@@ -7,6 +7,7 @@ Layout (all GeoJSON/JSON, readable by QGIS and geopandas)::
       community.geojson    the community outline
       teams.json           1+3+N teams keyed by grid code
       categories.json      case categories and time limits
+      calendar.json        working days and hours for deadlines
 
 Shipped files carry grid codes made with the default subdistrict/community
 parts; on first start they are rewritten with the configured parts. Files
@@ -23,6 +24,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from gridmap.cases.calendar import WorkingCalendar
 from gridmap.cases.categories import load_categories
 from gridmap.config import ROOT
 from gridmap.errors import ConfigError, GridmapError
@@ -34,7 +36,7 @@ from gridmap.teams import load_teams
 log = logging.getLogger(__name__)
 
 GEODATA = ROOT / "geodata"
-FILES = ("grids.geojson", "community.geojson", "teams.json", "categories.json")
+FILES = ("grids.geojson", "community.geojson", "teams.json", "categories.json", "calendar.json")
 
 
 def write_json_atomic(path, obj):
@@ -52,20 +54,16 @@ def write_json_atomic(path, obj):
         raise
 
 
-def init_data_folder(config, source=GEODATA):
-    """Create the data folder from ``source`` if it is missing or empty.
+#: Files a newer release added: copied into an existing folder that lacks them.
+ADDED_LATER = ("calendar.json",)
 
-    Returns the folder's path. A folder with files in it is left alone, so a
-    deleted grid file is reported at startup, not silently replaced by demo data.
-    """
-    data_dir = Path(config["DATA_DIR"])
-    if data_dir.is_dir() and any(data_dir.iterdir()):
-        return data_dir  # an existing folder is used as it is, never refilled
+
+def _shipped(config, source):
+    """The shipped documents, with grid codes made from the configured parts."""
     try:
-        data_dir.parent.mkdir(parents=True, exist_ok=True)
         docs = {name: json.loads((source / name).read_text(encoding="utf-8")) for name in FILES}
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"无法创建数据目录 / cannot create the data folder {data_dir}: {exc}") from exc
+        raise ConfigError(f"无法读取内置数据 / cannot read shipped data in {source}: {exc}") from exc
 
     def recode(code):
         return make_grid_code(config["COUNTY_CODE"], config["SUBDISTRICT_CODE"],
@@ -74,10 +72,32 @@ def init_data_folder(config, source=GEODATA):
     for feat in docs["grids.geojson"]["features"]:
         feat["properties"]["grid_code"] = recode(feat["properties"]["grid_code"])
     docs["teams.json"]["teams"] = {recode(c): t for c, t in docs["teams.json"]["teams"].items()}
+    return docs
+
+
+def init_data_folder(config, source=GEODATA):
+    """Create the data folder from ``source`` if it is missing or empty.
+
+    Returns the folder's path. A folder with files in it is left alone (only
+    files of :data:`ADDED_LATER` that it lacks are added), so a deleted grid
+    file is reported at startup, not silently replaced by demo data.
+    """
+    data_dir = Path(config["DATA_DIR"])
+    if data_dir.is_dir() and any(data_dir.iterdir()):
+        for name in ADDED_LATER:
+            if not (data_dir / name).exists():
+                write_json_atomic(data_dir / name, _shipped(config, source)[name])
+                log.warning("added %s to the data folder %s", name, data_dir)
+        return data_dir
+    docs = _shipped(config, source)
     # Fill a temporary sibling folder, then rename it into place: a crash
     # never leaves a half-made data folder, and of two processes starting
     # at once, one wins and the other uses its folder.
-    staging = Path(tempfile.mkdtemp(prefix=f".{data_dir.name}.init-", dir=data_dir.parent))
+    try:
+        data_dir.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{data_dir.name}.init-", dir=data_dir.parent))
+    except OSError as exc:
+        raise ConfigError(f"无法创建数据目录 / cannot create the data folder {data_dir}: {exc}") from exc
     for name in FILES:
         write_json_atomic(staging / name, docs[name])
     try:
@@ -121,6 +141,7 @@ class Community:
     router: Router
     teams: dict
     categories: dict
+    calendar: WorkingCalendar
 
 
 def load_community(config):
@@ -143,4 +164,5 @@ def load_community(config):
         raise ConfigError(f"网格文件不可用 / grid file unusable: {exc.message}") from exc
     teams = load_teams(data_dir / "teams.json", grids.codes)
     categories = load_categories(data_dir / "categories.json")
-    return Community(data_dir, grids, router, teams, categories)
+    calendar = WorkingCalendar.load(data_dir / "calendar.json")
+    return Community(data_dir, grids, router, teams, categories, calendar)

@@ -106,3 +106,11 @@ def test_grids_that_overlap_or_leave_gaps_stop_startup(tmp_path):
     with pytest.raises(ConfigError, match="gridmap grids check") as info:
         create_app({"DATA_DIR": str(tmp_path / "d")})
     assert "500114005001007" in info.value.message
+
+
+def test_files_added_by_a_newer_release_are_filled_in(tmp_path):
+    create_app({"DATA_DIR": str(tmp_path / "d")})
+    (tmp_path / "d" / "calendar.json").unlink()
+    app = create_app({"DATA_DIR": str(tmp_path / "d")})
+    assert (tmp_path / "d" / "calendar.json").is_file()
+    assert app.extensions["gridmap"].calendar.timezone == "Asia/Shanghai"

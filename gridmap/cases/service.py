@@ -1,0 +1,214 @@
+"""The case service: intake, transitions and views, over one store.
+
+Callers (the JSON API, pages, Open311) pass plain values and an
+:class:`~gridmap.cases.workflow.Actor`; this module routes, stamps
+deadlines, applies the workflow and writes with a version check. It knows
+no Flask.
+"""
+
+import logging
+import secrets
+import uuid
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from gridmap.cases.intake import check_report
+from gridmap.cases.workflow import OPEN_STATES, STATE_NAMES, apply_action
+from gridmap.errors import BadInput, NotFound, OutsideServiceArea
+from gridmap.teams import SLOTS
+
+log = logging.getLogger(__name__)
+
+DUPLICATE_RADIUS_M = 50.0
+#: Crockford base32 without I, L, O, U: easy to read out over the phone.
+TRACKING_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+SLOT_TITLES = {slot: (zh, en) for slot, zh, en in SLOTS}
+
+
+def new_tracking_code():
+    """``XXXXX-XXXXX``: 50 random bits, not guessable, easy to read out."""
+    chars = "".join(secrets.choice(TRACKING_ALPHABET) for _ in range(10))
+    return f"{chars[:5]}-{chars[5:]}"
+
+
+class CaseService:
+    """Cases of one community.
+
+    Parameters
+    ----------
+    store : gridmap.store.base.CaseStore
+    community : gridmap.datafolder.Community
+        Grids, router, teams, categories and the working calendar.
+    clock : callable, optional
+        Returns the current aware datetime (tests pass a fixed one).
+    """
+
+    def __init__(self, store, community, clock=None):
+        self.store = store
+        self.community = community
+        tz = ZoneInfo(community.calendar.timezone)
+        self.clock = clock or (lambda: datetime.now(tz))
+
+    # -- intake ---------------------------------------------------------------
+
+    def report(self, body, idempotency_key=None):
+        """Check, route and store a resident's report.
+
+        Returns ``(feature, created, duplicates)``; ``created`` is False when
+        the idempotency key was seen before (the first case comes back).
+
+        Raises
+        ------
+        BadInput
+            A bad field (400, named).
+        OutsideServiceArea
+            Farther than the tolerance from every grid (422); nothing stored.
+        """
+        fields = check_report(body, self.community.categories)
+        key = fields.pop("idempotency_key") or idempotency_key
+        route = self.community.router.route_point(fields["lon"], fields["lat"], fields["datum"])
+        if route.grid is None:
+            raise OutsideServiceArea(
+                f"该位置不在服务范围内：距最近网格 {route.nearest.name} {route.distance_m:.0f} 米 / "
+                f"outside the service area: {route.distance_m:.0f} m from the nearest grid "
+                f"{route.nearest.code}",
+                detail={"nearest": {"code": route.nearest.code, "name": route.nearest.name},
+                        "distance_m": round(route.distance_m, 1), **(
+                            {"hint": route.hint} if route.hint else {})})
+        lon, lat = self._wgs84(fields)
+        now = self.clock()
+        category = self.community.categories[fields["category"]]
+        deadlines = self.community.calendar.deadlines(now, category)
+        team = self.community.teams[route.code]
+        assignee = team.full_time or team.head
+        props = {
+            "case_id": None, "tracking_code": new_tracking_code(),
+            "grid_code": route.code, "routing": route.status,
+            "routing_distance_m": round(route.distance_m, 2),
+            "category": category.code, "description": fields["description"],
+            "reporter": {"contact": fields["contact"], "name": fields["name"],
+                         "hide_name": fields["hide_name"]},
+            "input": {"datum": fields["datum"], "lon": fields["lon"], "lat": fields["lat"]},
+            "state": "reported", "reported_at": now.isoformat(timespec="seconds"),
+            "deadlines": {k: v.isoformat(timespec="seconds") for k, v in deadlines.items()},
+            "assignee": assignee.person_id if assignee else None,
+            "handlers": [], "history": [{
+                "at": now.isoformat(timespec="seconds"), "action": "report", "actor": None,
+                "role": "resident", "note": None, "from": None, "to": "reported",
+                "grid_code": route.code}],
+        }
+        case_id = uuid.uuid4().hex
+        props["case_id"] = case_id
+        feature = {"type": "Feature", "id": case_id,
+                   "geometry": {"type": "Point", "coordinates": [lon, lat]}, "properties": props}
+        feature, created = self.store.create(feature, idempotency_key=key)
+        duplicates = [f for f in self.store.near(lon, lat, DUPLICATE_RADIUS_M,
+                                                 categories=[category.code], states=OPEN_STATES)
+                      if f["id"] != feature["id"]]
+        return feature, created, duplicates
+
+    def _wgs84(self, fields):
+        from gridmap.geo.datums import to_wgs84
+
+        lon, lat = to_wgs84(fields["lon"], fields["lat"], fields["datum"])
+        return round(lon, 7), round(lat, 7)
+
+    # -- reading --------------------------------------------------------------
+
+    def get(self, case_id):
+        feature = self.store.get(case_id) if isinstance(case_id, str) else None
+        if feature is None:
+            raise NotFound(f"没有该案件 / no such case: {str(case_id)[:64]}")
+        return feature
+
+    def by_tracking(self, code):
+        feature = self.store.get_by_tracking(code.strip().upper()) if isinstance(code, str) else None
+        if feature is None:
+            raise NotFound("没有该查询码对应的案件 / no case with that tracking code")
+        return feature
+
+    # -- transitions ----------------------------------------------------------
+
+    def act(self, case_id, action, actor, note=None, **params):
+        """Apply ``action`` as ``actor`` and store it (409 if someone else got there first)."""
+        feature = self.get(case_id)
+        if action == "forward" and params.get("to_grid") is not None \
+                and params["to_grid"] not in self.community.grids:
+            raise BadInput(f"未知网格 {str(params['to_grid'])[:20]!r} / unknown grid "
+                           f"{str(params['to_grid'])[:20]!r}", field="to_grid")
+        now = self.clock()
+        props = apply_action(feature["properties"], action, actor, now, note=note, **params)
+        category = self.community.categories[props["category"]]
+        if action == "forward":
+            # the receiving grid gets a fresh sign-for clock; handling keeps its deadline
+            props["deadlines"]["sign"] = self.community.calendar.add_working_hours(
+                now, category.sign_hours).isoformat(timespec="seconds")
+            if "to_grid" in props["history"][-1]:
+                team = self.community.teams[props["grid_code"]]
+                assignee = team.full_time or team.head
+                props["assignee"] = assignee.person_id if assignee else None
+        elif action == "reply":
+            props["deadlines"]["verify"] = self.community.calendar.verify_deadline(
+                now, category).isoformat(timespec="seconds")
+        elif action == "reopen":
+            props["deadlines"].pop("verify", None)
+        new = dict(feature, properties=props)
+        return self.store.update(case_id, new, expected_version=feature["properties"]["version"])
+
+    # -- views ----------------------------------------------------------------
+
+    def overdue(self, props, now=None):
+        """``{"sign": bool, "handle": bool, "verify": bool}`` at ``now``."""
+        now = now or self.clock()
+        times, deadlines = props.get("times", {}), props["deadlines"]
+
+        def late(name, done_by):
+            deadline = deadlines.get(name)
+            if deadline is None or props["state"] == "cancelled":
+                return False
+            done = next((times[a] for a in done_by if a in times), None)
+            end = datetime.fromisoformat(done) if done else now
+            return end > datetime.fromisoformat(deadline)
+
+        return {"sign": late("sign", ("sign", "forward")), "handle": late("handle", ("reply",)),
+                "verify": late("verify", ("close",))}
+
+    def public_view(self, feature):
+        """What anyone with the tracking code may see: no contact, no staff names."""
+        props = feature["properties"]
+        grid = self.community.grids[props["grid_code"]]
+        category = self.community.categories[props["category"]]
+        return {
+            "tracking_code": props["tracking_code"], "state": props["state"],
+            "state_name": STATE_NAMES[props["state"]][0],
+            "category": {"code": category.code, "name": category.name, "name_en": category.name_en},
+            "description": props["description"],
+            "grid": {"code": grid.code, "name": grid.name},
+            "handled_by": self._assignee_role(props),
+            "reported_at": props["reported_at"], "deadlines": props["deadlines"],
+            "reply": props.get("reply"), "rating": props.get("rating"),
+            "history": [{"at": e["at"], "action": e["action"], "role": e["role"],
+                         **({"note": e["note"]} if e["action"] in ("reply", "rate") else {})}
+                        for e in props["history"]],
+            "location": feature["geometry"]["coordinates"],
+        }
+
+    def staff_view(self, feature, may_see_contact):
+        """The whole case for staff; the reporter block only if ``may_see_contact``."""
+        props = dict(feature["properties"])
+        if not may_see_contact:
+            props.pop("reporter", None)
+        props["overdue"] = self.overdue(props)
+        props["location"] = feature["geometry"]["coordinates"]
+        return props
+
+    def _assignee_role(self, props):
+        team = self.community.teams.get(props["grid_code"])
+        if team is None:
+            return None
+        for slot, member in ((s, getattr(team, s)) for s in SLOT_TITLES):
+            if member is not None and member.person_id == props.get("assignee"):
+                return {"role": slot, "title": SLOT_TITLES[slot][0], "title_en": SLOT_TITLES[slot][1]}
+        return None
+
+
