@@ -11,6 +11,7 @@ from gridmap import __version__
 from gridmap.cli.grids import grids
 from gridmap.cli.route import route
 from gridmap.cli.serve import serve
+from gridmap.cli.users import tokens, users
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,3 +23,5 @@ def main():
 main.add_command(grids)
 main.add_command(route)
 main.add_command(serve)
+main.add_command(users)
+main.add_command(tokens)

@@ -1,0 +1,193 @@
+"""The audit log of privileged actions: append-only JSON Lines.
+
+``DATA_DIR/audit.jsonl`` (:data:`AUDIT_FILE`) holds one JSON object per line::
+
+    {"at": "2025-03-01T09:30:12.345+08:00", "action": "signin", "actor": "alice",
+     "role": "dispatcher", "target": null, "detail": null, "ip": "10.0.0.7"}
+
+Writers in any number of processes append under an exclusive ``flock``,
+with one ``O_APPEND`` write and an ``fsync`` before :meth:`AuditLog.record`
+returns, so lines never interleave and a recorded action survives a crash.
+A line torn by a crash is closed with a newline by the next writer and
+skipped by readers. There is no method to change or delete an entry.
+
+``detail`` must never hold passwords, session ids or token secrets: callers
+pass only what is safe to show an admin (names, ids, roles, old and new
+states). Keys that name secrets (:data:`SECRET_KEYS`) are refused as a
+guard against mistakes, not as a filter.
+"""
+
+import fcntl
+import json
+import logging
+import os
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from gridmap.errors import BadInput
+
+log = logging.getLogger(__name__)
+
+AUDIT_FILE = "audit.jsonl"
+CHINA_TZ = timezone(timedelta(hours=8), "CST")
+
+SIGNIN, SIGNIN_FAILED, SIGNOUT = "signin", "signin_failed", "signout"
+USER_ADD, USER_DISABLE, USER_ENABLE = "user_add", "user_disable", "user_enable"
+PASSWORD_RESET, ROLES_CHANGE = "password_reset", "roles_change"
+TOKEN_CREATE, TOKEN_REVOKE = "token_create", "token_revoke"
+CASE_TRANSITION, CASE_FORWARD = "case_transition", "case_forward"
+BOUNDARY_PUBLISH, BOUNDARY_ROLLBACK = "boundary_publish", "boundary_rollback"
+#: Every action the log accepts.
+ACTIONS = (SIGNIN, SIGNIN_FAILED, SIGNOUT, USER_ADD, USER_DISABLE, USER_ENABLE, PASSWORD_RESET,
+           ROLES_CHANGE, TOKEN_CREATE, TOKEN_REVOKE, CASE_TRANSITION, CASE_FORWARD,
+           BOUNDARY_PUBLISH, BOUNDARY_ROLLBACK)
+#: ``detail`` keys refused anywhere in the detail, because they name secrets.
+SECRET_KEYS = frozenset({"password", "new_password", "password_hash", "secret", "token",
+                         "token_secret", "sid", "session", "session_id"})
+
+
+def _check_detail(value, path="detail"):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if str(key).lower() in SECRET_KEYS:
+                raise BadInput(f"审计记录不得包含机密字段 {path}.{key} / audit detail must not hold "
+                               f"secrets: {path}.{key}", field="detail")
+            _check_detail(item, f"{path}.{key}")
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _check_detail(item, f"{path}[{i}]")
+
+
+def _as_datetime(value):
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise BadInput(f"before 须为 ISO 8601 时间，收到 {value!r} / before must be an ISO 8601 "
+                           f"time, got {value!r}", field="before") from None
+    if not isinstance(value, datetime):
+        raise BadInput(f"before 须为时间，收到 {value!r} / before must be a time, got {value!r}",
+                       field="before")
+    return value if value.tzinfo else value.replace(tzinfo=CHINA_TZ)
+
+
+class AuditLog:
+    """Append-only audit log in a JSON Lines file shared by processes.
+
+    Parameters
+    ----------
+    path : str or Path
+        Normally ``DATA_DIR/audit.jsonl``; created (mode 0600) on first record.
+    clock : callable
+        Returns the time in epoch seconds; tests pass a fake one.
+    """
+
+    def __init__(self, path, clock=time.time):
+        self.path = Path(path)
+        self.clock = clock
+
+    def record(self, action, actor, role=None, target=None, detail=None, ip=None):
+        """Append one entry and return it once it is on disk.
+
+        Parameters
+        ----------
+        action : str
+            One of :data:`ACTIONS`.
+        actor : str
+            Who acted: a username, ``"cli:<os user>"``, or for failed sign-ins
+            the name tried.
+        role, target, ip : str, optional
+            The actor's role, what was acted on (a username, token id, case
+            id, grid code), the client address.
+        detail : dict, optional
+            JSON-ready facts safe to show an admin; never secrets.
+
+        Raises
+        ------
+        BadInput
+            An unknown action, an empty actor, or a secret-named detail key.
+        """
+        if action not in ACTIONS:
+            raise BadInput(f"未知审计动作 {action!r}，可选：{', '.join(ACTIONS)} / unknown audit "
+                           f"action {action!r}; allowed: {', '.join(ACTIONS)}", field="action")
+        if not (isinstance(actor, str) and actor):
+            raise BadInput(f"actor 不能为空，收到 {actor!r} / actor must be a non-empty string, "
+                           f"got {actor!r}", field="actor")
+        _check_detail(detail)
+        at = datetime.fromtimestamp(self.clock(), CHINA_TZ).isoformat(timespec="milliseconds")
+        entry = {"at": at, "action": action, "actor": actor, "role": role, "target": target,
+                 "detail": detail, "ip": ip}
+        data = (json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                data = b"\n" + data  # a crash tore the last line: close it, keep ours whole
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)  # also releases the lock
+        if size == 0:  # a new file: make its directory entry durable too
+            dir_fd = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        return entry
+
+    def read(self, limit=100, before=None, action=None, actor=None):
+        """Entries newest first, at most ``limit``, optionally filtered.
+
+        Parameters
+        ----------
+        limit : int
+            Most entries to return.
+        before : str or datetime, optional
+            Only entries strictly older (for paging: pass the last ``at`` seen).
+        action, actor : str, optional
+            Only entries with this action / actor.
+
+        Lines that are not JSON objects (a torn last line) are skipped.
+        """
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise BadInput(f"limit 须为正整数，收到 {limit!r} / limit must be a positive integer, "
+                           f"got {limit!r}", field="limit")
+        before = None if before is None else _as_datetime(before)
+        found = []
+        if not self.path.exists():
+            return found
+        for line in self._lines_newest_first():
+            try:
+                entry = json.loads(line)
+                at = datetime.fromisoformat(entry["at"])
+            except (ValueError, TypeError, KeyError):
+                log.warning("%s: skipping an unreadable line: %.80r", self.path, line)
+                continue
+            if ((action is not None and entry.get("action") != action)
+                    or (actor is not None and entry.get("actor") != actor)
+                    or (before is not None and at >= before)):
+                continue
+            found.append(entry)
+            if len(found) == limit:
+                break
+        return found
+
+    def _lines_newest_first(self, block=1 << 16):
+        """Complete lines from the end backwards; bytes after the last newline are torn."""
+        with open(self.path, "rb") as f:
+            pos, pending, at_end = os.fstat(f.fileno()).st_size, b"", True
+            while pos > 0:
+                step = min(block, pos)
+                pos -= step
+                f.seek(pos)
+                parts = (f.read(step) + pending).split(b"\n")
+                pending, complete = parts[0], parts[1:]
+                if at_end and complete:
+                    complete, at_end = complete[:-1], False  # drop the unterminated tail
+                yield from (line for line in reversed(complete) if line)
+            if pending and not at_end:
+                yield pending

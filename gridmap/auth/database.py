@@ -1,0 +1,78 @@
+"""SQLite plumbing shared by the account store and the throttle.
+
+One short-lived connection per call: opening a SQLite file costs tens of
+microseconds, and a connection that is never shared cannot be misused by
+threads or inherited across a gunicorn fork. The file is in WAL mode, so
+readers never wait for the writer; writers queue for up to
+:data:`BUSY_TIMEOUT_S`. Writes start with ``BEGIN IMMEDIATE``, taking the
+write lock before reading, so a read-modify-write (a counter, a uniqueness
+check) is atomic across processes and never fails on a lock upgrade.
+"""
+
+import contextlib
+import os
+import sqlite3
+from pathlib import Path
+
+BUSY_TIMEOUT_S = 5.0
+
+
+def open_database(path, schema):
+    """Create the SQLite file at ``path`` (mode 0600) in WAL mode with ``schema``.
+
+    Parameters
+    ----------
+    path : str or Path
+        The database file; its folder must exist.
+    schema : sequence of str
+        ``CREATE ... IF NOT EXISTS`` statements, run in one transaction, so
+        several processes may open the same new file at once.
+
+    Returns
+    -------
+    Path
+    """
+    path = Path(path)
+    # Created here with owner-only permissions: SQLite gives its -wal and
+    # -shm files the same mode as the database file.
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    with contextlib.closing(_connect(path)) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in schema:
+                conn.execute(statement)
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.execute("COMMIT")
+    return path
+
+
+def _connect(path):
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+    return conn
+
+
+@contextlib.contextmanager
+def transaction(path, write=False):
+    """A connection inside one transaction; committed on success, else rolled back.
+
+    Parameters
+    ----------
+    path : Path
+        A file made by :func:`open_database`.
+    write : bool
+        Take the write lock at once (``BEGIN IMMEDIATE``); readers use a
+        deferred transaction, which sees one consistent snapshot.
+    """
+    with contextlib.closing(_connect(path)) as conn:
+        conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        try:
+            yield conn
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.execute("COMMIT")

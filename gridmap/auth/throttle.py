@@ -1,0 +1,137 @@
+"""Rate limits and sign-in failure counts in SQLite, shared by worker processes.
+
+:meth:`Throttle.hit` is a sliding-window log: each allowed hit is one row, a
+hit is allowed while fewer than ``limit`` rows of its key are younger than
+``window_s``, and refused hits are not stored, so a flood adds no rows. The
+count and the insert happen under the database's write lock, so processes
+hitting one key at once never let more than ``limit`` through.
+
+Keys are strings naming what is limited, e.g. ``"signin:user:alice"``,
+``"signin:ip:1.2.3.4"``, ``"report:ip:1.2.3.4"``.
+
+Use a file of its own (``DATA_DIR/throttle.sqlite3``, :data:`THROTTLE_FILE`)
+so a flood of anonymous reports never queues behind, or ahead of, account
+writes; the tables do not clash with the account store's if shared.
+"""
+
+import math
+import time
+
+from gridmap.auth.database import open_database, transaction
+from gridmap.errors import BadInput
+
+THROTTLE_FILE = "throttle.sqlite3"
+PRUNE_EVERY_S = 60
+
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS throttle_hits (key TEXT NOT NULL, at REAL NOT NULL, "
+    "expires_at REAL NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS throttle_hits_by_key ON throttle_hits (key, at)",
+    "CREATE INDEX IF NOT EXISTS throttle_hits_by_expiry ON throttle_hits (expires_at)",
+    "CREATE TABLE IF NOT EXISTS throttle_failures (key TEXT NOT NULL, at REAL NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS throttle_failures_by_key ON throttle_failures (key, at)",
+)
+
+
+def _check(limit=1, window_s=1.0):
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise BadInput(f"limit 须为正整数，收到 {limit!r} / limit must be a positive integer, got {limit!r}")
+    if not (isinstance(window_s, (int, float)) and 0 < window_s < math.inf):
+        raise BadInput(f"window_s 须为正数，收到 {window_s!r} / window_s must be a positive number of "
+                       f"seconds, got {window_s!r}")
+
+
+class Throttle:
+    """Counters shared by every process using the same SQLite file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The database file; its folder must exist. Created on first use.
+    keep_failures_s : float
+        Failures older than this are deleted (default one day); ask
+        :meth:`failures` only about windows shorter than this.
+    clock : callable
+        Returns the time in epoch seconds; tests pass a fake one.
+    """
+
+    def __init__(self, path, keep_failures_s=86400, clock=time.time):
+        self.path = open_database(path, SCHEMA)
+        self.keep_failures_s = keep_failures_s
+        self.clock = clock
+        self._pruned_at = -math.inf
+
+    def hit(self, key, limit, window_s):
+        """Count one attempt at ``key``, if fewer than ``limit`` were allowed in ``window_s``.
+
+        Returns
+        -------
+        (allowed, retry_after_s) : (bool, int)
+            ``retry_after_s`` is 0 when allowed, else the whole seconds (at
+            least 1) until the oldest counted attempt leaves the window.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> t = Throttle(pathlib.Path(tempfile.mkdtemp()) / "t.sqlite3", clock=lambda: 1000.0)
+        >>> [t.hit("report:ip:10.0.0.1", limit=2, window_s=60) for _ in range(3)]
+        [(True, 0), (True, 0), (False, 60)]
+        """
+        _check(limit, window_s)
+        now = self.clock()
+        with transaction(self.path, write=True) as db:
+            rows = db.execute("SELECT at FROM throttle_hits WHERE key = ? AND at > ? "
+                              "ORDER BY at DESC LIMIT ?", (key, now - window_s, limit)).fetchall()
+            allowed = len(rows) < limit
+            if allowed:
+                db.execute("INSERT INTO throttle_hits VALUES (?, ?, ?)", (key, now, now + window_s))
+            self._prune(db, now)
+        if allowed:
+            return True, 0
+        oldest = rows[-1]["at"]
+        return False, max(1, math.ceil(oldest + window_s - now))
+
+    def record_failure(self, key):
+        """Record one failed attempt (e.g. a wrong password) at ``key``."""
+        now = self.clock()
+        with transaction(self.path, write=True) as db:
+            db.execute("INSERT INTO throttle_failures VALUES (?, ?)", (key, now))
+            self._prune(db, now)
+
+    def failures(self, key, window_s):
+        """How many failures were recorded at ``key`` in the last ``window_s`` seconds."""
+        _check(window_s=window_s)
+        with transaction(self.path) as db:
+            return db.execute("SELECT count(*) FROM throttle_failures WHERE key = ? AND at > ?",
+                              (key, self.clock() - window_s)).fetchone()[0]
+
+    def locked_for(self, key, limit, window_s):
+        """Seconds until ``key`` has fewer than ``limit`` failures in ``window_s`` (0 if now).
+
+        A lock-out helper: refuse a sign-in while this is above 0, and say
+        when to try again.
+        """
+        _check(limit, window_s)
+        now = self.clock()
+        with transaction(self.path) as db:
+            rows = db.execute("SELECT at FROM throttle_failures WHERE key = ? AND at > ? "
+                              "ORDER BY at DESC LIMIT ?", (key, now - window_s, limit)).fetchall()
+        if len(rows) < limit:
+            return 0
+        return max(1, math.ceil(rows[-1]["at"] + window_s - now))
+
+    def clear(self, key):
+        """Forget the failures of ``key`` (e.g. after a successful sign-in).
+
+        Rate-limit hits are kept: signing in must not reset a rate limit.
+        """
+        with transaction(self.path, write=True) as db:
+            db.execute("DELETE FROM throttle_failures WHERE key = ?", (key,))
+
+    def _prune(self, db, now):
+        # At most once a minute per process: old rows go in one indexed delete.
+        if now - self._pruned_at < PRUNE_EVERY_S:
+            return
+        self._pruned_at = now
+        db.execute("DELETE FROM throttle_hits WHERE expires_at <= ?", (now,))
+        db.execute("DELETE FROM throttle_failures WHERE at <= ?", (now - self.keep_failures_s,))

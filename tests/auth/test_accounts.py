@@ -1,0 +1,408 @@
+"""AccountStore: users, password hashing, sessions, API tokens, demo accounts.
+
+Real SQLite files in tmp_path; a fake clock for expiry; real processes for
+races between gunicorn-like workers.
+"""
+
+import multiprocessing
+import sqlite3
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from gridmap.auth.accounts import ACCOUNTS_FILE, AccountStore
+from gridmap.auth.demo import DEMO_FILE, ensure_demo_accounts
+from gridmap.auth.roles import ROLES, check_roles, role_label
+from gridmap.errors import BadInput, Conflict, Forbidden, NotFound
+
+GRID1, GRID2, GRID3 = "500114005001001", "500114005001002", "500114005001003"
+PASSWORD = "correct horse battery"
+
+
+class FakeClock:
+    def __init__(self, t=1_750_000_000.0):
+        self.t = t
+
+    def __call__(self):
+        return self.t
+
+    def advance(self, seconds):
+        self.t += seconds
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+@pytest.fixture
+def store(tmp_path, clock):
+    return AccountStore(tmp_path / ACCOUNTS_FILE, idle_timeout_s=3600, max_age_s=86400, clock=clock)
+
+
+def stored_bytes(tmp_path):
+    """Every byte SQLite keeps for the store: the database and any WAL/SHM file."""
+    return b"".join(p.read_bytes() for p in sorted(tmp_path.glob(ACCOUNTS_FILE + "*")))
+
+
+def stored_hash(store, username):
+    with sqlite3.connect(store.path) as db:
+        return db.execute("SELECT password_hash FROM users WHERE username = ?", (username,)).fetchone()[0]
+
+
+# -- roles ------------------------------------------------------------------
+
+def test_roles_and_labels():
+    assert ROLES == ("grid_staff", "dispatcher", "planner", "admin")
+    assert [role_label(r) for r in (*ROLES, "resident")] == ["网格员", "调度员", "规划员", "管理员", "居民"]
+    assert role_label("grid_staff", "en") == "grid staff"
+    assert check_roles(["planner", "admin", "planner"]) == {"planner", "admin"}
+    with pytest.raises(BadInput, match=r"'resident'.*grid_staff, dispatcher, planner, admin"):
+        check_roles(["admin", "resident"])
+    with pytest.raises(BadInput, match="at least one role"):
+        check_roles([])
+
+
+# -- users ------------------------------------------------------------------
+
+def test_add_and_get_user(store):
+    user = store.add_user("wang.fang", PASSWORD, ["grid_staff", "dispatcher"], [GRID2, GRID1],
+                          display_name=" 王芳 ", person_id="p0102")
+    assert user == store.get_user("wang.fang")
+    assert user.roles == {"grid_staff", "dispatcher"} and user.grid_codes == {GRID1, GRID2}
+    assert user.display_name == "王芳" and user.person_id == "p0102" and user.enabled
+    assert user.created_at.endswith("+08:00")
+    assert user.has_role("dispatcher") and not user.has_role("admin")
+    assert user.can_act_on_grid(GRID1) and not user.can_act_on_grid(GRID3)
+    admin = store.add_user("boss", PASSWORD, ["admin"])
+    assert not admin.can_act_on_grid(GRID1)
+    assert [u.username for u in store.list_users()] == ["boss", "wang.fang"]
+    assert store.get_user("nobody") is None
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"username": "ab"}, "username must be 3-32"),
+    ({"username": "Alice"}, "username must be 3-32"),
+    ({"username": "a" * 33}, "username must be 3-32"),
+    ({"username": "al ice"}, "username must be 3-32"),
+    ({"password": "short1234"}, "password must have 10-1024 characters, got 9"),
+    ({"password": "aaaaaaaaaaaa"}, "one character repeated"),
+    ({"roles": ["boss"]}, "unknown role 'boss'"),
+    ({"roles": []}, "at least one role"),
+    ({"roles": ["grid_staff"], "grid_codes": []}, "grid_staff needs at least one grid code"),
+    ({"roles": ["dispatcher"], "grid_codes": [GRID1]}, "only grid_staff accounts name grid codes"),
+    ({"roles": ["grid_staff"], "grid_codes": ["50011400500100"]}, "15 digits, got '50011400500100'"),
+    ({"display_name": "two\nlines"}, "display_name must be one line"),
+])
+def test_bad_user_is_refused_and_nothing_stored(store, kwargs, message):
+    args = {"username": "alice", "password": PASSWORD, "roles": ["admin"], **kwargs}
+    with pytest.raises(BadInput, match=message) as info:
+        store.add_user(**args)
+    assert info.value.status == 400
+    assert PASSWORD not in info.value.message
+    assert store.list_users() == []
+
+
+def test_duplicate_username_is_a_conflict(store):
+    store.add_user("alice", PASSWORD, ["admin"])
+    with pytest.raises(Conflict, match="'alice' is taken") as info:
+        store.add_user("alice", "another password", ["planner"])
+    assert info.value.status == 409 and info.value.code == "conflict"
+    assert store.get_user("alice").roles == {"admin"}
+    assert store.verify_password("alice", PASSWORD) is not None
+
+
+def test_password_is_stored_as_scrypt_hash_only(tmp_path, store):
+    store.add_user("alice", PASSWORD, ["admin"])
+    store.reset_password("alice", "second secret word")
+    pw_hash = stored_hash(store, "alice")
+    assert pw_hash.startswith("scrypt:32768:8:1$")
+    data = stored_bytes(tmp_path)
+    assert b"alice" in data  # the search below reads the right bytes
+    assert PASSWORD.encode() not in data and b"second secret word" not in data
+
+
+def test_verify_password(store):
+    store.add_user("alice", PASSWORD, ["admin"])
+    assert store.verify_password("alice", PASSWORD).username == "alice"
+    assert store.verify_password("alice", PASSWORD + "x") is None
+    assert store.verify_password("alice", None) is None
+    assert store.verify_password("bob", PASSWORD) is None
+    store.disable_user("alice")
+    assert store.verify_password("alice", PASSWORD) is None
+    store.enable_user("alice")
+    assert store.verify_password("alice", PASSWORD) is not None
+
+
+def test_unknown_user_costs_a_hash(store):
+    """Timing must not tell whether a username exists: the unknown path hashes too."""
+    store.add_user("alice", PASSWORD, ["admin"])
+
+    def median_time(username):
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            assert store.verify_password(username, "wrong password!") is None
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
+    known, unknown = median_time("alice"), median_time("mallory")
+    assert known > 0.005  # a real verify is a real scrypt
+    assert unknown >= 0.5 * known, (known, unknown)
+
+
+def test_old_hash_parameters_are_upgraded_at_sign_in(store):
+    from werkzeug.security import generate_password_hash
+
+    store.add_user("alice", PASSWORD, ["admin"])
+    with sqlite3.connect(store.path) as db:
+        db.execute("UPDATE users SET password_hash = ? WHERE username = 'alice'",
+                   (generate_password_hash(PASSWORD, method="scrypt:16384:8:1"),))
+    assert store.verify_password("alice", PASSWORD) is not None
+    assert stored_hash(store, "alice").startswith("scrypt:32768:8:1$")
+    assert store.verify_password("alice", PASSWORD) is not None
+
+
+def test_set_roles_and_unknown_user(store):
+    store.add_user("alice", PASSWORD, ["admin"])
+    user = store.set_roles("alice", ["grid_staff"], [GRID3])
+    assert user.roles == {"grid_staff"} and user.can_act_on_grid(GRID3)
+    with pytest.raises(BadInput):
+        store.set_roles("alice", ["grid_staff"], [])
+    assert store.get_user("alice").grid_codes == {GRID3}
+    for change in (store.disable_user, store.enable_user, lambda u: store.reset_password(u, PASSWORD),
+                   lambda u: store.set_roles(u, ["admin"])):
+        with pytest.raises(NotFound, match="no user 'ghost'"):
+            change("ghost")
+
+
+# -- sessions ---------------------------------------------------------------
+
+def test_session_lifecycle_and_sign_out(tmp_path, store):
+    store.add_user("alice", PASSWORD, ["admin"])
+    sid = store.create_session("alice")
+    assert len(sid) >= 43
+    assert store.user_for_session(sid).username == "alice"
+    assert sid.encode() not in stored_bytes(tmp_path)
+    assert store.end_session(sid) is True
+    assert store.user_for_session(sid) is None
+    assert store.end_session(sid) is False
+    assert store.user_for_session("made-up") is None and store.user_for_session(None) is None
+    with pytest.raises(NotFound):
+        store.create_session("ghost")
+
+
+def test_idle_timeout_with_last_seen_touched_once_a_minute(store, clock):
+    store.add_user("alice", PASSWORD, ["admin"])
+    sid = store.create_session("alice")
+    clock.advance(30)
+    assert store.user_for_session(sid) is not None  # under a minute: last_seen not written
+    clock.advance(3600 - 30 + 1)
+    assert store.user_for_session(sid) is None  # idle since sign-in
+    sid = store.create_session("alice")
+    for _ in range(5):  # used every 50 minutes: never idle for an hour
+        clock.advance(3000)
+        assert store.user_for_session(sid) is not None
+    clock.advance(3601)
+    assert store.user_for_session(sid) is None
+
+
+def test_absolute_lifetime_ends_an_active_session(store, clock):
+    store.add_user("alice", PASSWORD, ["admin"])
+    sid = store.create_session("alice")
+    for _ in range(47):  # every 30 minutes for 23.5 hours
+        clock.advance(1800)
+        assert store.user_for_session(sid) is not None
+    clock.advance(1801)
+    assert store.user_for_session(sid) is None
+
+
+def test_disable_ends_sessions_and_tokens(store):
+    store.add_user("alice", PASSWORD, ["admin"])
+    store.add_user("bob", PASSWORD, ["planner"])
+    sids = [store.create_session("alice") for _ in range(2)]
+    bob_sid = store.create_session("bob")
+    _, secret = store.create_token("alice", "ci")
+    store.disable_user("alice")
+    assert [store.user_for_session(s) for s in sids] == [None, None]
+    assert store.user_for_token(secret) is None
+    assert store.user_for_session(bob_sid).username == "bob"
+    with pytest.raises(Forbidden, match="disabled"):
+        store.create_session("alice")
+    with pytest.raises(Forbidden):
+        store.create_token("alice", "again")
+    store.enable_user("alice")  # old credentials stay dead
+    assert store.user_for_session(sids[0]) is None and store.user_for_token(secret) is None
+    assert store.list_tokens("alice")[0]["revoked_at"] is not None
+
+
+def test_disabled_user_is_refused_even_if_rows_remain(store):
+    """The lookup itself checks the user, not only the clean-up on disable."""
+    store.add_user("alice", PASSWORD, ["admin"])
+    sid = store.create_session("alice")
+    _, secret = store.create_token("alice", "ci")
+    with sqlite3.connect(store.path) as db:
+        db.execute("UPDATE users SET enabled = 0")
+    assert store.user_for_session(sid) is None and store.user_for_token(secret) is None
+
+
+def test_reset_password_ends_sessions_but_not_tokens(store):
+    store.add_user("alice", PASSWORD, ["admin"])
+    sid = store.create_session("alice")
+    _, secret = store.create_token("alice", "ci")
+    store.reset_password("alice", "a new passphrase")
+    assert store.user_for_session(sid) is None
+    assert store.user_for_token(secret).username == "alice"
+    assert store.verify_password("alice", PASSWORD) is None
+    assert store.verify_password("alice", "a new passphrase") is not None
+    with pytest.raises(BadInput, match="got 3"):
+        store.reset_password("alice", "abc")
+
+
+def test_end_user_sessions(store):
+    store.add_user("alice", PASSWORD, ["admin"])
+    sids = [store.create_session("alice") for _ in range(3)]
+    assert store.end_user_sessions("alice") == 3
+    assert all(store.user_for_session(s) is None for s in sids)
+
+
+def test_role_change_applies_to_live_session(store):
+    store.add_user("alice", PASSWORD, ["admin"])
+    sid = store.create_session("alice")
+    store.set_roles("alice", ["planner"])
+    assert store.user_for_session(sid).roles == {"planner"}
+
+
+# -- tokens -----------------------------------------------------------------
+
+def test_tokens_create_list_use_revoke(tmp_path, store, clock):
+    store.add_user("alice", PASSWORD, ["dispatcher"])
+    store.add_user("bob", PASSWORD, ["admin"])
+    token_id, secret = store.create_token("alice", "  nightly export ")
+    store.create_token("bob", "bob's")
+    assert secret.startswith("gm_") and len(secret) >= 40
+    assert secret.encode() not in stored_bytes(tmp_path)
+    assert secret[3:].encode() not in stored_bytes(tmp_path)
+    (listed,) = store.list_tokens("alice")
+    assert listed == {"id": token_id, "username": "alice", "name": "nightly export",
+                      "created_at": listed["created_at"], "last_used_at": None, "revoked_at": None}
+    assert secret not in str(store.list_tokens())
+    assert len(store.list_tokens()) == 2
+    clock.advance(5)
+    assert store.user_for_token(secret).username == "alice"
+    assert store.list_tokens("alice")[0]["last_used_at"] is not None
+    assert store.user_for_token(secret[:-1] + "x") is None
+    assert store.user_for_token(secret[3:]) is None
+    assert store.revoke_token(token_id)["revoked_at"] is not None
+    assert store.user_for_token(secret) is None
+    with pytest.raises(NotFound, match="no token 'nope'"):
+        store.revoke_token("nope")
+    with pytest.raises(BadInput, match="name must be one line"):
+        store.create_token("alice", "   ")
+    with pytest.raises(NotFound):
+        store.create_token("ghost", "x")
+
+
+# -- several threads and processes ------------------------------------------
+
+def test_threads_share_one_store(store):
+    store.add_user("alice", PASSWORD, ["admin"])
+    sids, errors = [], []
+
+    def work():
+        try:
+            for _ in range(20):
+                sid = store.create_session("alice")
+                assert store.user_for_session(sid) is not None
+                sids.append(sid)
+        except Exception as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(set(sids)) == 160
+
+
+def run_in_processes(target, path, n=4):
+    """Run ``target(path, index, barrier, results)`` in ``n`` spawned processes at
+    once; return what each put in ``results``."""
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(n), ctx.Queue()
+    procs = [ctx.Process(target=target, args=(path, i, barrier, results)) for i in range(n)]
+    for p in procs:
+        p.start()
+    try:
+        for p in procs:  # the results are small: joining before reading them cannot block
+            p.join(timeout=120)
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.kill()
+                p.join()
+    assert [p.exitcode for p in procs] == [0] * n
+    return [results.get(timeout=5) for _ in procs]
+
+
+def add_users_in_process(path, index, barrier, results):
+    store = AccountStore(path)
+    barrier.wait(timeout=60)
+    outcome = []
+    for username in ("shared", f"user{index}"):
+        try:
+            store.add_user(username, PASSWORD, ["admin"])
+            outcome.append(("added", username))
+        except Conflict:
+            outcome.append(("conflict", username))
+    results.put(outcome)
+
+
+def test_processes_race_to_add_one_username(tmp_path):
+    path = tmp_path / ACCOUNTS_FILE
+    outcomes = [item for items in run_in_processes(add_users_in_process, path) for item in items]
+    assert sorted(o for o in outcomes if o[1] == "shared") == \
+        [("added", "shared")] + [("conflict", "shared")] * 3
+    assert sorted(u.username for u in AccountStore(path).list_users()) == \
+        ["shared", "user0", "user1", "user2", "user3"]
+
+
+# -- demo accounts and layering ---------------------------------------------
+
+def test_demo_accounts_are_made_once(tmp_path, store):
+    first = ensure_demo_accounts(store, [GRID2, GRID3, GRID1], tmp_path)
+    assert [(u, r, g) for u, _, r, g in first] == [
+        ("admin", ("admin",), ()), ("planner", ("planner",), ()),
+        ("dispatcher", ("dispatcher",), ()), ("grid001", ("grid_staff",), (GRID1,)),
+        ("grid002", ("grid_staff",), (GRID2,))]
+    for username, password, _, _ in first:
+        assert store.verify_password(username, password).username == username
+    demo_file = tmp_path / DEMO_FILE
+    assert demo_file.stat().st_mode & 0o777 == 0o600
+    assert all(password in demo_file.read_text() for _, password, _, _ in first)
+    assert ensure_demo_accounts(store, [GRID1, GRID2, GRID3], tmp_path) == first
+    assert len(store.list_users()) == 5
+    store.disable_user("planner")
+    again = ensure_demo_accounts(store, [GRID1, GRID2, GRID3], tmp_path)
+    assert [p is None for _, p, _, _ in again] == [False, True, False, False, False]
+
+
+def test_demo_accounts_leave_existing_users_alone(tmp_path, store):
+    store.add_user("admin", PASSWORD, ["admin"])
+    accounts = ensure_demo_accounts(store, [GRID1], tmp_path)
+    assert [(u, p is None) for u, p, _, _ in accounts] == [
+        ("admin", True), ("planner", False), ("dispatcher", False), ("grid001", False)]
+    assert store.verify_password("admin", PASSWORD) is not None
+    assert "admin\t" not in (tmp_path / DEMO_FILE).read_text()
+
+
+def test_auth_package_imports_no_flask():
+    code = ("import sys, gridmap.auth.accounts, gridmap.auth.throttle, gridmap.auth.demo, "
+            "gridmap.audit; print(sorted(m for m in sys.modules if m.split('.')[0] == 'flask'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -1,0 +1,141 @@
+"""AuditLog: append-only JSON Lines shared by processes."""
+
+import json
+import multiprocessing
+from datetime import datetime
+
+import pytest
+
+from gridmap.audit import ACTIONS, AUDIT_FILE, AuditLog
+from gridmap.errors import BadInput
+
+
+class FakeClock:
+    def __init__(self, t=1_750_000_000.0):
+        self.t = t
+
+    def __call__(self):
+        self.t += 1  # every entry one second after the last
+        return self.t
+
+
+@pytest.fixture
+def audit(tmp_path):
+    return AuditLog(tmp_path / AUDIT_FILE, clock=FakeClock())
+
+
+def test_record_writes_one_json_line(audit):
+    entry = audit.record("signin", "alice", role="dispatcher", ip="10.0.0.7",
+                         detail={"note": "第一次"})
+    text = audit.path.read_text(encoding="utf-8")
+    assert text.count("\n") == 1 and text.endswith("\n") and "第一次" in text
+    assert json.loads(text) == entry
+    assert list(entry) == ["at", "action", "actor", "role", "target", "detail", "ip"]
+    at = datetime.fromisoformat(entry["at"])
+    assert at.utcoffset().total_seconds() == 8 * 3600 and entry["at"].endswith("+08:00")
+    assert audit.path.stat().st_mode & 0o777 == 0o600
+
+
+def test_read_newest_first_with_filters_and_paging(audit):
+    for i in range(10):
+        audit.record("signin" if i % 2 else "signin_failed", f"user{i % 3}", target=str(i))
+    assert [e["target"] for e in audit.read()] == [str(i) for i in range(9, -1, -1)]
+    assert [e["target"] for e in audit.read(limit=3)] == ["9", "8", "7"]
+    assert [e["target"] for e in audit.read(action="signin")] == ["9", "7", "5", "3", "1"]
+    assert [e["target"] for e in audit.read(actor="user0")] == ["9", "6", "3", "0"]
+    page = audit.read(limit=4)
+    assert [e["target"] for e in audit.read(limit=4, before=page[-1]["at"])] == ["5", "4", "3", "2"]
+    assert [e["target"] for e in audit.read(action="signin", actor="user1", limit=1)] == ["7"]
+
+
+def test_read_of_a_missing_log_is_empty(tmp_path):
+    assert AuditLog(tmp_path / AUDIT_FILE).read() == []
+
+
+def test_read_spans_many_blocks(audit):
+    for i in range(300):
+        audit.record("case_transition", "bot", target=f"case-{i}", detail={"pad": "x" * 500})
+    found = audit.read(limit=1000)
+    assert [e["target"] for e in found] == [f"case-{i}" for i in range(299, -1, -1)]
+
+
+def test_torn_last_line_is_skipped_and_then_closed(audit):
+    audit.record("signin", "alice")
+    with open(audit.path, "ab") as f:
+        f.write(b'{"at":"2025-01-01T00:00:00+08:00","action":"sig')  # a crash mid-write
+    assert [e["actor"] for e in audit.read()] == ["alice"]
+    audit.record("signout", "alice")
+    lines = audit.path.read_bytes().split(b"\n")
+    assert lines[1].startswith(b'{"at":"2025') and lines[-1] == b""
+    assert [e["action"] for e in audit.read()] == ["signout", "signin"]
+
+
+def test_only_torn_content(audit):
+    audit.path.write_bytes(b'{"at": "2025')
+    assert audit.read() == []
+
+
+def test_bad_entries_are_refused(audit):
+    with pytest.raises(BadInput, match="unknown audit action 'login'"):
+        audit.record("login", "alice")
+    with pytest.raises(BadInput, match="actor"):
+        audit.record("signin", "")
+    with pytest.raises(BadInput, match=r"detail\.new\.password"):
+        audit.record("password_reset", "cli:root", detail={"new": {"password": "hunter2hunter2"}})
+    with pytest.raises(BadInput, match="secrets"):
+        audit.record("token_create", "cli:root", detail={"Secret": "gm_x"})
+    assert not audit.path.exists()
+    with pytest.raises(BadInput):
+        audit.read(limit=0)
+    with pytest.raises(BadInput, match="ISO 8601"):
+        audit.read(before="yesterday")
+
+
+def test_vocabulary_and_no_way_to_change_entries():
+    assert {"signin", "signin_failed", "signout", "user_add", "user_disable", "user_enable",
+            "password_reset", "roles_change", "token_create", "token_revoke", "case_transition",
+            "case_forward", "boundary_publish", "boundary_rollback"} == set(ACTIONS)
+    public = {name for name in dir(AuditLog) if not name.startswith("_")}
+    assert public == {"record", "read"}
+
+
+def run_in_processes(target, path, n=4):
+    """Run ``target(path, index, barrier, results)`` in ``n`` spawned processes at
+    once; return what each put in ``results``."""
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(n), ctx.Queue()
+    procs = [ctx.Process(target=target, args=(path, i, barrier, results)) for i in range(n)]
+    for p in procs:
+        p.start()
+    try:
+        for p in procs:  # the results are small: joining before reading them cannot block
+            p.join(timeout=120)
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.kill()
+                p.join()
+    assert [p.exitcode for p in procs] == [0] * n
+    return [results.get(timeout=5) for _ in procs]
+
+
+def record_in_process(path, index, barrier, results):
+    audit = AuditLog(path)
+    barrier.wait(timeout=60)
+    for i in range(50):
+        audit.record("case_transition", f"worker{index}", target=f"{index}-{i}",
+                     detail={"pad": "数据" * (i * 40)})
+    results.put(index)
+
+
+def test_processes_append_without_interleaving(tmp_path):
+    path = tmp_path / AUDIT_FILE
+    assert sorted(run_in_processes(record_in_process, path)) == [0, 1, 2, 3]
+    lines = path.read_bytes().split(b"\n")
+    assert lines[-1] == b"" and len(lines) == 201
+    entries = [json.loads(line) for line in lines[:-1]]
+    assert sorted(e["target"] for e in entries) == sorted(f"{w}-{i}" for w in range(4) for i in range(50))
+    for w in range(4):  # each process's own entries stay in order
+        mine = [e["target"] for e in entries if e["actor"] == f"worker{w}"]
+        assert mine == [f"{w}-{i}" for i in range(50)]
+    assert len(AuditLog(path).read(limit=500)) == 200

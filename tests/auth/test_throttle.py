@@ -1,0 +1,142 @@
+"""Throttle: sliding-window limits and failure counts shared through SQLite."""
+
+import multiprocessing
+import sqlite3
+
+import pytest
+
+from gridmap.auth.throttle import Throttle
+from gridmap.errors import BadInput
+
+
+class FakeClock:
+    def __init__(self, t=1_750_000_000.0):
+        self.t = t
+
+    def __call__(self):
+        return self.t
+
+    def advance(self, seconds):
+        self.t += seconds
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+@pytest.fixture
+def throttle(tmp_path, clock):
+    return Throttle(tmp_path / "throttle.sqlite3", clock=clock)
+
+
+def rows(throttle, table):
+    with sqlite3.connect(throttle.path) as db:
+        return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def test_limit_then_retry_after(throttle, clock):
+    key = "report:ip:10.0.0.1"
+    assert [throttle.hit(key, 3, 60) for _ in range(3)] == [(True, 0)] * 3
+    assert throttle.hit(key, 3, 60) == (False, 60)
+    clock.advance(59.5)
+    assert throttle.hit(key, 3, 60) == (False, 1)
+    clock.advance(0.5)
+    assert throttle.hit(key, 3, 60) == (True, 0)
+
+
+def test_window_slides(throttle, clock):
+    key = "signin:ip:1.2.3.4"
+    assert throttle.hit(key, 2, 100)[0]
+    clock.advance(60)
+    assert throttle.hit(key, 2, 100)[0]
+    clock.advance(30)
+    assert throttle.hit(key, 2, 100) == (False, 10)  # the first hit leaves at t=100
+    clock.advance(10)
+    assert throttle.hit(key, 2, 100)[0]
+    assert throttle.hit(key, 2, 100) == (False, 60)  # now the second hit is the oldest
+
+
+def test_refused_hits_add_no_rows(throttle):
+    for _ in range(100):
+        throttle.hit("report:ip:flood", 5, 3600)
+    assert rows(throttle, "throttle_hits") == 5
+
+
+def test_keys_are_independent(throttle):
+    assert throttle.hit("signin:user:alice", 1, 60)[0]
+    assert not throttle.hit("signin:user:alice", 1, 60)[0]
+    assert throttle.hit("signin:user:bob", 1, 60)[0]
+
+
+def test_failures_and_lockout(throttle, clock):
+    key = "signin:user:alice"
+    for _ in range(3):
+        throttle.record_failure(key)
+        clock.advance(10)
+    assert throttle.failures(key, 900) == 3
+    assert throttle.failures(key, 15) == 1
+    assert throttle.failures("signin:user:bob", 900) == 0
+    assert throttle.locked_for(key, 3, 900) == 900 - 30
+    assert throttle.locked_for(key, 4, 900) == 0
+    clock.advance(900 - 30)
+    assert throttle.locked_for(key, 3, 900) == 0
+    throttle.clear(key)
+    assert throttle.failures(key, 10_000) == 0
+
+
+def test_clear_keeps_rate_limit_hits(throttle):
+    throttle.hit("signin:ip:9.9.9.9", 1, 60)
+    throttle.clear("signin:ip:9.9.9.9")
+    assert throttle.hit("signin:ip:9.9.9.9", 1, 60)[0] is False
+
+
+def test_old_rows_are_pruned(tmp_path, clock):
+    throttle = Throttle(tmp_path / "t.sqlite3", keep_failures_s=3600, clock=clock)
+    for i in range(10):
+        throttle.hit(f"report:ip:10.0.0.{i}", 5, 60)
+        throttle.record_failure(f"signin:user:u{i}")
+    assert rows(throttle, "throttle_hits") == 10 and rows(throttle, "throttle_failures") == 10
+    clock.advance(3601)
+    throttle.hit("report:ip:10.0.0.1", 5, 60)
+    assert rows(throttle, "throttle_hits") == 1 and rows(throttle, "throttle_failures") == 0
+
+
+@pytest.mark.parametrize("limit, window", [(0, 60), (-1, 60), (1.5, 60), (True, 60),
+                                           (5, 0), (5, -1), (5, float("nan")), (5, "60")])
+def test_bad_arguments(throttle, limit, window):
+    with pytest.raises(BadInput):
+        throttle.hit("k", limit, window)
+
+
+def run_in_processes(target, path, n=4):
+    """Run ``target(path, index, barrier, results)`` in ``n`` spawned processes at
+    once; return what each put in ``results``."""
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(n), ctx.Queue()
+    procs = [ctx.Process(target=target, args=(path, i, barrier, results)) for i in range(n)]
+    for p in procs:
+        p.start()
+    try:
+        for p in procs:  # the results are small: joining before reading them cannot block
+            p.join(timeout=120)
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.kill()
+                p.join()
+    assert [p.exitcode for p in procs] == [0] * n
+    return [results.get(timeout=5) for _ in procs]
+
+
+def hit_in_process(path, index, barrier, results):
+    throttle = Throttle(path)
+    barrier.wait(timeout=60)
+    results.put(sum(throttle.hit("report:ip:shared", 50, 3600)[0] for _ in range(30)))
+
+
+def test_processes_share_the_limit_exactly(tmp_path):
+    path = tmp_path / "throttle.sqlite3"
+    allowed = run_in_processes(hit_in_process, path)
+    assert sum(allowed) == 50, allowed
+    assert Throttle(path).hit("report:ip:shared", 50, 3600)[0] is False
