@@ -1,0 +1,465 @@
+"""Working calendar and deadline arithmetic in working hours (from ``calendar.json``).
+
+Case time limits are counted in working hours: the clock runs only inside
+the working periods of working days. A working day is a local date whose
+weekday is in ``working_days`` and that is not in ``holidays``, or a date
+listed in ``workdays`` (调休 make-up days on weekends). Periods are local
+wall-clock times; working time is the real time that passes inside them, so
+a period that spans a daylight-saving change counts the hours that really
+elapse (Asia/Shanghai has no DST, but nothing here assumes that). Instants
+are handled as integer microseconds since the epoch, so results are exact.
+
+Deadlines of a case (see ``deadlines``): both clocks start at the report.
+The sign deadline is ``sign_hours`` after it; the handle deadline is
+``sign_hours + handle_hours`` after it, not ``handle_hours`` after the
+actual sign-for, so a slow sign-for eats into handling time and the whole
+case has one fixed deadline from the start. The verify deadline runs from
+the handler's reply (``verify_deadline``).
+"""
+
+import json
+import logging
+import math
+import numbers
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from gridmap.errors import BadInput, ConfigError
+
+log = logging.getLogger(__name__)
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+KEYS = ("note", "timezone", "working_days", "working_hours", "years", "holidays", "workdays")
+REQUIRED = ("timezone", "working_days", "working_hours")
+MAX_HOURS = 10_000  # about five years of office hours; guards against runaway loops
+US_PER_HOUR = 3_600_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+_DAY = timedelta(days=1)
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_TIME = re.compile(r"(\d{1,2}):(\d{2})")
+
+
+def _bad(field_name, value, allowed):
+    return ConfigError(f"日历字段 {field_name} 的值 {value!r} 无效，应为{allowed[0]} / "
+                       f"calendar field {field_name}: got {value!r}, expected {allowed[1]}",
+                       field=field_name)
+
+
+def _hhmm(seconds):
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
+
+
+@dataclass(frozen=True)
+class WorkingCalendar:
+    """Working days and hours of one community, with deadline arithmetic.
+
+    Build it with ``from_dict`` or ``load``; the constructor checks the
+    invariants again, so a calendar that exists is a valid one.
+
+    Parameters
+    ----------
+    timezone : str
+        IANA zone name of the local wall clock, e.g. ``"Asia/Shanghai"``.
+    working_days : frozenset of int
+        Working weekdays, 0 = Monday … 6 = Sunday.
+    periods : tuple of (int, int)
+        Working periods of a working day, seconds after local midnight
+        (end at most 86400), in order and not overlapping.
+    holidays, workdays : frozenset of datetime.date
+        Dates off, and make-up working dates that are not working weekdays.
+    years : tuple of (int, str, bool)
+        ``(year, source, provisional)`` for each year the lists cover.
+
+    Examples
+    --------
+    >>> cal = WorkingCalendar.from_dict({"timezone": "Asia/Shanghai",
+    ...     "working_days": ["mon", "tue", "wed", "thu", "fri"],
+    ...     "working_hours": [["08:30", "12:00"], ["14:00", "17:30"]]})
+    >>> friday = datetime(2026, 3, 13, 16, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    >>> cal.add_working_hours(friday, 4).isoformat()
+    '2026-03-16T11:00:00+08:00'
+    """
+
+    timezone: str
+    working_days: frozenset
+    periods: tuple
+    holidays: frozenset = frozenset()
+    workdays: frozenset = frozenset()
+    years: tuple = ()
+    _tz: ZoneInfo = field(init=False, repr=False, compare=False)
+    _cache: dict = field(init=False, repr=False, compare=False)
+    _warned: set = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        try:
+            tz = ZoneInfo(self.timezone)
+        except (KeyError, ValueError, TypeError, OSError):  # ZoneInfoNotFoundError is a KeyError
+            raise _bad("timezone", self.timezone,
+                       ("IANA 时区名（如 Asia/Shanghai）", "an IANA zone name such as 'Asia/Shanghai'")) from None
+        days = sorted(self.working_days)
+        if not days or any(d not in range(7) for d in days):
+            raise _bad("working_days", days, ("非空的星期列表", "a non-empty list of weekday names"))
+        if not self.periods:
+            raise _bad("working_hours", [], ("非空的时段列表", 'a non-empty list like [["08:30", "12:00"]]'))
+        previous = None
+        for start, end in self.periods:
+            shown = [_hhmm(start), _hhmm(end)]
+            if not 0 <= start < end <= 86400:
+                raise _bad("working_hours", shown, ("开始早于结束、在 00:00-24:00 内的时段",
+                                                    "a period whose start is before its end, within 00:00-24:00"))
+            if previous is not None and start < previous[1]:
+                raise _bad("working_hours", [[_hhmm(previous[0]), _hhmm(previous[1])], shown],
+                           ("按时间先后排列、互不重叠的时段", "periods in order that do not overlap"))
+            previous = (start, end)
+        both = sorted(self.holidays & self.workdays)
+        if both:
+            raise _bad("workdays", [d.isoformat() for d in both],
+                       ("不同时列为放假日的日期", "dates that are not also listed in holidays"))
+        needless = sorted(d for d in self.workdays if d.weekday() in self.working_days)
+        if needless:
+            raise _bad("workdays", [d.isoformat() for d in needless],
+                       ("本来不上班的日期（调休上班日）", "dates that are not working weekdays already (make-up days)"))
+        covered = {year for year, _, _ in self.years}
+        if covered:
+            stray = sorted(d for d in self.holidays | self.workdays if d.year not in covered)
+            if stray:
+                raise _bad("years", sorted(covered), (f"包含 {stray[0].isoformat()} 所在年份",
+                                                      f"a list covering the year of {stray[0].isoformat()}"))
+        object.__setattr__(self, "_tz", tz)
+        object.__setattr__(self, "_cache", {})
+        object.__setattr__(self, "_warned", set())
+
+    # -- building ---------------------------------------------------------
+
+    @classmethod
+    def from_dict(cls, doc):
+        """Check a calendar document (the JSON shape above) and build the calendar.
+
+        Raises
+        ------
+        ConfigError
+            Naming the field and the value at fault.
+        """
+        if not isinstance(doc, dict):
+            raise _bad("calendar", doc, ("JSON 对象", "a JSON object"))
+        unknown = sorted(set(doc) - set(KEYS))
+        if unknown:
+            raise _bad(unknown[0], doc[unknown[0]], (f"已知字段之一 {KEYS}", f"one of the fields {KEYS}"))
+        missing = [key for key in REQUIRED if key not in doc]
+        if missing:
+            raise ConfigError(f"日历缺少字段 {missing[0]} / calendar field {missing[0]} is missing",
+                              field=missing[0])
+        if not isinstance(doc["timezone"], str):
+            raise _bad("timezone", doc["timezone"], ("时区名字符串", "a zone name string"))
+        return cls(doc["timezone"], _parse_weekdays(doc["working_days"]),
+                   _parse_periods(doc["working_hours"]),
+                   _parse_dates("holidays", doc.get("holidays", [])),
+                   _parse_dates("workdays", doc.get("workdays", [])),
+                   _parse_years(doc.get("years", {})))
+
+    @classmethod
+    def load(cls, path):
+        """Read and check ``calendar.json``; a year marked provisional is logged as a warning."""
+        path = Path(path)
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"日历文件无法读取 / calendar file unreadable: {path}: {exc}") from exc
+        try:
+            calendar = cls.from_dict(doc)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc.message}", field=exc.field) from exc
+        if calendar.provisional_years:
+            log.warning("%s: holiday lists for %s are provisional; update them from the State "
+                        "Council notice", path, sorted(calendar.provisional_years))
+        return calendar
+
+    def to_dict(self):
+        """The calendar as a JSON-ready document that ``from_dict`` accepts."""
+        return {"timezone": self.timezone,
+                "working_days": [WEEKDAYS[d][:3] for d in sorted(self.working_days)],
+                "working_hours": [[_hhmm(s), _hhmm(e)] for s, e in self.periods],
+                "years": {str(y): {"source": s, "provisional": p} for y, s, p in self.years},
+                "holidays": [d.isoformat() for d in sorted(self.holidays)],
+                "workdays": [d.isoformat() for d in sorted(self.workdays)]}
+
+    @property
+    def tz(self):
+        return self._tz
+
+    @property
+    def covered_years(self):
+        return frozenset(year for year, _, _ in self.years)
+
+    @property
+    def provisional_years(self):
+        return frozenset(year for year, _, provisional in self.years if provisional)
+
+    # -- questions --------------------------------------------------------
+
+    def is_working_day(self, day):
+        """Whether the local date ``day`` has working periods."""
+        if day in self.workdays:
+            return True
+        return day.weekday() in self.working_days and day not in self.holidays
+
+    def is_working_time(self, t):
+        """Whether the clock runs at instant ``t`` (a period's start counts, its end does not)."""
+        t = _to_us(_aware(t, "t"))
+        start, _ = next(self._spans(t))
+        return start <= t
+
+    def next_working_start(self, t):
+        """The instant from which the clock runs: ``t`` itself in working time, else the next period's start."""
+        t = _to_us(_aware(t, "t"))
+        start, _ = next(self._spans(t))
+        return self._from_us(max(start, t))
+
+    def add_working_hours(self, start, hours):
+        """The instant at which ``hours`` working hours have passed after ``start``.
+
+        Parameters
+        ----------
+        start : datetime
+            Timezone-aware, in any zone; outside working time the clock starts
+            at the next working period.
+        hours : float
+            Working hours, > 0 and at most ``MAX_HOURS``; fractions are exact
+            to the microsecond.
+
+        Returns
+        -------
+        datetime
+            In the calendar's zone. A limit that runs out exactly at the end
+            of a period is due at that end (12:00, not 14:00).
+
+        Raises
+        ------
+        BadInput
+            A naive ``start`` or hours that are not a positive finite number.
+        """
+        t = _to_us(_aware(start, "start"))
+        need = _hours_to_us(hours)
+        try:
+            for a, b in self._spans(t):
+                a = max(a, t)
+                if b - a >= need:
+                    return self._from_us(a + need)
+                need -= b - a
+        except OverflowError:
+            raise BadInput(f"截止时间超出可表示范围 / the deadline is past year 9999 "
+                           f"({hours!r} h after {start.isoformat()})", field="hours") from None
+
+    def working_hours_between(self, a, b):
+        """Working hours from ``a`` to ``b`` (negative if ``b`` is before ``a``).
+
+        Consistent with ``add_working_hours``:
+        ``working_hours_between(s, add_working_hours(s, h)) == h``.
+        """
+        ta, tb = _to_us(_aware(a, "a")), _to_us(_aware(b, "b"))
+        sign = 1
+        if tb < ta:
+            ta, tb, sign = tb, ta, -1
+        total = 0
+        if ta < tb:
+            for start, end in self._spans(ta):
+                if start >= tb:
+                    break
+                total += min(end, tb) - max(start, ta)
+        return sign * total / US_PER_HOUR if total else 0.0
+
+    # -- case deadlines ---------------------------------------------------
+
+    def deadlines(self, start, category):
+        """Sign and handle deadlines of a case reported at ``start``.
+
+        Both are measured from the report: ``{"sign": start + sign_hours,
+        "handle": start + sign_hours + handle_hours}`` in working hours, so
+        time spent before signing for the case is taken from handling time.
+        ``category`` is a ``gridmap.cases.categories.Category``.
+        """
+        sign, handle = _limit(category, "sign"), _limit(category, "handle")
+        result = {"sign": self.add_working_hours(start, sign),
+                  "handle": self.add_working_hours(start, sign + handle)}
+        self._warn_if_uncovered(start, result["handle"])
+        return result
+
+    def verify_deadline(self, replied_at, category):
+        """Verify deadline: ``verify_hours`` working hours after the handler's reply."""
+        deadline = self.add_working_hours(replied_at, _limit(category, "verify"))
+        self._warn_if_uncovered(replied_at, deadline)
+        return deadline
+
+    def overdue_status(self, now, deadline):
+        """An ``Overdue`` summary of ``deadline`` at ``now``."""
+        return Overdue(_aware(deadline, "deadline").astimezone(self._tz), overdue(now, deadline),
+                       self.working_hours_between(now, deadline))
+
+    # -- internals --------------------------------------------------------
+
+    def _spans(self, t):
+        """Working spans ``(start_us, end_us)`` in time order, from the first that ends after ``t``.
+
+        Endless; periods of successive days are clipped so they never overlap,
+        even where a DST change maps wall-clock times out of order.
+        """
+        day = self._local_date(t) - _DAY
+        floor = -(1 << 62)
+        while True:
+            for a, b in self._day_periods(day):
+                a = max(a, floor)
+                if b > a:
+                    floor = b
+                    if b > t:
+                        yield a, b
+            day += _DAY
+
+    def _day_periods(self, day):
+        spans = self._cache.get(day)
+        if spans is None:
+            spans = ()
+            if self.is_working_day(day):
+                midnight = datetime(day.year, day.month, day.day, tzinfo=self._tz)
+                # aware + timedelta is wall-clock arithmetic; _to_us then applies the offset
+                spans = tuple((_to_us(midnight + timedelta(seconds=s)), _to_us(midnight + timedelta(seconds=e)))
+                              for s, e in self.periods)
+            if len(self._cache) >= 20_000:
+                self._cache.clear()
+            self._cache[day] = spans
+        return spans
+
+    def _local_date(self, t):
+        return (_EPOCH + t * _US).astimezone(self._tz).date()
+
+    def _from_us(self, t):
+        return (_EPOCH + t * _US).astimezone(self._tz)
+
+    def _warn_if_uncovered(self, *instants):
+        covered = self.covered_years
+        for instant in instants:
+            year = instant.astimezone(self._tz).year
+            if covered and year not in covered and year not in self._warned:
+                self._warned.add(year)
+                log.warning("calendar has no holiday list for %s; deadlines in it count plain weekdays", year)
+
+
+@dataclass(frozen=True)
+class Overdue:
+    """Where a case stands against one deadline.
+
+    ``working_hours_left`` is negative once past the deadline; right after a
+    deadline at the end of a working day it is 0 while ``is_overdue`` is True.
+    """
+
+    deadline: datetime
+    is_overdue: bool
+    working_hours_left: float
+
+    def to_dict(self):
+        return {"deadline": self.deadline.isoformat(), "overdue": self.is_overdue,
+                "working_hours_left": round(self.working_hours_left, 2)}
+
+
+def overdue(now, deadline):
+    """Whether ``now`` is past ``deadline`` (both aware; at the deadline itself it is on time)."""
+    return _aware(now, "now") > _aware(deadline, "deadline")
+
+
+# -- parsing and checking helpers -----------------------------------------
+
+def _parse_weekdays(value):
+    if not isinstance(value, list):
+        raise _bad("working_days", value, ("星期名列表", 'a list like ["mon", "tue"]'))
+    days = []
+    for name in value:
+        key = name.strip().lower() if isinstance(name, str) else None
+        matches = [i for i, full in enumerate(WEEKDAYS) if key in (full, full[:3])]
+        if not matches:
+            raise _bad("working_days", name, ("mon…sun 或 monday…sunday", "one of mon…sun or monday…sunday"))
+        if matches[0] in days:
+            raise _bad("working_days", name, ("不重复的星期名", "weekday names listed once"))
+        days.append(matches[0])
+    return frozenset(days)
+
+
+def _parse_time(value, *, end):
+    match = _TIME.fullmatch(value) if isinstance(value, str) else None
+    if match:
+        hour, minute = int(match[1]), int(match[2])
+        if (hour < 24 and minute < 60) or (end and hour == 24 and minute == 0):
+            return hour * 3600 + minute * 60
+    raise _bad("working_hours", value, ("HH:MM 时刻（结束可为 24:00）", "a time HH:MM (an end may be 24:00)"))
+
+
+def _parse_periods(value):
+    if not isinstance(value, list):
+        raise _bad("working_hours", value, ("时段列表", 'a list like [["08:30", "12:00"]]'))
+    periods = []
+    for pair in value:
+        if not (isinstance(pair, list) and len(pair) == 2):
+            raise _bad("working_hours", pair, ("[开始, 结束] 时段", 'a period ["HH:MM", "HH:MM"]'))
+        periods.append((_parse_time(pair[0], end=False), _parse_time(pair[1], end=True)))
+    return tuple(sorted(periods))
+
+
+def _parse_dates(field_name, value):
+    if not isinstance(value, list):
+        raise _bad(field_name, value, ("日期列表", 'a list of dates "YYYY-MM-DD"'))
+    dates = set()
+    for text in value:
+        try:
+            if not (isinstance(text, str) and _DATE.fullmatch(text)):
+                raise ValueError
+            day = date.fromisoformat(text)
+        except ValueError:
+            raise _bad(field_name, text, ("YYYY-MM-DD 格式的有效日期", 'a real date "YYYY-MM-DD"')) from None
+        if day in dates:
+            raise _bad(field_name, text, ("不重复的日期", "dates listed once"))
+        dates.add(day)
+    return frozenset(dates)
+
+
+def _parse_years(value):
+    if not isinstance(value, dict):
+        raise _bad("years", value, ("以年份为键的对象", 'an object like {"2026": {"source": …, "provisional": false}}'))
+    years = []
+    for key, entry in value.items():
+        if not (isinstance(key, str) and re.fullmatch(r"\d{4}", key)):
+            raise _bad("years", key, ("四位数年份", 'a four-digit year such as "2026"'))
+        if not (isinstance(entry, dict) and set(entry) <= {"source", "provisional"}
+                and isinstance(entry.get("source", ""), str) and isinstance(entry.get("provisional", False), bool)):
+            raise _bad(f"years.{key}", entry, ("{source: 文本, provisional: 布尔}",
+                                               "{source: text, provisional: true or false}"))
+        years.append((int(key), entry.get("source", ""), entry.get("provisional", False)))
+    return tuple(sorted(years))
+
+
+def _aware(value, name):
+    if not (isinstance(value, datetime) and value.utcoffset() is not None):
+        raise BadInput(f"{name} 须为带时区的时间，收到 {value!r} / {name} must be a timezone-aware "
+                       f"datetime, got {value!r}", field=name)
+    return value
+
+
+def _to_us(t):
+    return (t - _EPOCH) // _US
+
+
+def _hours_to_us(hours):
+    if isinstance(hours, bool) or not isinstance(hours, numbers.Real) \
+            or not (math.isfinite(hours) and 0 < hours <= MAX_HOURS):
+        raise BadInput(f"工作小时数须为 0 到 {MAX_HOURS} 之间的正数，收到 {hours!r} / hours must be a "
+                       f"number > 0 and <= {MAX_HOURS}, got {hours!r}", field="hours")
+    return round(float(hours) * US_PER_HOUR)
+
+
+def _limit(category, name):
+    try:
+        return getattr(category, f"{name}_hours")
+    except AttributeError:
+        raise BadInput(f"类别缺少 {name}_hours / category {category!r} has no {name}_hours",
+                       field="category") from None
