@@ -28,6 +28,7 @@ SETTINGS = {
     "SIGNIN_MAX_FAILURES": (5, int, "failed sign-ins for one account before it is locked for a while"),
     "SIGNIN_LOCK_SECONDS": (900, int, "how long that lock lasts"),
     "SIGNIN_IP_LIMIT": (30, int, "sign-in attempts per client address per 5 minutes"),
+    "REPORT_IP_LIMIT": (20, int, "anonymous reports (and ratings) per client address per 10 minutes"),
 }
 DIGITS = {"COUNTY_CODE": 6, "SUBDISTRICT_CODE": 3, "COMMUNITY_CODE": 3}
 
@@ -52,7 +53,7 @@ def load_config(mapping=None, environ=None):
     for key, (_, kind, _) in SETTINGS.items():
         config[key] = _coerce(key, config[key], kind)
     for key in ("SESSION_IDLE_MINUTES", "SIGNIN_MAX_FAILURES", "SIGNIN_LOCK_SECONDS",
-                "SIGNIN_IP_LIMIT"):
+                "SIGNIN_IP_LIMIT", "REPORT_IP_LIMIT"):
         if config[key] < 1:
             raise ConfigError(f"配置 {key} 须为正整数，收到 {config[key]!r} / "
                               f"{key} must be a positive integer, got {config[key]!r}")

@@ -127,6 +127,35 @@ class CaseService:
             raise NotFound("没有该查询码对应的案件 / no case with that tracking code")
         return feature
 
+    def queue(self, grid_code, args):
+        """A grid's cases filtered by query arguments (strings, as from a URL).
+
+        ``state``, ``category`` (comma-separated), ``overdue`` (sign, handle,
+        verify or any), ``since`` / ``until`` (ISO 8601 dates or times),
+        ``page`` (from 1), ``per_page`` (1–200). Returns
+        ``(features, total, page, per_page)``; a bad value is a 400 naming it.
+        """
+        states = _choices(args, "state", STATE_NAMES)
+        categories = _choices(args, "category", self.community.categories)
+        overdue = args.get("overdue") or None
+        if overdue not in (None, "sign", "handle", "verify", "any"):
+            raise BadInput(f"overdue 须为 sign/handle/verify/any，收到 {overdue[:20]!r} / overdue "
+                           f"must be sign, handle, verify or any, got {overdue[:20]!r}",
+                           field="overdue")
+        since, until = (_when(args, name, self.clock().tzinfo) for name in ("since", "until"))
+        page, per_page = _int(args, "page", 1, 1, 100_000), _int(args, "per_page", 50, 1, 200)
+        now = self.clock()
+
+        def is_overdue(feature):
+            flags = self.overdue(feature["properties"], now)
+            return any(flags.values()) if overdue == "any" else flags[overdue]
+
+        items, total = self.store.query(
+            grid_codes=[grid_code], states=states, categories=categories, since=since,
+            until=until, predicate=is_overdue if overdue else None,
+            limit=per_page, offset=(page - 1) * per_page)
+        return items, total, page, per_page
+
     # -- transitions ----------------------------------------------------------
 
     def act(self, case_id, action, actor, note=None, **params):
@@ -212,3 +241,35 @@ class CaseService:
         return None
 
 
+def _choices(args, name, allowed):
+    raw = args.get(name)
+    if not raw:
+        return None
+    values = [v.strip() for v in raw.split(",") if v.strip()]
+    bad = [v for v in values if v not in allowed]
+    if bad:
+        raise BadInput(f"{name} 取值无效：{bad[0][:20]!r}，可用：{', '.join(allowed)} / bad {name} "
+                       f"{bad[0][:20]!r}; allowed: {', '.join(allowed)}", field=name)
+    return values
+
+
+def _when(args, name, tz):
+    raw = args.get(name)
+    if not raw:
+        return None
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise BadInput(f"{name} 须为 ISO 8601 日期或时间，收到 {raw[:30]!r} / {name} must be an "
+                       f"ISO 8601 date or time, got {raw[:30]!r}", field=name) from None
+    return value if value.tzinfo else value.replace(tzinfo=tz)
+
+
+def _int(args, name, default, low, high):
+    raw = args.get(name)
+    if not raw:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise BadInput(f"{name} 须为 {low}–{high} 的整数，收到 {raw[:20]!r} / {name} must be an "
+                       f"integer {low}-{high}, got {raw[:20]!r}", field=name)
+    return int(raw)

@@ -9,9 +9,11 @@ from gridmap.config import ROOT, load_config
 from gridmap.audit import AuditLog
 from gridmap.auth.accounts import AccountStore
 from gridmap.auth.throttle import Throttle
+from gridmap.cases.service import CaseService
 from gridmap.datafolder import load_community, secret_key
 from gridmap.errors import ConfigError
 from gridmap.maps.assets import LEAFLET_JS
+from gridmap.store.geojsonseq import GeoJSONSeqStore
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +41,19 @@ def create_app(config=None):
         data_dir / "accounts.sqlite3", idle_timeout_s=app.config["SESSION_IDLE_MINUTES"] * 60)
     app.extensions["gridmap.throttle"] = Throttle(data_dir / "throttle.sqlite3")
     app.extensions["gridmap.audit"] = AuditLog(data_dir / "audit.jsonl")
+    app.extensions["gridmap.cases"] = CaseService(GeoJSONSeqStore(data_dir / "cases"), community)
+    app.config["MAX_CONTENT_LENGTH"] = 256 * 1024  # a report is text; bigger bodies get a 413
 
-    from gridmap.web import access, admin, api, assets, auth, errors, i18n, pages, security
+    from gridmap.web import (access, admin, api, assets, auth, cases_api, errors, i18n, pages,
+                             security)
 
     # order matters: identify and authorise the caller before checking CSRF
     for module in (i18n, errors, access, security):
         module.init_app(app)
-    for module in (pages, api, assets, auth, admin):
+    for module in (pages, api, assets, auth, admin, cases_api):
         app.register_blueprint(module.bp)
+    # each request sees what other worker processes wrote
+    app.before_request(app.extensions["gridmap.cases"].store.refresh)
     access.check_policies(app)
     log.info("gridmap ready: %d grids from %s", len(community.grids), data_dir)
     return app

@@ -55,3 +55,10 @@ def route():
 def grids():
     """All grids (code, names, public team), 200."""
     return jsonify([grid_dict(g) for g in community().grids])
+
+
+@bp.get("/health")
+@allow(ANYONE)
+def health():
+    """Liveness for load balancers and the benchmark's floor: 200 ``{"ok": true}``."""
+    return jsonify({"ok": True, "grids": len(community().grids)})

@@ -12,12 +12,20 @@ ROLES = (None, "grid_staff", "dispatcher", "planner", "admin")
 STAFF = {"grid_staff", "dispatcher", "planner", "admin"}
 ANY = set(ROLES)
 PASSWORD = "correct horse battery"
+CSRF = "t" * 43
 
 #: (endpoint, method) -> the roles that may call it (None: anonymous resident)
 EXPECTED = {
     ("pages.index", "GET"): ANY,
     ("api.route", "GET"): ANY,
     ("api.grids", "GET"): ANY,
+    ("api.health", "GET"): ANY,
+    ("cases_api.create_report", "POST"): ANY,
+    ("cases_api.track", "GET"): ANY,
+    ("cases_api.rate", "POST"): ANY,
+    ("cases_api.get_case", "GET"): {"grid_staff", "dispatcher"},
+    ("cases_api.act_on_case", "POST"): {"grid_staff", "dispatcher"},
+    ("cases_api.grid_queue", "GET"): {"grid_staff", "dispatcher"},
     ("assets.asset", "GET"): ANY,
     ("auth.login_form", "GET"): ANY,
     ("auth.login", "POST"): ANY,
@@ -32,7 +40,7 @@ EXPECTED = {
 @pytest.fixture(scope="module")
 def matrix_app(tmp_path_factory):
     app = create_app({"DATA_DIR": str(tmp_path_factory.mktemp("matrix") / "data"),
-                      "SIGNIN_IP_LIMIT": 10_000})
+                      "SIGNIN_IP_LIMIT": 10_000, "REPORT_IP_LIMIT": 10_000})
     store = app.extensions["gridmap.accounts"]
     first_grid = app.extensions["gridmap"].grids.codes[0]
     for role in ROLES[1:]:
@@ -45,33 +53,68 @@ def matrix_app(tmp_path_factory):
 def client_as(app, role):
     client = app.test_client()
     with client.session_transaction() as s:
-        s["csrf"] = "t" * 43
+        s["csrf"] = CSRF
         if role:
             s["sid"] = app.extensions["gridmap.accounts"].create_session(f"u_{role}")
     return client
 
 
+def new_case(app, state="reported"):
+    """A fresh case in the first grid (the grid of the grid_staff user), driven to ``state``."""
+    from gridmap.cases.workflow import Actor
+
+    service = app.extensions["gridmap.cases"]
+    grid = app.extensions["gridmap"].grids.grids[0]
+    spot = grid.geometry.representative_point()
+    feature, _, _ = service.report({"lon": spot.x, "lat": spot.y, "category": "06",
+                                    "description": "矩阵测试", "contact": "100-0000-0000"})
+    staff = Actor("grid_staff", "u_grid_staff", frozenset({grid.code}))
+    steps = {"closed": [("sign", staff), ("start", staff), ("reply", staff),
+                        ("close", Actor("dispatcher", "u_dispatcher"))]}.get(state, [])
+    for action, actor in steps:
+        feature = service.act(feature["id"], action, actor, note="处理完毕")
+    return feature
+
+
 def request_for(app, endpoint, method, counter):
-    """A well-formed request for the endpoint, so only the role decides."""
-    grids = app.extensions["gridmap"].grids
-    args = {"filename": "leaflet/dist/leaflet.js", "username": "victim", "change": "enable"}
+    """A well-formed request for the endpoint, so only the role decides.
+
+    Returns ``(url, query, form, json)``.
+    """
+    args = {"filename": "leaflet/dist/leaflet.js", "username": "victim", "change": "enable",
+            "code": app.extensions["gridmap"].grids.codes[0]}
+    body = None
+    if endpoint in ("cases_api.get_case", "cases_api.act_on_case"):
+        args["case_id"] = new_case(app)["id"]
+        body = {"action": "sign"} if method == "POST" else None
+    elif endpoint in ("cases_api.track", "cases_api.rate"):
+        feature = new_case(app, "closed" if method == "POST" else "reported")
+        args["code"] = feature["properties"]["tracking_code"]
+        body = {"rating": 5, "comment": "好"} if method == "POST" else None
+    elif endpoint == "cases_api.create_report":
+        spot = app.extensions["gridmap"].grids.grids[3].geometry.representative_point()
+        body = {"lon": spot.x, "lat": spot.y, "category": "07", "description": "路灯不亮"}
     rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
     with app.test_request_context():
         from flask import url_for
 
         url = url_for(endpoint, **{k: args[k] for k in rule.arguments})
     query = {"api.route": {"lon": "108.8", "lat": "29.52"}}.get(endpoint, {})
-    form = {"csrf_token": "t" * 43}
+    form = {"csrf_token": CSRF}
     if endpoint == "auth.login":
         form.update(username="victim", password=PASSWORD)
     if endpoint == "admin.add_user":
         form.update(username=f"new{next(counter)}", password=PASSWORD, roles="planner")
-    return url, query, form if method == "POST" else None
+    if body is not None or method != "POST":
+        form = None
+    return url, query, form, body
 
 
 def snapshot(app):
     store = app.extensions["gridmap.accounts"]
-    return ([u.to_dict() for u in store.list_users()], store.list_tokens(),
+    cases = sorted((f["id"], f["properties"]["version"])
+                   for f in app.extensions["gridmap.cases"].store.all())
+    return ([u.to_dict() for u in store.list_users()], store.list_tokens(), cases,
             (app.extensions["gridmap"].data_dir / "grids.geojson").read_bytes())
 
 
@@ -85,10 +128,11 @@ def test_every_route_has_an_expected_policy(matrix_app):
 def test_role_matrix(matrix_app, role):
     counter = itertools.count()
     for (endpoint, method), allowed in sorted(EXPECTED.items()):
-        url, query, form = request_for(matrix_app, endpoint, method, counter)
+        url, query, form, body = request_for(matrix_app, endpoint, method, counter)
         before = snapshot(matrix_app)
         client = client_as(matrix_app, role)
-        r = client.open(url, method=method, query_string=query, data=form)
+        r = client.open(url, method=method, query_string=query, data=form, json=body,
+                        headers={"X-CSRF-Token": CSRF})
         where = f"{role} {method} {url}"
         if role in allowed:
             assert r.status_code < 400, (where, r.status_code, r.get_data(as_text=True)[:300])

@@ -1,0 +1,147 @@
+"""The case JSON API: intake, queues, transitions, public tracking.
+
+Contact details are returned only to dispatchers and the staff of the
+case's grid; public answers never name staff beyond their team role.
+"""
+
+from flask import Blueprint, current_app, g, jsonify, request
+
+from gridmap.audit import CASE_FORWARD, CASE_TRANSITION
+from gridmap.cases.workflow import RESIDENT, Actor
+from gridmap.errors import BadInput, NotFound, RateLimited
+from gridmap.web.access import ANYONE, allow, require_grid
+from gridmap.web.auth import audit
+
+bp = Blueprint("cases_api", __name__, url_prefix="/api")
+CASE_ROLES = ("grid_staff", "dispatcher")
+
+
+def service():
+    return current_app.extensions["gridmap.cases"]
+
+
+def json_body():
+    """The request's JSON object, or a 400 naming what is wrong with it."""
+    if request.mimetype != "application/json":
+        raise BadInput(f"Content-Type 须为 application/json，收到 {request.mimetype or '无'!s} / "
+                       f"Content-Type must be application/json, got {request.mimetype or 'none'}",
+                       field="body")
+    body = request.get_json(silent=True)
+    if body is None:
+        raise BadInput("请求体不是有效的 JSON / the body is not valid JSON", field="body")
+    if not isinstance(body, dict):
+        raise BadInput("请求体须为 JSON 对象 / the body must be a JSON object", field="body")
+    return body
+
+
+def limit_by_address(kind, limit, window_s):
+    allowed, retry = current_app.extensions["gridmap.throttle"].hit(
+        f"{kind}:ip:{request.remote_addr}", limit, window_s)
+    if not allowed:
+        raise RateLimited("提交过于频繁，请稍后再试 / too many requests, try again later",
+                          detail={"retry_after_s": retry})
+
+
+def actor():
+    user = g.get("user")
+    if user is None:
+        return Actor(RESIDENT)
+    role = "dispatcher" if user.has_role("dispatcher") else "grid_staff"
+    return Actor(role, user.username, frozenset(user.grid_codes))
+
+
+def may_see_contact(feature):
+    user = g.get("user")
+    return user is not None and (user.has_role("dispatcher")
+                                 or user.can_act_on_grid(feature["properties"]["grid_code"]))
+
+
+def intake_answer(feature, duplicates):
+    """The 201 body: ids, grid with team head and handler, state, deadlines, duplicates."""
+    svc = service()
+    props = feature["properties"]
+    grid = svc.community.grids[props["grid_code"]]
+    team = svc.community.teams[grid.code]
+    handler = svc._assignee_role(props)
+    return {
+        "case_id": feature["id"], "case_no": props["case_no"],
+        "tracking_code": props["tracking_code"], "state": props["state"],
+        "routing": props["routing"], "deadlines": props["deadlines"],
+        "grid": {"code": grid.code, "name": grid.name, "name_en": grid.name_en,
+                 "head": team.head.name if team.head else None,
+                 "handler": handler and {**handler, "name": next(
+                     (m.name for _, _, _, m in team.slots()
+                      if m and m.person_id == props["assignee"]), None)}},
+        "duplicates": [{"tracking_code": d["properties"]["tracking_code"],
+                        "state": d["properties"]["state"],
+                        "reported_at": d["properties"]["reported_at"]} for d in duplicates],
+    }
+
+
+@bp.post("/reports")
+@allow(ANYONE)
+def create_report():
+    """A resident's report: 201 created; 200 for a repeated idempotency key (the first case);
+    400 bad field; 422 outside the service area; 429 too many from one address."""
+    limit_by_address("report", current_app.config["REPORT_IP_LIMIT"], 600)
+    body = json_body()
+    feature, created, duplicates = service().report(body, request.headers.get("Idempotency-Key"))
+    return jsonify(intake_answer(feature, duplicates)), 201 if created else 200
+
+
+@bp.get("/cases/<case_id>")
+@allow(*CASE_ROLES)
+def get_case(case_id):
+    """One case for staff of its grid or a dispatcher: 200; 403 other grid; 404 unknown."""
+    feature = service().get(case_id)
+    require_grid(feature["properties"]["grid_code"])
+    return jsonify(service().staff_view(feature, may_see_contact(feature)))
+
+
+@bp.post("/cases/<case_id>/actions")
+@allow(*CASE_ROLES)
+def act_on_case(case_id):
+    """Apply ``{"action", "note", "to_grid", "to_person", "reason"}``: 200 with the case;
+    400 bad field; 403 role/grid/handler rule; 404 unknown; 409 wrong state or a race."""
+    feature = service().get(case_id)
+    require_grid(feature["properties"]["grid_code"])
+    body = json_body()
+    params = {k: body[k] for k in ("to_grid", "to_person", "reason") if body.get(k) is not None}
+    action = body.get("action")
+    new = service().act(case_id, action, actor(), note=body.get("note"), **params)
+    audit(CASE_FORWARD if action == "forward" else CASE_TRANSITION, g.user.username,
+          target=case_id, detail={"action": action, "state": new["properties"]["state"],
+                                  "grid_code": new["properties"]["grid_code"]})
+    return jsonify(service().staff_view(new, may_see_contact(new)))
+
+
+@bp.get("/grids/<code>/cases")
+@allow(*CASE_ROLES)
+def grid_queue(code):
+    """A grid's queue (``state``, ``category``, ``overdue``, ``since``, ``until``, ``page``,
+    ``per_page``): 200; 400 bad filter; 403 another grid; 404 unknown grid."""
+    if code not in service().community.grids:
+        raise NotFound(f"没有该网格 / no such grid: {code[:20]}")
+    require_grid(code)
+    items, total, page, per_page = service().queue(code, request.args)
+    return jsonify({"grid_code": code, "total": total, "page": page, "per_page": per_page,
+                    "cases": [service().staff_view(f, may_see_contact(f)) for f in items]})
+
+
+@bp.get("/track/<code>")
+@allow(ANYONE)
+def track(code):
+    """Public tracking by code: 200 (no contact, no staff names); 404 unknown."""
+    return jsonify(service().public_view(service().by_tracking(code)))
+
+
+@bp.post("/track/<code>/rating")
+@allow(ANYONE)
+def rate(code):
+    """The resident rates a closed case ``{"rating": 1-5, "comment"}``: 200; 400; 404; 409."""
+    limit_by_address("rating", current_app.config["REPORT_IP_LIMIT"], 600)
+    feature = service().by_tracking(code)
+    body = json_body()
+    new = service().act(feature["id"], "rate", Actor(RESIDENT), note=body.get("comment"),
+                        rating=body.get("rating"))
+    return jsonify(service().public_view(new))

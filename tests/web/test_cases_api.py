@@ -1,0 +1,208 @@
+"""The case API through Flask: intake answers and refusals, queues, the workflow
+by role and grid, and public tracking that never shows contact or staff names."""
+
+import pytest
+
+from gridmap.web import create_app
+
+PASSWORD = "correct horse battery"
+PHONE = "100-4242-4242"
+CSRF = "c" * 43
+
+
+@pytest.fixture
+def app(tmp_path):
+    app = create_app({"DATA_DIR": str(tmp_path / "data"), "REPORT_IP_LIMIT": 1000})
+    store = app.extensions["gridmap.accounts"]
+    codes = app.extensions["gridmap"].grids.codes
+    store.add_user("staff7", PASSWORD, ["grid_staff"], grid_codes=[codes[6]])
+    store.add_user("other7", PASSWORD, ["grid_staff"], grid_codes=[codes[6]])
+    store.add_user("staff8", PASSWORD, ["grid_staff"], grid_codes=[codes[7]])
+    store.add_user("disp", PASSWORD, ["dispatcher"])
+    store.add_user("plan", PASSWORD, ["planner"])
+    return app
+
+
+def as_user(app, username):
+    client = app.test_client()
+    with client.session_transaction() as s:
+        s["csrf"] = CSRF
+        s["sid"] = app.extensions["gridmap.accounts"].create_session(username)
+    return client
+
+
+def spot(app, index):
+    point = app.extensions["gridmap"].grids.grids[index].geometry.representative_point()
+    return point.x, point.y
+
+
+def report(client, app, index=6, **fields):
+    lon, lat = spot(app, index)
+    body = {"lon": lon, "lat": lat, "category": "06", "description": "垃圾堆积", **fields}
+    return client.post("/api/reports", json=body)
+
+
+def act(client, case_id, **body):
+    return client.post(f"/api/cases/{case_id}/actions", json=body, headers={"X-CSRF-Token": CSRF})
+
+
+def count(app):
+    return app.extensions["gridmap.cases"].store.count()
+
+
+def test_a_report_is_routed_with_team_and_deadlines(app, client):
+    r = report(client, app, contact=PHONE)
+    assert r.status_code == 201
+    body = r.get_json()
+    grid = app.extensions["gridmap"].grids.grids[6]
+    assert body["grid"]["code"] == grid.code and body["grid"]["head"]
+    assert body["grid"]["handler"]["role"] == "full_time" and body["grid"]["handler"]["name"]
+    assert body["state"] == "reported" and body["routing"] == "inside"
+    assert body["deadlines"]["sign"] < body["deadlines"]["handle"]
+    assert len(body["tracking_code"]) == 11 and body["duplicates"] == []
+    assert PHONE not in r.get_data(as_text=True)
+
+
+def test_nearby_open_cases_of_the_same_category_are_hinted(app, client):
+    first = report(client, app).get_json()
+    second = report(client, app, description="同一处垃圾").get_json()
+    assert [d["tracking_code"] for d in second["duplicates"]] == [first["tracking_code"]]
+    other = report(client, app, category="07").get_json()
+    assert other["duplicates"] == []
+
+
+@pytest.mark.parametrize("where", ["body", "header"])
+def test_a_repeated_idempotency_key_returns_the_first_case(app, client, where):
+    kwargs = {"idempotency_key": "abc-123"} if where == "body" else {}
+    lon, lat = spot(app, 6)
+    body = {"lon": lon, "lat": lat, "category": "06", "description": "x", **kwargs}
+    headers = {"Idempotency-Key": "abc-123"} if where == "header" else {}
+    first = client.post("/api/reports", json=body, headers=headers)
+    again = client.post("/api/reports", json=dict(body, description="y"), headers=headers)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.get_json()["case_id"] == again.get_json()["case_id"]
+    assert count(app) == 1
+
+
+def test_outside_the_service_area_is_a_422_and_stores_nothing(app, client):
+    r = client.post("/api/reports", json={"lon": 108.70, "lat": 29.52, "category": "06",
+                                          "description": "远处"})
+    assert r.status_code == 422
+    body = r.get_json()
+    assert body["nearest"]["code"].endswith("005") and body["distance_m"] > 8000
+    assert count(app) == 0
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"lat": 29.52, "category": "06", "description": "x"}, "lon"),
+    ({"lon": "108.8", "lat": 29.52, "category": "06", "description": "x"}, "lon"),
+    ({"lon": 108.8, "lat": 129.52, "category": "06", "description": "x"}, "lat"),
+    ({"lon": 108.8, "lat": 29.52, "category": "66", "description": "x"}, "category"),
+    ({"lon": 108.8, "lat": 29.52, "category": "06", "description": ""}, "description"),
+    ({"lon": 108.8, "lat": 29.52, "category": "06", "description": "x" * 4001}, "description"),
+    ({"lon": 108.8, "lat": 29.52, "category": "06", "description": "x", "contact": "call me"},
+     "contact"),
+    ({"lon": 108.8, "lat": 29.52, "category": "06", "description": "x", "datum": "utm"}, "datum"),
+    ({"lon": 108.8, "lat": 29.52, "category": "06", "description": "x", "hide_name": "yes"},
+     "hide_name"),
+    ({"lon": 108.8, "lat": 29.52, "category": "06", "description": "x", "photo": "p"}, "photo"),
+    ([1, 2], "body"),
+])
+def test_bad_fields_are_400s_naming_the_field(app, client, body, field):
+    r = client.post("/api/reports", json=body)
+    assert r.status_code == 400 and r.get_json()["field"] == field
+    assert count(app) == 0
+
+
+def test_broken_and_oversized_bodies(app, client):
+    assert client.post("/api/reports", data="{", content_type="application/json").status_code == 400
+    assert client.post("/api/reports", data="lon=1", content_type="text/plain").status_code in (400, 403)
+    big = client.post("/api/reports", data="x" * 300_000, content_type="application/json")
+    assert big.status_code == 413 and big.get_json()["error"]
+    assert count(app) == 0
+
+
+def test_anonymous_reports_are_rate_limited(tmp_path):
+    app = create_app({"DATA_DIR": str(tmp_path / "d"), "REPORT_IP_LIMIT": 3})
+    client = app.test_client()
+    codes = [report(client, app, description=f"第{i}条").status_code for i in range(5)]
+    assert codes == [201, 201, 201, 429, 429]
+    assert count(app) == 3
+
+
+def test_the_whole_loop_by_role(app, client):
+    case_id = report(client, app, contact=PHONE).get_json()["case_id"]
+    staff, other, disp = as_user(app, "staff7"), as_user(app, "other7"), as_user(app, "disp")
+    assert act(staff, case_id, action="reply", note="x").status_code == 409  # not yet handling
+    for action in ("sign", "start"):
+        assert act(staff, case_id, action=action).status_code == 200
+    r = act(staff, case_id, action="reply", note="已清理干净")
+    assert r.status_code == 200 and r.get_json()["deadlines"]["verify"]
+    assert act(staff, case_id, action="close").status_code == 403  # the handler may not verify
+    r = act(other, case_id, action="close")
+    assert r.status_code == 200 and r.get_json()["state"] == "closed"
+    tracking = r.get_json()["tracking_code"]
+    r = client.post(f"/api/track/{tracking}/rating", json={"rating": 5, "comment": "满意"})
+    assert r.status_code == 200 and r.get_json()["state"] == "rated"
+    again = client.post(f"/api/track/{tracking}/rating", json={"rating": 1})
+    assert again.status_code == 409
+    r = act(disp, case_id, action="reopen", note="居民反映又堆积")
+    assert r.status_code == 200 and r.get_json()["rework_count"] == 1
+    actions = [e["action"] for e in r.get_json()["history"]]
+    assert actions == ["report", "sign", "start", "reply", "close", "rate", "reopen"]
+
+
+def test_staff_of_another_grid_cannot_read_or_act_by_guessing_the_id(app, client):
+    case_id = report(client, app, contact=PHONE).get_json()["case_id"]
+    outsider = as_user(app, "staff8")
+    before = app.extensions["gridmap.cases"].store.get(case_id)
+    assert outsider.get(f"/api/cases/{case_id}").status_code == 403
+    assert act(outsider, case_id, action="sign").status_code == 403
+    assert outsider.get(f"/api/grids/{before['properties']['grid_code']}/cases").status_code == 403
+    assert as_user(app, "plan").get(f"/api/cases/{case_id}").status_code == 403
+    assert app.extensions["gridmap.cases"].store.get(case_id) == before
+    assert as_user(app, "staff7").get("/api/cases/nonexistent").status_code == 404
+
+
+def test_forwarding_moves_the_case_to_the_other_grid(app, client):
+    case_id = report(client, app).get_json()["case_id"]
+    codes = app.extensions["gridmap"].grids.codes
+    staff7, staff8 = as_user(app, "staff7"), as_user(app, "staff8")
+    assert act(staff7, case_id, action="forward", note="属第8网格",
+               to_grid="999").status_code == 400
+    r = act(staff7, case_id, action="forward", note="属第8网格", to_grid=codes[7])
+    assert r.status_code == 200 and r.get_json()["grid_code"] == codes[7]
+    assert staff7.get(f"/api/cases/{case_id}").status_code == 403
+    assert staff8.get(f"/api/cases/{case_id}").status_code == 200
+    assert act(staff8, case_id, action="sign").status_code == 200
+
+
+def test_grid_queue_filters_and_pages(app, client):
+    for i in range(5):
+        report(client, app, description=f"第{i}条", category="06" if i % 2 else "07")
+    report(client, app, index=7)
+    staff = as_user(app, "staff7")
+    code = app.extensions["gridmap"].grids.codes[6]
+    body = staff.get(f"/api/grids/{code}/cases").get_json()
+    assert body["total"] == 5 and len(body["cases"]) == 5
+    assert staff.get(f"/api/grids/{code}/cases?category=07").get_json()["total"] == 3
+    page = staff.get(f"/api/grids/{code}/cases?per_page=2&page=3").get_json()
+    assert page["total"] == 5 and len(page["cases"]) == 1
+    assert staff.get(f"/api/grids/{code}/cases?state=signed").get_json()["total"] == 0
+    assert staff.get(f"/api/grids/{code}/cases?overdue=any").get_json()["total"] in range(0, 6)
+    for bad in ("state=lost", "overdue=soon", "page=0", "per_page=500", "since=yesterday"):
+        r = staff.get(f"/api/grids/{code}/cases?{bad}")
+        assert r.status_code == 400 and r.get_json()["field"] == bad.split("=")[0]
+    assert staff.get("/api/grids/500114005001999/cases").status_code == 404
+
+
+def test_contact_details_only_for_the_grid_team_and_dispatchers(app, client):
+    case_id = report(client, app, contact=PHONE, name="张居民").get_json()["case_id"]
+    tracking = app.extensions["gridmap.cases"].store.get(case_id)["properties"]["tracking_code"]
+    assert PHONE in as_user(app, "staff7").get(f"/api/cases/{case_id}").get_data(as_text=True)
+    assert PHONE in as_user(app, "disp").get(f"/api/cases/{case_id}").get_data(as_text=True)
+    public = client.get(f"/api/track/{tracking}").get_data(as_text=True)
+    assert PHONE not in public and "张居民" not in public
+    team = app.extensions["gridmap"].teams[app.extensions["gridmap"].grids.codes[6]]
+    assert team.full_time.name not in public and team.head.name not in public
+    assert client.get("/api/track/NOPE0-NOPE0").status_code == 404
