@@ -34,7 +34,7 @@ def grid_features(community, lang="zh"):
     return features
 
 
-def build_grids_map(community, *, tiles, attribution, assets_url, labels):
+def build_grids_map(community, *, tiles, attribution, assets_url, labels, tooltips=True):
     """A folium map of all grids; hovering a grid shows code, name and team.
 
     Parameters
@@ -47,6 +47,8 @@ def build_grids_map(community, *, tiles, attribution, assets_url, labels):
     labels : dict
         Tooltip labels and layer name in the page's language:
         keys ``code``, ``name``, ``team``, ``layer``, ``lang``.
+    tooltips : bool
+        Hover tooltips with code, name and team (off where taps pick a spot).
     """
     x0, y0, x1, y1 = community.grids.bounds
     fmap = folium.Map(location=[(y0 + y1) / 2, (x0 + x1) / 2], zoom_start=15,
@@ -62,7 +64,7 @@ def build_grids_map(community, *, tiles, attribution, assets_url, labels):
         tooltip=folium.GeoJsonTooltip(
             fields=["grid_code", "name", "team"],
             aliases=[labels["code"], labels["name"], labels["team"]],
-            sticky=True, style="max-width: 20rem; white-space: normal;"),
+            sticky=True, style="max-width: 20rem; white-space: normal;") if tooltips else None,
     ).add_to(fmap)
     for grid in community.grids:
         spot = grid.geometry.representative_point()
