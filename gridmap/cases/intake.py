@@ -32,8 +32,9 @@ def _text(body, name, max_len, required=False, pattern=None):
     if len(value) > max_len:
         raise BadInput(f"{name} 最长 {max_len} 字，收到 {len(value)} / {name} is at most "
                        f"{max_len} characters, got {len(value)}", field=name)
-    if any(unicodedata.category(c) == "Cc" and c not in "\n\t" for c in value):
-        raise BadInput(f"{name} 含控制字符 / {name} contains control characters", field=name)
+    if any(unicodedata.category(c) in ("Cc", "Cs") and c not in "\n\t" for c in value):
+        raise BadInput(f"{name} 含控制字符或无效字符 / {name} contains control or invalid "
+                       "characters", field=name)
     if pattern is not None and not pattern.match(value):
         raise BadInput(f"{name} 格式不正确：{value[:40]!r} / {name} is malformed: {value[:40]!r}",
                        field=name)

@@ -31,7 +31,25 @@ def json_body():
         raise BadInput("请求体不是有效的 JSON / the body is not valid JSON", field="body")
     if not isinstance(body, dict):
         raise BadInput("请求体须为 JSON 对象 / the body must be a JSON object", field="body")
+    if not _valid_unicode(body):
+        raise BadInput("请求体含无效的 Unicode 字符（孤立代理项）/ the body holds invalid Unicode "
+                       "(lone surrogates)", field="body")
     return body
+
+
+def _valid_unicode(value):
+    """False if any key or string holds a lone surrogate (JSON allows ``\\ud800``; UTF-8 does not)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_valid_unicode(k) and _valid_unicode(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(map(_valid_unicode, value))
+    return True
 
 
 def limit_by_address(kind, limit, window_s):
