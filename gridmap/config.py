@@ -29,6 +29,8 @@ SETTINGS = {
     "SIGNIN_LOCK_SECONDS": (900, int, "how long that lock lasts"),
     "SIGNIN_IP_LIMIT": (30, int, "sign-in attempts per client address per 5 minutes"),
     "REPORT_IP_LIMIT": (20, int, "anonymous reports (and ratings) per client address per 10 minutes"),
+    "OPEN311_API_KEYS": ("", str, "comma-separated keys an Open311 client must send as api_key "
+                         "to POST requests; empty: POST needs no key"),
 }
 DIGITS = {"COUNTY_CODE": 6, "SUBDISTRICT_CODE": 3, "COMMUNITY_CODE": 3}
 

@@ -6,6 +6,8 @@ deadlines, applies the workflow and writes with a version check. It knows
 no Flask.
 """
 
+import hashlib
+import json
 import logging
 import secrets
 import uuid
@@ -14,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from gridmap.cases.intake import check_report
 from gridmap.cases.workflow import OPEN_STATES, STATE_NAMES, apply_action
-from gridmap.errors import BadInput, NotFound, OutsideServiceArea
+from gridmap.errors import BadInput, Conflict, NotFound, OutsideServiceArea
 from gridmap.teams import SLOTS
 
 log = logging.getLogger(__name__)
@@ -55,7 +57,8 @@ class CaseService:
         """Check, route and store a resident's report.
 
         Returns ``(feature, created, duplicates)``; ``created`` is False when
-        the idempotency key was seen before (the first case comes back).
+        the idempotency key was seen before with the same report (the first
+        case comes back); the same key with a different report is a 409.
 
         Raises
         ------
@@ -66,6 +69,7 @@ class CaseService:
         """
         fields = check_report(body, self.community.categories)
         key = fields.pop("idempotency_key") or idempotency_key
+        fingerprint = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
         route = self.community.router.route_point(fields["lon"], fields["lat"], fields["datum"])
         if route.grid is None:
             raise OutsideServiceArea(
@@ -101,7 +105,14 @@ class CaseService:
         props["case_id"] = case_id
         feature = {"type": "Feature", "id": case_id,
                    "geometry": {"type": "Point", "coordinates": [lon, lat]}, "properties": props}
+        if key:
+            props["idempotency_fingerprint"] = fingerprint
         feature, created = self.store.create(feature, idempotency_key=key)
+        if not created and feature["properties"].get("idempotency_fingerprint") != fingerprint:
+            # a key only replays the report it was made for: knowing someone's key
+            # must not hand over their tracking code
+            raise Conflict("该幂等键已用于另一条上报 / this idempotency key was used for a "
+                           "different report", field="idempotency_key")
         duplicates = [f for f in self.store.near(lon, lat, DUPLICATE_RADIUS_M,
                                                  categories=[category.code], states=OPEN_STATES)
                       if f["id"] != feature["id"]]

@@ -30,6 +30,7 @@ def create_app(config=None):
                 instance_path=str(ROOT / "instance"), static_folder=None)
     app.config.update(load_config(config))
     app.json.ensure_ascii = False
+    app.url_map.merge_slashes = False  # "a//b" is a 404, not a redirect to "a/b"
     if not (Path(app.config["ASSETS_DIR"]) / LEAFLET_JS).is_file():
         raise ConfigError("找不到前端资源 Leaflet，请先运行 ./run serve（npm ci）/ front-end assets "
                           f"missing ({app.config['ASSETS_DIR']}/{LEAFLET_JS}): run ./run serve (npm ci)")
@@ -44,13 +45,13 @@ def create_app(config=None):
     app.extensions["gridmap.cases"] = CaseService(GeoJSONSeqStore(data_dir / "cases"), community)
     app.config["MAX_CONTENT_LENGTH"] = 256 * 1024  # a report is text; bigger bodies get a 413
 
-    from gridmap.web import (access, admin, api, assets, auth, cases_api, errors, i18n, pages,
-                             security)
+    from gridmap.web import (access, admin, api, assets, auth, case_pages, cases_api, errors,
+                             i18n, open311, pages, security)
 
     # order matters: identify and authorise the caller before checking CSRF
     for module in (i18n, errors, access, security):
         module.init_app(app)
-    for module in (pages, api, assets, auth, admin, cases_api):
+    for module in (pages, api, assets, auth, admin, cases_api, case_pages, open311):
         app.register_blueprint(module.bp)
     # each request sees what other worker processes wrote
     app.before_request(app.extensions["gridmap.cases"].store.refresh)

@@ -90,8 +90,8 @@ def intake_answer(feature, duplicates):
                  "handler": handler and {**handler, "name": next(
                      (m.name for _, _, _, m in team.slots()
                       if m and m.person_id == props["assignee"]), None)}},
-        "duplicates": [{"tracking_code": d["properties"]["tracking_code"],
-                        "state": d["properties"]["state"],
+        # by case number only: a tracking code is its reporter's secret
+        "duplicates": [{"case_no": d["properties"]["case_no"], "state": d["properties"]["state"],
                         "reported_at": d["properties"]["reported_at"]} for d in duplicates],
     }
 
@@ -99,8 +99,9 @@ def intake_answer(feature, duplicates):
 @bp.post("/reports")
 @allow(ANYONE)
 def create_report():
-    """A resident's report: 201 created; 200 for a repeated idempotency key (the first case);
-    400 bad field; 422 outside the service area; 429 too many from one address."""
+    """A resident's report: 201 created; 200 for a repeated idempotency key with the same
+    report (the first case); 409 the key with a different report; 400 bad field; 422 outside
+    the service area; 429 too many from one address."""
     limit_by_address("report", current_app.config["REPORT_IP_LIMIT"], 600)
     body = json_body()
     feature, created, duplicates = service().report(body, request.headers.get("Idempotency-Key"))

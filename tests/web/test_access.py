@@ -26,6 +26,11 @@ EXPECTED = {
     ("cases_api.get_case", "GET"): {"grid_staff", "dispatcher"},
     ("cases_api.act_on_case", "POST"): {"grid_staff", "dispatcher"},
     ("cases_api.grid_queue", "GET"): {"grid_staff", "dispatcher"},
+    ("case_pages.report", "GET"): ANY,
+    ("case_pages.track_lookup", "GET"): ANY,
+    ("case_pages.track", "GET"): ANY,
+    ("case_pages.grid_queue", "GET"): {"grid_staff", "dispatcher"},
+    ("case_pages.act", "POST"): {"grid_staff", "dispatcher"},
     ("assets.asset", "GET"): ANY,
     ("auth.login_form", "GET"): ANY,
     ("auth.login", "POST"): ANY,
@@ -34,6 +39,13 @@ EXPECTED = {
     ("admin.add_user", "POST"): {"admin"},
     ("admin.change_user", "POST"): {"admin"},
     ("admin.audit_log", "GET"): {"admin"},
+    ("open311.discovery", "GET"): ANY,
+    ("open311.service_list", "GET"): ANY,
+    ("open311.service_definition", "GET"): ANY,
+    ("open311.request_list", "GET"): ANY,
+    ("open311.create_request", "POST"): ANY,
+    ("open311.request_detail", "GET"): ANY,
+    ("open311.token", "GET"): ANY,
 }
 
 
@@ -84,10 +96,13 @@ def request_for(app, endpoint, method, counter):
     args = {"filename": "leaflet/dist/leaflet.js", "username": "victim", "change": "enable",
             "code": app.extensions["gridmap"].grids.codes[0]}
     body = None
-    if endpoint in ("cases_api.get_case", "cases_api.act_on_case"):
+    args.update(fmt="json", service_code="06")
+    if endpoint in ("open311.request_detail", "open311.token"):
+        args["service_request_id"] = args["token"] = new_case(app)["properties"]["tracking_code"]
+    if endpoint in ("cases_api.get_case", "cases_api.act_on_case", "case_pages.act"):
         args["case_id"] = new_case(app)["id"]
-        body = {"action": "sign"} if method == "POST" else None
-    elif endpoint in ("cases_api.track", "cases_api.rate"):
+        body = {"action": "sign"} if endpoint == "cases_api.act_on_case" else None
+    elif endpoint in ("cases_api.track", "cases_api.rate", "case_pages.track"):
         feature = new_case(app, "closed" if method == "POST" else "reported")
         args["code"] = feature["properties"]["tracking_code"]
         body = {"rating": 5, "comment": "好"} if method == "POST" else None
@@ -101,6 +116,11 @@ def request_for(app, endpoint, method, counter):
         url = url_for(endpoint, **{k: args[k] for k in rule.arguments})
     query = {"api.route": {"lon": "108.8", "lat": "29.52"}}.get(endpoint, {})
     form = {"csrf_token": CSRF}
+    if endpoint == "case_pages.act":
+        form["action"] = "sign"
+    if endpoint == "open311.create_request":
+        spot = app.extensions["gridmap"].grids.grids[3].geometry.representative_point()
+        form.update(service_code="07", lat=str(spot.y), long=str(spot.x), description="路灯不亮")
     if endpoint == "auth.login":
         form.update(username="victim", password=PASSWORD)
     if endpoint == "admin.add_user":

@@ -66,7 +66,9 @@ def test_a_report_is_routed_with_team_and_deadlines(app, client):
 def test_nearby_open_cases_of_the_same_category_are_hinted(app, client):
     first = report(client, app).get_json()
     second = report(client, app, description="同一处垃圾").get_json()
-    assert [d["tracking_code"] for d in second["duplicates"]] == [first["tracking_code"]]
+    assert second["duplicates"] == [{"case_no": first["case_no"], "state": "reported",
+                                     "reported_at": second["duplicates"][0]["reported_at"]}]
+    assert first["tracking_code"] not in str(second)  # another reporter's secret
     other = report(client, app, category="07").get_json()
     assert other["duplicates"] == []
 
@@ -78,9 +80,13 @@ def test_a_repeated_idempotency_key_returns_the_first_case(app, client, where):
     body = {"lon": lon, "lat": lat, "category": "06", "description": "x", **kwargs}
     headers = {"Idempotency-Key": "abc-123"} if where == "header" else {}
     first = client.post("/api/reports", json=body, headers=headers)
-    again = client.post("/api/reports", json=dict(body, description="y"), headers=headers)
+    again = client.post("/api/reports", json=body, headers=headers)
     assert (first.status_code, again.status_code) == (201, 200)
-    assert first.get_json()["case_id"] == again.get_json()["case_id"]
+    assert first.get_json() == again.get_json()
+    # the same key with another report does not hand over the first report's tracking code
+    other = client.post("/api/reports", json=dict(body, description="y"), headers=headers)
+    assert other.status_code == 409 and other.get_json()["field"] == "idempotency_key"
+    assert first.get_json()["tracking_code"] not in other.get_data(as_text=True)
     assert count(app) == 1
 
 
