@@ -234,10 +234,14 @@ class CaseService:
         }
 
     def staff_view(self, feature, may_see_contact):
-        """The whole case for staff; the reporter block only if ``may_see_contact``."""
+        """The whole case for staff; the reporter block only if ``may_see_contact``, and
+        without the name when the resident asked not to show it."""
         props = dict(feature["properties"])
-        if not may_see_contact:
-            props.pop("reporter", None)
+        props.pop("idempotency_fingerprint", None)
+        reporter = props.pop("reporter", None)
+        if may_see_contact and reporter:
+            props["reporter"] = dict(reporter, name=None if reporter["hide_name"]
+                                     else reporter["name"])
         props["overdue"] = self.overdue(props)
         props["location"] = feature["geometry"]["coordinates"]
         return props
