@@ -1,0 +1,199 @@
+"""Checking case Features and the query arguments, shared by every backend.
+
+:func:`prepare_feature` checks a Feature once, outside any lock, and
+serialises its parts, so a backend only has to splice in ``case_no`` and
+``version`` while it holds its write lock.
+"""
+
+import json
+import math
+import reprlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from gridmap.errors import BadInput
+from gridmap.geo.coords import validate_lonlat
+from gridmap.store.base import ORDERS
+
+EARTH_RADIUS_M = 6_371_008.8  # mean radius (IUGG)
+MAX_ID_LEN = 200
+STORE_KEYS = ("case_no", "version")
+
+_repr = reprlib.Repr()
+_repr.maxstring = 60
+_repr.maxother = 60
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+_quote = json.encoder.encode_basestring  # a str as a JSON string (C speed)
+
+
+def dumps(obj):
+    """Compact JSON on one line (non-ASCII kept); NaN and infinities refused."""
+    return _ENCODER.encode(obj)
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A checked Feature: index fields plus its serialised parts."""
+
+    id: str
+    tracking_code: str
+    grid_code: str
+    state: object
+    category: object
+    reported_ts: object
+    lon: float
+    lat: float
+    geometry_json: str
+    properties_json: str  # without the store's keys
+
+    def to_json(self, case_no, version, idempotency_key=None):
+        """The stored record: the Feature with ``case_no`` and ``version`` first."""
+        rest = self.properties_json[1:-1]
+        props = f'{{"case_no":{case_no},"version":{version}{"," if rest else ""}{rest}}}'
+        key = "" if idempotency_key is None else f',"idempotency_key":{_quote(idempotency_key)}'
+        return (f'{{"type":"Feature","id":{_quote(self.id)},"geometry":{self.geometry_json},'
+                f'"properties":{props}{key}}}')
+
+
+def _bad(message_zh, message_en, value, field):
+    return BadInput(f"{message_zh}，收到 {_repr.repr(value)} / {message_en}, got {_repr.repr(value)}",
+                    field=field)
+
+
+def check_text(value, field, max_len=MAX_ID_LEN):
+    """A non-empty string of at most ``max_len`` characters."""
+    if not isinstance(value, str) or not value or len(value) > max_len:
+        raise _bad(f"{field} 须为 1–{max_len} 个字符的文本", f"{field} must be text of 1-{max_len} "
+                   "characters", value, field)
+    return value
+
+
+def parse_instant(value, field="reported_at"):
+    """An aware instant from an ISO 8601 string or datetime, as POSIX seconds."""
+    instant = value
+    if isinstance(value, str):
+        try:
+            instant = datetime.fromisoformat(value)
+        except ValueError:
+            instant = None
+    if not isinstance(instant, datetime) or instant.utcoffset() is None:
+        raise _bad(f"{field} 须为带时区偏移的 ISO 8601 时间（如 2025-05-01T09:30:00+08:00）",
+                   f"{field} must be ISO 8601 with a UTC offset, e.g. 2025-05-01T09:30:00+08:00",
+                   value, field)
+    return instant.timestamp()
+
+
+def prepare_feature(feature, case_id=None):
+    """Check a case Feature and serialise it (see :class:`Prepared`).
+
+    Parameters
+    ----------
+    feature : dict
+    case_id : str, optional
+        For an update: the id the feature must carry (or lack).
+
+    Raises
+    ------
+    BadInput, BadCoordinate
+    """
+    if not isinstance(feature, dict) or feature.get("type") != "Feature":
+        raise _bad("案件须为 GeoJSON Feature", "a case must be a GeoJSON Feature", feature, "type")
+    fid = feature.get("id", case_id)
+    if case_id is not None and fid != case_id:
+        raise _bad(f"案件 id 不能修改（{case_id}）", f"the id of case {case_id} cannot change", fid, "id")
+    check_text(fid, "id")
+    geometry = feature.get("geometry")
+    coords = geometry.get("coordinates") if isinstance(geometry, dict) else None
+    if (not isinstance(geometry, dict) or geometry.get("type") != "Point"
+            or not isinstance(coords, (list, tuple))
+            or len(coords) not in (2, 3)):
+        raise _bad("几何须为 Point [lon, lat]", "geometry must be a Point [lon, lat]", geometry,
+                   "geometry")
+    lon, lat = validate_lonlat(coords[0], coords[1])
+    point = f"{lon!r},{lat!r}" if len(coords) == 2 else f"{lon!r},{lat!r},{_finite(coords[2])!r}"
+    props = feature.get("properties")
+    if not isinstance(props, dict):
+        raise _bad("properties 须为对象", "properties must be an object", props, "properties")
+    tracking_code = check_text(props.get("tracking_code"), "tracking_code")
+    grid_code = check_text(props.get("grid_code"), "grid_code")
+    for name in ("state", "category"):
+        if props.get(name) is not None:
+            check_text(props[name], name)
+    reported = props.get("reported_at")
+    reported_ts = None if reported is None else parse_instant(reported)
+    rest = props if not any(k in props for k in STORE_KEYS) else {
+        k: v for k, v in props.items() if k not in STORE_KEYS}
+    try:
+        props_json = dumps(rest)
+    except (TypeError, ValueError) as exc:
+        raise BadInput(f"properties 须可存为 JSON / properties must be JSON-serialisable: {exc}",
+                       field="properties") from exc
+    return Prepared(fid, tracking_code, grid_code, props.get("state"), props.get("category"),
+                    reported_ts, lon, lat, f'{{"type":"Point","coordinates":[{point}]}}', props_json)
+
+
+def _finite(z):
+    if isinstance(z, bool) or not isinstance(z, (int, float)) or not math.isfinite(z):
+        raise _bad("高程须为有限数", "elevation must be a finite number", z, "geometry")
+    return float(z)
+
+
+def check_key(key):
+    """An idempotency key: None or non-empty text."""
+    return None if key is None else check_text(key, "idempotency_key")
+
+
+def check_version(version):
+    """An expected version: an int >= 1."""
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise _bad("expected_version 须为 >= 1 的整数", "expected_version must be an integer >= 1",
+                   version, "expected_version")
+    return version
+
+
+def check_codes(values, field):
+    """None, or an iterable of strings (a bare string is refused) as a frozenset."""
+    if values is None:
+        return None
+    if not isinstance(values, (str, bytes)) and hasattr(values, "__iter__"):
+        values = tuple(values)
+        if all(isinstance(v, str) for v in values):
+            return frozenset(values)
+    raise _bad(f"{field} 须为文本列表", f"{field} must be a list of strings", values, field)
+
+
+def check_query(order, limit, offset):
+    """Check the paging arguments of a query; returns them."""
+    if order not in ORDERS:
+        raise _bad(f"order 须为 {', '.join(ORDERS)} 之一", f"order must be one of {', '.join(ORDERS)}",
+                   order, "order")
+    for name, value in (("limit", limit), ("offset", offset)):
+        if (value is None and name == "limit") or (
+                isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+            continue
+        raise _bad(f"{name} 须为 >= 0 的整数", f"{name} must be an integer >= 0", value, name)
+    return order, limit, offset
+
+
+def check_radius(lon, lat, radius_m):
+    """Check a near() centre and radius; returns floats."""
+    lon, lat = validate_lonlat(lon, lat)
+    if (isinstance(radius_m, bool) or not isinstance(radius_m, (int, float))
+            or not math.isfinite(radius_m) or radius_m < 0):
+        raise _bad("radius_m 须为 >= 0 的有限数", "radius_m must be a finite number >= 0", radius_m,
+                   "radius_m")
+    return lon, lat, float(radius_m)
+
+
+def haversine_m(lon1, lat1, lon2, lat2):
+    """Great-circle distance in metres between two WGS 84 points.
+
+    Examples
+    --------
+    >>> round(haversine_m(106.5, 29.5, 106.5, 29.501))
+    111
+    """
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = (math.sin((p2 - p1) / 2) ** 2
+         + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2)
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))

@@ -1,0 +1,349 @@
+"""GeoJSONSeqStore: cases in GeoJSON files that several processes write at once.
+
+On disk (see :mod:`gridmap.store.seqlog` for the details)::
+
+    cases.geojson           FeatureCollection: every case as of the last compaction
+    cases-000001.geojsons   RFC 8142 text sequence: the whole Feature after each
+                            create and update (0x1E + JSON + "\\n"); the highest
+                            version of each id wins
+
+Both open in QGIS and ``geopandas.read_file`` (GDAL's GeoJSON and GeoJSONSeq
+drivers; GDAL skips a torn last record), so planners can look at live data.
+Idempotency keys ride along as a foreign member ``idempotency_key`` that GDAL
+ignores; callers never see it.
+
+Why this shape: an append is the only write a create or update needs, so a
+write costs one small ``write`` and one ``fsync``, never a rewrite of a file
+others read; the log is valid GeoJSON after every append; the snapshot keeps
+start-up fast and is replaced atomically.
+
+Writes. A committing thread takes the cross-process ``flock``, reads what
+other processes appended since its last look (so its checks of ids, tracking
+codes, idempotency keys and versions see everything), appends its records
+with one ``write``, lets the lock go and then fsyncs (``fdatasync``); the
+call returns only after that. Syncing outside the write lock lets the next
+process append meanwhile, and processes share fsyncs: one whose bytes were
+already covered by another's fsync (``cases.sync`` keeps the mark) skips its
+own. A record may thus be seen by others a moment before it is durable, but
+nothing acknowledged depends on anything that is not: an fsync covers every
+byte before it. Threads of one process commit in groups
+(:mod:`gridmap.store.groupcommit`): one write and one fsync for everything
+queued while the previous batch was syncing.
+
+Reads never touch the disk: each process keeps the cases in memory
+(:class:`~gridmap.store.index.CaseIndex`) and :meth:`GeoJSONSeqStore.refresh`
+reads the records appended since, after one ``fstat`` says there are any.
+
+Compaction (:meth:`GeoJSONSeqStore.compact`, or by itself in a background
+thread once a segment passes ``compact_bytes``) seals the current segment
+under the write lock, then writes the snapshot without holding it, so
+writers wait only for the seal. A kill at any moment leaves a consistent
+folder; leftovers are removed by the next compaction.
+"""
+
+import logging
+import operator
+import os
+import threading
+import weakref
+
+from gridmap.errors import BadInput, NotFound
+from gridmap.store.base import CaseStore, DuplicateCase, StoreError, VersionConflict
+from gridmap.store.features import (check_codes, check_key, check_query, check_radius,
+                                    check_text, check_version, parse_instant, prepare_feature)
+from gridmap.store.groupcommit import GroupCommit, Op
+from gridmap.store.index import CaseIndex, Entry, paginate
+from gridmap.store.seqlog import SeqLog
+from gridmap.store.snapshot import write_snapshot
+
+log = logging.getLogger(__name__)
+
+COMPACT_BYTES = 64 * 2**20
+_STORES = weakref.WeakSet()
+
+
+def _reset_after_fork():
+    for store in list(_STORES):
+        store._after_fork()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+class _Op(Op):
+    """A create (``expected is None``) or update; ``result`` is the stored Entry."""
+
+    __slots__ = ("prep", "key", "expected", "created")
+
+    def __init__(self, prep, key=None, expected=None):
+        super().__init__()
+        self.prep, self.key, self.expected, self.created = prep, key, expected, None
+
+
+class GeoJSONSeqStore(CaseStore):
+    """The embedded case store: a GeoJSON snapshot plus a GeoJSON text-sequence log.
+
+    Parameters
+    ----------
+    folder : str or Path
+        The store's own folder (created if missing; its parent must exist).
+    compact_bytes : int or None
+        Compact in a background thread once the current log segment is this
+        big; None: only when :meth:`compact` is called.
+
+    Examples
+    --------
+    >>> store = GeoJSONSeqStore(tmp / "cases")  # doctest: +SKIP
+    >>> feature, created = store.create(feature, idempotency_key="r-81f2")  # doctest: +SKIP
+    """
+
+    def __init__(self, folder, compact_bytes=COMPACT_BYTES):
+        self._log = SeqLog(folder)
+        self._index = CaseIndex()
+        self._compact_bytes = compact_bytes
+        self._compactor = None
+        self._closed = False
+        self._init_locks()
+        with self._io_lock:
+            self._log.load(self._apply)
+        _STORES.add(self)
+
+    def _init_locks(self):
+        self._io_lock = threading.Lock()  # the log position; held through a commit
+        self._state_lock = threading.Lock()  # the index
+        self._compact_lock = threading.Lock()  # held through a compaction
+        self._compactor_lock = threading.Lock()  # starting the background compactor
+        self._group = GroupCommit(self._commit)
+
+    def _after_fork(self):
+        self._init_locks()
+        self._log.after_fork()
+        self._compactor = None
+
+    @property
+    def folder(self):
+        return self._log.folder
+
+    # -- writing -----------------------------------------------------------------
+
+    def create(self, feature, idempotency_key=None):
+        self._check_open()
+        key = check_key(idempotency_key)
+        prep = prepare_feature(feature)
+        if key is not None:
+            with self._state_lock:
+                hit = self._index.by_key.get(key)
+            if hit is not None:
+                return hit.feature(), False
+        op = self._group.submit(_Op(prep, key))
+        self._maybe_compact()
+        return op.result.feature(), op.created
+
+    def update(self, case_id, feature, expected_version):
+        self._check_open()
+        check_text(case_id, "case_id")
+        expected = check_version(expected_version)
+        op = self._group.submit(_Op(prepare_feature(feature, case_id=case_id), expected=expected))
+        self._maybe_compact()
+        return op.result.feature()
+
+    def _commit(self, batch):
+        """Check and write a batch under the write lock; fsync; then publish."""
+        committed, failure = False, None
+        try:
+            with self._io_lock:
+                with self._log.locked():
+                    self._log.poll(self._apply, locked=True)
+                    entries, data = self._stage(batch)
+                    if data:
+                        self._log.append(data)
+                if data:
+                    try:
+                        self._log.sync()
+                    except OSError as exc:  # in the file, maybe not on disk: say so
+                        log.error("fsync of %s failed: %s", self.folder, exc)
+                        failure = exc
+                with self._state_lock:  # the file has them: so must the index
+                    for entry in entries:
+                        self._index.add(entry)
+                committed = failure is None
+        except (OSError, StoreError) as exc:
+            failure = exc
+        finally:
+            for op in batch:
+                if not committed and op.error is None:
+                    op.result, op.error = None, StoreError(
+                        f"案件未能写入 / the case could not be written: {failure or 'interrupted'}")
+
+    def _stage(self, batch):
+        """Check each op against the index and the ops before it; returns
+        (new entries, bytes to append). Runs under the write lock."""
+        index, staged, by_tracking, by_key, entries, parts = self._index, {}, {}, {}, [], []
+        next_no = index.max_case_no + 1
+        for op in batch:
+            p = op.prep
+            current = staged.get(p.id) or index.by_id.get(p.id)
+            if op.expected is None:
+                hit = op.key is not None and (by_key.get(op.key) or index.by_key.get(op.key))
+                if hit:
+                    op.result, op.created = hit, False
+                    continue
+                if current is not None or p.tracking_code in by_tracking or (
+                        p.tracking_code in index.by_tracking):
+                    field = "id" if current is not None else "tracking_code"
+                    value = p.id if current is not None else p.tracking_code
+                    op.error = DuplicateCase(f"{field} {value} 已存在 / {field} {value} is taken",
+                                             field=field)
+                    continue
+                number, version, key = next_no, 1, op.key
+                next_no += 1
+            elif current is None:
+                op.error = NotFound(f"没有案件 {p.id} / no case {p.id}", field="case_id")
+                continue
+            elif current.version != op.expected:
+                op.error = VersionConflict(
+                    f"案件 {p.id} 已被修改（当前版本 {current.version}，预期 {op.expected}）/ case "
+                    f"{p.id} was changed (version {current.version}, expected {op.expected})",
+                    detail={"case_id": p.id, "expected_version": op.expected,
+                            "current_version": current.version})
+                continue
+            elif p.tracking_code != current.tracking_code:
+                op.error = BadInput(f"查询码不能修改 / the tracking code of {p.id} cannot change",
+                                    field="tracking_code")
+                continue
+            else:
+                number, version, key = current.case_no, current.version + 1, current.idempotency_key
+            op.result = entry = Entry.from_prepared(p, p.to_json(number, version, key), number,
+                                                   version, key)
+            op.created = op.expected is None
+            staged[p.id] = by_tracking[p.tracking_code] = entry
+            if key is not None:
+                by_key[key] = entry
+            entries.append(entry)
+            parts.append(f"\x1e{entry.raw}\n")
+        return entries, "".join(parts).encode("utf-8")
+
+    def _apply(self, records):
+        """Put records read from disk into the index (the newest version wins)."""
+        entries = []
+        for rec, text in records:
+            try:
+                entries.append(Entry.from_record(rec, text))
+            except ValueError as exc:
+                log.error("%s: skipping a record that is not a case (%s): %.200s",
+                          self.folder, exc, text)
+        with self._state_lock:
+            for entry in entries:
+                self._index.add(entry)
+
+    # -- compaction ----------------------------------------------------------------
+
+    def compact(self, min_bytes=0):
+        """Write a new snapshot and start a new log segment.
+
+        Parameters
+        ----------
+        min_bytes : int
+            Do nothing unless the current segment holds at least this much.
+
+        Returns
+        -------
+        bool
+            Whether a compaction ran.
+        """
+        self._check_open()
+        with self._compact_lock, self._log.locked(compaction=True):
+            with self._io_lock:
+                with self._log.locked():
+                    self._log.poll(self._apply, locked=True)
+                    if self._log.current_size() < max(min_bytes, 1):
+                        return False
+                    self._log.remove_segment_temps()
+                    sealed = self._log.seal()
+                with self._state_lock:
+                    entries = list(self._index.by_id.values())
+            entries.sort(key=operator.attrgetter("case_no"))
+            write_snapshot(self.folder, [e.raw for e in entries], sealed + 1)
+            self._log.remove_before(sealed + 1)
+        log.info("compacted %s: %d cases, log segment %d sealed", self.folder, len(entries), sealed)
+        return True
+
+    def _maybe_compact(self):
+        if self._compact_bytes is None or self._log.current_size() < self._compact_bytes:
+            return
+        with self._compactor_lock:
+            if self._compactor is not None and self._compactor.is_alive():
+                return
+            self._compactor = threading.Thread(target=self._compact_quietly, daemon=True,
+                                               name="gridmap-store-compact")
+            self._compactor.start()
+
+    def _compact_quietly(self):
+        try:
+            self.compact(min_bytes=self._compact_bytes)
+        except (OSError, StoreError) as exc:
+            log.error("compaction of %s failed: %s", self.folder, exc)
+
+    # -- reading -------------------------------------------------------------------
+
+    def refresh(self):
+        self._check_open()
+        with self._io_lock:
+            self._log.poll(self._apply)
+
+    def get(self, case_id):
+        check_text(case_id, "case_id")
+        with self._state_lock:
+            entry = self._index.by_id.get(case_id)
+        return None if entry is None else entry.feature()
+
+    def get_by_tracking(self, code):
+        check_text(code, "tracking_code")
+        with self._state_lock:
+            entry = self._index.by_tracking.get(code)
+        return None if entry is None else entry.feature()
+
+    def query(self, grid_codes=None, states=None, categories=None, since=None, until=None,
+              predicate=None, order="-reported_at", limit=50, offset=0):
+        grid_codes, states = check_codes(grid_codes, "grid_codes"), check_codes(states, "states")
+        categories = check_codes(categories, "categories")
+        since_ts = None if since is None else parse_instant(since, "since")
+        until_ts = None if until is None else parse_instant(until, "until")
+        order, limit, offset = check_query(order, limit, offset)
+        if predicate is not None and not callable(predicate):
+            raise BadInput(f"predicate 须可调用 / predicate must be callable, got {predicate!r}",
+                           field="predicate")
+        with self._state_lock:
+            entries = self._index.select(grid_codes, states, categories, since_ts, until_ts)
+        return paginate(entries, predicate, order, limit, offset)  # the predicate runs unlocked
+
+    def near(self, lon, lat, radius_m, categories=None, states=None):
+        lon, lat, radius_m = check_radius(lon, lat, radius_m)
+        categories, states = check_codes(categories, "categories"), check_codes(states, "states")
+        with self._state_lock:
+            found = self._index.near(lon, lat, radius_m, categories, states)
+        return [e.feature() for e in found]
+
+    def all(self):
+        self._check_open()
+        with self._state_lock:
+            entries = sorted(self._index.by_id.values(), key=operator.attrgetter("case_no"))
+        return (e.feature() for e in entries)
+
+    def count(self):
+        with self._state_lock:
+            return len(self._index)
+
+    def close(self):
+        if self._closed:
+            return
+        self._closed = True
+        if self._compactor is not None:
+            self._compactor.join()
+        with self._io_lock:
+            self._log.close()
+        _STORES.discard(self)
+
+    def _check_open(self):
+        if self._closed:
+            raise StoreError(f"案件库已关闭 / the case store {self.folder} is closed")

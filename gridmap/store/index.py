@@ -1,0 +1,164 @@
+"""In-memory indexes over stored case records, so queries never touch the disk.
+
+Each case is held as its stored JSON text plus a few index fields
+(:class:`Entry`); callers get ``json.loads`` of the text, a fresh deep copy
+that is cheaper than ``copy.deepcopy`` and never shares anything stored.
+Entries are immutable: an update replaces the entry, so a list of entries
+taken under the owner's lock stays a consistent snapshot after it is let go.
+
+:class:`CaseIndex` is not thread-safe; its owner locks around every call.
+"""
+
+import json
+import math
+from datetime import datetime
+
+from gridmap.store.features import EARTH_RADIUS_M, haversine_m
+
+CELL_DEG = 0.01  # spatial hash cell, about 1.1 km north-south
+MAX_CELLS = 2500  # beyond this many cells near() scans every case
+
+
+class Entry:
+    """One stored version of one case: its JSON text and index fields."""
+
+    __slots__ = ("id", "raw", "tracking_code", "grid_code", "state", "category", "reported_ts",
+                 "lon", "lat", "case_no", "version", "idempotency_key")
+
+    @classmethod
+    def from_prepared(cls, prep, raw, case_no, version, idempotency_key):
+        """The entry of a record this process writes (fields already checked)."""
+        self = cls()
+        self.raw, self.case_no, self.version, self.idempotency_key = (raw, case_no, version,
+                                                                      idempotency_key)
+        for name in ("id", "tracking_code", "grid_code", "state", "category", "reported_ts",
+                     "lon", "lat"):
+            setattr(self, name, getattr(prep, name))
+        return self
+
+    @classmethod
+    def from_record(cls, rec, raw):
+        """The entry of a record read from disk; ValueError if it is not a case."""
+        self = cls()
+        self.raw = raw
+        try:
+            props = rec["properties"]
+            self.id, self.tracking_code = rec["id"], props["tracking_code"]
+            self.grid_code, self.state, self.category = (props["grid_code"], props.get("state"),
+                                                         props.get("category"))
+            self.lon, self.lat = (float(c) for c in rec["geometry"]["coordinates"][:2])
+            self.case_no, self.version = int(props["case_no"]), int(props["version"])
+            self.idempotency_key = rec.get("idempotency_key")
+            reported = props.get("reported_at")
+            self.reported_ts = None if reported is None else (
+                datetime.fromisoformat(reported).timestamp())
+        except (KeyError, TypeError, IndexError, AttributeError) as exc:
+            raise ValueError(f"not a case record: {exc!r}") from exc
+        if not isinstance(self.id, str) or not isinstance(self.tracking_code, str):
+            raise ValueError("not a case record: id and tracking_code must be strings")
+        return self
+
+    def feature(self):
+        """A fresh deep copy of the stored Feature (store-only members dropped)."""
+        feature = json.loads(self.raw)
+        feature.pop("idempotency_key", None)
+        return feature
+
+
+def _cell(lon, lat):
+    return math.floor(lat / CELL_DEG), math.floor(lon / CELL_DEG)
+
+
+class CaseIndex:
+    """Cases by id, tracking code, idempotency key, grid code and map cell."""
+
+    def __init__(self):
+        self.by_id = {}
+        self.by_tracking = {}
+        self.by_key = {}
+        self._by_grid = {}
+        self._by_cell = {}
+        self.max_case_no = 0
+
+    def __len__(self):
+        return len(self.by_id)
+
+    def add(self, entry):
+        """Apply one record: a new case, or a newer version of one. Returns False
+        for a version already held (a record read twice changes nothing)."""
+        old = self.by_id.get(entry.id)
+        if old is not None:
+            if entry.version <= old.version:
+                return False
+            self._by_grid[old.grid_code].discard(old.id)
+            self._by_cell[_cell(old.lon, old.lat)].discard(old.id)
+            if entry.idempotency_key is None:
+                entry.idempotency_key = old.idempotency_key
+        self.by_id[entry.id] = entry
+        self.by_tracking[entry.tracking_code] = entry
+        if entry.idempotency_key is not None:
+            self.by_key[entry.idempotency_key] = entry
+        self._by_grid.setdefault(entry.grid_code, set()).add(entry.id)
+        self._by_cell.setdefault(_cell(entry.lon, entry.lat), set()).add(entry.id)
+        self.max_case_no = max(self.max_case_no, entry.case_no)
+        return True
+
+    def select(self, grid_codes, states, categories, since_ts, until_ts):
+        """Entries passing the index filters (each argument None: no filter)."""
+        if grid_codes is None:
+            candidates = self.by_id.values()
+        else:
+            by_id = self.by_id
+            candidates = [by_id[i] for g in grid_codes for i in self._by_grid.get(g, ())]
+        if states is None and categories is None and since_ts is None and until_ts is None:
+            return list(candidates)
+        lo = -math.inf if since_ts is None else since_ts
+        hi = math.inf if until_ts is None else until_ts
+        timed = since_ts is not None or until_ts is not None
+        return [e for e in candidates
+                if (states is None or e.state in states)
+                and (categories is None or e.category in categories)
+                and (not timed or (e.reported_ts is not None and lo <= e.reported_ts < hi))]
+
+    def near(self, lon, lat, radius_m, categories=None, states=None):
+        """Entries within ``radius_m`` (and of these categories, states), nearest first."""
+        dlat = math.degrees(radius_m / EARTH_RADIUS_M)
+        coslat = math.cos(math.radians(min(89.9, abs(lat) + dlat)))
+        dlon = dlat / coslat
+        (y0, x0), (y1, x1) = _cell(lon - dlon, lat - dlat), _cell(lon + dlon, lat + dlat)
+        if lon - dlon < -180 or lon + dlon > 180 or (y1 - y0 + 1) * (x1 - x0 + 1) > MAX_CELLS:
+            candidates = self.by_id.values()
+        else:
+            by_id = self.by_id
+            candidates = [by_id[i] for y in range(y0, y1 + 1) for x in range(x0, x1 + 1)
+                          for i in self._by_cell.get((y, x), ())]
+        found = []
+        for e in candidates:
+            if (categories is None or e.category in categories) and (
+                    states is None or e.state in states):
+                d = haversine_m(lon, lat, e.lon, e.lat)
+                if d <= radius_m:
+                    found.append((d, e.case_no, e))
+        found.sort(key=lambda item: item[:2])
+        return [e for _, _, e in found]
+
+
+_SORT_KEYS = {
+    "case_no": lambda pair: pair[0].case_no,
+    "reported_at": lambda pair: (-math.inf if pair[0].reported_ts is None else pair[0].reported_ts,
+                                 pair[0].case_no),
+}
+
+
+def paginate(entries, predicate, order, limit, offset):
+    """Filter ``entries`` by ``predicate``, sort, cut one page; returns (features, total).
+
+    Call it without holding the index lock: ``predicate`` is the caller's code.
+    """
+    if predicate is None:
+        pairs = [(e, None) for e in entries]
+    else:
+        pairs = [(e, f) for e in entries if predicate(f := e.feature())]
+    pairs.sort(key=_SORT_KEYS[order.lstrip("-")], reverse=order.startswith("-"))
+    page = pairs[offset:] if limit is None else pairs[offset:offset + limit]
+    return [f if f is not None else e.feature() for e, f in page], len(pairs)

@@ -1,0 +1,315 @@
+"""The files of a GeoJSON text-sequence store, and how processes share them.
+
+Layout of the folder::
+
+    cases.geojson            snapshot: a FeatureCollection, replaced whole (temp, fsync, rename)
+    cases-000007.geojsons    log segment: RFC 8142 records, 0x1E + Feature JSON + "\\n"
+    cases.lock               flock: held by a writer while it reads, checks and appends
+    cases.sync               flock + 24 bytes: how far the current segment is known fsynced
+    cases.compact.lock       flock: held by a compaction from start to end
+
+The state is the snapshot plus the segments numbered ``next_segment`` (named
+in the snapshot's ``gridmap_store`` member) and up; within them the record
+with the highest ``version`` of each id wins, so reading a record twice is
+harmless. Old segments are garbage, removed by the next compaction.
+
+Segments are made non-empty: the first batch is written to a temporary file,
+fsynced and hard-linked into place, so GDAL can open every ``.geojsons`` file
+at any moment (it refuses empty ones). A segment is *sealed* by turning off
+its write bit (``fchmod 0400``) under the write lock; nobody appends to it
+after that, so each process tails its current segment with one ``fstat`` per
+poll (size grew? write bit gone?). A process whose next segment is missing
+compares the snapshot's inode and mtime, and reloads only if a compaction
+passed it by.
+
+A record without its final newline, or unparsable at the very end, is a torn
+write of a crashed writer, never acknowledged: readers stop before it, and
+the next writer truncates it before appending. Bad lines inside a segment
+are logged and skipped.
+"""
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import re
+import struct
+from pathlib import Path
+
+from gridmap.store.base import StoreError
+from gridmap.store.snapshot import (SNAPSHOT, fsync_dir, read_snapshot, snapshot_ident,
+                                    snapshot_next, write_snapshot)
+
+log = logging.getLogger(__name__)
+
+RS, NL = b"\x1e", b"\n"
+LOCK, COMPACT_LOCK, SYNC = "cases.lock", "cases.compact.lock", "cases.sync"
+MARK = struct.Struct("<QQQ")  # in cases.sync: segment number, its inode, bytes fsynced
+SEGMENT = re.compile(r"^cases-(\d{6,})\.geojsons$")
+
+
+def segment_name(number):
+    return f"cases-{number:06d}.geojsons"
+
+
+class SeqLog:
+    """One process's view of the files: its place in the log and its locks.
+
+    Not thread-safe: the store serialises calls with its own lock.
+
+    Parameters
+    ----------
+    folder : str or Path
+        Created if missing (its parent must exist).
+    """
+
+    def __init__(self, folder):
+        self.folder = Path(folder)
+        try:
+            self.folder.mkdir(exist_ok=True)
+            self._open_locks()
+        except OSError as exc:
+            raise StoreError(f"案件目录不可用 / cannot use the case folder {self.folder}: {exc}") from exc
+        self.segment, self._fd, self.offset, self._ino = 1, None, 0, None
+        self._snap_ident = None
+
+    def _open_locks(self):
+        flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
+        self._lock_fd = os.open(self.folder / LOCK, flags, 0o600)
+        self._compact_fd = os.open(self.folder / COMPACT_LOCK, flags, 0o600)
+        self._sync_fd = os.open(self.folder / SYNC, flags, 0o600)
+
+    def after_fork(self):
+        """Reopen the lock files: a forked child must not share its parent's flocks."""
+        for fd in (self._lock_fd, self._compact_fd, self._sync_fd):
+            os.close(fd)
+        self._open_locks()
+
+    @contextlib.contextmanager
+    def locked(self, compaction=False):
+        """Hold the write lock (or the compaction lock) of all processes."""
+        fd = self._compact_fd if compaction else self._lock_fd
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+    # -- reading ---------------------------------------------------------------
+
+    def load(self, apply):
+        """Read the snapshot and every live segment (at start, or when passed by)."""
+        if not (self.folder / SNAPSHOT).exists():
+            with self.locked():
+                if not (self.folder / SNAPSHOT).exists():
+                    if any(SEGMENT.match(p.name) for p in self.folder.iterdir()):
+                        raise StoreError(f"{self.folder / SNAPSHOT} 缺失而日志仍在，请从备份恢复 / "
+                                         "is missing but log segments are there: restore it "
+                                         "from a backup (starting empty would lose cases)")
+                    write_snapshot(self.folder, [], 1)
+        self._close_segment()
+        self.segment, self._snap_ident = read_snapshot(self.folder, apply)
+        # A compaction between here and poll() shows as a missing segment
+        # and a changed snapshot: poll() then loads again.
+        self.poll(apply)
+
+    def poll(self, apply, locked=False):
+        """Apply records appended since the last poll; cheap when there are none.
+
+        With ``locked`` (the caller holds the write lock) a torn tail is cut off.
+        """
+        while True:
+            if self._fd is None:
+                self._fd = self._open_segment(self.segment)
+                if self._fd is not None:
+                    self._ino = os.fstat(self._fd).st_ino
+                if self._fd is None:
+                    ident = snapshot_ident(self.folder)
+                    if ident != self._snap_ident:
+                        if snapshot_next(self.folder) > self.segment:
+                            log.info("a compaction passed %s by: reloading", self.folder)
+                            return self.load(apply)
+                        self._snap_ident = ident
+                    return
+                self.offset = 0
+            st = os.fstat(self._fd)
+            sealed = not self._writable(st)
+            if st.st_size > self.offset:
+                self._read_new(apply, st.st_size, final=sealed)
+                if locked and not sealed and st.st_size > self.offset:
+                    log.warning("%s: cutting off %d bytes of a torn record at offset %d",
+                                segment_name(self.segment), st.st_size - self.offset, self.offset)
+                    with self._sync_locked():  # the cut bytes were never synced for anyone
+                        os.ftruncate(self._fd, self.offset)
+                        if self._synced_mark() > self.offset:
+                            os.pwrite(self._sync_fd, MARK.pack(self.segment, self._ino, self.offset), 0)
+            if not sealed:
+                return
+            self._next_segment()
+
+    def _read_new(self, apply, size, final):
+        """Apply the complete records in [offset, size); stop before a torn tail
+        unless ``final`` (a sealed segment: whatever is left is skipped)."""
+        data = os.pread(self._fd, size - self.offset, self.offset)
+        records, bad, consumed, pos = [], [], 0, 0
+        while (end := data.find(NL, pos)) >= 0:
+            start, pos = pos, end + 1
+            line = data[start:end].lstrip(RS + b" \t\r")
+            if not line:
+                consumed = consumed if bad else pos
+                continue
+            try:
+                text = line.decode("utf-8")
+                rec = json.loads(text)
+                if not isinstance(rec, dict):
+                    raise ValueError("not a JSON object")
+            except ValueError as exc:
+                bad.append((self.offset + start, exc))
+                continue
+            self._log_bad(bad)
+            bad = []
+            records.append((rec, text))
+            consumed = pos
+        if final:
+            self._log_bad(bad)
+            if pos < len(data):
+                self._log_bad([(self.offset + pos, "no final newline")])
+            consumed = len(data)
+        if records:
+            apply(records)
+        self.offset += consumed
+
+    def _log_bad(self, bad):
+        for at, exc in bad:
+            log.error("%s: skipping a bad record at offset %d: %s", segment_name(self.segment), at, exc)
+
+    # -- writing (under the write lock, after poll(locked=True)) ----------------
+
+    def append(self, data):
+        """Append whole records; a new segment is written aside and linked in."""
+        if self._fd is None:
+            path = self.folder / segment_name(self.segment)
+            tmp = self.folder / f".{path.name}.{os.getpid()}.tmp"
+            fd = os.open(tmp, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+            try:
+                _write_all(fd, data)
+                os.fsync(fd)
+                os.link(tmp, path)
+            except BaseException:
+                os.close(fd)
+                raise
+            finally:
+                os.unlink(tmp)
+            fsync_dir(self.folder)
+            self._fd, self.offset, self._ino = fd, len(data), os.fstat(fd).st_ino
+            return
+        try:
+            _write_all(self._fd, data)
+        except BaseException:
+            os.ftruncate(self._fd, self.offset)  # nothing of it was acknowledged
+            raise
+        self.offset += len(data)
+
+    def sync(self):
+        """Make the current segment durable up to this process's offset.
+
+        Runs after the write lock is let go, one process at a time (the sync
+        lock). Whoever syncs notes in ``cases.sync`` how far the segment was
+        when its fsync began; a process whose bytes lie below that mark was
+        covered by someone else's fsync and returns at once. So processes
+        writing together share fsyncs, as threads do.
+        """
+        end = self.offset
+        with self._sync_locked():
+            if self._synced_mark() >= end:
+                return
+            size = os.fstat(self._fd).st_size
+            datasync(self._fd)
+            os.pwrite(self._sync_fd, MARK.pack(self.segment, self._ino, size), 0)
+
+    @contextlib.contextmanager
+    def _sync_locked(self):
+        fcntl.flock(self._sync_fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._sync_fd, fcntl.LOCK_UN)
+
+    def _synced_mark(self):
+        """Bytes of the current segment known to be on disk (0 if the mark is another's)."""
+        data = os.pread(self._sync_fd, MARK.size, 0)
+        if len(data) != MARK.size:
+            return 0
+        segment, ino, size = MARK.unpack(data)
+        return size if (segment, ino) == (self.segment, self._ino) else 0
+
+    def seal(self):
+        """Seal the current segment; returns its number, or None if it has no records."""
+        if self._fd is None:
+            return None
+        os.fchmod(self._fd, 0o400)
+        os.fsync(self._fd)
+        number = self.segment
+        self._next_segment()
+        return number
+
+    def remove_before(self, next_segment):
+        """Delete segments below ``next_segment`` and snapshot temporaries
+        (under the compaction lock)."""
+        for path in self.folder.iterdir():
+            match = SEGMENT.match(path.name)
+            if (match and int(match[1]) < next_segment) or (
+                    path.name.startswith(f".{SNAPSHOT}.") and path.name.endswith(".tmp")):
+                path.unlink(missing_ok=True)
+        fsync_dir(self.folder)
+
+    def remove_segment_temps(self):
+        """Delete segment temporaries left by crashed writers (under the write lock)."""
+        for path in self.folder.glob(".cases-*.geojsons.*.tmp"):
+            path.unlink(missing_ok=True)
+
+    def current_size(self):
+        """Bytes in the current segment as far as this process has read."""
+        return self.offset if self._fd is not None else 0
+
+    def close(self):
+        self._close_segment()
+        for fd in (self._lock_fd, self._compact_fd, self._sync_fd):
+            os.close(fd)
+
+    # -- helpers ---------------------------------------------------------------
+
+    @staticmethod
+    def _writable(st):
+        return bool(st.st_mode & 0o200)
+
+    def _next_segment(self):
+        self._close_segment()
+        self.segment += 1
+
+    def _close_segment(self):
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd, self.offset = None, 0
+
+    def _open_segment(self, number):
+        """A descriptor on segment ``number`` (appending if it may be written), or None."""
+        path = self.folder / segment_name(number)
+        try:
+            return os.open(path, os.O_RDWR | os.O_APPEND | os.O_CLOEXEC)
+        except PermissionError:
+            return os.open(path, os.O_RDONLY | os.O_CLOEXEC)  # sealed
+        except FileNotFoundError:
+            return None
+
+def datasync(fd):
+    """fdatasync where there is one: data and the size, without the mtime (POSIX
+    counts the size as needed to read the data back, so an append is durable)."""
+    getattr(os, "fdatasync", os.fsync)(fd)
+
+
+def _write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]

@@ -1,0 +1,326 @@
+"""GeoJSONSeqStore: the contract, plus its files, torn tails, compaction and forks."""
+
+import functools
+import json
+import logging
+import os
+import random
+import threading
+
+import geopandas as gpd
+import pyogrio
+import pytest
+from contract import CaseStoreContract, make_feature, run_and_kill
+
+from gridmap.store import GeoJSONSeqStore
+from gridmap.store import seqlog, snapshot
+
+
+def live_files(folder):
+    """The snapshot and the log segments it does not cover, in order."""
+    head = (folder / snapshot.SNAPSHOT).read_text(encoding="utf-8").split("\n", 1)[0]
+    next_segment = json.loads(head.removesuffix("[") + "[]}")["gridmap_store"]["next_segment"]
+    segments = sorted(p for p in folder.iterdir()
+                      if (m := seqlog.SEGMENT.match(p.name)) and int(m[1]) >= next_segment)
+    return [folder / snapshot.SNAPSHOT, *segments]
+
+
+def read_ids(folder):
+    """Feature ids in the live files, read by geopandas (GDAL), with repeats."""
+    ids = []
+    for path in live_files(folder):
+        frame = gpd.read_file(path)
+        assert frame.empty or frame.crs.to_epsg() == 4326
+        ids += list(frame["id"]) if not frame.empty else []
+    return ids
+
+
+def segment(folder, number=1):
+    return folder / seqlog.segment_name(number)
+
+
+class TestGeoJSONSeqContract(CaseStoreContract):
+
+    @pytest.fixture
+    def store_factory(self, tmp_path):
+        return functools.partial(GeoJSONSeqStore, tmp_path / "cases")
+
+    def check_files(self, store):
+        ids = read_ids(store.folder)  # creates only: each id once across the live files
+        assert sorted(ids) == sorted(f["id"] for f in store.all())
+
+
+@pytest.fixture
+def folder(tmp_path):
+    return tmp_path / "cases"
+
+
+@pytest.fixture
+def open_store(folder):
+    opened = []
+
+    def open_(**kwargs):
+        opened.append(GeoJSONSeqStore(folder, **kwargs))
+        return opened[-1]
+
+    yield open_
+    for store in opened:
+        store.close()
+
+
+def test_files_are_geojson_that_geopandas_reads(folder, open_store):
+    store = open_store()
+    for i in range(5):
+        store.create(make_feature(f"c{i}"), idempotency_key=f"k{i}")
+    store.update("c1", store.get("c1"), 1)
+    assert store.compact() is True
+    store.create(make_feature("c5"))
+    store.update("c5", store.get("c5"), 1)
+    snapshot = gpd.read_file(folder / "cases.geojson")
+    assert sorted(snapshot["id"]) == [f"c{i}" for i in range(5)]
+    assert snapshot.set_index("id").loc["c1", "version"] == 2
+    assert snapshot.crs.to_epsg() == 4326 and set(snapshot.geom_type) == {"Point"}
+    log_path = segment(folder, 2)
+    data = log_path.read_bytes()
+    assert data.startswith(b"\x1e{") and data.count(b"\x1e") == 2 and data.endswith(b"}\n")
+    assert pyogrio.read_info(log_path)["driver"] == "GeoJSONSeq"
+    frame = gpd.read_file(log_path)
+    assert list(frame["id"]) == ["c5", "c5"] and list(frame["version"]) == [1, 2]
+    assert "idempotency_key" not in frame.columns and "idempotency_key" not in store.get("c0")
+    assert not segment(folder, 1).exists()
+    assert open_store().create(make_feature("c9"), idempotency_key="k0")[0]["id"] == "c0"
+
+
+def test_a_torn_tail_is_ignored_then_cut_off(folder, open_store, caplog):
+    store = open_store()
+    for i in range(3):
+        store.create(make_feature(f"c{i}"))
+    store.close()
+    path = segment(folder)
+    data = path.read_bytes()
+    last = data.rindex(b"\x1e")
+    path.write_bytes(data[:last + (len(data) - last) // 2])  # the last record, torn mid-way
+    assert list(gpd.read_file(path)["id"]) == ["c0", "c1"]
+    reader = open_store()
+    assert reader.count() == 2 and reader.get("c2") is None
+    reader.refresh()
+    assert reader.count() == 2
+    writer = open_store()
+    created, _ = writer.create(make_feature("c3"))
+    assert created["properties"]["case_no"] == 3
+    lines = path.read_bytes().split(b"\n")
+    assert lines[-1] == b"" and all(line.startswith(b"\x1e{") for line in lines[:-1])
+    assert [json.loads(line[1:])["id"] for line in lines[:-1]] == ["c0", "c1", "c3"]
+    assert list(gpd.read_file(path)["id"]) == ["c0", "c1", "c3"]
+    reader.refresh()
+    assert reader.get("c3")["properties"]["case_no"] == 3 and reader.count() == 3
+    assert "torn record" in caplog.text
+
+
+def test_garbage_at_the_end_with_a_newline_is_also_a_torn_tail(folder, open_store):
+    open_store().create(make_feature("c0"))
+    with open(segment(folder), "ab") as f:
+        f.write(b"\x1e{\"type\": \"Feat\x00\x00\n")
+    store = open_store()
+    assert store.count() == 1
+    store.create(make_feature("c1"))
+    assert list(gpd.read_file(segment(folder))["id"]) == ["c0", "c1"]
+
+
+def test_a_bad_record_inside_the_log_is_logged_and_skipped(folder, open_store, caplog):
+    store = open_store()
+    store.create(make_feature("c0"))
+    with open(segment(folder), "ab") as f:
+        f.write(b"\x1e{not json}\n")
+        f.write(b"\x1e" + json.dumps({"type": "Feature", "id": "x"}).encode() + b"\n")
+    store.create(make_feature("c1"))
+    caplog.set_level(logging.ERROR)
+    other = open_store()
+    assert sorted(f["id"] for f in other.all()) == ["c0", "c1"]
+    assert "bad record" in caplog.text and "not a case" in caplog.text
+
+
+def test_readers_follow_compactions(folder, open_store):
+    writer, reader = open_store(), open_store()
+    for i in range(3):
+        writer.create(make_feature(f"c{i}"))
+    reader.refresh()
+    writer.compact()
+    writer.create(make_feature("c3"))
+    reader.refresh()
+    assert reader.count() == 4
+    for i in (4, 5):  # two compactions while the reader looks away: it must reload
+        writer.compact()
+        writer.create(make_feature(f"c{i}"))
+    writer.compact()
+    reader.refresh()
+    assert reader.count() == 6
+    reader.create(make_feature("c6"))
+    writer.refresh()
+    assert writer.get("c6")["properties"]["case_no"] == 7
+    names = sorted(p.name for p in folder.iterdir() if p.suffix.startswith(".geojson"))
+    assert names == ["cases-000005.geojsons", "cases.geojson"]
+    fresh = open_store()
+    assert sorted(f["properties"]["case_no"] for f in fresh.all()) == list(range(1, 8))
+    assert sorted(read_ids(folder)) == [f"c{i}" for i in range(7)]
+
+
+def test_compaction_is_skipped_when_the_log_is_empty_and_sweeps_leftovers(folder, open_store):
+    store = open_store()
+    assert store.compact() is False
+    store.create(make_feature("c0"))
+    leftovers = [folder / ".cases-000009.geojsons.1.tmp", folder / ".cases.geojson.1.tmp"]
+    for path in leftovers:
+        path.write_text("{half")
+    assert store.compact() is True
+    assert not any(path.exists() for path in leftovers)
+    assert open_store().count() == 1
+
+
+def test_refresh_is_one_fstat_when_nothing_changed(folder, open_store, monkeypatch):
+    writer, reader = open_store(), open_store()
+    writer.create(make_feature("c0"))
+    reader.refresh()
+    calls = []
+    for name in ("fstat", "stat", "open", "pread"):
+        real = getattr(os, name)
+        monkeypatch.setattr(seqlog.os, name, functools.partial(
+            lambda real, name, *a, **k: calls.append(name) or real(*a, **k), real, name))
+    reader.refresh()
+    assert calls == ["fstat"]
+    writer.create(make_feature("c1"))
+    reader.refresh()
+    assert reader.count() == 2 and "pread" in calls
+
+
+def test_a_write_returns_only_after_its_bytes_are_fsynced(folder, open_store, monkeypatch):
+    store = open_store()
+    synced = {}
+
+    def syncing(real):
+        def sync(fd):
+            st = os.fstat(fd)
+            real(fd)
+            synced[st.st_ino] = max(synced.get(st.st_ino, 0), st.st_size)
+        return sync
+
+    for name in ("fsync", "fdatasync"):
+        monkeypatch.setattr(seqlog.os, name, syncing(getattr(os, name)))
+    for i in range(4):
+        store.create(make_feature(f"c{i}"))
+        if i % 2:
+            store.update(f"c{i}", store.get(f"c{i}"), 1)
+        st = os.stat(segment(folder))
+        assert synced.get(st.st_ino, 0) == st.st_size
+
+
+def test_the_highest_version_wins_whatever_the_order_of_records(folder, open_store):
+    store = open_store()
+    store.create(make_feature("c0"))
+    feature = store.get("c0")
+    feature["properties"]["state"] = "signed"
+    store.update("c0", feature, 1)
+    store.close()
+    lines = segment(folder).read_bytes().splitlines(keepends=True)
+    segment(folder).write_bytes(b"".join(reversed(lines)))  # version 2, then version 1
+    reloaded = open_store().get("c0")["properties"]
+    assert (reloaded["version"], reloaded["state"]) == (2, "signed")
+
+
+def test_threads_share_fsyncs(folder, open_store, monkeypatch):
+    store = open_store()
+    fsyncs = []
+    for name in ("fsync", "fdatasync"):
+        real = getattr(os, name)
+        monkeypatch.setattr(seqlog.os, name, lambda fd, real=real: fsyncs.append(fd) or real(fd))
+
+    def work(t):
+        for i in range(50):
+            store.create(make_feature(f"t{t}-{i}"))
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert store.count() == 400
+    assert len(fsyncs) < 400 / 2, f"{len(fsyncs)} fsyncs for 400 creates: no group commit"
+
+
+def test_processes_share_fsyncs(folder, open_store, monkeypatch):
+    first, second = open_store(), open_store()  # each with its own locks, as two processes
+    first.create(make_feature("c0"))
+    calls = []
+    real = os.fdatasync
+    monkeypatch.setattr(seqlog.os, "fdatasync", lambda fd: calls.append(fd) or real(fd))
+
+    def append(store, number):  # what a commit does under the write lock
+        record = make_feature(f"c{number}")
+        record["properties"].update(case_no=number + 1, version=1)
+        with store._log.locked():
+            store._log.poll(store._apply, locked=True)
+            store._log.append(f"\x1e{json.dumps(record)}\n".encode())
+
+    append(first, 1)
+    append(second, 2)
+    second._log.sync()  # its fsync covers the bytes of both
+    first._log.sync()
+    assert len(calls) == 1
+    append(first, 3)
+    first._log.sync()  # bytes past the mark: a second fsync
+    assert len(calls) == 2
+    assert open_store().count() == 4
+
+
+def test_acknowledged_creates_survive_kill_9_during_compaction(folder, open_store):
+    store = open_store()
+    threads = [threading.Thread(target=lambda t=t: [store.create(make_feature(f"p{t}-{i}"))
+                                                    for i in range(250)]) for t in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seed = random.randrange(10**6)
+    rng = random.Random(seed)
+    factory = functools.partial(GeoJSONSeqStore, folder)
+    acked = []
+    for run in range(4):
+        acked += run_and_kill(factory, f"k{run}", rng, compact_every=15)
+        check = open_store()
+        ids = {f["id"] for f in check.all()}
+        assert set(acked) <= ids, f"lost {set(acked) - ids} (seed {seed})"
+        assert sorted(f["properties"]["case_no"] for f in check.all()) == list(range(1, len(ids) + 1))
+        assert sorted(read_ids(folder)) == sorted(ids)
+    check.create(make_feature("last"))
+    assert check.compact() is True
+    assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]
+    assert [p.name for p in folder.glob("*.geojsons")] == []
+
+
+def test_a_forked_child_writes_beside_its_parent(folder, open_store):
+    store = open_store()
+    store.create(make_feature("before"))
+    pid = os.fork()
+    if pid == 0:  # the child: its own locks, same data
+        code = 0
+        try:
+            for i in range(100):
+                store.create(make_feature(f"child-{i}"))
+        except BaseException:  # noqa: BLE001 - reported by the exit code
+            code = 1
+        os._exit(code)
+    for i in range(100):
+        store.create(make_feature(f"parent-{i}"))
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    store.refresh()
+    assert sorted(f["properties"]["case_no"] for f in store.all()) == list(range(1, 202))
+
+
+def test_compaction_starts_by_itself_past_compact_bytes(folder, open_store):
+    store = open_store(compact_bytes=4000)
+    for i in range(20):
+        store.create(make_feature(f"c{i}"))
+    store.close()  # waits for a running compaction
+    assert not segment(folder, 1).exists()
+    assert open_store().count() == 20
