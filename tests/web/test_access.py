@@ -98,7 +98,9 @@ def request_for(app, endpoint, method, counter):
     body = None
     args.update(fmt="json", service_code="06")
     if endpoint in ("open311.request_detail", "open311.token"):
-        args["service_request_id"] = args["token"] = new_case(app)["properties"]["tracking_code"]
+        feature = new_case(app)
+        args["service_request_id"] = feature["id"]
+        args["token"] = feature["properties"]["tracking_code"]
     if endpoint in ("cases_api.get_case", "cases_api.act_on_case", "case_pages.act"):
         args["case_id"] = new_case(app)["id"]
         body = {"action": "sign"} if endpoint == "cases_api.act_on_case" else None
