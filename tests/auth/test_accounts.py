@@ -4,7 +4,6 @@ Real SQLite files in tmp_path; a fake clock for expiry; real processes for
 races between gunicorn-like workers.
 """
 
-import multiprocessing
 import sqlite3
 import subprocess
 import sys
@@ -332,26 +331,6 @@ def test_threads_share_one_store(store):
     assert errors == [] and len(set(sids)) == 160
 
 
-def run_in_processes(target, path, n=4):
-    """Run ``target(path, index, barrier, results)`` in ``n`` spawned processes at
-    once; return what each put in ``results``."""
-    ctx = multiprocessing.get_context("spawn")
-    barrier, results = ctx.Barrier(n), ctx.Queue()
-    procs = [ctx.Process(target=target, args=(path, i, barrier, results)) for i in range(n)]
-    for p in procs:
-        p.start()
-    try:
-        for p in procs:  # the results are small: joining before reading them cannot block
-            p.join(timeout=120)
-    finally:
-        for p in procs:
-            if p.is_alive():
-                p.kill()
-                p.join()
-    assert [p.exitcode for p in procs] == [0] * n
-    return [results.get(timeout=5) for _ in procs]
-
-
 def add_users_in_process(path, index, barrier, results):
     store = AccountStore(path)
     barrier.wait(timeout=60)
@@ -365,7 +344,7 @@ def add_users_in_process(path, index, barrier, results):
     results.put(outcome)
 
 
-def test_processes_race_to_add_one_username(tmp_path):
+def test_processes_race_to_add_one_username(tmp_path, run_in_processes):
     path = tmp_path / ACCOUNTS_FILE
     outcomes = [item for items in run_in_processes(add_users_in_process, path) for item in items]
     assert sorted(o for o in outcomes if o[1] == "shared") == \

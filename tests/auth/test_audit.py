@@ -1,7 +1,6 @@
 """AuditLog: append-only JSON Lines shared by processes."""
 
 import json
-import multiprocessing
 from datetime import datetime
 
 import pytest
@@ -99,26 +98,6 @@ def test_vocabulary_and_no_way_to_change_entries():
     assert public == {"record", "read"}
 
 
-def run_in_processes(target, path, n=4):
-    """Run ``target(path, index, barrier, results)`` in ``n`` spawned processes at
-    once; return what each put in ``results``."""
-    ctx = multiprocessing.get_context("spawn")
-    barrier, results = ctx.Barrier(n), ctx.Queue()
-    procs = [ctx.Process(target=target, args=(path, i, barrier, results)) for i in range(n)]
-    for p in procs:
-        p.start()
-    try:
-        for p in procs:  # the results are small: joining before reading them cannot block
-            p.join(timeout=120)
-    finally:
-        for p in procs:
-            if p.is_alive():
-                p.kill()
-                p.join()
-    assert [p.exitcode for p in procs] == [0] * n
-    return [results.get(timeout=5) for _ in procs]
-
-
 def record_in_process(path, index, barrier, results):
     audit = AuditLog(path)
     barrier.wait(timeout=60)
@@ -128,7 +107,7 @@ def record_in_process(path, index, barrier, results):
     results.put(index)
 
 
-def test_processes_append_without_interleaving(tmp_path):
+def test_processes_append_without_interleaving(tmp_path, run_in_processes):
     path = tmp_path / AUDIT_FILE
     assert sorted(run_in_processes(record_in_process, path)) == [0, 1, 2, 3]
     lines = path.read_bytes().split(b"\n")

@@ -1,6 +1,5 @@
 """Throttle: sliding-window limits and failure counts shared through SQLite."""
 
-import multiprocessing
 import sqlite3
 
 import pytest
@@ -109,33 +108,13 @@ def test_bad_arguments(throttle, limit, window):
         throttle.hit("k", limit, window)
 
 
-def run_in_processes(target, path, n=4):
-    """Run ``target(path, index, barrier, results)`` in ``n`` spawned processes at
-    once; return what each put in ``results``."""
-    ctx = multiprocessing.get_context("spawn")
-    barrier, results = ctx.Barrier(n), ctx.Queue()
-    procs = [ctx.Process(target=target, args=(path, i, barrier, results)) for i in range(n)]
-    for p in procs:
-        p.start()
-    try:
-        for p in procs:  # the results are small: joining before reading them cannot block
-            p.join(timeout=120)
-    finally:
-        for p in procs:
-            if p.is_alive():
-                p.kill()
-                p.join()
-    assert [p.exitcode for p in procs] == [0] * n
-    return [results.get(timeout=5) for _ in procs]
-
-
 def hit_in_process(path, index, barrier, results):
     throttle = Throttle(path)
     barrier.wait(timeout=60)
     results.put(sum(throttle.hit("report:ip:shared", 50, 3600)[0] for _ in range(30)))
 
 
-def test_processes_share_the_limit_exactly(tmp_path):
+def test_processes_share_the_limit_exactly(tmp_path, run_in_processes):
     path = tmp_path / "throttle.sqlite3"
     allowed = run_in_processes(hit_in_process, path)
     assert sum(allowed) == 50, allowed

@@ -1,8 +1,10 @@
 """Fixtures for the web layer: the app over a temporary data folder, and a
 real gunicorn server with a real headless Chromium for browser tests."""
 
+import ctypes
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -35,20 +37,34 @@ def free_port():
         return s.getsockname()[1]
 
 
-class LiveServer:
-    """``gridmap serve`` in a subprocess on a free port (real gunicorn)."""
+def _die_with_parent():
+    """In the child: get SIGKILL when the test process dies. A server in a session
+    of its own escapes a kill of the test run's process group; its workers leave
+    when they see their master gone."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
-    def __init__(self, data_dir, **env):
+
+class LiveServer:
+    """``gridmap serve`` in a subprocess on a free port (real gunicorn).
+
+    ``workers`` and ``port`` go to ``gridmap serve``; with ``own_group`` the
+    server runs in a session of its own, so :meth:`kill` takes down the
+    master and every worker at once (``kill -9`` of the process group).
+    """
+
+    def __init__(self, data_dir, workers=1, port=None, own_group=False, **env):
         self.data_dir = Path(data_dir)
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = Path(data_dir).parent / f"server-{self.port}.log"
+        self.log = Path(data_dir).parent / f"server-{self.port}-{time.monotonic_ns()}.log"
         environ = dict(os.environ, GRIDMAP_DATA_DIR=str(data_dir),
                        GRIDMAP_TILES=f"{self.url}/test-tiles/{{z}}/{{x}}/{{y}}.png", **env)
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "gridmap.cli", "serve", "--port", str(self.port),
-                 "--workers", "1"], env=environ, stdout=log, stderr=subprocess.STDOUT)
+                 "--workers", str(workers)], env=environ, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=own_group, preexec_fn=_die_with_parent if own_group else None)
+        self.own_group = own_group
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -60,6 +76,17 @@ class LiveServer:
                 time.sleep(0.2)
         self.stop()
         raise RuntimeError(f"server did not start: {self.log.read_text()}")
+
+    def kill(self):
+        """SIGKILL the server (its whole process group if ``own_group``) and reap it."""
+        if self.own_group:
+            try:  # the workers too, even if the master is already gone
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        elif self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(10)
 
     def stop(self):
         self.proc.terminate()
@@ -95,3 +122,20 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+@pytest.fixture
+def grid_on_screen():
+    """``(page, geometry) -> (x, y)``: where a grid's representative point is on the page."""
+    return _grid_on_screen
+
+
+def _grid_on_screen(page, geometry):
+    spot = geometry.representative_point()
+    return page.evaluate(
+        """([lat, lon]) => {
+            const map = Object.values(window).find(v => v instanceof L.Map);
+            const p = map.latLngToContainerPoint([lat, lon]);
+            const r = map.getContainer().getBoundingClientRect();
+            return [r.left + p.x, r.top + p.y];
+        }""", [spot.y, spot.x])

@@ -28,18 +28,6 @@ def sign_in(browser, url, username):
     return page
 
 
-def tap_grid(page, geometry):
-    spot = geometry.representative_point()
-    x, y = page.evaluate(
-        """([lat, lon]) => {
-            const map = Object.values(window).find(v => v instanceof L.Map);
-            const p = map.latLngToContainerPoint([lat, lon]);
-            const r = map.getContainer().getBoundingClientRect();
-            return [r.left + p.x, r.top + p.y];
-        }""", [spot.y, spot.x])
-    page.mouse.click(x, y)
-
-
 def press(page, case_id, action, note=None):
     row = page.locator(f'tr[data-case-id="{case_id}"]')
     form = row.locator(f'form:has(button[value="{action}"])')
@@ -49,7 +37,7 @@ def press(page, case_id, action, note=None):
     page.wait_for_selector(".flash")
 
 
-def test_report_work_verify_and_rate(browser, live_server, tmp_path):
+def test_report_work_verify_and_rate(browser, live_server, tmp_path, grid_on_screen):
     grids = GridSet.load(live_server.data_dir / "grids.geojson")
     grid = grids.grids[6]
     accounts = AccountStore(live_server.data_dir / "accounts.sqlite3")
@@ -66,7 +54,7 @@ def test_report_work_verify_and_rate(browser, live_server, tmp_path):
     phone.fill("input[name=contact]", PHONE)
     phone.click("#submit")
     assert "尚未选择位置" in phone.inner_text("#error")
-    tap_grid(phone, grid.geometry)
+    phone.mouse.click(*grid_on_screen(phone, grid.geometry))
     phone.click("#submit")
     phone.wait_for_selector("#result:not([hidden])")
     code = phone.inner_text("#result-code")

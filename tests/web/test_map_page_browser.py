@@ -23,22 +23,19 @@ def open_map(browser, url):
     return page, requests, errors
 
 
-def hover_grid(page, geometry):
-    """Move the mouse over the grid's representative point; return the tooltip text."""
-    spot = geometry.representative_point()
-    x, y = page.evaluate(
-        """([lat, lon]) => {
-            const map = Object.values(window).find(v => v instanceof L.Map);
-            const p = map.latLngToContainerPoint([lat, lon]);
-            const r = map.getContainer().getBoundingClientRect();
-            return [r.left + p.x, r.top + p.y];
-        }""", [spot.y, spot.x])
-    page.mouse.move(x, y)
-    tooltip = page.wait_for_selector(".leaflet-tooltip")
-    return tooltip.inner_text()
+@pytest.fixture
+def hover_grid(grid_on_screen):
+    """``(page, geometry) -> str``: hover over a grid and return its tooltip's text."""
+
+    def hover(page, geometry):
+        page.mouse.move(*grid_on_screen(page, geometry))
+        return page.wait_for_selector(".leaflet-tooltip").inner_text()
+
+    return hover
 
 
-def test_map_shows_13_grids_with_tooltips_and_local_assets(browser, live_server, tmp_path):
+def test_map_shows_13_grids_with_tooltips_and_local_assets(browser, live_server, tmp_path,
+                                                           hover_grid):
     grids = GridSet.load(live_server.data_dir / "grids.geojson")
     teams = json.loads((live_server.data_dir / "teams.json").read_text(encoding="utf-8"))["teams"]
     page, requests, errors = open_map(browser, live_server.url + "/")
@@ -67,7 +64,8 @@ def test_english_on_request_and_remembered(browser, live_server):
     assert "Grid 1" in page.inner_text("aside.grids")
 
 
-def test_markup_in_grid_names_is_shown_as_text(browser, start_server, tmp_path_factory):
+def test_markup_in_grid_names_is_shown_as_text(browser, start_server, tmp_path_factory,
+                                               hover_grid):
     data = tmp_path_factory.mktemp("xss") / "data"
     start_server(data).stop()  # creates the data folder
     path = data / "grids.geojson"
