@@ -48,7 +48,10 @@ def _number(body, name):
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise BadInput(f"{name} 须为数字，收到 {str(value)[:40]!r} / {name} must be a number, "
                        f"got {str(value)[:40]!r}", field=name)
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an integer beyond float range
+        value = math.inf
     if not math.isfinite(value):
         raise BadInput(f"{name} 须为有限数字 / {name} must be finite", field=name)
     return value

@@ -26,30 +26,41 @@ def json_body():
         raise BadInput(f"Content-Type 须为 application/json，收到 {request.mimetype or '无'!s} / "
                        f"Content-Type must be application/json, got {request.mimetype or 'none'}",
                        field="body")
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:
+        body = None
     if body is None:
         raise BadInput("请求体不是有效的 JSON / the body is not valid JSON", field="body")
     if not isinstance(body, dict):
         raise BadInput("请求体须为 JSON 对象 / the body must be a JSON object", field="body")
-    if not _valid_unicode(body):
-        raise BadInput("请求体含无效的 Unicode 字符（孤立代理项）/ the body holds invalid Unicode "
-                       "(lone surrogates)", field="body")
+    problem = _plain_json_problem(body)
+    if problem:
+        raise BadInput(problem, field="body")
     return body
 
 
-def _valid_unicode(value):
-    """False if any key or string holds a lone surrogate (JSON allows ``\\ud800``; UTF-8 does not)."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return False
-        return True
-    if isinstance(value, dict):
-        return all(_valid_unicode(k) and _valid_unicode(v) for k, v in value.items())
-    if isinstance(value, list):
-        return all(map(_valid_unicode, value))
-    return True
+def _plain_json_problem(body, max_depth=16):
+    """What is wrong with a decoded body that JSON allows but we do not: nesting deeper
+    than ``max_depth``, or lone surrogates (``\\ud800`` is valid JSON, not valid UTF-8)."""
+    stack = [(body, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > max_depth:
+            return (f"请求体嵌套超过 {max_depth} 层 / the body is nested deeper than "
+                    f"{max_depth} levels")
+        if isinstance(value, dict):
+            stack.extend((k, depth) for k in value)
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return ("请求体含无效的 Unicode 字符（孤立代理项）/ the body holds invalid "
+                        "Unicode (lone surrogates)")
+    return None
 
 
 def limit_by_address(kind, limit, window_s):

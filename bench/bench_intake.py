@@ -1,0 +1,385 @@
+"""Intake benchmark: durable report creation through the real HTTP stack, against the
+floor of a trivial JSON endpoint of the same server in the same run.
+
+Not a test. Run ``.venv/bin/python bench/bench_intake.py [--duration 8] [--rounds 3]
+[--profile]``.
+
+Starts ``gridmap serve --workers 2`` (gunicorn, sync workers, access log on) on a
+temporary data folder with a high ``REPORT_IP_LIMIT``, then drives 32 concurrent
+connections at ``GET /api/health`` (the floor) and ``POST /api/reports`` (a new
+case each time, fsynced before the answer: random points inside the grids, random
+categories, unique descriptions and idempotency keys), alternating, ``--rounds``
+times each. It prints req/s, p50 and p99 per run, the medians, and the ratio
+against the targets (reports ≥ 50 % of the floor, p99 ≤ 50 ms). Only 2xx answers
+count; the case count on disk is checked against the 201s.
+
+The load generator is Debian's ``wrk`` (``apt-get install wrk``) with a Lua script
+for the varying POST bodies; without it, a multi-process asyncio client. Either
+way the client's own CPU time per request is measured and its maximum rate
+printed beside the floor, so a client that is the bottleneck shows.
+
+``--profile`` runs gunicorn directly with the same settings plus a cProfile in
+each worker, and prints where a worker's time goes during the POST runs.
+"""
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import pstats
+import random
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CONNECTIONS = 32
+TARGET_RATIO, TARGET_P99_MS = 0.5, 50.0
+CATEGORIES = [c["code"] for c in json.loads(
+    (ROOT / "geodata" / "categories.json").read_text(encoding="utf-8"))["categories"]]
+
+WRK_SCRIPT = """
+-- POST /api/reports with a new report each time (points inside the grids)
+local points = {%(points)s}
+local categories = {%(categories)s}
+local run = "%(run)s"  -- new for every run: keys and descriptions never repeat
+local n = 0
+local threads = {}
+
+function setup(thread)
+  thread:set("tid", #threads + 1)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  math.randomseed(tid * 7919 + %(seed)d)
+end
+
+function request()
+  n = n + 1
+  local p = points[math.random(#points)]
+  local body = string.format(
+    '{"lon":%%s,"lat":%%s,"category":"%%s","description":"bench %%s-%%d-%%d 井盖缺失 <b>&amp;</b>"}',
+    p[1], p[2], categories[math.random(#categories)], run, tid, n)
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json",
+                                  ["Idempotency-Key"] = string.format("b-%%s-%%d-%%d", run, tid, n)},
+                    body)
+end
+"""
+WRK_DONE = """
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '\\nRESULT {"requests":%d,"duration_us":%d,"connect":%d,"read":%d,"write":%d,' ..
+    '"status":%d,"timeout":%d,"p50_us":%d,"p99_us":%d,"max_us":%d}\\n',
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(99), latency.max))
+end
+"""
+
+PROFILE_CONF = """
+import cProfile, os
+
+def post_fork(server, worker):
+    worker.profile = cProfile.Profile()
+
+def pre_request(worker, req):
+    if req.method == "POST":
+        worker.profile.enable()
+
+def post_request(worker, req, environ, resp):
+    worker.profile.disable()
+
+def worker_exit(server, worker):
+    worker.profile.dump_stats(os.path.join(%(out)r, f"worker-{os.getpid()}.prof"))
+"""
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def inside_points(n, seed=7):
+    """``n`` random points strictly inside the demo grids (no 422s, no snapping)."""
+    import numpy as np
+
+    from gridmap.geo.grids import GridSet
+    from gridmap.geo.routing import Router
+
+    grids = GridSet.load(ROOT / "geodata" / "grids.geojson")
+    router = Router(grids, tolerance_m=0.0)
+    rng = np.random.default_rng(seed)
+    x0, y0, x1, y1 = grids.bounds
+    lons, lats = rng.uniform(x0, x1, 4 * n), rng.uniform(y0, y1, 4 * n)
+    keep = router.route_points(lons, lats).status == 0
+    return list(zip(lons[keep].round(7).tolist(), lats[keep].round(7).tolist()))[:n]
+
+
+# -- the server ------------------------------------------------------------------------
+
+class Server:
+    """``gridmap serve`` (or gunicorn with a profiling config) in its own process group."""
+
+    def __init__(self, workdir, workers, profile_dir=None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = dict(os.environ, GRIDMAP_DATA_DIR=str(workdir / "data"),
+                   GRIDMAP_REPORT_IP_LIMIT=str(10**9))
+        if profile_dir is None:
+            cmd = [sys.executable, "-m", "gridmap.cli", "serve", "--port", str(self.port),
+                   "--workers", str(workers)]
+        else:  # gridmap serve's settings, plus the hooks
+            conf = workdir / "profile_conf.py"
+            conf.write_text(PROFILE_CONF % {"out": str(profile_dir)}, encoding="utf-8")
+            cmd = [sys.executable, "-m", "gunicorn", "-c", str(conf), "-w", str(workers),
+                   "-b", f"127.0.0.1:{self.port}", "--access-logfile", "-",
+                   "gridmap.web:create_app()"]
+        self.log = workdir / "server.log"
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                         start_new_session=True, cwd=ROOT)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(self.url + "/api/health", timeout=1).read()
+                return
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise SystemExit(f"server did not start:\n{self.log.read_text()[-3000:]}")
+                time.sleep(0.2)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)  # graceful: workers write profiles
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+# -- load generators ---------------------------------------------------------------------
+
+def run_wrk(url, path, duration, script, threads):
+    """One wrk run; returns the result dict (rates, latency, errors, client CPU)."""
+    cmd = ["wrk", f"-t{threads}", f"-c{CONNECTIONS}", f"-d{duration}s", "--timeout", "10s",
+           "-s", str(script), url + path]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    line = next((x for x in out.splitlines() if x.startswith("RESULT ")), None)
+    if proc.returncode != 0 or line is None:
+        raise SystemExit(f"wrk failed:\n{out}")
+    r = json.loads(line[len("RESULT "):])
+    seconds = r["duration_us"] / 1e6
+    errors = r["connect"] + r["read"] + r["write"] + r["timeout"]
+    return {"rate": (r["requests"] - r["status"] - errors) / seconds, "requests": r["requests"],
+            "ok": r["requests"] - r["status"], "non2xx": r["status"], "errors": errors,
+            "p50_ms": r["p50_us"] / 1e3, "p99_ms": r["p99_us"] / 1e3, "max_ms": r["max_us"] / 1e3,
+            "client_cpu_s": usage.ru_utime + usage.ru_stime, "seconds": seconds}
+
+
+async def _connection(port, make_request, stop_at, latencies, statuses):
+    while time.monotonic() < stop_at:
+        request = make_request()
+        t = time.perf_counter()
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head[9:12])
+            length = next((int(h.split(b":")[1]) for h in head.split(b"\r\n")
+                           if h.lower().startswith(b"content-length:")), None)
+            await (reader.readexactly(length) if length is not None else reader.read())
+            writer.close()
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            status = 0  # a network error
+        latencies.append(time.perf_counter() - t)
+        statuses[status] = statuses.get(status, 0) + 1
+
+
+def _python_client(args):
+    port, path, duration, connections, seed, points, tag = args
+    rng = random.Random(f"{tag}-{seed}")
+    counter = iter(range(10**9))
+
+    def make_request():
+        if path == "/api/health":
+            return b"GET /api/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        lon, lat = rng.choice(points)
+        n = next(counter)
+        body = json.dumps({"lon": lon, "lat": lat, "category": rng.choice(CATEGORIES),
+                           "description": f"bench {tag}-{seed}-{n} 井盖缺失"}).encode()
+        return (f"POST /api/reports HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                f"Content-Type: application/json\r\nIdempotency-Key: p-{tag}-{seed}-{n}\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+    async def main():
+        latencies, statuses = [], {}
+        stop_at = time.monotonic() + duration
+        await asyncio.gather(*(_connection(port, make_request, stop_at, latencies, statuses)
+                               for _ in range(connections)))
+        return latencies, statuses
+
+    return asyncio.run(main())
+
+
+def run_python(url, path, duration, points, processes, tag):
+    """The fallback client: ``processes`` processes of asyncio connections, 32 in all."""
+    port = int(url.rsplit(":", 1)[1])
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    per = [CONNECTIONS // processes + (i < CONNECTIONS % processes) for i in range(processes)]
+    t = time.perf_counter()
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        parts = pool.map(_python_client, [(port, path, duration, c, i, points, tag)
+                                          for i, c in enumerate(per)])
+    seconds = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    latencies = sorted(x for lat, _ in parts for x in lat)
+    statuses = {}
+    for _, s in parts:
+        for k, v in s.items():
+            statuses[k] = statuses.get(k, 0) + v
+    ok = sum(v for k, v in statuses.items() if 200 <= k < 300)
+    return {"rate": ok / duration, "requests": len(latencies), "ok": ok,
+            "non2xx": len(latencies) - ok - statuses.get(0, 0), "errors": statuses.get(0, 0),
+            "p50_ms": latencies[len(latencies) // 2] * 1e3,
+            "p99_ms": latencies[int(len(latencies) * 0.99)] * 1e3, "max_ms": latencies[-1] * 1e3,
+            "client_cpu_s": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
+            "seconds": seconds}
+
+
+# -- reporting ----------------------------------------------------------------------------
+
+def show(name, r):
+    client_us = r["client_cpu_s"] / max(r["requests"], 1) * 1e6
+    print(f"  {name:<18} {r['rate']:8.0f} req/s   p50 {r['p50_ms']:6.1f} ms   p99 "
+          f"{r['p99_ms']:6.1f} ms   max {r['max_ms']:6.0f} ms   non-2xx {r['non2xx']}   "
+          f"errors {r['errors']}   client {client_us:5.0f} µs CPU/req", flush=True)
+
+
+def show_profile(profile_dir, top=28):
+    files = sorted(str(p) for p in Path(profile_dir).glob("worker-*.prof"))
+    if not files:
+        print("no worker profiles written")
+        return
+    stats = pstats.Stats(*files)
+    total = stats.total_tt
+    print(f"\nwhere a worker's time goes during POST /api/reports ({len(files)} workers, "
+          f"{total:.1f} s profiled):")
+    rows = []
+    for (path, line, func), (_, calls, tottime, cumtime, _) in stats.stats.items():
+        rows.append((cumtime, tottime, calls, f"{Path(path).name}:{line}({func})"))
+    print("  by cumulative time")
+    for cumtime, tottime, calls, where in sorted(rows, reverse=True)[:top]:
+        print(f"    {100 * cumtime / total:5.1f} %  {1e3 * cumtime / max(calls, 1):8.3f} ms/call"
+              f"  {calls:8d} calls  {where}")
+    print("  by own time")
+    for tottime, cumtime, calls, where in sorted(((t, c, n, w) for c, t, n, w in rows),
+                                                 reverse=True)[:top // 2]:
+        print(f"    {100 * tottime / total:5.1f} %  {calls:8d} calls  {where}")
+
+
+def main():
+    parser = argparse.ArgumentParser(
+        description="Durable report creation through HTTP against the floor of GET /api/health.")
+    parser.add_argument("--duration", type=int, default=8, help="seconds per run")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each endpoint, alternating")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--client", choices=["auto", "wrk", "python"], default="auto")
+    parser.add_argument("--client-threads", type=int, default=2)
+    parser.add_argument("--profile", action="store_true",
+                        help="cProfile each worker during the POST runs and print the top")
+    args = parser.parse_args()
+    use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk"))
+    if use_wrk and not shutil.which("wrk"):
+        raise SystemExit("wrk not found: apt-get install wrk, or --client python")
+
+    points = inside_points(5000)
+    with tempfile.TemporaryDirectory(prefix="bench-intake-") as tmp:
+        workdir = Path(tmp)
+        profile_dir = workdir / "profiles" if args.profile else None
+        if profile_dir:
+            profile_dir.mkdir()
+        health_lua, post_lua = workdir / "health.lua", workdir / "post.lua"
+        health_lua.write_text(WRK_DONE, encoding="utf-8")
+        runs = iter(range(1000))
+
+        def run(path, duration):
+            number = next(runs)
+            if use_wrk:
+                post_lua.write_text(WRK_SCRIPT % {
+                    "run": f"r{number}", "seed": number,
+                    "points": ",".join(f"{{{lon!r},{lat!r}}}" for lon, lat in points),
+                    "categories": ",".join(f'"{c}"' for c in CATEGORIES)} + WRK_DONE,
+                    encoding="utf-8")
+                script = health_lua if path == "/api/health" else post_lua
+                return run_wrk(server.url, path, duration, script, args.client_threads)
+            return run_python(server.url, path, duration, points, args.client_threads,
+                              f"r{number}")
+
+        server = Server(workdir, args.workers, profile_dir)
+        try:
+            print(f"gridmap serve: {args.workers} sync workers, {os.cpu_count()} CPUs, "
+                  f"{CONNECTIONS} connections, client "
+                  f"{'wrk -t%d' % args.client_threads if use_wrk else 'python asyncio'}, "
+                  f"{args.rounds} × {args.duration} s per endpoint; load average "
+                  f"{os.getloadavg()[0]:.1f} at start")
+            run("/api/health", 1)  # warm up
+            warm = run("/api/reports", 1)
+            health, reports = [], []
+            for i in range(args.rounds):
+                health.append(run("/api/health", args.duration))
+                show("GET /api/health", health[-1])
+                reports.append(run("/api/reports", args.duration))
+                show("POST /api/reports", reports[-1])
+        finally:
+            server.stop()
+
+        from gridmap.store.geojsonseq import GeoJSONSeqStore
+
+        with GeoJSONSeqStore(workdir / "data" / "cases", compact_bytes=None) as store:
+            stored = store.count()
+        created = sum(r["ok"] for r in reports + [warm])
+        runs_cut = len(reports) + 1  # requests in flight when wrk stops may still be stored
+        if profile_dir:
+            show_profile(profile_dir)
+
+    floor = statistics.median(r["rate"] for r in health)
+    rate = statistics.median(r["rate"] for r in reports)
+    p50 = statistics.median(r["p50_ms"] for r in reports)
+    p99 = statistics.median(r["p99_ms"] for r in reports)
+    client_us = sum(r["client_cpu_s"] for r in health) / sum(r["requests"] for r in health) * 1e6
+    client_max = 1e6 / client_us * min(args.client_threads, os.cpu_count())
+    print(f"\nmedians of {args.rounds} runs:")
+    print(f"  floor   GET /api/health     {floor:8.0f} req/s   p50 "
+          f"{statistics.median(r['p50_ms'] for r in health):6.1f} ms   p99 "
+          f"{statistics.median(r['p99_ms'] for r in health):6.1f} ms")
+    print(f"  durable POST /api/reports   {rate:8.0f} req/s   p50 {p50:6.1f} ms   p99 {p99:6.1f} ms")
+    print(f"  ratio reports/floor {rate / floor:6.1%}  (target ≥ {TARGET_RATIO:.0%}: "
+          f"{'met' if rate / floor >= TARGET_RATIO else 'MISSED'});  p99 {p99:.1f} ms (target ≤ "
+          f"{TARGET_P99_MS:.0f} ms: {'met' if p99 <= TARGET_P99_MS else 'MISSED'})")
+    print(f"  client: {client_us:.0f} µs CPU per request, at most ~{client_max:,.0f} req/s "
+          f"on {min(args.client_threads, os.cpu_count())} core(s) = "
+          f"{client_max / floor:.1f}× the floor"
+          f"{'' if client_max > 2 * floor else '  (the client may be the bottleneck!)'}")
+    print(f"  cases on disk {stored:,}; 2xx answers to POST {created:,} (at most "
+          f"{CONNECTIONS} per run may be cut off in flight and still stored): "
+          f"{'consistent' if 0 <= stored - created <= CONNECTIONS * runs_cut else 'MISMATCH'}")
+
+
+if __name__ == "__main__":
+    main()
