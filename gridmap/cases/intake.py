@@ -17,6 +17,14 @@ FIELDS = {"lon", "lat", "datum", "category", "description", "contact", "name", "
 CONTACT_RE = re.compile(r"^[0-9+()\- ]{5,20}$")
 
 
+def check_plain_text(value, name):
+    """Refuse control characters (but newline and tab) and lone surrogates, naming ``name``."""
+    if any(unicodedata.category(c) in ("Cc", "Cs") and c not in "\n\t" for c in value):
+        raise BadInput(f"{name} 含控制字符或无效字符 / {name} contains control or invalid "
+                       "characters", field=name)
+    return value
+
+
 def _text(body, name, max_len, required=False, pattern=None):
     value = body.get(name)
     if value is None or (value == "" and not required):
@@ -32,9 +40,7 @@ def _text(body, name, max_len, required=False, pattern=None):
     if len(value) > max_len:
         raise BadInput(f"{name} 最长 {max_len} 字，收到 {len(value)} / {name} is at most "
                        f"{max_len} characters, got {len(value)}", field=name)
-    if any(unicodedata.category(c) in ("Cc", "Cs") and c not in "\n\t" for c in value):
-        raise BadInput(f"{name} 含控制字符或无效字符 / {name} contains control or invalid "
-                       "characters", field=name)
+    check_plain_text(value, name)
     if pattern is not None and not pattern.match(value):
         raise BadInput(f"{name} 格式不正确：{value[:40]!r} / {name} is malformed: {value[:40]!r}",
                        field=name)

@@ -14,7 +14,7 @@ import uuid
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from gridmap.cases.intake import check_report
+from gridmap.cases.intake import check_plain_text, check_report
 from gridmap.cases.workflow import OPEN_STATES, STATE_NAMES, apply_action
 from gridmap.errors import BadInput, Conflict, NotFound, OutsideServiceArea
 from gridmap.teams import SLOTS
@@ -69,6 +69,11 @@ class CaseService:
         """
         fields = check_report(body, self.community.categories)
         key = fields.pop("idempotency_key") or idempotency_key
+        if key is not None and (not isinstance(key, str) or len(key) > 128):
+            raise BadInput("Idempotency-Key 最长 128 字符 / Idempotency-Key is at most 128 "
+                           "characters", field="idempotency_key")
+        if key is not None:
+            check_plain_text(key, "idempotency_key")
         fingerprint = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
         route = self.community.router.route_point(fields["lon"], fields["lat"], fields["datum"])
         if route.grid is None:

@@ -24,6 +24,7 @@ ones; storing them (with a version check) is the caller's job.
 import copy
 from dataclasses import dataclass, field
 
+from gridmap.cases.intake import check_plain_text
 from gridmap.errors import BadInput, Conflict, Forbidden
 
 STATES = ("reported", "signed", "handling", "replied", "closed", "rated", "cancelled")
@@ -169,6 +170,7 @@ def _check_note(action, note):
     if len(note) > NOTE_MAX:
         raise BadInput(f"说明最长 {NOTE_MAX} 字，收到 {len(note)} / note is at most {NOTE_MAX} "
                        f"characters, got {len(note)}", field="note")
+    check_plain_text(note, "note")
     if action in NEEDS_NOTE and not note:
         raise BadInput(f"{action} 需要填写说明 / {action} needs a note", field="note")
     return note or None

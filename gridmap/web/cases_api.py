@@ -172,6 +172,9 @@ def rate(code):
     limit_by_address("rating", current_app.config["REPORT_IP_LIMIT"], 600)
     feature = service().by_tracking(code)
     body = json_body()
+    unknown = sorted(set(body) - {"rating", "comment"})
+    if unknown:
+        raise BadInput(f"未知字段 / unknown fields: {', '.join(unknown)[:200]}", field="body")
     new = service().act(feature["id"], "rate", Actor(RESIDENT), note=body.get("comment"),
                         rating=body.get("rating"))
     return jsonify(service().public_view(new))

@@ -9,6 +9,11 @@ from gridmap.errors import GridmapError
 
 log = logging.getLogger(__name__)
 JSON_PREFIXES = ("/api/", "/open311/")
+HTTP_MESSAGES = {
+    404: "没有这个地址 / no such address",
+    405: "该地址不接受这种请求方法 / this address does not take that method",
+    413: "请求体过大 / the request body is too large",
+}
 
 
 def _wants_json():
@@ -36,8 +41,9 @@ def init_app(app):
 
     @app.errorhandler(HTTPException)
     def http_error(exc):
+        message = HTTP_MESSAGES.get(exc.code, exc.description)
         return _render(exc.code, {"error": exc.name.lower().replace(" ", "_"),
-                                  "message": exc.description})
+                                  "message": message})
 
     @app.errorhandler(Exception)
     def unexpected(exc):

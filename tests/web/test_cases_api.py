@@ -212,3 +212,27 @@ def test_contact_details_only_for_the_grid_team_and_dispatchers(app, client):
     team = app.extensions["gridmap"].teams[app.extensions["gridmap"].grids.codes[6]]
     assert team.full_time.name not in public and team.head.name not in public
     assert client.get("/api/track/NOPE0-NOPE0").status_code == 404
+
+
+@pytest.mark.parametrize("key", ["k" * 129, "bad\x01key"])
+def test_bad_idempotency_key_headers_are_refused(app, client, key):
+    lon, lat = spot(app, 6)
+    r = client.post("/api/reports", json={"lon": lon, "lat": lat, "category": "06",
+                                          "description": "x"}, headers={"Idempotency-Key": key})
+    assert r.status_code == 400 and r.get_json()["field"] == "idempotency_key"
+    assert count(app) == 0
+
+
+def test_notes_and_ratings_are_checked_like_reports(app, client):
+    case_id = report(client, app).get_json()["case_id"]
+    staff = as_user(app, "staff7")
+    for action in ("sign", "start"):
+        act(staff, case_id, action=action)
+    r = act(staff, case_id, action="reply", note="done\x07")
+    assert r.status_code == 400 and r.get_json()["field"] == "note"
+    act(staff, case_id, action="reply", note="done")
+    act(as_user(app, "other7"), case_id, action="close")
+    tracking = app.extensions["gridmap.cases"].store.get(case_id)["properties"]["tracking_code"]
+    r = client.post(f"/api/track/{tracking}/rating", json={"rating": 5, "stars": 5})
+    assert r.status_code == 400 and "stars" in r.get_json()["message"]
+    assert app.extensions["gridmap.cases"].store.get(case_id)["properties"]["state"] == "closed"
