@@ -38,10 +38,11 @@ PASSWORD_RESET, ROLES_CHANGE = "password_reset", "roles_change"
 TOKEN_CREATE, TOKEN_REVOKE = "token_create", "token_revoke"
 CASE_TRANSITION, CASE_FORWARD = "case_transition", "case_forward"
 BOUNDARY_PUBLISH, BOUNDARY_ROLLBACK = "boundary_publish", "boundary_rollback"
+CATEGORY_ADD, CATEGORY_CHANGE, CALENDAR_CHANGE = "category_add", "category_change", "calendar_change"
 #: Every action the log accepts.
 ACTIONS = (SIGNIN, SIGNIN_FAILED, SIGNOUT, USER_ADD, USER_DISABLE, USER_ENABLE, PASSWORD_RESET,
            ROLES_CHANGE, TOKEN_CREATE, TOKEN_REVOKE, CASE_TRANSITION, CASE_FORWARD,
-           BOUNDARY_PUBLISH, BOUNDARY_ROLLBACK)
+           BOUNDARY_PUBLISH, BOUNDARY_ROLLBACK, CATEGORY_ADD, CATEGORY_CHANGE, CALENDAR_CHANGE)
 #: ``detail`` keys refused anywhere in the detail, because they name secrets.
 SECRET_KEYS = frozenset({"password", "new_password", "password_hash", "secret", "token",
                          "token_secret", "sid", "session", "session_id"})

@@ -13,21 +13,27 @@ Shipped files carry grid codes made with the default subdistrict/community
 parts; on first start they are rewritten with the configured parts. Files
 are written to a temporary name and renamed, so a crash never leaves half a
 file behind.
+
+``categories.json`` and ``calendar.json`` are live settings (see
+:class:`Community`): admins change them while the service runs, and every
+process reloads them when they change on disk.
 """
 
+import fcntl
 import json
 import logging
 import os
 import secrets
 import shutil
 import tempfile
-from dataclasses import dataclass
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 from gridmap.cases.calendar import WorkingCalendar
-from gridmap.cases.categories import load_categories
+from gridmap.cases.categories import dump_categories, load_categories, parse_categories
 from gridmap.config import ROOT
-from gridmap.errors import ConfigError, GridmapError
+from gridmap.errors import BadInput, ConfigError, GridmapError
 from gridmap.geo.checks import check_grids
 from gridmap.geo.grids import GridSet, load_outline, make_grid_code
 from gridmap.geo.routing import Router
@@ -132,16 +138,206 @@ def secret_key(data_dir):
     return path.read_text(encoding="ascii").strip()
 
 
-@dataclass(frozen=True)
-class Community:
-    """Everything loaded from the data folder that the service runs on."""
+#: Files an admin edits while the service runs; every process reloads them when they change.
+LIVE_FILES = {"categories": "categories.json", "calendar": "calendar.json"}
 
-    data_dir: Path
-    grids: GridSet
-    router: Router
-    teams: dict
-    categories: dict
-    calendar: WorkingCalendar
+
+def file_stamp(path):
+    """What tells a changed file apart: ``(inode, mtime_ns, ctime_ns, size)``; None if missing.
+
+    The inode changes with every :func:`write_json_atomic` (a new file is
+    renamed into place), so even two writes of the same size within one
+    clock tick differ.
+    """
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size
+
+
+class LiveFile:
+    """A value loaded from one data-folder file, reloaded when the file changes.
+
+    Parameters
+    ----------
+    path : Path
+    load : callable
+        ``load(path)`` returns the checked value or raises ``GridmapError``.
+    value
+        The value as loaded now.
+    stamp : tuple, optional
+        :func:`file_stamp` taken *before* ``value`` was read, so a change
+        made while it was being read is picked up by the next refresh.
+        Default: the file's stamp now.
+    """
+
+    def __init__(self, path, load, value, stamp=None):
+        self.path, self._load = Path(path), load
+        self._stat_path = os.fspath(path)  # a str stats a little faster than a Path
+        self._current = (value, file_stamp(path) if stamp is None else stamp)
+        self._lock = threading.Lock()
+
+    @property
+    def value(self):
+        return self._current[0]
+
+    def refresh(self):
+        """Reload if the file changed; return True if a new value was loaded.
+
+        A file that no longer loads (hand-edited into something invalid,
+        deleted) keeps the last good value and logs an error once per change.
+        """
+        stamp = file_stamp(self._stat_path)
+        if stamp == self._current[1]:
+            return False
+        with self._lock:
+            last_good, seen = self._current
+            if stamp == seen:
+                return False  # another thread reloaded it meanwhile
+            try:
+                value = self._load(self.path)
+            except GridmapError as exc:
+                # remember the bad file's stamp: one error per change, not one per request
+                self._current = (last_good, stamp)
+                log.error("%s 无效，继续使用上次的有效内容 / is invalid, keeping the last good "
+                          "values: %s", self.path, exc.message)
+                return False
+            self._current = (value, stamp)
+        log.info("reloaded %s", self.path)
+        return True
+
+
+class Community:
+    """Everything loaded from the data folder that the service runs on.
+
+    ``grids``, ``router`` and ``teams`` are fixed for the life of the
+    process. ``categories`` and ``calendar`` are *live*: an admin may change
+    them while the service runs, so they are re-read from
+    ``categories.json`` / ``calendar.json`` by :meth:`refresh` (called
+    before every request) when the file changed. A change therefore reaches
+    every worker process on its next request. Attributes are read-only.
+    """
+
+    __slots__ = ("data_dir", "grids", "router", "teams", "_live")
+
+    def __init__(self, data_dir, grids, router, teams, categories, calendar, *, stamps=None):
+        data_dir = Path(data_dir)
+        stamps = stamps or {}
+        values = {"categories": categories, "calendar": calendar}
+        loaders = {"categories": load_categories, "calendar": WorkingCalendar.load}
+        live = {key: LiveFile(data_dir / name, loaders[key], values[key], stamps.get(key))
+                for key, name in LIVE_FILES.items()}
+        for name, value in (("data_dir", data_dir), ("grids", grids), ("router", router),
+                            ("teams", teams), ("_live", live)):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"Community is read-only (tried to set {name})")
+
+    @property
+    def categories(self):
+        """``{code: Category}`` as last loaded from ``categories.json``."""
+        return self._live["categories"].value
+
+    @property
+    def calendar(self):
+        """The ``WorkingCalendar`` as last loaded from ``calendar.json``."""
+        return self._live["calendar"].value
+
+    def refresh(self):
+        """Reload the live files that changed: two ``stat`` calls when nothing did.
+
+        Returns None, so it can be a Flask ``before_request`` hook.
+        """
+        for live in self._live.values():
+            live.refresh()
+
+    def save_categories(self, change):
+        """Change ``categories.json``: checked first, written atomically, under a lock.
+
+        Parameters
+        ----------
+        change : callable
+            ``change(categories)`` gets the current ``{code: Category}`` (re-read
+            under the lock, so edits from other processes are not lost) and
+            returns the new one; it may raise ``GridmapError`` to refuse.
+
+        Returns
+        -------
+        tuple
+            ``(old, new)`` category dicts.
+
+        Raises
+        ------
+        BadInput
+            The new categories fail the loader's checks (or ``change`` refused
+            them); nothing is written.
+        """
+        path = self._live["categories"].path
+        with _settings_lock(self.data_dir):
+            self.refresh()
+            old = self.categories
+            new = change(dict(old))
+            entries = dump_categories(new.values())
+            with _as_bad_input():
+                parse_categories(entries, path)  # the loader's own checks, before writing
+            doc = _document(path)
+            doc["categories"] = entries
+            write_json_atomic(path, doc)
+            self.refresh()
+        return old, self.categories
+
+    def save_calendar(self, change):
+        """Change ``calendar.json`` like :meth:`save_categories`.
+
+        ``change(doc)`` gets the current calendar as a document
+        (``WorkingCalendar.to_dict``) and returns the new document, which
+        ``WorkingCalendar.from_dict`` checks before it is written. Keys the
+        document does not set (the ``note``) are kept. Returns ``(old, new)``
+        calendars.
+        """
+        path = self._live["calendar"].path
+        with _settings_lock(self.data_dir):
+            self.refresh()
+            old = self.calendar
+            new_doc = change(old.to_dict())
+            with _as_bad_input():
+                new = WorkingCalendar.from_dict(new_doc)  # the loader's own checks, before writing
+            doc = _document(path)
+            doc.update(new.to_dict())
+            write_json_atomic(path, doc)
+            self.refresh()
+        return old, new
+
+
+@contextmanager
+def _as_bad_input():
+    """The loaders' ``ConfigError`` (a broken file at startup) is a bad value from an editor."""
+    try:
+        yield
+    except ConfigError as exc:
+        raise BadInput(exc.message, field=exc.field) from exc
+
+
+def _document(path):
+    """The JSON object in ``path`` (to keep keys we do not edit), or an empty one."""
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+@contextmanager
+def _settings_lock(data_dir):
+    """An exclusive lock on ``DATA_DIR/.settings.lock`` across processes."""
+    fd = os.open(Path(data_dir) / ".settings.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # also releases the lock
 
 
 def load_community(config):
@@ -163,6 +359,8 @@ def load_community(config):
     except GridmapError as exc:
         raise ConfigError(f"网格文件不可用 / grid file unusable: {exc.message}") from exc
     teams = load_teams(data_dir / "teams.json", grids.codes)
+    # stamps first: a file changed while it is read is reloaded on the first request
+    stamps = {key: file_stamp(data_dir / name) for key, name in LIVE_FILES.items()}
     categories = load_categories(data_dir / "categories.json")
     calendar = WorkingCalendar.load(data_dir / "calendar.json")
-    return Community(data_dir, grids, router, teams, categories, calendar)
+    return Community(data_dir, grids, router, teams, categories, calendar, stamps=stamps)

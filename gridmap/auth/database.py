@@ -7,14 +7,24 @@ readers never wait for the writer; writers queue for up to
 :data:`BUSY_TIMEOUT_S`. Writes start with ``BEGIN IMMEDIATE``, taking the
 write lock before reading, so a read-modify-write (a counter, a uniqueness
 check) is atomic across processes and never fails on a lock upgrade.
+
+Hot paths (the throttle, on every report) instead keep one connection per
+thread and process (:class:`LocalConnection`): that saves the open, and the
+WAL checkpoint SQLite runs when the last connection to a file closes.
 """
 
 import contextlib
 import os
 import sqlite3
+import threading
 from pathlib import Path
 
 BUSY_TIMEOUT_S = 5.0
+SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+# Connections inherited through a fork: never used or closed in the child
+# (closing could touch the parent's WAL locks), only kept from the collector.
+_INHERITED = []
 
 
 def open_database(path, schema):
@@ -49,11 +59,54 @@ def open_database(path, schema):
     return path
 
 
-def _connect(path):
+def _connect(path, synchronous=None):
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+    if synchronous is not None:
+        if synchronous not in SYNCHRONOUS:
+            raise ValueError(f"synchronous must be one of {SYNCHRONOUS}, got {synchronous!r}")
+        conn.execute(f"PRAGMA synchronous={synchronous}")
     return conn
+
+
+class LocalConnection:
+    """One autocommit connection to ``path`` per thread and per process.
+
+    Parameters
+    ----------
+    path : Path
+        A file made by :func:`open_database`.
+    synchronous : str or None
+        ``PRAGMA synchronous`` for these connections (None: SQLite's default,
+        FULL). ``"NORMAL"`` in WAL mode skips the fsync of each commit: a power
+        cut may lose the last commits, never corrupt the file.
+
+    A connection is never shared between threads, and a process forked
+    after one was opened opens its own (the pid is checked on every call).
+    """
+
+    def __init__(self, path, synchronous=None):
+        self.path, self.synchronous = Path(path), synchronous
+        self._local = threading.local()
+
+    def get(self):
+        """This thread's connection, opened on first use (or first use after a fork)."""
+        local, pid = self._local, os.getpid()
+        conn = getattr(local, "conn", None)
+        if conn is None or local.pid != pid:
+            if conn is not None:
+                _INHERITED.append(conn)
+            local.conn, local.pid = None, pid
+            local.conn = conn = _connect(self.path, self.synchronous)
+        return conn
+
+    def close(self):
+        """Close this thread's connection (others close when their thread ends)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and self._local.pid == os.getpid():
+            self._local.conn = None
+            conn.close()
 
 
 @contextlib.contextmanager

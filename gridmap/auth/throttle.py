@@ -3,8 +3,21 @@
 :meth:`Throttle.hit` is a sliding-window log: each allowed hit is one row, a
 hit is allowed while fewer than ``limit`` rows of its key are younger than
 ``window_s``, and refused hits are not stored, so a flood adds no rows. The
-count and the insert happen under the database's write lock, so processes
-hitting one key at once never let more than ``limit`` through.
+check and the insert are one ``INSERT ... WHERE NOT EXISTS`` statement, which
+runs under the database's write lock, so processes hitting one key at once
+never let more than ``limit`` through. The check is a seek in the ``(key,
+at)`` index for the ``limit``-th newest hit in the window; nothing is fetched
+into Python. A hit is first checked without the write lock: rows only ever
+join the window, so a refusal seen in any snapshot stands, and a flood of
+refused hits never queues for the lock.
+
+Each thread of each process keeps its own connection
+(:class:`~gridmap.auth.database.LocalConnection`, reopened after a fork),
+and the throttle file runs with ``PRAGMA synchronous=NORMAL``: commits are
+not fsynced (WAL checkpoints still are). A power cut may thus forget the
+last few hits or failures, which only lets a few attempts more through (or
+bring back failures just cleared); the file itself stays consistent. Accounts and sessions live in another
+file and keep synchronous FULL.
 
 Keys are strings naming what is limited, e.g. ``"signin:user:alice"``,
 ``"signin:ip:1.2.3.4"``, ``"report:ip:1.2.3.4"``.
@@ -17,11 +30,20 @@ writes; the tables do not clash with the account store's if shared.
 import math
 import time
 
-from gridmap.auth.database import open_database, transaction
+from gridmap.auth.database import LocalConnection, open_database
 from gridmap.errors import BadInput
 
 THROTTLE_FILE = "throttle.sqlite3"
 PRUNE_EVERY_S = 60
+SYNCHRONOUS = "NORMAL"  # losing the last hits in a power cut is harmless
+
+# The limit-th newest hit of a key inside the window (none: a hit is allowed).
+_NTH_HIT = ("SELECT at FROM throttle_hits WHERE key = ? AND at > ? "
+            "ORDER BY at DESC LIMIT 1 OFFSET ?")
+_NTH_FAILURE = ("SELECT at FROM throttle_failures WHERE key = ? AND at > ? "
+                "ORDER BY at DESC LIMIT 1 OFFSET ?")
+_INSERT_IF_ROOM = ("INSERT INTO throttle_hits (key, at, expires_at) SELECT ?, ?, ? "
+                   f"WHERE NOT EXISTS ({_NTH_HIT})")
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS throttle_hits (key TEXT NOT NULL, at REAL NOT NULL, "
@@ -60,6 +82,7 @@ class Throttle:
         self.keep_failures_s = keep_failures_s
         self.clock = clock
         self._pruned_at = -math.inf
+        self._conn = LocalConnection(self.path, synchronous=SYNCHRONOUS)
 
     def hit(self, key, limit, window_s):
         """Count one attempt at ``key``, if fewer than ``limit`` were allowed in ``window_s``.
@@ -79,31 +102,33 @@ class Throttle:
         """
         _check(limit, window_s)
         now = self.clock()
-        with transaction(self.path, write=True) as db:
-            rows = db.execute("SELECT at FROM throttle_hits WHERE key = ? AND at > ? "
-                              "ORDER BY at DESC LIMIT ?", (key, now - window_s, limit)).fetchall()
-            allowed = len(rows) < limit
-            if allowed:
-                db.execute("INSERT INTO throttle_hits VALUES (?, ?, ?)", (key, now, now + window_s))
-            self._prune(db, now)
-        if allowed:
-            return True, 0
-        oldest = rows[-1]["at"]
-        return False, max(1, math.ceil(oldest + window_s - now))
+        db = self._conn.get()
+        since = now - window_s
+        nth = db.execute(_NTH_HIT, (key, since, limit - 1)).fetchone()
+        if nth is None:  # room seen in a snapshot: check again and insert under the write lock
+            inserted = db.execute(_INSERT_IF_ROOM, (key, now, now + window_s,
+                                                    key, since, limit - 1)).rowcount
+            if inserted:
+                self._prune(db, now)
+                return True, 0
+            nth = db.execute(_NTH_HIT, (key, since, limit - 1)).fetchone()
+            if nth is None:  # pruned meanwhile by a process whose clock runs ahead
+                return False, 1
+        return False, max(1, math.ceil(nth["at"] + window_s - now))
 
     def record_failure(self, key):
         """Record one failed attempt (e.g. a wrong password) at ``key``."""
         now = self.clock()
-        with transaction(self.path, write=True) as db:
-            db.execute("INSERT INTO throttle_failures VALUES (?, ?)", (key, now))
-            self._prune(db, now)
+        db = self._conn.get()
+        db.execute("INSERT INTO throttle_failures VALUES (?, ?)", (key, now))
+        self._prune(db, now)
 
     def failures(self, key, window_s):
         """How many failures were recorded at ``key`` in the last ``window_s`` seconds."""
         _check(window_s=window_s)
-        with transaction(self.path) as db:
-            return db.execute("SELECT count(*) FROM throttle_failures WHERE key = ? AND at > ?",
-                              (key, self.clock() - window_s)).fetchone()[0]
+        return self._conn.get().execute(
+            "SELECT count(*) FROM throttle_failures WHERE key = ? AND at > ?",
+            (key, self.clock() - window_s)).fetchone()[0]
 
     def locked_for(self, key, limit, window_s):
         """Seconds until ``key`` has fewer than ``limit`` failures in ``window_s`` (0 if now).
@@ -113,23 +138,20 @@ class Throttle:
         """
         _check(limit, window_s)
         now = self.clock()
-        with transaction(self.path) as db:
-            rows = db.execute("SELECT at FROM throttle_failures WHERE key = ? AND at > ? "
-                              "ORDER BY at DESC LIMIT ?", (key, now - window_s, limit)).fetchall()
-        if len(rows) < limit:
+        nth = self._conn.get().execute(_NTH_FAILURE, (key, now - window_s, limit - 1)).fetchone()
+        if nth is None:
             return 0
-        return max(1, math.ceil(rows[-1]["at"] + window_s - now))
+        return max(1, math.ceil(nth["at"] + window_s - now))
 
     def clear(self, key):
         """Forget the failures of ``key`` (e.g. after a successful sign-in).
 
         Rate-limit hits are kept: signing in must not reset a rate limit.
         """
-        with transaction(self.path, write=True) as db:
-            db.execute("DELETE FROM throttle_failures WHERE key = ?", (key,))
+        self._conn.get().execute("DELETE FROM throttle_failures WHERE key = ?", (key,))
 
     def _prune(self, db, now):
-        # At most once a minute per process: old rows go in one indexed delete.
+        # At most once a minute per process: old rows go in indexed deletes.
         if now - self._pruned_at < PRUNE_EVERY_S:
             return
         self._pruned_at = now

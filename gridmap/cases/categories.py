@@ -2,12 +2,21 @@
 
 import json
 import math
+import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from gridmap.errors import ConfigError
+from gridmap.errors import BadInput, ConfigError
 
 LIMITS = ("sign", "handle", "verify")
+#: Longest category name an editor may give (either language).
+NAME_MAX = 32
+#: Largest limit an editor may give: about a year of office hours, so that
+#: sign + handle stays far below the calendar's arithmetic bound.
+MAX_LIMIT_HOURS = 2000
+CODE = re.compile(r"[0-9]{2}")
+DECIMAL = re.compile(r"[0-9]{1,4}(?:\.[0-9]{1,6})?")
 
 
 @dataclass(frozen=True)
@@ -31,6 +40,17 @@ def load_categories(path):
         entries = json.loads(path.read_text(encoding="utf-8"))["categories"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ConfigError(f"类别文件无法读取 / categories file unreadable: {path}: {exc}") from exc
+    return parse_categories(entries, path)
+
+
+def parse_categories(entries, source="categories"):
+    """Check the ``categories`` list of a categories document; returns ``{code: Category}``.
+
+    The checks :func:`load_categories` applies, for a document not yet
+    written (``source`` names it in messages). Raises ``ConfigError``.
+    """
+    if not isinstance(entries, list):
+        raise ConfigError(f"类别须为列表 / categories must be a list in {source}")
     categories = {}
     for entry in entries:
         try:
@@ -46,5 +66,76 @@ def load_categories(path):
             raise ConfigError(f"类别代码重复 / duplicate category code {code}")
         categories[code] = category
     if not categories:
-        raise ConfigError(f"类别文件为空 / no categories in {path}")
+        raise ConfigError(f"类别文件为空 / no categories in {source}")
     return categories
+
+
+def dump_categories(categories):
+    """The ``categories`` list of a categories document, in the order given.
+
+    Whole hours are written as integers (``24``, not ``24.0``).
+    """
+    entries = []
+    for category in categories:
+        entry = category.to_dict()
+        entry["limits_hours"] = {k: int(h) if float(h).is_integer() else h
+                                 for k, h in entry["limits_hours"].items()}
+        entries.append(entry)
+    return entries
+
+
+def make_category(code, name, name_en, limits):
+    """A category from an editor's values, each checked; a ``BadInput`` names the field.
+
+    Parameters
+    ----------
+    code : str
+        Two ASCII digits, e.g. ``"15"``.
+    name, name_en : str
+        Chinese and English names: not empty, at most :data:`NAME_MAX`
+        characters, no control characters.
+    limits : dict
+        ``{"sign": …, "handle": …, "verify": …}`` in working hours: numbers or
+        plain decimal strings such as ``"0.5"``; above 0 and at most
+        :data:`MAX_LIMIT_HOURS`.
+
+    Examples
+    --------
+    >>> make_category("15", " 噪声扰民 ", "Noise", {"sign": "0.5", "handle": "8", "verify": 4})
+    Category(code='15', name='噪声扰民', name_en='Noise', sign_hours=0.5, handle_hours=8.0, verify_hours=4.0)
+    """
+    if not (isinstance(code, str) and CODE.fullmatch(code)):
+        raise BadInput(f"类别代码须为两位数字，收到 {str(code)[:20]!r} / the category code must be "
+                       f"two digits such as '15', got {str(code)[:20]!r}", field="code")
+    names = {"name": _checked_name("name", name), "name_en": _checked_name("name_en", name_en)}
+    hours = {k: _checked_hours(f"{k}_hours", limits.get(k)) for k in LIMITS}
+    return Category(code, names["name"], names["name_en"], hours["sign"], hours["handle"],
+                    hours["verify"])
+
+
+def _checked_name(field, value):
+    value = value.strip() if isinstance(value, str) else ""
+    if not value or len(value) > NAME_MAX:
+        raise BadInput(f"{field} 须为 1 到 {NAME_MAX} 个字，收到 {len(value)} 个 / {field} must be "
+                       f"1 to {NAME_MAX} characters, got {len(value)}", field=field)
+    if any(unicodedata.category(c).startswith("C") for c in value):
+        raise BadInput(f"{field} 含控制字符 / {field} contains control or invisible characters",
+                       field=field)
+    return value
+
+
+def _checked_hours(field, value):
+    if isinstance(value, str):
+        value = value.strip()
+        number = float(value) if DECIMAL.fullmatch(value) else None
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value)
+    else:
+        number = None
+    if number is None or not (math.isfinite(number) and 0 < number <= MAX_LIMIT_HOURS):
+        shown = str(value)[:20]
+        raise BadInput(f"{field} 须为大于 0、不超过 {MAX_LIMIT_HOURS} 的工作小时数（可有小数，如 0.5），"
+                       f"收到 {shown!r} / {field} must be a number of working hours above 0 and at "
+                       f"most {MAX_LIMIT_HOURS} (fractions allowed, e.g. 0.5), got {shown!r}",
+                       field=field)
+    return number

@@ -15,8 +15,13 @@ from datetime import datetime
 
 from gridmap.store.features import EARTH_RADIUS_M, haversine_m
 
-CELL_DEG = 0.01  # spatial hash cell, about 1.1 km north-south
-MAX_CELLS = 2500  # beyond this many cells near() scans every case
+# near() uses two spatial hashes: fine cells sized for the 50 m duplicate
+# search (a 3 x 3 block covers it), coarse ones for wide searches. It picks
+# the finest grid that needs at most MAX_CELLS cells, else scans every case.
+FINE_CELL_DEG = 0.0005  # about 56 m north-south
+CELL_DEG = 0.01  # about 1.1 km north-south
+MAX_CELLS = 1024
+GRIDS = (FINE_CELL_DEG, CELL_DEG)
 
 
 class Entry:
@@ -65,8 +70,8 @@ class Entry:
         return feature
 
 
-def _cell(lon, lat):
-    return math.floor(lat / CELL_DEG), math.floor(lon / CELL_DEG)
+def _cell(lon, lat, size=CELL_DEG):
+    return math.floor(lat / size), math.floor(lon / size)
 
 
 class CaseIndex:
@@ -77,7 +82,7 @@ class CaseIndex:
         self.by_tracking = {}
         self.by_key = {}
         self._by_grid = {}
-        self._by_cell = {}
+        self._cells = [{} for _ in GRIDS]  # per grid: cell -> {id: entry}
         self.max_case_no = 0
 
     def __len__(self):
@@ -91,7 +96,12 @@ class CaseIndex:
             if entry.version <= old.version:
                 return False
             self._by_grid[old.grid_code].discard(old.id)
-            self._by_cell[_cell(old.lon, old.lat)].discard(old.id)
+            for size, cells in zip(GRIDS, self._cells):
+                cell = _cell(old.lon, old.lat, size)
+                members = cells[cell]
+                del members[old.id]
+                if not members:
+                    del cells[cell]
             if entry.idempotency_key is None:
                 entry.idempotency_key = old.idempotency_key
         self.by_id[entry.id] = entry
@@ -99,7 +109,8 @@ class CaseIndex:
         if entry.idempotency_key is not None:
             self.by_key[entry.idempotency_key] = entry
         self._by_grid.setdefault(entry.grid_code, set()).add(entry.id)
-        self._by_cell.setdefault(_cell(entry.lon, entry.lat), set()).add(entry.id)
+        for size, cells in zip(GRIDS, self._cells):
+            cells.setdefault(_cell(entry.lon, entry.lat, size), {})[entry.id] = entry
         self.max_case_no = max(self.max_case_no, entry.case_no)
         return True
 
@@ -121,24 +132,41 @@ class CaseIndex:
                 and (not timed or (e.reported_ts is not None and lo <= e.reported_ts < hi))]
 
     def near(self, lon, lat, radius_m, categories=None, states=None):
-        """Entries within ``radius_m`` (and of these categories, states), nearest first."""
+        """Entries within ``radius_m`` (and of these categories, states), nearest first.
+
+        Candidates come from the cells of the radius's bounding box (on the
+        finest grid that needs at most :data:`MAX_CELLS` of them); they are
+        filtered by category and state, then by the box, and only those left
+        get a haversine distance.
+        """
         dlat = math.degrees(radius_m / EARTH_RADIUS_M)
-        coslat = math.cos(math.radians(min(89.9, abs(lat) + dlat)))
-        dlon = dlat / coslat
-        (y0, x0), (y1, x1) = _cell(lon - dlon, lat - dlat), _cell(lon + dlon, lat + dlat)
-        if lon - dlon < -180 or lon + dlon > 180 or (y1 - y0 + 1) * (x1 - x0 + 1) > MAX_CELLS:
-            candidates = self.by_id.values()
+        if abs(lat) + dlat >= 89.9 or lon - (dlon := dlat / math.cos(
+                math.radians(abs(lat) + dlat))) < -180 or lon + dlon > 180:
+            # Near a pole or across the antimeridian the box does not bound the circle.
+            candidates, box = self.by_id.values(), None
         else:
-            by_id = self.by_id
-            candidates = [by_id[i] for y in range(y0, y1 + 1) for x in range(x0, x1 + 1)
-                          for i in self._by_cell.get((y, x), ())]
+            # A little slack, so rounding never drops a point exactly on the circle.
+            slack = 1e-9 + 1e-9 * dlat
+            box = (lon - dlon - slack, lon + dlon + slack, lat - dlat - slack, lat + dlat + slack)
+            candidates = self.by_id.values()
+            for size, cells in zip(GRIDS, self._cells):
+                (y0, x0), (y1, x1) = _cell(box[0], box[2], size), _cell(box[1], box[3], size)
+                if (y1 - y0 + 1) * (x1 - x0 + 1) <= MAX_CELLS:
+                    candidates = [e for y in range(y0, y1 + 1) for x in range(x0, x1 + 1)
+                                  for e in cells.get((y, x), {}).values()]
+                    break
+        if categories is not None:
+            candidates = [e for e in candidates if e.category in categories]
+        if states is not None:
+            candidates = [e for e in candidates if e.state in states]
+        if box is not None:
+            x0, x1, y0, y1 = box
+            candidates = [e for e in candidates if x0 <= e.lon <= x1 and y0 <= e.lat <= y1]
         found = []
         for e in candidates:
-            if (categories is None or e.category in categories) and (
-                    states is None or e.state in states):
-                d = haversine_m(lon, lat, e.lon, e.lat)
-                if d <= radius_m:
-                    found.append((d, e.case_no, e))
+            d = haversine_m(lon, lat, e.lon, e.lat)
+            if d <= radius_m:
+                found.append((d, e.case_no, e))
         found.sort(key=lambda item: item[:2])
         return [e for _, _, e in found]
 

@@ -89,6 +89,42 @@ MESSAGES = {
     "action_rate": ("评价", "Rate"),
     "action_report": ("上报", "Reported"),
     "none": ("暂无", "none"),
+    "settings_categories": ("类别与时限", "Categories and limits"),
+    "settings_calendar": ("工作日历", "Working calendar"),
+    "settings_saved": ("已保存，所有服务进程将在下一次请求时使用新设置。",
+                       "Saved: every server process uses the new settings from its next request."),
+    "settings_apply_to_new": (
+        "修改只对此后计算的时限生效：已有案件保留上报时定下的时限；转办后的签收时限、回复后的核查时限按当时的设置计算。",
+        "Changes apply to deadlines set from now on: existing cases keep the deadlines they were "
+        "given; the sign-for deadline after a forward and the verification deadline after a reply "
+        "use the settings in force at that time."),
+    "category_code": ("代码", "Code"),
+    "name_en": ("英文名称", "English name"),
+    "sign_hours": ("签收时限", "Sign for within"),
+    "handle_hours": ("处置时限", "Handle within"),
+    "verify_hours": ("核查时限", "Verify within"),
+    "in_working_hours": ("单位：工作小时，可有小数（如 0.5），须大于 0、不超过 {max}。",
+                         "In working hours; fractions allowed (e.g. 0.5); above 0, at most {max}."),
+    "add_category": ("新增类别", "Add a category"),
+    "new_code_hint": ("两位数字，不能与已有代码重复", "two digits, not used yet"),
+    "categories_no_delete": ("类别不能删除：已有案件引用类别代码。", "Categories cannot be deleted: "
+                             "cases refer to their codes."),
+    "timezone": ("时区", "Time zone"),
+    "working_days": ("工作日", "Working days"),
+    "working_hours": ("工作时段（每行一段，如 08:30-12:00）",
+                      "Working periods (one a line, e.g. 08:30-12:00)"),
+    "holidays": ("放假日（每行一个日期 YYYY-MM-DD）", "Holidays (one date a line, YYYY-MM-DD)"),
+    "workdays": ("调休上班日（每行一个周末日期 YYYY-MM-DD）",
+                 "Make-up workdays (one weekend date a line, YYYY-MM-DD)"),
+    "years": ("日期所属年份及依据（每行：年份 依据；暂定年份在年份后加 *）",
+              "Years the dates cover, with their source (a line: year source; a * after a "
+              "provisional year)"),
+    "calendar_yearly": ("每年国务院办公厅发布次年节假日安排（通常在 11 月）后，在此更新放假日、调休上班日和年份。",
+                        "Every year, once the State Council publishes next year's public holidays "
+                        "(usually in November), update the holidays, make-up workdays and years here."),
+    "wd_mon": ("周一", "Mon"), "wd_tue": ("周二", "Tue"), "wd_wed": ("周三", "Wed"),
+    "wd_thu": ("周四", "Thu"), "wd_fri": ("周五", "Fri"), "wd_sat": ("周六", "Sat"),
+    "wd_sun": ("周日", "Sun"),
 }
 
 

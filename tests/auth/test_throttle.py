@@ -119,3 +119,47 @@ def test_processes_share_the_limit_exactly(tmp_path, run_in_processes):
     allowed = run_in_processes(hit_in_process, path)
     assert sum(allowed) == 50, allowed
     assert Throttle(path).hit("report:ip:shared", 50, 3600)[0] is False
+
+
+def test_one_connection_per_thread_with_synchronous_normal(throttle):
+    import threading
+
+    throttle.hit("k", 5, 60)
+    conn = throttle._conn.get()
+    assert throttle._conn.get() is conn
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    seen = []
+    thread = threading.Thread(target=lambda: seen.append((throttle.hit("k", 5, 60),
+                                                         throttle._conn.get())))
+    thread.start()
+    thread.join()
+    assert seen[0][0] == (True, 0) and seen[0][1] is not conn
+    assert throttle.hit("k", 5, 60) == (True, 0) and throttle._conn.get() is conn
+
+
+def test_a_forked_child_opens_its_own_connection(throttle):
+    import os
+
+    assert throttle.hit("fork", 2, 60) == (True, 0)
+    parent_conn = throttle._conn.get()
+    pid = os.fork()
+    if pid == 0:  # the child: its own connection, the shared count
+        code = 1
+        try:
+            ok = (throttle.hit("fork", 2, 60) == (True, 0) and throttle._conn.get() is not parent_conn
+                  and throttle.hit("fork", 2, 60) == (False, 60))
+            code = 0 if ok else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert throttle._conn.get() is parent_conn
+    assert throttle.hit("fork", 2, 60) == (False, 60)
+
+
+def test_huge_limits_are_counted_in_sql(throttle):
+    for _ in range(300):
+        assert throttle.hit("report:ip:many", 10**9, 60) == (True, 0)
+    assert throttle.hit("report:ip:many", 301, 60) == (True, 0)
+    assert throttle.hit("report:ip:many", 301, 60) == (False, 60)

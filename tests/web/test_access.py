@@ -39,6 +39,11 @@ EXPECTED = {
     ("admin.add_user", "POST"): {"admin"},
     ("admin.change_user", "POST"): {"admin"},
     ("admin.audit_log", "GET"): {"admin"},
+    ("admin.categories", "GET"): {"admin"},
+    ("admin.add_category", "POST"): {"admin"},
+    ("admin.change_category", "POST"): {"admin"},
+    ("admin.calendar", "GET"): {"admin"},
+    ("admin.change_calendar", "POST"): {"admin"},
     ("open311.discovery", "GET"): ANY,
     ("open311.service_list", "GET"): ANY,
     ("open311.service_definition", "GET"): ANY,
@@ -101,6 +106,8 @@ def request_for(app, endpoint, method, counter):
         feature = new_case(app)
         args["service_request_id"] = feature["id"]
         args["token"] = feature["properties"]["tracking_code"]
+    if endpoint == "admin.change_category":
+        args["code"] = "06"
     if endpoint in ("cases_api.get_case", "cases_api.act_on_case", "case_pages.act"):
         args["case_id"] = new_case(app)["id"]
         body = {"action": "sign"} if endpoint == "cases_api.act_on_case" else None
@@ -127,17 +134,40 @@ def request_for(app, endpoint, method, counter):
         form.update(username="victim", password=PASSWORD)
     if endpoint == "admin.add_user":
         form.update(username=f"new{next(counter)}", password=PASSWORD, roles="planner")
+    if endpoint in ("admin.add_category", "admin.change_category", "admin.change_calendar"):
+        form.update(settings_form(app, endpoint))
     if body is not None or method != "POST":
         form = None
     return url, query, form, body
+
+
+def settings_form(app, endpoint):
+    """Well-formed settings forms: category 06 as it is, a new unused code, the calendar as it is."""
+    community = app.extensions["gridmap"]
+    if endpoint == "admin.change_calendar":
+        doc = community.calendar.to_dict()
+        return {"working_days": doc["working_days"],
+                "working_hours": "\n".join(f"{a}-{b}" for a, b in doc["working_hours"]),
+                "holidays": "\n".join(doc["holidays"]), "workdays": "\n".join(doc["workdays"]),
+                "years": "\n".join(f"{y}{'*' if e['provisional'] else ''} {e['source']}"
+                                   for y, e in doc["years"].items())}
+    category = community.categories["06"]
+    form = {"name": category.name, "name_en": category.name_en,
+            **{f"{k}_hours": str(getattr(category, f"{k}_hours")) for k in ("sign", "handle", "verify")}}
+    if endpoint == "admin.add_category":
+        form.update(code=next(c for c in (f"{i:02d}" for i in range(20, 99))
+                              if c not in community.categories), name="新类别", name_en="New")
+    return form
 
 
 def snapshot(app):
     store = app.extensions["gridmap.accounts"]
     cases = sorted((f["id"], f["properties"]["version"])
                    for f in app.extensions["gridmap.cases"].store.all())
+    data_dir = app.extensions["gridmap"].data_dir
     return ([u.to_dict() for u in store.list_users()], store.list_tokens(), cases,
-            (app.extensions["gridmap"].data_dir / "grids.geojson").read_bytes())
+            *((data_dir / name).read_bytes()
+              for name in ("grids.geojson", "categories.json", "calendar.json")))
 
 
 def test_every_route_has_an_expected_policy(matrix_app):
