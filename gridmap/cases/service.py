@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from gridmap.cases.intake import check_plain_text, check_report
 from gridmap.cases.workflow import OPEN_STATES, STATE_NAMES, apply_action
 from gridmap.errors import BadInput, Conflict, NotFound, OutsideServiceArea
+from gridmap.geo.datums import to_wgs84
 from gridmap.teams import SLOTS
 
 log = logging.getLogger(__name__)
@@ -84,14 +85,13 @@ class CaseService:
                 detail={"nearest": {"code": route.nearest.code, "name": route.nearest.name},
                         "distance_m": round(route.distance_m, 1), **(
                             {"hint": route.hint} if route.hint else {})})
-        lon, lat = self._wgs84(fields)
+        lon, lat = (round(v, 7) for v in to_wgs84(fields["lon"], fields["lat"], fields["datum"]))
         now = self.clock()
         category = self.community.categories[fields["category"]]
         deadlines = self.community.calendar.deadlines(now, category)
-        team = self.community.teams[route.code]
-        assignee = team.full_time or team.head
+        case_id = uuid.uuid4().hex
         props = {
-            "case_id": None, "tracking_code": new_tracking_code(),
+            "case_id": case_id, "tracking_code": new_tracking_code(),
             "grid_code": route.code, "routing": route.status,
             "routing_distance_m": round(route.distance_m, 2),
             "category": category.code, "description": fields["description"],
@@ -100,14 +100,12 @@ class CaseService:
             "input": {"datum": fields["datum"], "lon": fields["lon"], "lat": fields["lat"]},
             "state": "reported", "reported_at": now.isoformat(timespec="seconds"),
             "deadlines": {k: v.isoformat(timespec="seconds") for k, v in deadlines.items()},
-            "assignee": assignee.person_id if assignee else None,
+            "assignee": self._default_assignee(route.code),
             "handlers": [], "history": [{
                 "at": now.isoformat(timespec="seconds"), "action": "report", "actor": None,
                 "role": "resident", "note": None, "from": None, "to": "reported",
                 "grid_code": route.code}],
         }
-        case_id = uuid.uuid4().hex
-        props["case_id"] = case_id
         feature = {"type": "Feature", "id": case_id,
                    "geometry": {"type": "Point", "coordinates": [lon, lat]}, "properties": props}
         if key:
@@ -123,11 +121,11 @@ class CaseService:
                       if f["id"] != feature["id"]]
         return feature, created, duplicates
 
-    def _wgs84(self, fields):
-        from gridmap.geo.datums import to_wgs84
-
-        lon, lat = to_wgs84(fields["lon"], fields["lat"], fields["datum"])
-        return round(lon, 7), round(lat, 7)
+    def _default_assignee(self, grid_code):
+        """The grid's full-time worker handles its cases; the head while that slot is vacant."""
+        team = self.community.teams[grid_code]
+        member = team.full_time or team.head
+        return member.person_id if member else None
 
     # -- reading --------------------------------------------------------------
 
@@ -189,9 +187,7 @@ class CaseService:
             props["deadlines"]["sign"] = self.community.calendar.add_working_hours(
                 now, category.sign_hours).isoformat(timespec="seconds")
             if "to_grid" in props["history"][-1]:
-                team = self.community.teams[props["grid_code"]]
-                assignee = team.full_time or team.head
-                props["assignee"] = assignee.person_id if assignee else None
+                props["assignee"] = self._default_assignee(props["grid_code"])
         elif action == "reply":
             props["deadlines"]["verify"] = self.community.calendar.verify_deadline(
                 now, category).isoformat(timespec="seconds")
@@ -229,7 +225,7 @@ class CaseService:
             "category": {"code": category.code, "name": category.name, "name_en": category.name_en},
             "description": props["description"],
             "grid": {"code": grid.code, "name": grid.name},
-            "handled_by": self._assignee_role(props),
+            "handled_by": self.handler_role(props),
             "reported_at": props["reported_at"], "deadlines": props["deadlines"],
             "reply": props.get("reply"), "rating": props.get("rating"),
             "history": [{"at": e["at"], "action": e["action"], "role": e["role"],
@@ -251,7 +247,8 @@ class CaseService:
         props["location"] = feature["geometry"]["coordinates"]
         return props
 
-    def _assignee_role(self, props):
+    def handler_role(self, props):
+        """The team role (not the name) of the case's assignee, for public answers."""
         team = self.community.teams.get(props["grid_code"])
         if team is None:
             return None

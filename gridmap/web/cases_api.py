@@ -91,7 +91,7 @@ def intake_answer(feature, duplicates):
     props = feature["properties"]
     grid = svc.community.grids[props["grid_code"]]
     team = svc.community.teams[grid.code]
-    handler = svc._assignee_role(props)
+    handler = svc.handler_role(props)
     return {
         "case_id": feature["id"], "case_no": props["case_no"],
         "tracking_code": props["tracking_code"], "state": props["state"],

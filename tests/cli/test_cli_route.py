@@ -285,7 +285,7 @@ def test_datum_of_input_points(tmp_path, demo_grids, demo_router, datum, convert
     write_csv(tmp_path / "in.csv", [["lon", "lat"], [txt(shifted[0]), txt(shifted[1])]])
 
     result = run("--datum", datum.upper(), tmp_path / "in.csv", tmp_path / "out.csv")
-    plain = run(tmp_path / "in.csv", tmp_path / "plain.csv")
+    assert run(tmp_path / "in.csv", tmp_path / "plain.csv").exit_code == 0
 
     assert result.exit_code == 0, result.output
     assert read_csv_rows(tmp_path / "out.csv")[1][2:] == [grid.code, "inside"]
