@@ -134,6 +134,9 @@ class GeoJSONSeqStore(CaseStore):
             with self._state_lock:
                 hit = self._index.by_key.get(key)
             if hit is not None:
+                if hit.unsynced is not None:  # maybe another process's, not yet fsynced
+                    with self._io_lock:
+                        self._make_durable([hit])
                 return hit.feature(), False
         op = self._group.submit(_Op(prep, key))
         self._maybe_compact()
@@ -163,6 +166,13 @@ class GeoJSONSeqStore(CaseStore):
                     except OSError as exc:  # in the file, maybe not on disk: say so
                         log.error("fsync of %s failed: %s", self.folder, exc)
                         failure = exc
+                        for entry in entries:  # a repeated key must check again
+                            entry.unsynced = self._log.where()
+                if failure is None:  # repeated keys answered with records of others
+                    try:
+                        self._make_durable([op.result for op in batch if op.created is False])
+                    except StoreError as exc:
+                        failure = exc
                 with self._state_lock:  # the file has them: so must the index
                     for entry in entries:
                         self._index.add(entry)
@@ -174,6 +184,20 @@ class GeoJSONSeqStore(CaseStore):
                 if not committed and op.error is None:
                     op.result, op.error = None, StoreError(
                         f"案件未能写入 / the case could not be written: {failure or 'interrupted'}")
+
+    def _make_durable(self, entries):
+        """Fsync what ``entries`` need, if the mark does not show it done (under
+        the io lock): answering a repeated key acknowledges the record again."""
+        for entry in entries:
+            where = entry.unsynced
+            if where is None:
+                continue
+            try:
+                self._log.ensure_durable(*where)
+            except OSError as exc:
+                log.error("fsync of %s failed: %s", self.folder, exc)
+                raise StoreError(f"案件未能写入 / the case could not be written: {exc}") from exc
+            entry.unsynced = None
 
     def _stage(self, batch):
         """Check each op against the index and the ops before it; returns
@@ -225,10 +249,11 @@ class GeoJSONSeqStore(CaseStore):
 
     def _apply(self, records):
         """Put records read from disk into the index (the newest version wins)."""
-        entries = []
+        entries, source = [], self._log.source
         for rec, text in records:
             try:
-                entries.append(Entry.from_record(rec, text))
+                entries.append(entry := Entry.from_record(rec, text))
+                entry.unsynced = source
             except ValueError as exc:
                 log.error("%s: skipping a record that is not a case (%s): %.200s",
                           self.folder, exc, text)

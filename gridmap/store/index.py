@@ -25,10 +25,16 @@ GRIDS = (FINE_CELL_DEG, CELL_DEG)
 
 
 class Entry:
-    """One stored version of one case: its JSON text and index fields."""
+    """One stored version of one case: its JSON text and index fields.
+
+    ``unsynced`` is (segment, inode, end offset) while the record may not be
+    fsynced yet (read from another process's append, or our own fsync
+    failed), else None; the store clears it once it has made sure. It is the
+    only member that changes after an entry is made.
+    """
 
     __slots__ = ("id", "raw", "tracking_code", "grid_code", "state", "category", "reported_ts",
-                 "lon", "lat", "case_no", "version", "idempotency_key")
+                 "lon", "lat", "case_no", "version", "idempotency_key", "unsynced")
 
     @classmethod
     def from_prepared(cls, prep, raw, case_no, version, idempotency_key):
@@ -36,6 +42,7 @@ class Entry:
         self = cls()
         self.raw, self.case_no, self.version, self.idempotency_key = (raw, case_no, version,
                                                                       idempotency_key)
+        self.unsynced = None
         for name in ("id", "tracking_code", "grid_code", "state", "category", "reported_ts",
                      "lon", "lat"):
             setattr(self, name, getattr(prep, name))
@@ -45,7 +52,7 @@ class Entry:
     def from_record(cls, rec, raw):
         """The entry of a record read from disk; ValueError if it is not a case."""
         self = cls()
-        self.raw = raw
+        self.raw, self.unsynced = raw, None
         try:
             props = rec["properties"]
             self.id, self.tracking_code = rec["id"], props["tracking_code"]

@@ -73,6 +73,9 @@ class SeqLog:
             raise StoreError(f"案件目录不可用 / cannot use the case folder {self.folder}: {exc}") from exc
         self.segment, self._fd, self.offset, self._ino = 1, None, 0, None
         self._snap_ident = None
+        # While apply() runs on records read from a segment: (segment, inode,
+        # end offset of the batch), for durable_at(); None for the snapshot.
+        self.source = None
 
     def _open_locks(self):
         flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
@@ -177,7 +180,11 @@ class SeqLog:
                 self._log_bad([(self.offset + pos, "no final newline")])
             consumed = len(data)
         if records:
-            apply(records)
+            self.source = (self.segment, self._ino, self.offset + consumed)
+            try:
+                apply(records)
+            finally:
+                self.source = None
         self.offset += consumed
 
     def _log_bad(self, bad):
@@ -227,6 +234,42 @@ class SeqLog:
             size = os.fstat(self._fd).st_size
             datasync(self._fd)
             os.pwrite(self._sync_fd, MARK.pack(self.segment, self._ino, size), 0)
+
+    def where(self):
+        """(segment, inode, offset): the end of what this process has read or written."""
+        return self.segment, self._ino, self.offset
+
+    def ensure_durable(self, segment, ino, end):
+        """Make sure bytes up to ``end`` of ``segment`` (inode ``ino``) are on disk.
+
+        For answering with a record another process appended (or whose own
+        fsync failed): it may not be fsynced yet. Cheap when the mark in
+        ``cases.sync`` covers it, or names a later segment (a segment is
+        fsynced when it is sealed, before the next one starts).
+        """
+        with self._sync_locked():
+            data = os.pread(self._sync_fd, MARK.size, 0)
+            if len(data) == MARK.size:
+                mark_segment, mark_ino, size = MARK.unpack(data)
+                if mark_segment > segment or ((mark_segment, mark_ino) == (segment, ino)
+                                              and size >= end):
+                    return
+            if self._fd is not None and (segment, ino) == (self.segment, self._ino):
+                size = os.fstat(self._fd).st_size
+                datasync(self._fd)
+                os.pwrite(self._sync_fd, MARK.pack(self.segment, self._ino, size), 0)
+                return
+        # An older segment: sealed (and fsynced by the sealer, which may still
+        # be at it), or gone into a snapshot (fsynced before it was removed).
+        try:
+            fd = os.open(self.folder / segment_name(segment), os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return
+        try:
+            if os.fstat(fd).st_ino == ino:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
 
     @contextlib.contextmanager
     def _sync_locked(self):

@@ -324,3 +324,29 @@ def test_compaction_starts_by_itself_past_compact_bytes(folder, open_store):
     store.close()  # waits for a running compaction
     assert not segment(folder, 1).exists()
     assert open_store().count() == 20
+
+
+def synced_mark(folder):
+    return seqlog.MARK.unpack((folder / seqlog.SYNC).read_bytes()[:seqlog.MARK.size])
+
+
+@pytest.mark.parametrize("refresh_first", [True, False], ids=["fast-path", "staging-hit"])
+def test_a_repeated_key_is_answered_only_once_its_record_is_fsynced(folder, open_store,
+                                                                    monkeypatch, refresh_first):
+    writer, other = open_store(), open_store()
+    writer.create(make_feature("c0"))
+    monkeypatch.setattr(writer._log, "sync", lambda: None)  # appended, not yet fsynced
+    writer.create(make_feature("c1"), idempotency_key="k1")
+    size = segment(folder).stat().st_size
+    assert synced_mark(folder)[2] < size
+    if refresh_first:
+        other.refresh()  # the answer then comes from the index, without the write lock
+    syncs = []
+    real = seqlog.os.fdatasync
+    monkeypatch.setattr(seqlog.os, "fdatasync", lambda fd: syncs.append(fd) or real(fd))
+    feature, created = other.create(make_feature("c2"), idempotency_key="k1")
+    assert (feature["id"], created) == ("c1", False) and len(syncs) == 1
+    segment_no, ino, synced = synced_mark(folder)
+    assert (segment_no, ino) == (1, segment(folder).stat().st_ino) and synced >= size
+    assert other.create(make_feature("c2"), idempotency_key="k1")[1] is False
+    assert len(syncs) == 1  # checked once per record
