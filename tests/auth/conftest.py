@@ -5,6 +5,24 @@ import multiprocessing
 import pytest
 
 
+class FakeClock:
+    """A clock for the stores' ``clock=`` argument that moves only when told."""
+
+    def __init__(self, t=1_750_000_000.0):
+        self.t = t
+
+    def __call__(self):
+        return self.t
+
+    def advance(self, seconds):
+        self.t += seconds
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
 @pytest.fixture
 def run_in_processes():
     """``run(target, path, n=4)``: run ``target(path, index, barrier, results)`` in ``n``

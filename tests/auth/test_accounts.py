@@ -20,22 +20,6 @@ GRID1, GRID2, GRID3 = "500114005001001", "500114005001002", "500114005001003"
 PASSWORD = "correct horse battery"
 
 
-class FakeClock:
-    def __init__(self, t=1_750_000_000.0):
-        self.t = t
-
-    def __call__(self):
-        return self.t
-
-    def advance(self, seconds):
-        self.t += seconds
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
-
-
 @pytest.fixture
 def store(tmp_path, clock):
     return AccountStore(tmp_path / ACCOUNTS_FILE, idle_timeout_s=3600, max_age_s=86400, clock=clock)

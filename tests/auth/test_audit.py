@@ -9,7 +9,7 @@ from gridmap.audit import ACTIONS, AUDIT_FILE, AuditLog
 from gridmap.errors import BadInput
 
 
-class FakeClock:
+class TickingClock:
     def __init__(self, t=1_750_000_000.0):
         self.t = t
 
@@ -20,7 +20,7 @@ class FakeClock:
 
 @pytest.fixture
 def audit(tmp_path):
-    return AuditLog(tmp_path / AUDIT_FILE, clock=FakeClock())
+    return AuditLog(tmp_path / AUDIT_FILE, clock=TickingClock())
 
 
 def test_record_writes_one_json_line(audit):

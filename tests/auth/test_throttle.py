@@ -8,22 +8,6 @@ from gridmap.auth.throttle import Throttle
 from gridmap.errors import BadInput
 
 
-class FakeClock:
-    def __init__(self, t=1_750_000_000.0):
-        self.t = t
-
-    def __call__(self):
-        return self.t
-
-    def advance(self, seconds):
-        self.t += seconds
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
-
-
 @pytest.fixture
 def throttle(tmp_path, clock):
     return Throttle(tmp_path / "throttle.sqlite3", clock=clock)
