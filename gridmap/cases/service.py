@@ -23,6 +23,7 @@ from gridmap.teams import SLOTS
 log = logging.getLogger(__name__)
 
 DUPLICATE_RADIUS_M = 50.0
+DUPLICATES_SHOWN = 5  # the nearest few; a hot spot must not list (or parse) hundreds
 #: Crockford base32 without I, L, O, U: easy to read out over the phone.
 TRACKING_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 SLOT_TITLES = {slot: (zh, en) for slot, zh, en in SLOTS}
@@ -117,8 +118,9 @@ class CaseService:
             raise Conflict("该幂等键已用于另一条上报 / this idempotency key was used for a "
                            "different report", field="idempotency_key")
         duplicates = [f for f in self.store.near(lon, lat, DUPLICATE_RADIUS_M,
-                                                 categories=[category.code], states=OPEN_STATES)
-                      if f["id"] != feature["id"]]
+                                                 categories=[category.code], states=OPEN_STATES,
+                                                 limit=DUPLICATES_SHOWN + 1)
+                      if f["id"] != feature["id"]][:DUPLICATES_SHOWN]
         return feature, created, duplicates
 
     def _default_assignee(self, grid_code):

@@ -156,7 +156,7 @@ class CaseStore(abc.ABC):
         """
 
     @abc.abstractmethod
-    def near(self, lon, lat, radius_m, categories=None, states=None):
+    def near(self, lon, lat, radius_m, categories=None, states=None, limit=None):
         """Cases within ``radius_m`` metres (great-circle), nearest first.
 
         Parameters
@@ -167,6 +167,8 @@ class CaseStore(abc.ABC):
             Finite, >= 0.
         categories, states : iterable of str, optional
             As in :meth:`query`.
+        limit : int, optional
+            At most this many (the nearest); ``None`` for all.
 
         Returns
         -------

@@ -372,6 +372,7 @@ class CaseStoreContract:
         assert [f["id"] for f in store.near(LON, LAT, 50)] == ["at0", "closed5", "waste10", "at40",
                                                               "at49"]
         assert len(store.near(LON, LAT, 1000)) == 7 and store.near(0.0, 0.0, 1000) == []
+        assert [f["id"] for f in store.near(LON, LAT, 1000, limit=2)] == ["at0", "closed5"]
         with pytest.raises(BadInput):
             store.near(LON, LAT, -1)
 

@@ -236,3 +236,10 @@ def test_notes_and_ratings_are_checked_like_reports(app, client):
     r = client.post(f"/api/track/{tracking}/rating", json={"rating": 5, "stars": 5})
     assert r.status_code == 400 and "stars" in r.get_json()["message"]
     assert app.extensions["gridmap.cases"].store.get(case_id)["properties"]["state"] == "closed"
+
+
+def test_a_hot_spot_lists_only_the_nearest_few_duplicates(app, client):
+    for i in range(8):
+        report(client, app, description=f"同一处第{i}次")
+    answer = report(client, app, description="又一次").get_json()
+    assert len(answer["duplicates"]) == 5
