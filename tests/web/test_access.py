@@ -8,6 +8,8 @@ import pytest
 
 from gridmap.web import create_app
 
+from signed_in_clients import signed_in
+
 ROLES = (None, "grid_staff", "dispatcher", "planner", "admin")
 STAFF = {"grid_staff", "dispatcher", "planner", "admin"}
 ANY = set(ROLES)
@@ -68,12 +70,7 @@ def matrix_app(tmp_path_factory):
 
 
 def client_as(app, role):
-    client = app.test_client()
-    with client.session_transaction() as s:
-        s["csrf"] = CSRF
-        if role:
-            s["sid"] = app.extensions["gridmap.accounts"].create_session(f"u_{role}")
-    return client
+    return signed_in(app, role and f"u_{role}", CSRF)
 
 
 def new_case(app, state="reported"):

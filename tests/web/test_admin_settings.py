@@ -15,6 +15,8 @@ import pytest
 from gridmap.auth.accounts import AccountStore
 from gridmap.web import create_app
 
+from signed_in_clients import signed_in
+
 PASSWORD = "correct horse battery"
 CSRF = "s" * 43
 TZ = ZoneInfo("Asia/Shanghai")
@@ -39,11 +41,7 @@ def app(tmp_path):
 
 
 def as_user(app, username="root"):
-    client = app.test_client()
-    with client.session_transaction() as s:
-        s["csrf"] = CSRF
-        s["sid"] = app.extensions["gridmap.accounts"].create_session(username)
-    return client
+    return signed_in(app, username, CSRF)
 
 
 def data_file(app, name):

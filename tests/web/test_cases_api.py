@@ -5,6 +5,8 @@ import pytest
 
 from gridmap.web import create_app
 
+from signed_in_clients import signed_in
+
 PASSWORD = "correct horse battery"
 PHONE = "100-4242-4242"
 CSRF = "c" * 43
@@ -24,11 +26,7 @@ def app(tmp_path):
 
 
 def as_user(app, username):
-    client = app.test_client()
-    with client.session_transaction() as s:
-        s["csrf"] = CSRF
-        s["sid"] = app.extensions["gridmap.accounts"].create_session(username)
-    return client
+    return signed_in(app, username, CSRF)
 
 
 def spot(app, index):

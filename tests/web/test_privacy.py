@@ -11,6 +11,8 @@ import pytest
 
 from gridmap.web import create_app
 
+from signed_in_clients import signed_in
+
 PASSWORD = "correct horse battery"
 PHONE = "100-3141-5926"
 NAME = "隐私测试居民"
@@ -40,11 +42,7 @@ def planted(tmp_path_factory):
 
 
 def client_as(app, role):
-    client = app.test_client()
-    if role:
-        with client.session_transaction() as s:
-            s["sid"] = app.extensions["gridmap.accounts"].create_session(role)
-    return client
+    return signed_in(app, role)
 
 
 def get_routes(app, case):
