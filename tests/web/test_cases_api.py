@@ -1,6 +1,8 @@
 """The case API through Flask: intake answers and refusals, queues, the workflow
 by role and grid, and public tracking that never shows contact or staff names."""
 
+from datetime import timedelta
+
 import pytest
 
 from gridmap.web import create_app
@@ -193,7 +195,11 @@ def test_grid_queue_filters_and_pages(app, client):
     page = staff.get(f"/api/grids/{code}/cases?per_page=2&page=3").get_json()
     assert page["total"] == 5 and len(page["cases"]) == 1
     assert staff.get(f"/api/grids/{code}/cases?state=signed").get_json()["total"] == 0
-    assert staff.get(f"/api/grids/{code}/cases?overdue=any").get_json()["total"] in range(0, 6)
+    assert staff.get(f"/api/grids/{code}/cases?overdue=any").get_json()["total"] == 0
+    service = app.extensions["gridmap.cases"]
+    later = service.clock() + timedelta(days=30)
+    service.clock = lambda: later  # a month on, nobody has signed for anything
+    assert staff.get(f"/api/grids/{code}/cases?overdue=sign").get_json()["total"] == 5
     for bad in ("state=lost", "overdue=soon", "page=0", "per_page=500", "since=yesterday"):
         r = staff.get(f"/api/grids/{code}/cases?{bad}")
         assert r.status_code == 400 and r.get_json()["field"] == bad.split("=")[0]
