@@ -5,7 +5,7 @@
 - :mod:`gridmap.auth.accounts`: :class:`AccountStore` over SQLite
   (``DATA_DIR/accounts.sqlite3``): users with scrypt password hashes,
   server-side sessions, API tokens stored as SHA-256 hashes.
-- :mod:`gridmap.auth.throttle`: :class:`Throttle`, sliding-window counters
+- :mod:`gridmap.auth.throttle`: :class:`Throttle`, rate limits (GCRA)
   and sign-in failure counts in SQLite, shared by every worker process.
 - :mod:`gridmap.auth.demo`: demo accounts for each role.
 

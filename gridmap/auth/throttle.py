@@ -1,15 +1,21 @@
 """Rate limits and sign-in failure counts in SQLite, shared by worker processes.
 
-:meth:`Throttle.hit` is a sliding-window log: each allowed hit is one row, a
-hit is allowed while fewer than ``limit`` rows of its key are younger than
-``window_s``, and refused hits are not stored, so a flood adds no rows. The
-check and the insert are one ``INSERT ... WHERE NOT EXISTS`` statement, which
-runs under the database's write lock, so processes hitting one key at once
-never let more than ``limit`` through. The check is a seek in the ``(key,
-at)`` index for the ``limit``-th newest hit in the window; nothing is fetched
-into Python. A hit is first checked without the write lock: rows only ever
-join the window, so a refusal seen in any snapshot stands, and a flood of
-refused hits never queues for the lock.
+:meth:`Throttle.hit` is the generic cell rate algorithm (GCRA, a leaky bucket
+kept as one number): ``limit`` per ``window_s`` means a burst of up to
+``limit`` hits at once, then one more every ``window_s / limit`` seconds, so
+the sustained rate never exceeds ``limit`` per window. Each key has one row,
+its *theoretical arrival time* (``tat``): the moment the bucket is empty
+again. A hit is allowed when ``max(tat, now) + window_s / limit`` is at most
+``window_s`` ahead, and then stored as the new ``tat``; refused hits change
+nothing. So a hit costs the same whatever the limit (a sliding-window log
+walks ``limit`` rows), and a flood from many addresses adds one row each.
+
+The check and the update are one ``INSERT ... ON CONFLICT DO UPDATE ...
+WHERE`` statement, which runs under the database's write lock, so processes
+hitting one key at once never let more through than the limit. A hit is
+first checked without the write lock: a refusal seen in any snapshot stands
+(``tat`` only grows until it is pruned, and a pruned ``tat`` was in the past),
+so a flood of refused hits never queues for the lock.
 
 Each thread of each process keeps its own connection
 (:class:`~gridmap.auth.database.LocalConnection`, reopened after a fork),
@@ -37,19 +43,20 @@ THROTTLE_FILE = "throttle.sqlite3"
 PRUNE_EVERY_S = 60
 SYNCHRONOUS = "NORMAL"  # losing the last hits in a power cut is harmless
 
-# The limit-th newest hit of a key inside the window (none: a hit is allowed).
-_NTH_HIT = ("SELECT at FROM throttle_hits WHERE key = ? AND at > ? "
-            "ORDER BY at DESC LIMIT 1 OFFSET ?")
+_TAT = "SELECT tat FROM throttle_rates WHERE key = ?"
+# Allowed: the new tat is stored (one row changed); refused: nothing changes.
+_HIT = ("INSERT INTO throttle_rates (key, tat) VALUES (:key, :now + :step) "
+        "ON CONFLICT (key) DO UPDATE SET tat = max(tat, :now) + :step "
+        "WHERE max(tat, :now) + :step - :now <= :room")
 _NTH_FAILURE = ("SELECT at FROM throttle_failures WHERE key = ? AND at > ? "
                 "ORDER BY at DESC LIMIT 1 OFFSET ?")
-_INSERT_IF_ROOM = ("INSERT INTO throttle_hits (key, at, expires_at) SELECT ?, ?, ? "
-                   f"WHERE NOT EXISTS ({_NTH_HIT})")
+# Rounding: limit steps of window/limit may add up to a hair over the window.
+_SLACK = 1e-9
 
 SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS throttle_hits (key TEXT NOT NULL, at REAL NOT NULL, "
-    "expires_at REAL NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS throttle_hits_by_key ON throttle_hits (key, at)",
-    "CREATE INDEX IF NOT EXISTS throttle_hits_by_expiry ON throttle_hits (expires_at)",
+    "DROP TABLE IF EXISTS throttle_hits",  # the sliding-window log of earlier versions
+    "CREATE TABLE IF NOT EXISTS throttle_rates (key TEXT PRIMARY KEY, tat REAL NOT NULL) "
+    "WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS throttle_failures (key TEXT NOT NULL, at REAL NOT NULL)",
     "CREATE INDEX IF NOT EXISTS throttle_failures_by_key ON throttle_failures (key, at)",
 )
@@ -85,36 +92,36 @@ class Throttle:
         self._conn = LocalConnection(self.path, synchronous=SYNCHRONOUS)
 
     def hit(self, key, limit, window_s):
-        """Count one attempt at ``key``, if fewer than ``limit`` were allowed in ``window_s``.
+        """Count one attempt at ``key`` if the bucket of ``limit`` per ``window_s`` has room.
 
         Returns
         -------
         (allowed, retry_after_s) : (bool, int)
             ``retry_after_s`` is 0 when allowed, else the whole seconds (at
-            least 1) until the oldest counted attempt leaves the window.
+            least 1) until the next hit would be allowed.
 
         Examples
         --------
         >>> import tempfile, pathlib
         >>> t = Throttle(pathlib.Path(tempfile.mkdtemp()) / "t.sqlite3", clock=lambda: 1000.0)
         >>> [t.hit("report:ip:10.0.0.1", limit=2, window_s=60) for _ in range(3)]
-        [(True, 0), (True, 0), (False, 60)]
+        [(True, 0), (True, 0), (False, 30)]
         """
         _check(limit, window_s)
         now = self.clock()
+        step = window_s / limit
+        room = window_s * (1 + _SLACK)
         db = self._conn.get()
-        since = now - window_s
-        nth = db.execute(_NTH_HIT, (key, since, limit - 1)).fetchone()
-        if nth is None:  # room seen in a snapshot: check again and insert under the write lock
-            inserted = db.execute(_INSERT_IF_ROOM, (key, now, now + window_s,
-                                                    key, since, limit - 1)).rowcount
-            if inserted:
+        row = db.execute(_TAT, (key,)).fetchone()
+        if row is None or max(row[0], now) + step - now <= room:
+            # room seen in a snapshot: check again and store under the write lock
+            if db.execute(_HIT, {"key": key, "now": now, "step": step, "room": room}).rowcount:
                 self._prune(db, now)
                 return True, 0
-            nth = db.execute(_NTH_HIT, (key, since, limit - 1)).fetchone()
-            if nth is None:  # pruned meanwhile by a process whose clock runs ahead
+            row = db.execute(_TAT, (key,)).fetchone()
+            if row is None:  # pruned meanwhile by a process whose clock runs ahead
                 return False, 1
-        return False, max(1, math.ceil(nth["at"] + window_s - now))
+        return False, max(1, math.ceil(row[0] + step - window_s - now - _SLACK * window_s))
 
     def record_failure(self, key):
         """Record one failed attempt (e.g. a wrong password) at ``key``."""
@@ -155,5 +162,5 @@ class Throttle:
         if now - self._pruned_at < PRUNE_EVERY_S:
             return
         self._pruned_at = now
-        db.execute("DELETE FROM throttle_hits WHERE expires_at <= ?", (now,))
+        db.execute("DELETE FROM throttle_rates WHERE tat <= ?", (now,))  # an empty bucket
         db.execute("DELETE FROM throttle_failures WHERE at <= ?", (now - self.keep_failures_s,))

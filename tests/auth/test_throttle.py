@@ -1,4 +1,4 @@
-"""Throttle: sliding-window limits and failure counts shared through SQLite."""
+"""Throttle: GCRA rate limits and failure counts shared through SQLite."""
 
 import sqlite3
 
@@ -20,30 +20,37 @@ def rows(throttle, table):
 
 def test_limit_then_retry_after(throttle, clock):
     key = "report:ip:10.0.0.1"
-    assert [throttle.hit(key, 3, 60) for _ in range(3)] == [(True, 0)] * 3
-    assert throttle.hit(key, 3, 60) == (False, 60)
-    clock.advance(59.5)
+    assert [throttle.hit(key, 3, 60) for _ in range(3)] == [(True, 0)] * 3  # a burst of 3
+    assert throttle.hit(key, 3, 60) == (False, 20)  # then one every 60 / 3 s
+    clock.advance(19.5)
     assert throttle.hit(key, 3, 60) == (False, 1)
     clock.advance(0.5)
     assert throttle.hit(key, 3, 60) == (True, 0)
+    assert throttle.hit(key, 3, 60) == (False, 20)
 
 
-def test_window_slides(throttle, clock):
+def test_the_bucket_refills_at_the_sustained_rate(throttle, clock):
     key = "signin:ip:1.2.3.4"
-    assert throttle.hit(key, 2, 100)[0]
-    clock.advance(60)
-    assert throttle.hit(key, 2, 100)[0]
-    clock.advance(30)
-    assert throttle.hit(key, 2, 100) == (False, 10)  # the first hit leaves at t=100
-    clock.advance(10)
-    assert throttle.hit(key, 2, 100)[0]
-    assert throttle.hit(key, 2, 100) == (False, 60)  # now the second hit is the oldest
+    assert throttle.hit(key, 4, 100)[0]
+    clock.advance(60)  # 2.4 steps of 25 s: the bucket is empty again
+    assert [throttle.hit(key, 4, 100)[0] for _ in range(5)] == [True] * 4 + [False]
+    clock.advance(50)  # two steps
+    assert [throttle.hit(key, 4, 100)[0] for _ in range(3)] == [True, True, False]
+    # sustained: over 1,000 s of one try a second, 4 per 100 s get through (+ the burst)
+    allowed = 0
+    for _ in range(1000):
+        clock.advance(1)
+        allowed += throttle.hit(key, 4, 100)[0]
+    assert allowed == 40
 
 
-def test_refused_hits_add_no_rows(throttle):
+def test_refused_hits_change_nothing(throttle):
     for _ in range(100):
         throttle.hit("report:ip:flood", 5, 3600)
-    assert rows(throttle, "throttle_hits") == 5
+    assert rows(throttle, "throttle_rates") == 1
+    with sqlite3.connect(throttle.path) as db:
+        tat = db.execute("SELECT tat FROM throttle_rates").fetchone()[0]
+    assert tat == pytest.approx(throttle.clock() + 3600)  # five steps of 720 s, no more
 
 
 def test_keys_are_independent(throttle):
@@ -79,10 +86,10 @@ def test_old_rows_are_pruned(tmp_path, clock):
     for i in range(10):
         throttle.hit(f"report:ip:10.0.0.{i}", 5, 60)
         throttle.record_failure(f"signin:user:u{i}")
-    assert rows(throttle, "throttle_hits") == 10 and rows(throttle, "throttle_failures") == 10
+    assert rows(throttle, "throttle_rates") == 10 and rows(throttle, "throttle_failures") == 10
     clock.advance(3601)
     throttle.hit("report:ip:10.0.0.1", 5, 60)
-    assert rows(throttle, "throttle_hits") == 1 and rows(throttle, "throttle_failures") == 0
+    assert rows(throttle, "throttle_rates") == 1 and rows(throttle, "throttle_failures") == 0
 
 
 @pytest.mark.parametrize("limit, window", [(0, 60), (-1, 60), (1.5, 60), (True, 60),
@@ -132,18 +139,29 @@ def test_a_forked_child_opens_its_own_connection(throttle):
         code = 1
         try:
             ok = (throttle.hit("fork", 2, 60) == (True, 0) and throttle._conn.get() is not parent_conn
-                  and throttle.hit("fork", 2, 60) == (False, 60))
+                  and throttle.hit("fork", 2, 60) == (False, 30))
             code = 0 if ok else 1
         finally:
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert throttle._conn.get() is parent_conn
-    assert throttle.hit("fork", 2, 60) == (False, 60)
+    assert throttle.hit("fork", 2, 60) == (False, 30)
 
 
-def test_huge_limits_are_counted_in_sql(throttle):
+def test_a_huge_limit_keeps_one_row(throttle):
+    # a hit reads and writes one row whatever the limit (a log would walk them all)
     for _ in range(300):
         assert throttle.hit("report:ip:many", 10**9, 60) == (True, 0)
-    assert throttle.hit("report:ip:many", 301, 60) == (True, 0)
-    assert throttle.hit("report:ip:many", 301, 60) == (False, 60)
+    assert rows(throttle, "throttle_rates") == 1
+
+
+def test_an_old_database_is_upgraded(tmp_path):
+    path = tmp_path / "throttle.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE throttle_hits (key TEXT, at REAL, expires_at REAL)")
+    throttle = Throttle(path)
+    assert throttle.hit("k", 1, 60) == (True, 0)
+    with sqlite3.connect(path) as db:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "throttle_hits" not in tables and "throttle_rates" in tables
