@@ -10,7 +10,6 @@ import hashlib
 import json
 import logging
 import secrets
-import uuid
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -24,6 +23,7 @@ log = logging.getLogger(__name__)
 
 DUPLICATE_RADIUS_M = 50.0
 DUPLICATES_SHOWN = 5  # the nearest few; a hot spot must not list (or parse) hundreds
+DUPLICATE_PROPERTIES = ("case_no", "state", "reported_at")  # served from the store's index
 #: Crockford base32 without I, L, O, U: easy to read out over the phone.
 TRACKING_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 SLOT_TITLES = {slot: (zh, en) for slot, zh, en in SLOTS}
@@ -31,7 +31,8 @@ SLOT_TITLES = {slot: (zh, en) for slot, zh, en in SLOTS}
 
 def new_tracking_code():
     """``XXXXX-XXXXX``: 50 random bits, not guessable, easy to read out."""
-    chars = "".join(secrets.choice(TRACKING_ALPHABET) for _ in range(10))
+    bits = secrets.randbits(50)
+    chars = "".join(TRACKING_ALPHABET[(bits >> shift) & 31] for shift in range(45, -1, -5))
     return f"{chars[:5]}-{chars[5:]}"
 
 
@@ -90,7 +91,7 @@ class CaseService:
         now = self.clock()
         category = self.community.categories[fields["category"]]
         deadlines = self.community.calendar.deadlines(now, category)
-        case_id = uuid.uuid4().hex
+        case_id = secrets.token_hex(16)  # 128 random bits, like uuid4().hex
         props = {
             "case_id": case_id, "tracking_code": new_tracking_code(),
             "grid_code": route.code, "routing": route.status,
@@ -119,7 +120,8 @@ class CaseService:
                            "different report", field="idempotency_key")
         duplicates = [f for f in self.store.near(lon, lat, DUPLICATE_RADIUS_M,
                                                  categories=[category.code], states=OPEN_STATES,
-                                                 limit=DUPLICATES_SHOWN + 1)
+                                                 limit=DUPLICATES_SHOWN + 1,
+                                                 properties=DUPLICATE_PROPERTIES)
                       if f["id"] != feature["id"]][:DUPLICATES_SHOWN]
         return feature, created, duplicates
 

@@ -156,7 +156,7 @@ class CaseStore(abc.ABC):
         """
 
     @abc.abstractmethod
-    def near(self, lon, lat, radius_m, categories=None, states=None, limit=None):
+    def near(self, lon, lat, radius_m, categories=None, states=None, limit=None, properties=None):
         """Cases within ``radius_m`` metres (great-circle), nearest first.
 
         Parameters
@@ -169,6 +169,12 @@ class CaseStore(abc.ABC):
             As in :meth:`query`.
         limit : int, optional
             At most this many (the nearest); ``None`` for all.
+        properties : iterable of str, optional
+            Only these properties (those missing or null are left out) and a
+            2D Point: a backend serves ``case_no``, ``version``,
+            ``tracking_code``, ``grid_code``, ``state``, ``category`` and
+            ``reported_at`` from its index (or columns) without reading the
+            whole case. ``None``: whole Features.
 
         Returns
         -------

@@ -11,6 +11,8 @@ import reprlib
 from dataclasses import dataclass
 from datetime import datetime
 
+import orjson
+
 from gridmap.errors import BadInput
 from gridmap.geo.coords import validate_lonlat
 from gridmap.store.base import ORDERS
@@ -31,6 +33,15 @@ def dumps(obj):
     return _ENCODER.encode(obj)
 
 
+def loads(text):
+    """Parse a stored record: orjson (about 3 times faster), else the standard
+    parser for what orjson refuses (integers beyond 64 bits, NaN in old files)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
 @dataclass(frozen=True, slots=True)
 class Prepared:
     """A checked Feature: index fields plus its serialised parts."""
@@ -40,6 +51,7 @@ class Prepared:
     grid_code: str
     state: object
     category: object
+    reported_at: object  # as given (text), for answers served from the index
     reported_ts: object
     lon: float
     lat: float
@@ -129,7 +141,7 @@ def prepare_feature(feature, case_id=None):
         raise BadInput(f"properties 须可存为 JSON / properties must be JSON-serialisable: {exc}",
                        field="properties") from exc
     return Prepared(fid, tracking_code, grid_code, props.get("state"), props.get("category"),
-                    reported_ts, lon, lat, f'{{"type":"Point","coordinates":[{point}]}}', props_json)
+                    reported, reported_ts, lon, lat, f'{{"type":"Point","coordinates":[{point}]}}', props_json)
 
 
 def _finite(z):

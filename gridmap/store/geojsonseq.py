@@ -342,12 +342,16 @@ class GeoJSONSeqStore(CaseStore):
             entries = self._index.select(grid_codes, states, categories, since_ts, until_ts)
         return paginate(entries, predicate, order, limit, offset)  # the predicate runs unlocked
 
-    def near(self, lon, lat, radius_m, categories=None, states=None, limit=None):
+    def near(self, lon, lat, radius_m, categories=None, states=None, limit=None, properties=None):
         lon, lat, radius_m = check_radius(lon, lat, radius_m)
         categories, states = check_codes(categories, "categories"), check_codes(states, "states")
+        if properties is not None:
+            properties = sorted(check_codes(properties, "properties"))
         with self._state_lock:
-            found = self._index.near(lon, lat, radius_m, categories, states)
-        return [e.feature() for e in found[:limit]]  # parse only what is returned
+            found = self._index.near(lon, lat, radius_m, categories, states)[:limit]
+        if properties is None:
+            return [e.feature() for e in found]  # parse only what is returned
+        return [e.sparse_feature(properties) for e in found]
 
     def all(self):
         self._check_open()

@@ -1,19 +1,19 @@
 """In-memory indexes over stored case records, so queries never touch the disk.
 
 Each case is held as its stored JSON text plus a few index fields
-(:class:`Entry`); callers get ``json.loads`` of the text, a fresh deep copy
-that is cheaper than ``copy.deepcopy`` and never shares anything stored.
+(:class:`Entry`); callers get a parse of the text, a fresh deep copy that is
+cheaper than ``copy.deepcopy`` and never shares anything stored, or a sparse
+Feature built from the index fields alone (:meth:`Entry.sparse_feature`).
 Entries are immutable: an update replaces the entry, so a list of entries
 taken under the owner's lock stays a consistent snapshot after it is let go.
 
 :class:`CaseIndex` is not thread-safe; its owner locks around every call.
 """
 
-import json
 import math
 from datetime import datetime
 
-from gridmap.store.features import EARTH_RADIUS_M, haversine_m
+from gridmap.store.features import EARTH_RADIUS_M, haversine_m, loads
 
 # near() uses two spatial hashes: fine cells sized for the 50 m duplicate
 # search (a 3 x 3 block covers it), coarse ones for wide searches. It picks
@@ -22,6 +22,9 @@ FINE_CELL_DEG = 0.0005  # about 56 m north-south
 CELL_DEG = 0.01  # about 1.1 km north-south
 MAX_CELLS = 1024
 GRIDS = (FINE_CELL_DEG, CELL_DEG)
+#: Properties an Entry holds, so a sparse Feature of these needs no parse.
+INDEXED = frozenset(("case_no", "version", "tracking_code", "grid_code", "state", "category",
+                     "reported_at"))
 
 
 class Entry:
@@ -33,8 +36,8 @@ class Entry:
     only member that changes after an entry is made.
     """
 
-    __slots__ = ("id", "raw", "tracking_code", "grid_code", "state", "category", "reported_ts",
-                 "lon", "lat", "case_no", "version", "idempotency_key", "unsynced")
+    __slots__ = ("id", "raw", "tracking_code", "grid_code", "state", "category", "reported_at",
+                 "reported_ts", "lon", "lat", "case_no", "version", "idempotency_key", "unsynced")
 
     @classmethod
     def from_prepared(cls, prep, raw, case_no, version, idempotency_key):
@@ -43,8 +46,8 @@ class Entry:
         self.raw, self.case_no, self.version, self.idempotency_key = (raw, case_no, version,
                                                                       idempotency_key)
         self.unsynced = None
-        for name in ("id", "tracking_code", "grid_code", "state", "category", "reported_ts",
-                     "lon", "lat"):
+        for name in ("id", "tracking_code", "grid_code", "state", "category", "reported_at",
+                     "reported_ts", "lon", "lat"):
             setattr(self, name, getattr(prep, name))
         return self
 
@@ -61,7 +64,7 @@ class Entry:
             self.lon, self.lat = (float(c) for c in rec["geometry"]["coordinates"][:2])
             self.case_no, self.version = int(props["case_no"]), int(props["version"])
             self.idempotency_key = rec.get("idempotency_key")
-            reported = props.get("reported_at")
+            self.reported_at = reported = props.get("reported_at")
             self.reported_ts = None if reported is None else (
                 datetime.fromisoformat(reported).timestamp())
         except (KeyError, TypeError, IndexError, AttributeError) as exc:
@@ -72,9 +75,23 @@ class Entry:
 
     def feature(self):
         """A fresh deep copy of the stored Feature (store-only members dropped)."""
-        feature = json.loads(self.raw)
+        feature = loads(self.raw)
         feature.pop("idempotency_key", None)
         return feature
+
+    def sparse_feature(self, properties):
+        """The Feature with only ``properties`` (those missing or null left out) and a
+        2D Point; from the index fields when :data:`INDEXED` has them all."""
+        if not INDEXED.issuperset(properties):
+            feature = self.feature()
+            props = feature["properties"]
+            feature["properties"] = {k: props[k] for k in properties if props.get(k) is not None}
+            feature["geometry"]["coordinates"] = feature["geometry"]["coordinates"][:2]
+            return feature
+        props = {k: v for k in properties if (v := getattr(self, k)) is not None}
+        return {"type": "Feature", "id": self.id,
+                "geometry": {"type": "Point", "coordinates": [self.lon, self.lat]},
+                "properties": props}
 
 
 def _cell(lon, lat, size=CELL_DEG):
@@ -150,30 +167,27 @@ class CaseIndex:
         if abs(lat) + dlat >= 89.9 or lon - (dlon := dlat / math.cos(
                 math.radians(abs(lat) + dlat))) < -180 or lon + dlon > 180:
             # Near a pole or across the antimeridian the box does not bound the circle.
-            candidates, box = self.by_id.values(), None
+            groups = [self.by_id]
+            x0, x1, y0, y1 = -math.inf, math.inf, -math.inf, math.inf
         else:
             # A little slack, so rounding never drops a point exactly on the circle.
             slack = 1e-9 + 1e-9 * dlat
-            box = (lon - dlon - slack, lon + dlon + slack, lat - dlat - slack, lat + dlat + slack)
-            candidates = self.by_id.values()
+            x0, x1, y0, y1 = lon - dlon - slack, lon + dlon + slack, lat - dlat - slack, lat + dlat + slack
+            groups = [self.by_id]
             for size, cells in zip(GRIDS, self._cells):
-                (y0, x0), (y1, x1) = _cell(box[0], box[2], size), _cell(box[1], box[3], size)
-                if (y1 - y0 + 1) * (x1 - x0 + 1) <= MAX_CELLS:
-                    candidates = [e for y in range(y0, y1 + 1) for x in range(x0, x1 + 1)
-                                  for e in cells.get((y, x), {}).values()]
+                (r0, c0), (r1, c1) = _cell(x0, y0, size), _cell(x1, y1, size)
+                if (r1 - r0 + 1) * (c1 - c0 + 1) <= MAX_CELLS:
+                    groups = [cell for r in range(r0, r1 + 1) for c in range(c0, c1 + 1)
+                              if (cell := cells.get((r, c)))]
                     break
-        if categories is not None:
-            candidates = [e for e in candidates if e.category in categories]
-        if states is not None:
-            candidates = [e for e in candidates if e.state in states]
-        if box is not None:
-            x0, x1, y0, y1 = box
-            candidates = [e for e in candidates if x0 <= e.lon <= x1 and y0 <= e.lat <= y1]
         found = []
-        for e in candidates:
-            d = haversine_m(lon, lat, e.lon, e.lat)
-            if d <= radius_m:
-                found.append((d, e.case_no, e))
+        for group in groups:  # one pass, cheapest tests first; distances only for the box
+            for e in group.values():
+                if ((categories is None or e.category in categories)
+                        and (states is None or e.state in states)
+                        and x0 <= e.lon <= x1 and y0 <= e.lat <= y1
+                        and (d := haversine_m(lon, lat, e.lon, e.lat)) <= radius_m):
+                    found.append((d, e.case_no, e))
         found.sort(key=lambda item: item[:2])
         return [e for _, _, e in found]
 

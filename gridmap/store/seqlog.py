@@ -30,7 +30,6 @@ are logged and skipped.
 
 import contextlib
 import fcntl
-import json
 import logging
 import os
 import re
@@ -38,6 +37,7 @@ import struct
 from pathlib import Path
 
 from gridmap.store.base import StoreError
+from gridmap.store.features import loads
 from gridmap.store.snapshot import (SNAPSHOT, fsync_dir, read_snapshot, snapshot_ident,
                                     snapshot_next, write_snapshot)
 
@@ -164,7 +164,7 @@ class SeqLog:
                 continue
             try:
                 text = line.decode("utf-8")
-                rec = json.loads(text)
+                rec = loads(line)
                 if not isinstance(rec, dict):
                     raise ValueError("not a JSON object")
             except ValueError as exc:

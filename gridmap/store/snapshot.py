@@ -18,6 +18,7 @@ import json
 import os
 
 from gridmap.store.base import StoreError
+from gridmap.store.features import loads
 
 SNAPSHOT = "cases.geojson"
 FORMAT = "gridmap-cases/1"
@@ -99,7 +100,7 @@ def read_snapshot(folder, apply):
             for i in range(0, len(lines) - 2, CHUNK):
                 texts = [line.rstrip().removesuffix(b",").decode("utf-8")
                          for line in lines[i:min(i + CHUNK, len(lines) - 2)]]
-                apply([(json.loads(text), text) for text in texts])
+                apply([(loads(text), text) for text in texts])
         except (ValueError, KeyError, TypeError, IndexError):
             doc = json.loads(data)
             meta = doc["gridmap_store"]

@@ -375,6 +375,28 @@ class CaseStoreContract:
         assert [f["id"] for f in store.near(LON, LAT, 1000, limit=2)] == ["at0", "closed5"]
         with pytest.raises(BadInput):
             store.near(LON, LAT, -1)
+        with pytest.raises(BadInput):
+            store.near(LON, LAT, 50, properties="state")
+
+    @pytest.mark.parametrize("properties", [
+        ["case_no", "state", "reported_at"],  # served from the index
+        ["tracking_code", "grid_code", "category", "version", "case_no"],
+        ["description", "state"],  # one the index does not hold: read from the case
+        ["no_such_property"], [],
+    ])
+    def test_near_returns_only_the_properties_asked_for(self, store, properties):
+        store.create(make_feature("at0"))
+        store.create(make_feature("at10", lat=north_of(LAT, 10), state=None))
+        store.update("at0", {**store.get("at0"), "properties": {
+            **store.get("at0")["properties"], "description": "修好了"}}, 1)
+        sparse = store.near(LON, LAT, 50, properties=properties)
+        full = store.near(LON, LAT, 50)
+        assert [f["id"] for f in sparse] == ["at0", "at10"]
+        for s, f in zip(sparse, full):
+            assert s == {"type": "Feature", "id": f["id"], "geometry": {
+                "type": "Point", "coordinates": f["geometry"]["coordinates"][:2]},
+                "properties": {k: v for k, v in f["properties"].items()
+                               if k in properties and v is not None}}
 
     def test_a_closed_store_refuses_work(self, store_factory):
         store = store_factory()
