@@ -12,10 +12,11 @@ walks ``limit`` rows), and a flood from many addresses adds one row each.
 
 The check and the update are one ``INSERT ... ON CONFLICT DO UPDATE ...
 WHERE`` statement, which runs under the database's write lock, so processes
-hitting one key at once never let more through than the limit. A hit is
-first checked without the write lock: a refusal seen in any snapshot stands
-(``tat`` only grows until it is pruned, and a pruned ``tat`` was in the past),
-so a flood of refused hits never queues for the lock.
+hitting one key at once never let more through than the limit. A refusal
+stands until its retry time (``tat`` only grows until it is pruned, and a
+pruned ``tat`` was in the past), so each process remembers it and refuses
+the key's next hits until then without asking the database: a flood of
+refused hits never queues for the write lock.
 
 Each thread of each process keeps its own connection
 (:class:`~gridmap.auth.database.LocalConnection`, reopened after a fork),
@@ -44,6 +45,7 @@ PRUNE_EVERY_S = 60
 SYNCHRONOUS = "NORMAL"  # losing the last hits in a power cut is harmless
 
 _TAT = "SELECT tat FROM throttle_rates WHERE key = ?"
+_REFUSALS_KEPT = 10_000  # remembered refusals per process, forgotten all at once beyond
 # Allowed: the new tat is stored (one row changed); refused: nothing changes.
 _HIT = ("INSERT INTO throttle_rates (key, tat) VALUES (:key, :now + :step) "
         "ON CONFLICT (key) DO UPDATE SET tat = max(tat, :now) + :step "
@@ -90,6 +92,7 @@ class Throttle:
         self.clock = clock
         self._pruned_at = -math.inf
         self._conn = LocalConnection(self.path, synchronous=SYNCHRONOUS)
+        self._refused = {}  # (key, limit, window_s) -> when a hit may pass again
 
     def hit(self, key, limit, window_s):
         """Count one attempt at ``key`` if the bucket of ``limit`` per ``window_s`` has room.
@@ -109,19 +112,25 @@ class Throttle:
         """
         _check(limit, window_s)
         now = self.clock()
+        bucket = (key, limit, window_s)
+        until = self._refused.get(bucket)
+        if until is not None:
+            if now < until:
+                return False, max(1, math.ceil(until - now))
+            del self._refused[bucket]
         step = window_s / limit
         room = window_s * (1 + _SLACK)
         db = self._conn.get()
+        if db.execute(_HIT, {"key": key, "now": now, "step": step, "room": room}).rowcount:
+            self._prune(db, now)
+            return True, 0
         row = db.execute(_TAT, (key,)).fetchone()
-        if row is None or max(row[0], now) + step - now <= room:
-            # room seen in a snapshot: check again and store under the write lock
-            if db.execute(_HIT, {"key": key, "now": now, "step": step, "room": room}).rowcount:
-                self._prune(db, now)
-                return True, 0
-            row = db.execute(_TAT, (key,)).fetchone()
-            if row is None:  # pruned meanwhile by a process whose clock runs ahead
-                return False, 1
-        return False, max(1, math.ceil(row[0] + step - window_s - now - _SLACK * window_s))
+        if row is None:  # pruned meanwhile by a process whose clock runs ahead
+            return False, 1
+        if len(self._refused) >= _REFUSALS_KEPT:
+            self._refused.clear()
+        self._refused[bucket] = until = row[0] + step - room
+        return False, max(1, math.ceil(until - now))
 
     def record_failure(self, key):
         """Record one failed attempt (e.g. a wrong password) at ``key``."""

@@ -1,5 +1,6 @@
 """``gridmap serve``: run the service under gunicorn."""
 
+import gc
 import sys
 
 import click
@@ -46,6 +47,9 @@ def serve(host, port, workers, threads, demo):
             self.cfg.set("workers", workers)
             self.cfg.set("threads", threads)
             self.cfg.set("accesslog", "-")
+            # the app's long-lived objects (grids, router, index) leave the collector's
+            # full passes, which otherwise rescan them all every few thousand requests
+            self.cfg.set("post_worker_init", lambda worker: gc.freeze())
 
         def load(self):
             return create_app()

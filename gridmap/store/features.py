@@ -11,8 +11,6 @@ import reprlib
 from dataclasses import dataclass
 from datetime import datetime
 
-import orjson
-
 from gridmap.errors import BadInput
 from gridmap.geo.coords import validate_lonlat
 from gridmap.store.base import ORDERS
@@ -31,15 +29,6 @@ _quote = json.encoder.encode_basestring  # a str as a JSON string (C speed)
 def dumps(obj):
     """Compact JSON on one line (non-ASCII kept); NaN and infinities refused."""
     return _ENCODER.encode(obj)
-
-
-def loads(text):
-    """Parse a stored record: orjson (about 3 times faster), else the standard
-    parser for what orjson refuses (integers beyond 64 bits, NaN in old files)."""
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return json.loads(text)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,8 @@ taken under the owner's lock stays a consistent snapshot after it is let go.
 import math
 from datetime import datetime
 
-from gridmap.store.features import EARTH_RADIUS_M, haversine_m, loads
+from gridmap.jsontext import loads
+from gridmap.store.features import EARTH_RADIUS_M, haversine_m
 
 # near() uses two spatial hashes: fine cells sized for the 50 m duplicate
 # search (a 3 x 3 block covers it), coarse ones for wide searches. It picks

@@ -36,8 +36,8 @@ import re
 import struct
 from pathlib import Path
 
+from gridmap.jsontext import loads
 from gridmap.store.base import StoreError
-from gridmap.store.features import loads
 from gridmap.store.snapshot import (SNAPSHOT, fsync_dir, read_snapshot, snapshot_ident,
                                     snapshot_next, write_snapshot)
 

@@ -17,8 +17,8 @@ compaction passed it by.
 import json
 import os
 
+from gridmap.jsontext import loads
 from gridmap.store.base import StoreError
-from gridmap.store.features import loads
 
 SNAPSHOT = "cases.geojson"
 FORMAT = "gridmap-cases/1"

@@ -9,6 +9,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 from gridmap.audit import CASE_FORWARD, CASE_TRANSITION
 from gridmap.cases.workflow import RESIDENT, Actor
 from gridmap.errors import BadInput, NotFound, RateLimited
+from gridmap.jsontext import loads
 from gridmap.web.access import ANYONE, allow, require_grid
 from gridmap.web.auth import audit
 
@@ -26,10 +27,7 @@ def json_body():
         raise BadInput(f"Content-Type 须为 application/json，收到 {request.mimetype or '无'!s} / "
                        f"Content-Type must be application/json, got {request.mimetype or 'none'}",
                        field="body")
-    try:
-        body = request.get_json(silent=True)
-    except RecursionError:
-        body = None
+    body = parse_json(request.get_data())
     if body is None:
         raise BadInput("请求体不是有效的 JSON / the body is not valid JSON", field="body")
     if not isinstance(body, dict):
@@ -38,6 +36,14 @@ def json_body():
     if problem:
         raise BadInput(problem, field="body")
     return body
+
+
+def parse_json(data):
+    """The value of a JSON text, or None if it is not one."""
+    try:
+        return loads(data)
+    except (ValueError, RecursionError):
+        return None
 
 
 def _plain_json_problem(body, max_depth=16):

@@ -165,3 +165,16 @@ def test_an_old_database_is_upgraded(tmp_path):
     with sqlite3.connect(path) as db:
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert "throttle_hits" not in tables and "throttle_rates" in tables
+
+
+def test_a_refusal_stands_without_asking_the_database_again(throttle, clock):
+    key = "report:ip:flood"
+    assert [throttle.hit(key, 2, 60)[0] for _ in range(3)] == [True, True, False]
+    statements = []
+    throttle._conn.get().set_trace_callback(statements.append)
+    clock.advance(10)
+    assert [throttle.hit(key, 2, 60) for _ in range(50)] == [(False, 20)] * 50
+    assert statements == []  # a flood of refused hits never queues for the write lock
+    clock.advance(20)
+    assert throttle.hit(key, 2, 60) == (True, 0) and statements
+    assert throttle.hit("report:ip:other", 2, 60) == (True, 0)  # other keys unaffected
