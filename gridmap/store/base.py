@@ -10,8 +10,9 @@ each update) for optimistic concurrency.
 
 Every backend passes the contract suite in ``tests/store/contract.py``; the
 embedded default is :class:`gridmap.store.geojsonseq.GeoJSONSeqStore`.
-Callers call :meth:`CaseStore.refresh` at the start of each request, so a
-process sees what the others wrote.
+Every read sees what any process wrote before it began (a backend catches
+up by itself, cheaply when nothing changed), so a request that only writes
+pays for no reading.
 
 Indexed properties, used by :meth:`CaseStore.query` and :meth:`CaseStore.near`:
 ``grid_code``, ``state``, ``category`` (strings) and ``reported_at`` (ISO 8601
@@ -183,7 +184,7 @@ class CaseStore(abc.ABC):
 
     @abc.abstractmethod
     def refresh(self):
-        """See other processes' writes. Cheap when nothing changed; call per request."""
+        """Catch up with other processes' writes now (reads do it by themselves)."""
 
     @abc.abstractmethod
     def all(self):
@@ -191,7 +192,7 @@ class CaseStore(abc.ABC):
 
     @abc.abstractmethod
     def count(self):
-        """Number of cases this process knows (call :meth:`refresh` first)."""
+        """Number of cases."""
 
     @abc.abstractmethod
     def close(self):

@@ -30,9 +30,9 @@ byte before it. Threads of one process commit in groups
 (:mod:`gridmap.store.groupcommit`): one write and one fsync for everything
 queued while the previous batch was syncing.
 
-Reads never touch the disk: each process keeps the cases in memory
-(:class:`~gridmap.store.index.CaseIndex`) and :meth:`GeoJSONSeqStore.refresh`
-reads the records appended since, after one ``fstat`` says there are any.
+Reads never touch the disk but to catch up: each process keeps the cases in
+memory (:class:`~gridmap.store.index.CaseIndex`), and each read first applies
+the records appended since the last, after one ``fstat`` says there are any.
 
 Compaction (:meth:`GeoJSONSeqStore.compact`, or by itself in a background
 thread once a segment passes ``compact_bytes``) seals the current segment
@@ -318,12 +318,14 @@ class GeoJSONSeqStore(CaseStore):
 
     def get(self, case_id):
         check_text(case_id, "case_id")
+        self.refresh()
         with self._state_lock:
             entry = self._index.by_id.get(case_id)
         return None if entry is None else entry.feature()
 
     def get_by_tracking(self, code):
         check_text(code, "tracking_code")
+        self.refresh()
         with self._state_lock:
             entry = self._index.by_tracking.get(code)
         return None if entry is None else entry.feature()
@@ -338,6 +340,7 @@ class GeoJSONSeqStore(CaseStore):
         if predicate is not None and not callable(predicate):
             raise BadInput(f"predicate 须可调用 / predicate must be callable, got {predicate!r}",
                            field="predicate")
+        self.refresh()
         with self._state_lock:
             entries = self._index.select(grid_codes, states, categories, since_ts, until_ts)
         return paginate(entries, predicate, order, limit, offset)  # the predicate runs unlocked
@@ -347,6 +350,7 @@ class GeoJSONSeqStore(CaseStore):
         categories, states = check_codes(categories, "categories"), check_codes(states, "states")
         if properties is not None:
             properties = sorted(check_codes(properties, "properties"))
+        self.refresh()
         with self._state_lock:
             found = self._index.near(lon, lat, radius_m, categories, states)[:limit]
         if properties is None:
@@ -354,12 +358,13 @@ class GeoJSONSeqStore(CaseStore):
         return [e.sparse_feature(properties) for e in found]
 
     def all(self):
-        self._check_open()
+        self.refresh()
         with self._state_lock:
             entries = sorted(self._index.by_id.values(), key=operator.attrgetter("case_no"))
         return (e.feature() for e in entries)
 
     def count(self):
+        self.refresh()
         with self._state_lock:
             return len(self._index)
 

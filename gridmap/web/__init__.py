@@ -53,9 +53,8 @@ def create_app(config=None):
         module.init_app(app)
     for module in (pages, api, assets, auth, admin, cases_api, case_pages, open311):
         app.register_blueprint(module.bp)
-    # each request sees what other worker processes wrote: new cases, and categories
-    # and calendar changed by an admin (two stat calls when nothing changed)
-    app.before_request(app.extensions["gridmap.cases"].store.refresh)
+    # each request sees categories and calendar changed by an admin in another worker
+    # (two stat calls when nothing changed); store reads catch up by themselves
     app.before_request(community.refresh)
     access.check_policies(app)
     log.info("gridmap ready: %d grids from %s", len(community.grids), data_dir)

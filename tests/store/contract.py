@@ -181,6 +181,20 @@ class CaseStoreContract:
         store.refresh()
         assert store.count() == 2 and store.get("c1") is not None
 
+    def test_reads_see_another_instances_writes_without_refresh(self, store, open_store):
+        others = [open_store() for _ in range(6)]  # each opened before the writes, one read each
+        assert all(other.count() == 0 for other in others)
+        store.create(make_feature("c0"))
+        store.create(make_feature("c1", lat=north_of(LAT, 10)))
+        store.update("c0", {**store.get("c0"), "properties": {
+            **store.get("c0")["properties"], "state": "signed"}}, 1)
+        assert others[0].count() == 2
+        assert others[1].get("c0")["properties"]["state"] == "signed"
+        assert others[2].get_by_tracking("T-c1")["id"] == "c1"
+        assert others[3].query(states=["signed"])[1] == 1
+        assert [f["id"] for f in others[4].near(LON, LAT, 50)] == ["c0", "c1"]
+        assert [f["id"] for f in others[5].all()] == ["c0", "c1"]
+
     def test_repeated_idempotency_key_returns_the_first_case(self, store):
         first, created = store.create(make_feature("c0"), idempotency_key="k")
         again, created_again = store.create(make_feature("c1"), idempotency_key="k")
