@@ -20,6 +20,7 @@ with a UTC offset, compared as an aware instant).
 """
 
 import abc
+import contextlib
 
 from gridmap.errors import Conflict, GridmapError
 
@@ -181,6 +182,20 @@ class CaseStore(abc.ABC):
         -------
         list of dict
         """
+
+    @contextlib.contextmanager
+    def deferred_sync(self):
+        """A block in which writes may return before they are durable.
+
+        Inside it, :meth:`create` and :meth:`update` of this thread may return
+        once their records are written and visible, while making them durable
+        goes on in the background; leaving the block waits until it is done,
+        or raises :class:`StoreError` if it failed. Acknowledge nothing to
+        anyone before the block is left. A backend whose writes are durable on
+        return (this default) just runs the block. Nested blocks wait at the
+        outermost.
+        """
+        yield
 
     @abc.abstractmethod
     def refresh(self):

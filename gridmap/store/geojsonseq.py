@@ -30,6 +30,11 @@ byte before it. Threads of one process commit in groups
 (:mod:`gridmap.store.groupcommit`): one write and one fsync for everything
 queued while the previous batch was syncing.
 
+Inside :meth:`GeoJSONSeqStore.deferred_sync` the fsync runs in a background
+thread instead, while the caller goes on (to find duplicates and build its
+answer), and leaving the block waits for it: the disk and the CPU work at
+once, and still nothing is acknowledged before it is durable.
+
 Reads never touch the disk but to catch up: each process keeps the cases in
 memory (:class:`~gridmap.store.index.CaseIndex`), and each read first applies
 the records appended since the last, after one ``fstat`` says there are any.
@@ -41,11 +46,14 @@ writers wait only for the seal. A kill at any moment leaves a consistent
 folder; leftovers are removed by the next compaction.
 """
 
+import contextlib
 import logging
 import operator
 import os
 import threading
+import time
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 
 from gridmap.errors import BadInput, NotFound
 from gridmap.store.base import CaseStore, DuplicateCase, StoreError, VersionConflict
@@ -73,11 +81,13 @@ os.register_at_fork(after_in_child=_reset_after_fork)
 class _Op(Op):
     """A create (``expected is None``) or update; ``result`` is the stored Entry."""
 
-    __slots__ = ("prep", "key", "expected", "created")
+    __slots__ = ("prep", "key", "expected", "created", "defer", "synced")
 
-    def __init__(self, prep, key=None, expected=None):
+    def __init__(self, prep, key=None, expected=None, defer=False):
         super().__init__()
         self.prep, self.key, self.expected, self.created = prep, key, expected, None
+        # defer: the caller waits for the fsync later; synced: its Future, if deferred
+        self.defer, self.synced = defer, None
 
 
 class GeoJSONSeqStore(CaseStore):
@@ -114,6 +124,8 @@ class GeoJSONSeqStore(CaseStore):
         self._compact_lock = threading.Lock()  # held through a compaction
         self._compactor_lock = threading.Lock()  # starting the background compactor
         self._group = GroupCommit(self._commit)
+        self._local = threading.local()  # per thread: fsyncs to wait for, in deferred_sync
+        self._syncer = None  # the thread running deferred fsyncs, started when needed
 
     def _after_fork(self):
         self._init_locks()
@@ -138,17 +150,43 @@ class GeoJSONSeqStore(CaseStore):
                     with self._io_lock:
                         self._make_durable([hit])
                 return hit.feature(), False
-        op = self._group.submit(_Op(prep, key))
-        self._maybe_compact()
+        op = self._submit(_Op(prep, key))
         return op.result.feature(), op.created
 
     def update(self, case_id, feature, expected_version):
         self._check_open()
         check_text(case_id, "case_id")
         expected = check_version(expected_version)
-        op = self._group.submit(_Op(prepare_feature(feature, case_id=case_id), expected=expected))
-        self._maybe_compact()
+        op = self._submit(_Op(prepare_feature(feature, case_id=case_id), expected=expected))
         return op.result.feature()
+
+    @contextlib.contextmanager
+    def deferred_sync(self):
+        pending = getattr(self._local, "pending", None)
+        if pending is not None:  # nested: the outer block waits
+            yield
+            return
+        self._local.pending = pending = []
+        try:
+            yield
+        finally:
+            self._local.pending = None
+        for synced in pending:  # reached only when the block ended without an exception
+            try:
+                synced.result()
+            except OSError as exc:
+                log.error("fsync of %s failed: %s", self.folder, exc)
+                raise StoreError(f"案件未能写入 / the case could not be written: {exc}") from exc
+
+    def _submit(self, op):
+        pending = getattr(self._local, "pending", None)
+        op.defer = pending is not None
+        self._group.submit(op)
+        if op.synced is not None:
+            pending.append(op.synced)
+            time.sleep(0)  # let the syncer take the GIL and start its fsync now
+        self._maybe_compact()
+        return op
 
     def _commit(self, batch):
         """Check and write a batch under the write lock; fsync; then publish."""
@@ -160,7 +198,15 @@ class GeoJSONSeqStore(CaseStore):
                     entries, data = self._stage(batch)
                     if data:
                         self._log.append(data)
-                if data:
+                if data and all(op.defer for op in batch):
+                    # durable later: a repeated key meanwhile makes sure first
+                    where = self._log.where()
+                    for entry in entries:
+                        entry.unsynced = where
+                    synced = self._start_sync(where, entries)
+                    for op in batch:
+                        op.synced = synced
+                elif data:
                     try:
                         self._log.sync()
                     except OSError as exc:  # in the file, maybe not on disk: say so
@@ -184,6 +230,25 @@ class GeoJSONSeqStore(CaseStore):
                 if not committed and op.error is None:
                     op.result, op.error = None, StoreError(
                         f"案件未能写入 / the case could not be written: {failure or 'interrupted'}")
+
+    def _start_sync(self, where, entries):
+        """Fsync up to ``where`` in the syncer thread (under the io lock); returns its Future."""
+        if self._syncer is None:
+            self._syncer = ThreadPoolExecutor(1, thread_name_prefix="gridmap-store-sync")
+        fd = self._log.descriptor()
+        try:
+            return self._syncer.submit(self._sync_deferred, where, fd, entries)
+        except BaseException:
+            os.close(fd)
+            raise
+
+    def _sync_deferred(self, where, fd, entries):
+        try:
+            self._log.ensure_durable(*where, fd=fd)
+        finally:
+            os.close(fd)
+        for entry in entries:
+            entry.unsynced = None
 
     def _make_durable(self, entries):
         """Fsync what ``entries`` need, if the mark does not show it done (under
@@ -374,6 +439,8 @@ class GeoJSONSeqStore(CaseStore):
         self._closed = True
         if self._compactor is not None:
             self._compactor.join()
+        if self._syncer is not None:
+            self._syncer.shutdown()  # lets deferred fsyncs finish
         with self._io_lock:
             self._log.close()
         _STORES.discard(self)

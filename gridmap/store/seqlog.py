@@ -34,6 +34,7 @@ import logging
 import os
 import re
 import struct
+import threading
 from pathlib import Path
 
 from gridmap.jsontext import loads
@@ -78,6 +79,8 @@ class SeqLog:
         self.source = None
 
     def _open_locks(self):
+        # flock does not exclude threads sharing a descriptor: they take this too
+        self._sync_thread_lock = threading.Lock()
         flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
         self._lock_fd = os.open(self.folder / LOCK, flags, 0o600)
         self._compact_fd = os.open(self.folder / COMPACT_LOCK, flags, 0o600)
@@ -239,13 +242,21 @@ class SeqLog:
         """(segment, inode, offset): the end of what this process has read or written."""
         return self.segment, self._ino, self.offset
 
-    def ensure_durable(self, segment, ino, end):
+    def descriptor(self):
+        """A duplicate of the current segment's descriptor, for :meth:`ensure_durable`
+        without the store's lock (a compaction may close the original meanwhile);
+        the caller closes it."""
+        return os.dup(self._fd)
+
+    def ensure_durable(self, segment, ino, end, fd=None):
         """Make sure bytes up to ``end`` of ``segment`` (inode ``ino``) are on disk.
 
         For answering with a record another process appended (or whose own
-        fsync failed): it may not be fsynced yet. Cheap when the mark in
-        ``cases.sync`` covers it, or names a later segment (a segment is
-        fsynced when it is sealed, before the next one starts).
+        fsync failed or was deferred): it may not be fsynced yet. Cheap when
+        the mark in ``cases.sync`` covers it, or names a later segment (a
+        segment is fsynced when it is sealed, before the next one starts).
+        ``fd``, from :meth:`descriptor`, lets a thread that does not hold the
+        store's lock sync the segment.
         """
         with self._sync_locked():
             data = os.pread(self._sync_fd, MARK.size, 0)
@@ -254,10 +265,12 @@ class SeqLog:
                 if mark_segment > segment or ((mark_segment, mark_ino) == (segment, ino)
                                               and size >= end):
                     return
-            if self._fd is not None and (segment, ino) == (self.segment, self._ino):
-                size = os.fstat(self._fd).st_size
-                datasync(self._fd)
-                os.pwrite(self._sync_fd, MARK.pack(self.segment, self._ino, size), 0)
+            if fd is None and self._fd is not None and (segment, ino) == (self.segment, self._ino):
+                fd = self._fd
+            if fd is not None:
+                size = os.fstat(fd).st_size
+                datasync(fd)
+                os.pwrite(self._sync_fd, MARK.pack(segment, ino, size), 0)
                 return
         # An older segment: sealed (and fsynced by the sealer, which may still
         # be at it), or gone into a snapshot (fsynced before it was removed).
@@ -273,11 +286,12 @@ class SeqLog:
 
     @contextlib.contextmanager
     def _sync_locked(self):
-        fcntl.flock(self._sync_fd, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(self._sync_fd, fcntl.LOCK_UN)
+        with self._sync_thread_lock:
+            fcntl.flock(self._sync_fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._sync_fd, fcntl.LOCK_UN)
 
     def _synced_mark(self):
         """Bytes of the current segment known to be on disk (0 if the mark is another's)."""

@@ -14,6 +14,7 @@ from contract import CaseStoreContract, make_feature, run_and_kill
 
 from gridmap.store import GeoJSONSeqStore
 from gridmap.store import seqlog, snapshot
+from gridmap.store.base import StoreError
 
 
 def live_files(folder):
@@ -350,3 +351,76 @@ def test_a_repeated_key_is_answered_only_once_its_record_is_fsynced(folder, open
     assert (segment_no, ino) == (1, segment(folder).stat().st_ino) and synced >= size
     assert other.create(make_feature("c2"), idempotency_key="k1")[1] is False
     assert len(syncs) == 1  # checked once per record
+
+
+class HeldSync:
+    """Replaces fdatasync: each call waits until released (or fails if told to)."""
+
+    def __init__(self, monkeypatch, fail=False):
+        self.release, self.calls, self.fail = threading.Event(), [], fail
+        real = os.fdatasync
+
+        def sync(fd):
+            self.calls.append(threading.current_thread().name)
+            assert self.release.wait(30)
+            if self.fail:
+                raise OSError(5, "Input/output error")
+            real(fd)
+
+        monkeypatch.setattr(seqlog.os, "fdatasync", sync)
+
+
+def test_deferred_sync_returns_before_the_fsync_and_waits_at_the_end(folder, open_store,
+                                                                     monkeypatch):
+    store = open_store()
+    store.create(make_feature("c0"))
+    held = HeldSync(monkeypatch)
+    left = threading.Event()
+
+    def block():
+        with store.deferred_sync():
+            feature, created = store.create(make_feature("c1"), idempotency_key="k1")
+            assert created and feature["properties"]["case_no"] == 2
+            assert store.get("c1")["id"] == "c1"  # visible at once, in this process
+            assert held.calls and held.calls[0].startswith("gridmap-store-sync")
+            assert synced_mark(folder)[2] < segment(folder).stat().st_size  # not yet durable
+        left.set()
+
+    thread = threading.Thread(target=block)
+    thread.start()
+    assert not left.wait(0.3)  # the block's end waits for the fsync
+    held.release.set()
+    thread.join(30)
+    assert left.is_set() and synced_mark(folder)[2] == segment(folder).stat().st_size
+    assert len(held.calls) == 1
+
+
+def test_a_failed_deferred_fsync_fails_the_block_and_the_key_syncs_again(folder, open_store,
+                                                                         monkeypatch):
+    store = open_store()
+    store.create(make_feature("c0"))  # the segment's first record is fsynced as it is made
+    held = HeldSync(monkeypatch, fail=True)
+    held.release.set()
+    with pytest.raises(StoreError, match="could not be written"):
+        with store.deferred_sync():
+            store.create(make_feature("c1"), idempotency_key="k1")
+    assert synced_mark(folder)[2] < segment(folder).stat().st_size
+    held.fail = False  # the disk is back: a retry with the key is answered once durable
+    feature, created = store.create(make_feature("c9"), idempotency_key="k1")
+    assert (feature["id"], created) == ("c1", False) and len(held.calls) == 2
+    assert synced_mark(folder)[2] == segment(folder).stat().st_size
+
+
+def test_nested_deferred_blocks_wait_at_the_outermost(folder, open_store, monkeypatch):
+    store = open_store()
+    store.create(make_feature("c0"))
+    held = HeldSync(monkeypatch)
+    held.release.set()
+    with store.deferred_sync():
+        with store.deferred_sync():
+            store.create(make_feature("c1"))
+        store.create(make_feature("c2"))
+    assert synced_mark(folder)[2] == segment(folder).stat().st_size
+    assert store.count() == 3  # and a plain create still syncs inline, in its own thread
+    store.create(make_feature("c3"))
+    assert held.calls[-1] == threading.current_thread().name

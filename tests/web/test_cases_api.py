@@ -247,3 +247,34 @@ def test_a_hot_spot_lists_only_the_nearest_few_duplicates(app, client):
         report(client, app, description=f"同一处第{i}次")
     answer = report(client, app, description="又一次").get_json()
     assert len(answer["duplicates"]) == 5
+
+
+def test_a_report_is_answered_only_once_it_is_on_disk(app, client, monkeypatch):
+    import os
+    import threading
+
+    from gridmap.store import seqlog
+
+    assert report(client, app).status_code == 201  # the segment exists: appends fdatasync
+    release, answered, threads = threading.Event(), threading.Event(), []
+    real = os.fdatasync
+
+    def held_sync(fd):
+        threads.append(threading.current_thread().name)
+        assert release.wait(30)
+        real(fd)
+
+    monkeypatch.setattr(seqlog.os, "fdatasync", held_sync)
+    result = {}
+
+    def post():
+        result["r"] = report(app.test_client(), app, index=3)
+        answered.set()
+
+    thread = threading.Thread(target=post)
+    thread.start()
+    assert not answered.wait(0.5) and threads  # the fsync runs; no answer yet
+    release.set()
+    thread.join(30)
+    assert result["r"].status_code == 201 and count(app) == 2
+    assert threads[0].startswith("gridmap-store-sync")  # beside the request, not in it
