@@ -131,14 +131,14 @@ def inside_points(n, seed=7):
 class Server:
     """``gridmap serve`` (or gunicorn with a profiling config) in its own process group."""
 
-    def __init__(self, workdir, workers, profile_dir=None, threads=1):
+    def __init__(self, workdir, workers, profile_dir=None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ, GRIDMAP_DATA_DIR=str(workdir / "data"),
                    GRIDMAP_REPORT_IP_LIMIT=str(10**9))
         if profile_dir is None:
             cmd = [sys.executable, "-m", "gridmap.cli", "serve", "--port", str(self.port),
-                   "--workers", str(workers), "--threads", str(threads)]
+                   "--workers", str(workers)]
         else:  # gridmap serve's settings, plus the hooks
             conf = workdir / "profile_conf.py"
             conf.write_text(PROFILE_CONF % {"out": str(profile_dir)}, encoding="utf-8")
@@ -299,7 +299,6 @@ def main():
     parser.add_argument("--duration", type=int, default=8, help="seconds per run")
     parser.add_argument("--rounds", type=int, default=3, help="runs of each endpoint, alternating")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--client", choices=["auto", "wrk", "python"], default="auto")
     parser.add_argument("--client-threads", type=int, default=2)
     parser.add_argument("--profile", action="store_true",
@@ -332,7 +331,7 @@ def main():
             return run_python(server.url, path, duration, points, args.client_threads,
                               f"r{number}")
 
-        server = Server(workdir, args.workers, profile_dir, args.threads)
+        server = Server(workdir, args.workers, profile_dir)
         try:
             print(f"gridmap serve: {args.workers} sync workers, {os.cpu_count()} CPUs, "
                   f"{CONNECTIONS} connections, client "

@@ -8,18 +8,19 @@ refuses, so which parser ran never changes a result, only its speed.
 """
 
 import json
-import re
 
 import orjson
 
-_LONG_NUMBER = re.compile(r"\d{19}")  # maybe beyond 64 bits (or a long string of digits)
-_LONG_NUMBER_BYTES = re.compile(rb"\d{19}")
+# 19 digits in a row: maybe an integer beyond 64 bits (or just a long string of digits).
+# Found by mapping digits to "0" and all else to " " (a regex is several times slower).
+_DIGITS_ONLY = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+_LONG_RUN = b"0" * 19
 
 
 def loads(text):
     """Parse a JSON text (str or bytes); ValueError (or RecursionError) if it is not one."""
-    pattern = _LONG_NUMBER_BYTES if isinstance(text, (bytes, bytearray)) else _LONG_NUMBER
-    if pattern.search(text) is None:
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)
+    if _LONG_RUN not in data.translate(_DIGITS_ONLY):
         try:
             return orjson.loads(text)
         except orjson.JSONDecodeError:

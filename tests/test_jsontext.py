@@ -13,7 +13,8 @@ from gridmap.jsontext import loads
     '[18446744073709551615, -9223372036854775808, 9223372036854775807]',
     '[1e400, -1e400, 5e-324, 0.1, 1.7976931348623157e308, 108.7712345678901]',
     '{"s": "\\ud800"}',  # an escaped lone surrogate: likewise
-    '{"x": NaN}', "-Infinity",
+    '{"x": NaN}', "-Infinity", '{"phone": "1234567890123456789012", "n": 12}',
+    '{"d": "井盖缺失 \\u4e95 1234567890123456789"}',
 ])
 def test_same_value_as_the_standard_library(text):
     for data in (text, text.encode()):

@@ -1,6 +1,7 @@
 """``gridmap serve``: run the service under gunicorn."""
 
 import gc
+import os
 import sys
 
 import click
@@ -10,12 +11,10 @@ import click
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
-@click.option("--threads", default=1, show_default=True, type=click.IntRange(1, 256),
-              help="Threads per worker; above 1 gunicorn runs gthread workers.")
 @click.option("--demo", is_flag=True,
               help="Run on the embedded demo data (13 schematic grids); the default data folder "
                    "is created from geodata/ on first start.")
-def serve(host, port, workers, threads, demo):
+def serve(host, port, workers, demo):
     """Start the web service (gunicorn, WSGI app gridmap.web:create_app())."""
     from gunicorn.app.base import BaseApplication
 
@@ -45,11 +44,12 @@ def serve(host, port, workers, threads, demo):
         def load_config(self):
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
-            self.cfg.set("threads", threads)
             self.cfg.set("accesslog", "-")
             # the app's long-lived objects (grids, router, index) leave the collector's
             # full passes, which otherwise rescan them all every few thousand requests
             self.cfg.set("post_worker_init", lambda worker: gc.freeze())
+            if os.path.isdir("/dev/shm"):  # heartbeats off the disk, as gunicorn's docs advise
+                self.cfg.set("worker_tmp_dir", "/dev/shm")
 
         def load(self):
             return create_app()

@@ -30,6 +30,7 @@ def create_app(config=None):
                 instance_path=str(ROOT / "instance"), static_folder=None)
     app.config.update(load_config(config))
     app.json.ensure_ascii = False
+    app.json.sort_keys = False  # answers keep their natural order (ids first), and cost less
     app.url_map.merge_slashes = False  # "a//b" is a 404, not a redirect to "a/b"
     if not (Path(app.config["ASSETS_DIR"]) / LEAFLET_JS).is_file():
         raise ConfigError("找不到前端资源 Leaflet，请先运行 ./run serve（npm ci）/ front-end assets "
