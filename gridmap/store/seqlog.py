@@ -224,19 +224,14 @@ class SeqLog:
     def sync(self):
         """Make the current segment durable up to this process's offset.
 
-        Runs after the write lock is let go, one process at a time (the sync
-        lock). Whoever syncs notes in ``cases.sync`` how far the segment was
-        when its fsync began; a process whose bytes lie below that mark was
-        covered by someone else's fsync and returns at once. So processes
-        writing together share fsyncs, as threads do.
+        Runs after the write lock is let go. Whoever syncs notes in
+        ``cases.sync`` how far its own bytes reach (its offset, which never
+        includes a torn tail that a writer may cut off meanwhile); a process
+        whose bytes lie below that mark was covered by someone else's fsync
+        and returns at once. Fsyncs themselves run without a lock, so those
+        of several processes overlap and the kernel commits them together.
         """
-        end = self.offset
-        with self._sync_locked():
-            if self._synced_mark() >= end:
-                return
-            size = os.fstat(self._fd).st_size
-            datasync(self._fd)
-            os.pwrite(self._sync_fd, MARK.pack(self.segment, self._ino, size), 0)
+        self.ensure_durable(*self.where())
 
     def where(self):
         """(segment, inode, offset): the end of what this process has read or written."""
@@ -258,20 +253,16 @@ class SeqLog:
         ``fd``, from :meth:`descriptor`, lets a thread that does not hold the
         store's lock sync the segment.
         """
-        with self._sync_locked():
-            data = os.pread(self._sync_fd, MARK.size, 0)
-            if len(data) == MARK.size:
-                mark_segment, mark_ino, size = MARK.unpack(data)
-                if mark_segment > segment or ((mark_segment, mark_ino) == (segment, ino)
-                                              and size >= end):
-                    return
-            if fd is None and self._fd is not None and (segment, ino) == (self.segment, self._ino):
-                fd = self._fd
-            if fd is not None:
-                size = os.fstat(fd).st_size
-                datasync(fd)
-                os.pwrite(self._sync_fd, MARK.pack(segment, ino, size), 0)
-                return
+        if self._mark_covers(segment, ino, end):
+            return
+        if fd is None and self._fd is not None and (segment, ino) == (self.segment, self._ino):
+            fd = self._fd
+        if fd is not None:
+            datasync(fd)
+            with self._sync_locked():  # raise the mark, never lower it
+                if not self._mark_covers(segment, ino, end, locked=True):
+                    os.pwrite(self._sync_fd, MARK.pack(segment, ino, end), 0)
+            return
         # An older segment: sealed (and fsynced by the sealer, which may still
         # be at it), or gone into a snapshot (fsynced before it was removed).
         try:
@@ -292,6 +283,18 @@ class SeqLog:
                 yield
             finally:
                 fcntl.flock(self._sync_fd, fcntl.LOCK_UN)
+
+    def _mark_covers(self, segment, ino, end, locked=False):
+        """Whether the mark says bytes up to ``end`` of ``segment`` are on disk."""
+        if not locked:
+            with self._sync_locked():
+                return self._mark_covers(segment, ino, end, locked=True)
+        data = os.pread(self._sync_fd, MARK.size, 0)
+        if len(data) != MARK.size:
+            return False
+        mark_segment, mark_ino, size = MARK.unpack(data)
+        return mark_segment > segment or ((mark_segment, mark_ino) == (segment, ino)
+                                          and size >= end)
 
     def _synced_mark(self):
         """Bytes of the current segment known to be on disk (0 if the mark is another's)."""
