@@ -125,11 +125,6 @@ class CaseService:
                       if f["id"] != feature["id"]][:DUPLICATES_SHOWN]
         return feature, created, duplicates
 
-    def deferred_sync(self):
-        """A block whose writes become durable by its end, while the caller works on
-        (see ``CaseStore.deferred_sync``): build the answer inside, send it after."""
-        return self.store.deferred_sync()
-
     def _default_assignee(self, grid_code):
         """The grid's full-time worker handles its cases; the head while that slot is vacant."""
         team = self.community.teams[grid_code]

@@ -121,10 +121,8 @@ def create_report():
     the service area; 429 too many from one address."""
     limit_by_address("report", current_app.config["REPORT_IP_LIMIT"], 600)
     body = json_body()
-    with service().deferred_sync():  # the answer is built while the disk syncs
-        feature, created, duplicates = service().report(body, request.headers.get("Idempotency-Key"))
-        answer = jsonify(intake_answer(feature, duplicates))
-    return answer, 201 if created else 200
+    feature, created, duplicates = service().report(body, request.headers.get("Idempotency-Key"))
+    return jsonify(intake_answer(feature, duplicates)), 201 if created else 200
 
 
 @bp.get("/cases/<case_id>")

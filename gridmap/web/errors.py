@@ -32,12 +32,15 @@ def _render(status, body):
     return response
 
 
+def error_response(exc):
+    """The answer to a GridmapError: JSON or an HTML page, with its status."""
+    if exc.status >= 500:
+        log.error("%s: %s", type(exc).__name__, exc.message)
+    return _render(exc.status, exc.to_dict())
+
+
 def init_app(app):
-    @app.errorhandler(GridmapError)
-    def gridmap_error(exc):
-        if exc.status >= 500:
-            log.error("%s: %s", type(exc).__name__, exc.message)
-        return _render(exc.status, exc.to_dict())
+    app.errorhandler(GridmapError)(error_response)
 
     @app.errorhandler(HTTPException)
     def http_error(exc):

@@ -73,7 +73,7 @@ def _tile_origin():
     return f"{parts.scheme}://{parts.netloc.replace('{s}', '*')}" if parts.netloc else ""
 
 
-def _headers(response):
+def add_headers(response):
     csp = (f"default-src 'self'; script-src 'self' 'nonce-{nonce()}'; "
            "style-src 'self' 'unsafe-inline'; "
            f"img-src 'self' data: {_tile_origin()}; connect-src 'self'; font-src 'self'; "
@@ -96,5 +96,5 @@ def init_app(app):
         SESSION_COOKIE_SECURE=app.config["COOKIE_SECURE"],
     )
     app.before_request(_check_csrf)
-    app.after_request(_headers)
+    app.after_request(add_headers)
     app.jinja_env.globals.update(csrf_token=csrf_token, csp_nonce=nonce)

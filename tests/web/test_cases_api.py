@@ -278,3 +278,29 @@ def test_a_report_is_answered_only_once_it_is_on_disk(app, client, monkeypatch):
     thread.join(30)
     assert result["r"].status_code == 201 and count(app) == 2
     assert threads[0].startswith("gridmap-store-sync")  # beside the request, not in it
+
+
+def test_a_failed_fsync_is_a_500_and_the_same_key_later_gets_the_case(app, client, monkeypatch):
+    import os
+
+    from gridmap.store import seqlog
+
+    assert report(client, app).status_code == 201
+    real, failing = os.fdatasync, [True]
+
+    def sync(fd):
+        if failing[0]:
+            raise OSError(5, "Input/output error")
+        real(fd)
+
+    monkeypatch.setattr(seqlog.os, "fdatasync", sync)
+    lon, lat = spot(app, 2)
+    body = {"lon": lon, "lat": lat, "category": "06", "description": "垃圾堆积"}
+    r = client.post("/api/reports", json=body, headers={"Idempotency-Key": "disk-1"})
+    assert r.status_code == 500 and r.get_json()["error"] == "store_error"
+    assert "could not be written" in r.get_json()["message"]
+    assert r.headers["X-Content-Type-Options"] == "nosniff"  # a whole answer, headers and all
+    failing[0] = False  # the disk is back: the resident's app retries with its key
+    again = client.post("/api/reports", json=body, headers={"Idempotency-Key": "disk-1"})
+    assert again.status_code == 200 and count(app) == 2
+    assert report(client, app, index=4).status_code == 201
