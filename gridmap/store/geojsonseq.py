@@ -53,7 +53,6 @@ import os
 import threading
 import time
 import weakref
-from concurrent.futures import ThreadPoolExecutor
 
 from gridmap.errors import BadInput, NotFound
 from gridmap.store.base import CaseStore, DuplicateCase, StoreError, VersionConflict
@@ -63,6 +62,7 @@ from gridmap.store.groupcommit import GroupCommit, Op
 from gridmap.store.index import CaseIndex, Entry, paginate
 from gridmap.store.seqlog import SeqLog
 from gridmap.store.snapshot import write_snapshot
+from gridmap.store.syncer import Syncer
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class _Op(Op):
     def __init__(self, prep, key=None, expected=None, defer=False):
         super().__init__()
         self.prep, self.key, self.expected, self.created = prep, key, expected, None
-        # defer: the caller waits for the fsync later; synced: its Future, if deferred
+        # defer: the caller waits for the fsync later; synced: its Ticket, if deferred
         self.defer, self.synced = defer, None
 
 
@@ -173,7 +173,7 @@ class GeoJSONSeqStore(CaseStore):
             self._local.pending = None
         for synced in pending:  # reached only when the block ended without an exception
             try:
-                synced.result()
+                synced.wait()
             except OSError as exc:
                 log.error("fsync of %s failed: %s", self.folder, exc)
                 raise StoreError(f"案件未能写入 / the case could not be written: {exc}") from exc
@@ -232,9 +232,9 @@ class GeoJSONSeqStore(CaseStore):
                         f"案件未能写入 / the case could not be written: {failure or 'interrupted'}")
 
     def _start_sync(self, where, entries):
-        """Fsync up to ``where`` in the syncer thread (under the io lock); returns its Future."""
+        """Fsync up to ``where`` in the syncer thread (under the io lock); returns its Ticket."""
         if self._syncer is None:
-            self._syncer = ThreadPoolExecutor(1, thread_name_prefix="gridmap-store-sync")
+            self._syncer = Syncer("gridmap-store-sync")
         fd = self._log.descriptor()
         try:
             return self._syncer.submit(self._sync_deferred, where, fd, entries)
