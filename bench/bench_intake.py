@@ -170,6 +170,25 @@ class Server:
                 self.proc.wait()
 
 
+def fsync_latency_ms(folder, count=300, gap_s=0.002):
+    """Median ms of append + ``fdatasync`` on ``folder``'s disk, ``gap_s`` apart (about a
+    loaded worker's pace): what a durable write costs here, to compare machines by."""
+    path = Path(folder) / "fsync-probe"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    times = []
+    try:
+        for _ in range(count):
+            time.sleep(gap_s)
+            os.write(fd, b"x" * 900 + b"\n")
+            start = time.perf_counter()
+            os.fdatasync(fd)
+            times.append(time.perf_counter() - start)
+    finally:
+        os.close(fd)
+        path.unlink()
+    return statistics.median(times) * 1e3
+
+
 # -- load generators ---------------------------------------------------------------------
 
 def run_wrk(url, path, duration, script, threads):
@@ -337,7 +356,8 @@ def main():
                   f"{CONNECTIONS} connections, client "
                   f"{'wrk -t%d' % args.client_threads if use_wrk else 'python asyncio'}, "
                   f"{args.rounds} × {args.duration} s per endpoint; load average "
-                  f"{os.getloadavg()[0]:.1f} at start")
+                  f"{os.getloadavg()[0]:.1f} at start; disk: append + fdatasync "
+                  f"{fsync_latency_ms(workdir):.2f} ms (median)")
             run("/api/health", 1)  # warm up
             warm = run("/api/reports", 1)
             health, reports = [], []
