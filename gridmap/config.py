@@ -27,8 +27,10 @@ SETTINGS = {
     "SESSION_IDLE_MINUTES": (480, int, "a staff session ends after this long unused"),
     "SIGNIN_MAX_FAILURES": (5, int, "failed sign-ins for one account before it is locked for a while"),
     "SIGNIN_LOCK_SECONDS": (900, int, "how long that lock lasts"),
-    "SIGNIN_IP_LIMIT": (30, int, "sign-in attempts per client address per 5 minutes"),
-    "REPORT_IP_LIMIT": (20, int, "anonymous reports (and ratings) per client address per 10 minutes"),
+    "SIGNIN_IP_LIMIT": (30, int, "sign-in attempts per client address per 5 minutes (a burst of "
+                        "this many, then one per 5 min / limit)"),
+    "REPORT_IP_LIMIT": (20, int, "anonymous reports (and ratings) per client address per 10 minutes "
+                        "(a burst of this many, then one per 10 min / limit)"),
     "OPEN311_API_KEYS": ("", str, "comma-separated keys an Open311 client must send as api_key "
                          "to POST requests; empty: POST needs no key"),
 }

@@ -9,6 +9,10 @@ again. A hit is allowed when ``max(tat, now) + window_s / limit`` is at most
 ``window_s`` ahead, and then stored as the new ``tat``; refused hits change
 nothing. So a hit costs the same whatever the limit (a sliding-window log
 walks ``limit`` rows), and a flood from many addresses adds one row each.
+Unlike a log, a bucket lets the burst and the refill meet: any ``window_s``
+seconds may admit up to ``2 * limit - 1`` hits, never more than ``limit`` per
+window on average. A key is meant for one (limit, window): the bucket is
+kept as one time, whatever the limit of the hit that moved it.
 
 The check and the update are one ``INSERT ... ON CONFLICT DO UPDATE ...
 WHERE`` statement, which runs under the database's write lock, so processes
@@ -53,10 +57,9 @@ _HIT = ("INSERT INTO throttle_rates (key, tat) VALUES (:key, :now + :step) "
 _NTH_FAILURE = ("SELECT at FROM throttle_failures WHERE key = ? AND at > ? "
                 "ORDER BY at DESC LIMIT 1 OFFSET ?")
 # Rounding: limit steps of window/limit may add up to a hair over the window.
-_SLACK = 1e-9
+_SLACK_S = 1e-6  # above the rounding of epoch seconds (~2.4e-7 s in 2026)
 
 SCHEMA = (
-    "DROP TABLE IF EXISTS throttle_hits",  # the sliding-window log of earlier versions
     "CREATE TABLE IF NOT EXISTS throttle_rates (key TEXT PRIMARY KEY, tat REAL NOT NULL) "
     "WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS throttle_failures (key TEXT NOT NULL, at REAL NOT NULL)",
@@ -117,9 +120,9 @@ class Throttle:
         if until is not None:
             if now < until:
                 return False, max(1, math.ceil(until - now))
-            del self._refused[bucket]
+            self._refused.pop(bucket, None)  # another thread may have done it
         step = window_s / limit
-        room = window_s * (1 + _SLACK)
+        room = window_s + _SLACK_S
         db = self._conn.get()
         if db.execute(_HIT, {"key": key, "now": now, "step": step, "room": room}).rowcount:
             self._prune(db, now)
@@ -167,7 +170,7 @@ class Throttle:
         self._conn.get().execute("DELETE FROM throttle_failures WHERE key = ?", (key,))
 
     def _prune(self, db, now):
-        # At most once a minute per process: old rows go in indexed deletes.
+        # At most once a minute per process (a scan of one row per recent key).
         if now - self._pruned_at < PRUNE_EVERY_S:
             return
         self._pruned_at = now

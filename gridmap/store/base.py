@@ -183,6 +183,9 @@ class CaseStore(abc.ABC):
         list of dict
         """
 
+    #: The error that stopped this process writing (a failed fsync), or None.
+    disk_error = None
+
     @contextlib.contextmanager
     def deferred_sync(self):
         """A block in which writes may return before they are durable.

@@ -35,6 +35,12 @@ thread instead, while the caller goes on (to find duplicates and build its
 answer), and leaving the block waits for it: the disk and the CPU work at
 once, and still nothing is acknowledged before it is durable.
 
+A failed fsync stops writing in the process for good (every later write and
+every fsync still queued fail too), as databases do since "fsyncgate": the
+kernel reports a write-back error once per open file, may drop the pages, and
+a later fsync that succeeds proves nothing about them. Check the disk, then
+restart; :attr:`GeoJSONSeqStore.disk_error` says why until then.
+
 Reads never touch the disk but to catch up: each process keeps the cases in
 memory (:class:`~gridmap.store.index.CaseIndex`), and each read first applies
 the records appended since the last, after one ``fstat`` says there are any.
@@ -83,11 +89,11 @@ class _Op(Op):
 
     __slots__ = ("prep", "key", "expected", "created", "defer", "synced")
 
-    def __init__(self, prep, key=None, expected=None, defer=False):
+    def __init__(self, prep, key=None, expected=None):
         super().__init__()
         self.prep, self.key, self.expected, self.created = prep, key, expected, None
         # defer: the caller waits for the fsync later; synced: its Ticket, if deferred
-        self.defer, self.synced = defer, None
+        self.defer, self.synced = False, None
 
 
 class GeoJSONSeqStore(CaseStore):
@@ -126,6 +132,7 @@ class GeoJSONSeqStore(CaseStore):
         self._group = GroupCommit(self._commit)
         self._local = threading.local()  # per thread: fsyncs to wait for, in deferred_sync
         self._syncer = None  # the thread running deferred fsyncs, started when needed
+        self.disk_error = None  # the first failed fsync: writing has stopped
 
     def _after_fork(self):
         self._init_locks()
@@ -172,11 +179,7 @@ class GeoJSONSeqStore(CaseStore):
         finally:
             self._local.pending = None
         for synced in pending:  # reached only when the block ended without an exception
-            try:
-                synced.wait()
-            except OSError as exc:
-                log.error("fsync of %s failed: %s", self.folder, exc)
-                raise StoreError(f"案件未能写入 / the case could not be written: {exc}") from exc
+            synced.wait()  # raises the StoreError of a failed fsync
 
     def _submit(self, op):
         pending = getattr(self._local, "pending", None)
@@ -184,39 +187,42 @@ class GeoJSONSeqStore(CaseStore):
         self._group.submit(op)
         if op.synced is not None:
             pending.append(op.synced)
-            time.sleep(0)  # let the syncer take the GIL and start its fsync now
+            # let the syncer take the GIL and start its fsync now, not when this
+            # thread next blocks (measured: most of the fsync then overlaps)
+            time.sleep(0)
         self._maybe_compact()
         return op
 
     def _commit(self, batch):
-        """Check and write a batch under the write lock; fsync; then publish."""
+        """Check and write a batch under the write lock; fsync (or hand the fsync to
+        the syncer thread when every op defers it); then publish."""
         committed, failure = False, None
         try:
             with self._io_lock:
+                if self.disk_error is not None:
+                    raise self._write_failed(self.disk_error)
                 with self._log.locked():
                     self._log.poll(self._apply, locked=True)
                     entries, data = self._stage(batch)
                     if data:
                         self._log.append(data)
+                synced = None
                 if data and all(op.defer for op in batch):
-                    # durable later: a repeated key meanwhile makes sure first
-                    where = self._log.where()
-                    for entry in entries:
-                        entry.unsynced = where
-                    synced = self._start_sync(where, entries)
+                    synced = self._start_sync(self._log.where(), entries)
+                if synced is not None:  # durable later: a repeated key meanwhile makes sure
                     for op in batch:
                         op.synced = synced
                 elif data:
                     try:
                         self._log.sync()
                     except OSError as exc:  # in the file, maybe not on disk: say so
-                        log.error("fsync of %s failed: %s", self.folder, exc)
-                        failure = exc
+                        failure = self._write_failed(exc)
                         for entry in entries:  # a repeated key must check again
                             entry.unsynced = self._log.where()
                 if failure is None:  # repeated keys answered with records of others
                     try:
-                        self._make_durable([op.result for op in batch if op.created is False])
+                        self._make_durable([op.result for op in batch  # replayed keys
+                                            if op.created is False and op.expected is None])
                     except StoreError as exc:
                         failure = exc
                 with self._state_lock:  # the file has them: so must the index
@@ -228,27 +234,52 @@ class GeoJSONSeqStore(CaseStore):
         finally:
             for op in batch:
                 if not committed and op.error is None:
-                    op.result, op.error = None, StoreError(
-                        f"案件未能写入 / the case could not be written: {failure or 'interrupted'}")
+                    op.result, op.error = None, failure if isinstance(failure, StoreError) else (
+                        StoreError(f"案件未能写入 / the case could not be written: "
+                                   f"{failure or 'interrupted'}"))
 
     def _start_sync(self, where, entries):
-        """Fsync up to ``where`` in the syncer thread (under the io lock); returns its Ticket."""
-        if self._syncer is None:
-            self._syncer = Syncer("gridmap-store-sync")
-        fd = self._log.descriptor()
+        """Hand the fsync up to ``where`` to the syncer thread (under the io lock);
+        returns its Ticket, or None if it cannot be handed over (sync inline then)."""
+        try:
+            if self._syncer is None:
+                self._syncer = Syncer("gridmap-store-sync")
+            fd = self._log.descriptor()
+        except (OSError, RuntimeError) as exc:  # no descriptor or thread to spare
+            log.warning("deferred fsync of %s unavailable (%s): syncing inline", self.folder, exc)
+            return None
+        for entry in entries:
+            entry.unsynced = where
         try:
             return self._syncer.submit(self._sync_deferred, where, fd, entries)
-        except BaseException:
+        except RuntimeError:  # the store is closing
             os.close(fd)
-            raise
+            for entry in entries:
+                entry.unsynced = None
+            return None
 
     def _sync_deferred(self, where, fd, entries):
+        """In the syncer thread: make ``where`` durable, or fail (and stop writing)."""
         try:
-            self._log.ensure_durable(*where, fd=fd)
+            if self.disk_error is not None:  # a failed fsync may have dropped these pages
+                raise self._write_failed(self.disk_error)
+            try:
+                self._log.ensure_durable(*where, fd=fd)
+            except OSError as exc:
+                raise self._write_failed(exc) from exc
         finally:
             os.close(fd)
         for entry in entries:
             entry.unsynced = None
+
+    def _write_failed(self, exc):
+        """The StoreError for a write that may not be on disk; the first failed fsync
+        stops writing in this process (see the module notes)."""
+        if self.disk_error is None:
+            self.disk_error = exc
+            log.critical("fsync of %s failed: %s; writing stops in this process: check the "
+                         "disk, then restart", self.folder, exc)
+        return StoreError(f"案件未能写入 / the case could not be written: {exc}")
 
     def _make_durable(self, entries):
         """Fsync what ``entries`` need, if the mark does not show it done (under
@@ -257,11 +288,12 @@ class GeoJSONSeqStore(CaseStore):
             where = entry.unsynced
             if where is None:
                 continue
+            if self.disk_error is not None:
+                raise self._write_failed(self.disk_error)
             try:
                 self._log.ensure_durable(*where)
             except OSError as exc:
-                log.error("fsync of %s failed: %s", self.folder, exc)
-                raise StoreError(f"案件未能写入 / the case could not be written: {exc}") from exc
+                raise self._write_failed(exc) from exc
             entry.unsynced = None
 
     def _stage(self, batch):
@@ -439,9 +471,9 @@ class GeoJSONSeqStore(CaseStore):
         self._closed = True
         if self._compactor is not None:
             self._compactor.join()
-        if self._syncer is not None:
-            self._syncer.shutdown()  # lets deferred fsyncs finish
-        with self._io_lock:
+        with self._io_lock:  # no commit can hand over an fsync meanwhile
+            if self._syncer is not None:
+                self._syncer.shutdown()  # lets deferred fsyncs finish
             self._log.close()
         _STORES.discard(self)
 

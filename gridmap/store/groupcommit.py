@@ -27,7 +27,8 @@ class GroupCommit:
     ----------
     commit : callable
         ``commit(list of Op)``; sets ``result`` or ``error`` on every op and
-        returns when they are durable.
+        returns when they are durable (or, for ops that defer it, when their
+        fsync is under way).
     """
 
     def __init__(self, commit):

@@ -32,8 +32,8 @@ class Entry:
     """One stored version of one case: its JSON text and index fields.
 
     ``unsynced`` is (segment, inode, end offset) while the record may not be
-    fsynced yet (read from another process's append, or our own fsync
-    failed), else None; the store clears it once it has made sure. It is the
+    fsynced yet (read from another process's append, our own fsync failed,
+    or it was handed to the syncer thread), else None; the store clears it once it has made sure. It is the
     only member that changes after an entry is made.
     """
 

@@ -57,7 +57,10 @@ def segment_name(number):
 class SeqLog:
     """One process's view of the files: its place in the log and its locks.
 
-    Not thread-safe: the store serialises calls with its own lock.
+    Not thread-safe: the store serialises calls with its own lock, but for
+    :meth:`ensure_durable` with a descriptor, which the store's syncer thread
+    calls without it (it touches only that descriptor and the mark, under the
+    sync locks).
 
     Parameters
     ----------
@@ -146,10 +149,7 @@ class SeqLog:
                 if locked and not sealed and st.st_size > self.offset:
                     log.warning("%s: cutting off %d bytes of a torn record at offset %d",
                                 segment_name(self.segment), st.st_size - self.offset, self.offset)
-                    with self._sync_locked():  # the cut bytes were never synced for anyone
-                        os.ftruncate(self._fd, self.offset)
-                        if self._synced_mark() > self.offset:
-                            os.pwrite(self._sync_fd, MARK.pack(self.segment, self._ino, self.offset), 0)
+                    self._truncate()
             if not sealed:
                 return
             self._next_segment()
@@ -217,16 +217,25 @@ class SeqLog:
         try:
             _write_all(self._fd, data)
         except BaseException:
-            os.ftruncate(self._fd, self.offset)  # nothing of it was acknowledged
+            self._truncate()  # nothing of it was acknowledged
             raise
         self.offset += len(data)
+
+    def _truncate(self):
+        """Cut the segment back to this process's offset (under the write lock), and
+        the mark with it: the cut bytes were never synced for anyone."""
+        with self._sync_locked():
+            os.ftruncate(self._fd, self.offset)
+            if self._synced_mark() > self.offset:
+                os.pwrite(self._sync_fd, MARK.pack(self.segment, self._ino, self.offset), 0)
 
     def sync(self):
         """Make the current segment durable up to this process's offset.
 
         Runs after the write lock is let go. Whoever syncs notes in
         ``cases.sync`` how far its own bytes reach (its offset, which never
-        includes a torn tail that a writer may cut off meanwhile); a process
+        includes a torn tail that a writer may cut off meanwhile, and never
+        past the file's end when its fsync began); a process
         whose bytes lie below that mark was covered by someone else's fsync
         and returns at once. Fsyncs themselves run without a lock, so those
         of several processes overlap and the kernel commits them together.
@@ -258,6 +267,9 @@ class SeqLog:
         if fd is None and self._fd is not None and (segment, ino) == (self.segment, self._ino):
             fd = self._fd
         if fd is not None:
+            # what the fsync covers: never past the file's end (bytes this process
+            # read may have been cut off since, by a writer rolling back)
+            end = min(end, os.fstat(fd).st_size)
             datasync(fd)
             with self._sync_locked():  # raise the mark, never lower it
                 if not self._mark_covers(segment, ino, end, locked=True):

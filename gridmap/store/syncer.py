@@ -39,17 +39,22 @@ class Syncer:
 
     def __init__(self, name):
         self._queue = queue.SimpleQueue()
+        self._stopped = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     def submit(self, fn, *args):
-        """Run ``fn(*args)`` in the thread; returns its Ticket."""
+        """Run ``fn(*args)`` in the thread; returns its Ticket. RuntimeError once shut down."""
+        if self._stopped:
+            raise RuntimeError("the syncer thread was shut down")
         ticket = Ticket()
         self._queue.put((fn, args, ticket))
         return ticket
 
     def shutdown(self):
-        """Run what was handed over, then stop the thread."""
+        """Run what was handed over, then stop the thread (callers serialise this
+        with their submits)."""
+        self._stopped = True
         self._queue.put(None)
         self._thread.join()
 

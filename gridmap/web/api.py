@@ -60,5 +60,11 @@ def grids():
 @bp.get("/health")
 @allow(ANYONE)
 def health():
-    """Liveness for load balancers and the benchmark's floor: 200 ``{"ok": true}``."""
+    """Liveness for load balancers and the benchmark's floor: 200 ``{"ok": true}``; 503
+    once a failed fsync stopped this worker writing cases (restart it after checking
+    the disk)."""
+    error = current_app.extensions["gridmap.cases"].store.disk_error
+    if error is not None:
+        return jsonify({"ok": False, "grids": len(community().grids),
+                        "error": "store_error", "message": f"写入已停止 / writing stopped: {error}"}), 503
     return jsonify({"ok": True, "grids": len(community().grids)})

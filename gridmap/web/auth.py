@@ -7,6 +7,7 @@ from flask import (Blueprint, current_app, g, redirect, render_template, request
 
 from gridmap.audit import SIGNIN, SIGNIN_FAILED, SIGNOUT
 from gridmap.errors import RateLimited
+from gridmap.web import durability
 from gridmap.web.access import ANYONE, STAFF_ROLES, allow
 from gridmap.web.i18n import t
 
@@ -15,7 +16,9 @@ IP_WINDOW_S = 300
 
 
 def audit(action, actor, target=None, detail=None):
-    """Record a privileged action with the caller's role and address."""
+    """Record a privileged action with the caller's role and address, once the
+    request's case writes are on disk (the audit log must not claim a lost one)."""
+    durability.flush()
     user = g.get("user")
     role = ",".join(sorted(user.roles)) if user else None
     current_app.extensions["gridmap.audit"].record(

@@ -108,8 +108,8 @@ def intake_answer(feature, duplicates):
                      (m.name for _, _, _, m in team.slots()
                       if m and m.person_id == props["assignee"]), None)}},
         # by case number only: a tracking code is its reporter's secret
-        "duplicates": [{"case_no": d["properties"]["case_no"], "state": d["properties"]["state"],
-                        "reported_at": d["properties"]["reported_at"]} for d in duplicates],
+        "duplicates": [{"case_no": d["properties"]["case_no"], "state": d["properties"].get("state"),
+                        "reported_at": d["properties"].get("reported_at")} for d in duplicates],
     }
 
 

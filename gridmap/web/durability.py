@@ -23,6 +23,15 @@ def _begin():
         g.deferred_sync.__enter__()
 
 
+def flush():
+    """Wait now until this request's writes are on disk (StoreError if they cannot be):
+    before recording or telling anyone what they did. Later writes defer again."""
+    block = g.pop("deferred_sync", None)
+    if block is not None:
+        block.__exit__(None, None, None)
+        _begin()
+
+
 def _finish(response):
     block = g.pop("deferred_sync", None)
     if block is not None:

@@ -1,5 +1,6 @@
 """GeoJSONSeqStore: the contract, plus its files, torn tails, compaction and forks."""
 
+import contextlib
 import functools
 import json
 import logging
@@ -357,11 +358,13 @@ class HeldSync:
     """Replaces fdatasync: each call waits until released (or fails if told to)."""
 
     def __init__(self, monkeypatch, fail=False):
-        self.release, self.calls, self.fail = threading.Event(), [], fail
+        self.release, self.started, self.calls, self.fail = (threading.Event(),
+                                                             threading.Event(), [], fail)
         real = os.fdatasync
 
         def sync(fd):
             self.calls.append(threading.current_thread().name)
+            self.started.set()
             assert self.release.wait(30)
             if self.fail:
                 raise OSError(5, "Input/output error")
@@ -382,7 +385,7 @@ def test_deferred_sync_returns_before_the_fsync_and_waits_at_the_end(folder, ope
             feature, created = store.create(make_feature("c1"), idempotency_key="k1")
             assert created and feature["properties"]["case_no"] == 2
             assert store.get("c1")["id"] == "c1"  # visible at once, in this process
-            assert held.calls and held.calls[0].startswith("gridmap-store-sync")
+            assert held.started.wait(10) and held.calls[0].startswith("gridmap-store-sync")
             assert synced_mark(folder)[2] < segment(folder).stat().st_size  # not yet durable
         left.set()
 
@@ -395,20 +398,55 @@ def test_deferred_sync_returns_before_the_fsync_and_waits_at_the_end(folder, ope
     assert len(held.calls) == 1
 
 
-def test_a_failed_deferred_fsync_fails_the_block_and_the_key_syncs_again(folder, open_store,
-                                                                         monkeypatch):
+@pytest.mark.parametrize("deferred", [True, False])
+def test_a_failed_fsync_stops_writing_until_a_restart(folder, open_store, monkeypatch, caplog,
+                                                      deferred):
     store = open_store()
     store.create(make_feature("c0"))  # the segment's first record is fsynced as it is made
     held = HeldSync(monkeypatch, fail=True)
     held.release.set()
     with pytest.raises(StoreError, match="could not be written"):
-        with store.deferred_sync():
+        with store.deferred_sync() if deferred else contextlib.nullcontext():
             store.create(make_feature("c1"), idempotency_key="k1")
     assert synced_mark(folder)[2] < segment(folder).stat().st_size
-    held.fail = False  # the disk is back: a retry with the key is answered once durable
-    feature, created = store.create(make_feature("c9"), idempotency_key="k1")
+    assert "writing stops in this process" in caplog.text and store.disk_error is not None
+    held.fail = False  # a later fsync would succeed, but proves nothing of the lost pages
+    for attempt in (lambda: store.create(make_feature("c9"), idempotency_key="k1"),
+                    lambda: store.create(make_feature("c2")),
+                    lambda: store.update("c0", store.get("c0"), 1)):
+        with pytest.raises(StoreError, match="could not be written"):
+            attempt()
+    assert len(held.calls) == 1 and store.count() == 2  # reads go on
+    restarted = open_store()  # after a restart the key is answered once its record is synced
+    feature, created = restarted.create(make_feature("c9"), idempotency_key="k1")
     assert (feature["id"], created) == ("c1", False) and len(held.calls) == 2
     assert synced_mark(folder)[2] == segment(folder).stat().st_size
+
+
+def test_fsyncs_queued_behind_a_failed_one_fail_too(folder, open_store, monkeypatch):
+    store = open_store()
+    store.create(make_feature("c0"))
+    held = HeldSync(monkeypatch, fail=True)
+    outcomes = []
+
+    def deferred_create(name):
+        try:
+            with store.deferred_sync():
+                store.create(make_feature(name))
+            outcomes.append((name, "ok"))
+        except StoreError:
+            outcomes.append((name, "failed"))
+
+    threads = [threading.Thread(target=deferred_create, args=(f"c{i}",)) for i in (1, 2)]
+    for thread in threads:  # both appended, the first fsync held, the second queued
+        thread.start()
+    while len(held.calls) < 1 or store.count() < 3:
+        threading.Event().wait(0.01)
+    held.release.set()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(outcomes) == [("c1", "failed"), ("c2", "failed")]
+    assert len(held.calls) == 1  # the second never trusted a later fsync
 
 
 def test_nested_deferred_blocks_wait_at_the_outermost(folder, open_store, monkeypatch):

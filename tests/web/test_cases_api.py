@@ -280,7 +280,8 @@ def test_a_report_is_answered_only_once_it_is_on_disk(app, client, monkeypatch):
     assert threads[0].startswith("gridmap-store-sync")  # beside the request, not in it
 
 
-def test_a_failed_fsync_is_a_500_and_the_same_key_later_gets_the_case(app, client, monkeypatch):
+def test_a_failed_fsync_is_a_500_and_the_same_key_after_a_restart_gets_the_case(
+        app, client, monkeypatch, tmp_path):
     import os
 
     from gridmap.store import seqlog
@@ -300,7 +301,27 @@ def test_a_failed_fsync_is_a_500_and_the_same_key_later_gets_the_case(app, clien
     assert r.status_code == 500 and r.get_json()["error"] == "store_error"
     assert "could not be written" in r.get_json()["message"]
     assert r.headers["X-Content-Type-Options"] == "nosniff"  # a whole answer, headers and all
-    failing[0] = False  # the disk is back: the resident's app retries with its key
-    again = client.post("/api/reports", json=body, headers={"Idempotency-Key": "disk-1"})
-    assert again.status_code == 200 and count(app) == 2
-    assert report(client, app, index=4).status_code == 201
+    failing[0] = False  # the disk is back, but this worker writes no more, and says so
+    assert report(client, app, index=4).status_code == 500
+    health = client.get("/api/health")
+    assert health.status_code == 503 and health.get_json()["ok"] is False
+    restarted = create_app({"DATA_DIR": str(tmp_path / "data"), "REPORT_IP_LIMIT": 1000})
+    again = restarted.test_client().post("/api/reports", json=body,
+                                         headers={"Idempotency-Key": "disk-1"})
+    assert again.status_code == 200 and count(restarted) == 2
+
+
+def test_a_transition_whose_fsync_fails_is_not_audited(app, monkeypatch):
+    from gridmap.store import seqlog
+
+    case_id = report(app.test_client(), app).get_json()["case_id"]
+    staff = as_user(app, "staff7")
+    def failing(fd):  # the case store's disk only: the audit log's file syncs as ever
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(seqlog, "datasync", failing)
+    r = act(staff, case_id, action="sign")
+    assert r.status_code == 500 and r.get_json()["error"] == "store_error"
+    audit_log = app.extensions["gridmap"].data_dir / "audit.jsonl"
+    # the audit trail never claims a write that may be lost
+    assert not audit_log.exists() or case_id not in audit_log.read_text(encoding="utf-8")
