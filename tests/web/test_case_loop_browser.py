@@ -62,10 +62,23 @@ def test_report_work_verify_and_rate(browser, live_server, tmp_path, grid_on_scr
     assert "专职网格员" in phone.inner_text("#result-handler")
     phone.screenshot(path=str(tmp_path / "reported.png"))
 
+    neighbour = browser.new_page(viewport={"width": 390, "height": 844})  # the same spot again
+    watch(neighbour, problems)
+    neighbour.goto(live_server.url + "/report")
+    neighbour.wait_for_selector("path.leaflet-interactive")
+    neighbour.select_option("select[name=category]", "06")
+    neighbour.fill("textarea[name=description]", "门口垃圾还在")
+    neighbour.mouse.click(*grid_on_screen(neighbour, grid.geometry))
+    neighbour.click("#submit")
+    neighbour.wait_for_selector("#result-duplicates:not([hidden])")
+    assert "#1" in neighbour.inner_text("#result-duplicates")  # by case number, never a code
+    assert code not in neighbour.content()
+    neighbour.screenshot(path=str(tmp_path / "duplicate.png"))
+
     worker = sign_in(browser, live_server.url, "worker7")
     watch(worker, problems)
     worker.goto(f"{live_server.url}/grid/{grid.code}")
-    row = worker.locator("#queue tr[data-state=reported]")
+    row = worker.locator("#queue tr[data-state=reported]", has_text=PHONE)  # the first case
     assert PHONE in row.inner_text()  # the grid team sees the contact
     case_id = row.get_attribute("data-case-id")
     press(worker, case_id, "sign")
