@@ -77,7 +77,7 @@ class CaseService:
                            "characters", field="idempotency_key")
         if key is not None:
             check_plain_text(key, "idempotency_key")
-        fingerprint = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+        fingerprint = key and hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
         route = self.community.router.route_point(fields["lon"], fields["lat"], fields["datum"])
         if route.grid is None:
             raise OutsideServiceArea(
