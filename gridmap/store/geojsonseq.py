@@ -39,7 +39,8 @@ A failed fsync stops writing in the process for good (every later write and
 every fsync still queued fail too), as databases do since "fsyncgate": the
 kernel reports a write-back error once per open file, may drop the pages, and
 a later fsync that succeeds proves nothing about them. Check the disk, then
-restart; :attr:`GeoJSONSeqStore.disk_error` says why until then.
+restart; :attr:`GeoJSONSeqStore.disk_error` says why until then. Records the
+mark in ``cases.sync`` shows synced are still answered (a repeated key).
 
 Reads never touch the disk but to catch up: each process keeps the cases in
 memory (:class:`~gridmap.store.index.CaseIndex`), and each read first applies
@@ -132,7 +133,7 @@ class GeoJSONSeqStore(CaseStore):
         self._group = GroupCommit(self._commit)
         self._local = threading.local()  # per thread: fsyncs to wait for, in deferred_sync
         self._syncer = None  # the thread running deferred fsyncs, started when needed
-        self.disk_error = None  # the first failed fsync: writing has stopped
+        self._failure_logged = False
 
     def _after_fork(self):
         self._init_locks()
@@ -142,6 +143,11 @@ class GeoJSONSeqStore(CaseStore):
     @property
     def folder(self):
         return self._log.folder
+
+    @property
+    def disk_error(self):
+        """The fsync failure that stopped writing in this process, or None."""
+        return self._log.failure
 
     # -- writing -----------------------------------------------------------------
 
@@ -199,6 +205,8 @@ class GeoJSONSeqStore(CaseStore):
         committed, failure = False, None
         try:
             with self._io_lock:
+                if self._closed:
+                    raise StoreError(f"案件库已关闭 / the case store {self.folder} is closed")
                 if self.disk_error is not None:
                     raise self._write_failed(self.disk_error)
                 with self._log.locked():
@@ -261,12 +269,9 @@ class GeoJSONSeqStore(CaseStore):
     def _sync_deferred(self, where, fd, entries):
         """In the syncer thread: make ``where`` durable, or fail (and stop writing)."""
         try:
-            if self.disk_error is not None:  # a failed fsync may have dropped these pages
-                raise self._write_failed(self.disk_error)
-            try:
-                self._log.ensure_durable(*where, fd=fd)
-            except OSError as exc:
-                raise self._write_failed(exc) from exc
+            self._log.ensure_durable(*where, fd=fd)
+        except OSError as exc:
+            raise self._write_failed(exc) from exc
         finally:
             os.close(fd)
         for entry in entries:
@@ -275,8 +280,8 @@ class GeoJSONSeqStore(CaseStore):
     def _write_failed(self, exc):
         """The StoreError for a write that may not be on disk; the first failed fsync
         stops writing in this process (see the module notes)."""
-        if self.disk_error is None:
-            self.disk_error = exc
+        if not self._failure_logged:
+            self._failure_logged = True
             log.critical("fsync of %s failed: %s; writing stops in this process: check the "
                          "disk, then restart", self.folder, exc)
         return StoreError(f"案件未能写入 / the case could not be written: {exc}")
@@ -288,8 +293,6 @@ class GeoJSONSeqStore(CaseStore):
             where = entry.unsynced
             if where is None:
                 continue
-            if self.disk_error is not None:
-                raise self._write_failed(self.disk_error)
             try:
                 self._log.ensure_durable(*where)
             except OSError as exc:

@@ -84,6 +84,10 @@ class SeqLog:
     def _open_locks(self):
         # flock does not exclude threads sharing a descriptor: they take this too
         self._sync_thread_lock = threading.Lock()
+        # one fsync at a time in this process, so the one that sees a write-back
+        # error (reported once per open file) records it before any other returns
+        self._fsync_lock = threading.Lock()
+        self.failure = None  # the first failed fsync: nothing unsynced is trusted after it
         flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
         self._lock_fd = os.open(self.folder / LOCK, flags, 0o600)
         self._compact_fd = os.open(self.folder / COMPACT_LOCK, flags, 0o600)
@@ -149,7 +153,7 @@ class SeqLog:
                 if locked and not sealed and st.st_size > self.offset:
                     log.warning("%s: cutting off %d bytes of a torn record at offset %d",
                                 segment_name(self.segment), st.st_size - self.offset, self.offset)
-                    self._truncate()
+                    self._truncate(self.offset)
             if not sealed:
                 return
             self._next_segment()
@@ -214,31 +218,33 @@ class SeqLog:
             fsync_dir(self.folder)
             self._fd, self.offset, self._ino = fd, len(data), os.fstat(fd).st_ino
             return
+        written = [0]
         try:
-            _write_all(self._fd, data)
+            _write_all(self._fd, data, written)
         except BaseException:
-            self._truncate()  # nothing of it was acknowledged
+            # Cut only the torn last record: whole records of the batch stay (never
+            # acknowledged, but others may have read them; a retry finds them by key).
+            self._truncate(self.offset + data.rfind(NL, 0, written[0]) + 1)
             raise
         self.offset += len(data)
 
-    def _truncate(self):
-        """Cut the segment back to this process's offset (under the write lock), and
-        the mark with it: the cut bytes were never synced for anyone."""
-        with self._sync_locked():
-            os.ftruncate(self._fd, self.offset)
-            if self._synced_mark() > self.offset:
-                os.pwrite(self._sync_fd, MARK.pack(self.segment, self._ino, self.offset), 0)
+    def _truncate(self, size):
+        """Cut a torn record off the segment at ``size`` (under the write lock), and the
+        mark with it: no process has read the cut bytes, nor synced them for anyone."""
+        with self._fsync_lock, self._sync_locked():
+            os.ftruncate(self._fd, size)
+            if self._synced_mark() > size:
+                os.pwrite(self._sync_fd, MARK.pack(self.segment, self._ino, size), 0)
 
     def sync(self):
         """Make the current segment durable up to this process's offset.
 
         Runs after the write lock is let go. Whoever syncs notes in
-        ``cases.sync`` how far its own bytes reach (its offset, which never
-        includes a torn tail that a writer may cut off meanwhile, and never
-        past the file's end when its fsync began); a process
-        whose bytes lie below that mark was covered by someone else's fsync
-        and returns at once. Fsyncs themselves run without a lock, so those
-        of several processes overlap and the kernel commits them together.
+        ``cases.sync`` how far its own bytes reach (its offset: whole records
+        only, which are never cut off, unlike a torn tail); a process whose
+        bytes lie below that mark was covered by someone else's fsync and
+        returns at once. Fsyncs of different processes run at once, so the
+        kernel commits them together; within a process they take turns.
         """
         self.ensure_durable(*self.where())
 
@@ -261,20 +267,27 @@ class SeqLog:
         segment is fsynced when it is sealed, before the next one starts).
         ``fd``, from :meth:`descriptor`, lets a thread that does not hold the
         store's lock sync the segment.
+
+        Raises OSError if an fsync fails, now or earlier in this process
+        (:attr:`failure`): after that only what the mark covers is trusted.
         """
-        if self._mark_covers(segment, ino, end):
-            return
-        if fd is None and self._fd is not None and (segment, ino) == (self.segment, self._ino):
-            fd = self._fd
-        if fd is not None:
-            # what the fsync covers: never past the file's end (bytes this process
-            # read may have been cut off since, by a writer rolling back)
-            end = min(end, os.fstat(fd).st_size)
-            datasync(fd)
-            with self._sync_locked():  # raise the mark, never lower it
-                if not self._mark_covers(segment, ino, end, locked=True):
-                    os.pwrite(self._sync_fd, MARK.pack(segment, ino, end), 0)
-            return
+        with self._fsync_lock:
+            if self._mark_covers(segment, ino, end):
+                return
+            if self.failure is not None:
+                raise OSError(self.failure.errno, f"an earlier fsync failed: {self.failure}")
+            if fd is None and self._fd is not None and (segment, ino) == (self.segment, self._ino):
+                fd = self._fd
+            if fd is not None:
+                try:
+                    datasync(fd)
+                except OSError as exc:
+                    self.failure = exc
+                    raise
+                with self._sync_locked():  # raise the mark, never lower it
+                    if not self._mark_covers(segment, ino, end, locked=True):
+                        os.pwrite(self._sync_fd, MARK.pack(segment, ino, end), 0)
+                return
         # An older segment: sealed (and fsynced by the sealer, which may still
         # be at it), or gone into a snapshot (fsynced before it was removed).
         try:
@@ -284,6 +297,9 @@ class SeqLog:
         try:
             if os.fstat(fd).st_ino == ino:
                 os.fsync(fd)
+        except OSError as exc:
+            self.failure = self.failure or exc
+            raise
         finally:
             os.close(fd)
 
@@ -381,7 +397,11 @@ def datasync(fd):
     getattr(os, "fdatasync", os.fsync)(fd)
 
 
-def _write_all(fd, data):
+def _write_all(fd, data, written=None):
+    """Write all of ``data``; ``written[0]`` counts the bytes written, also on failure."""
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        n = os.write(fd, view)
+        view = view[n:]
+        if written is not None:
+            written[0] += n

@@ -437,16 +437,90 @@ def test_fsyncs_queued_behind_a_failed_one_fail_too(folder, open_store, monkeypa
         except StoreError:
             outcomes.append((name, "failed"))
 
-    threads = [threading.Thread(target=deferred_create, args=(f"c{i}",)) for i in (1, 2)]
-    for thread in threads:  # both appended, the first fsync held, the second queued
-        thread.start()
-    while len(held.calls) < 1 or store.count() < 3:
+    first = threading.Thread(target=deferred_create, args=("c1",))
+    first.start()
+    assert held.started.wait(10)  # c1's fsync is running (held) ...
+    second = threading.Thread(target=deferred_create, args=("c2",))
+    second.start()
+    for _ in range(1000):  # ... and c2 is appended, its fsync queued behind
+        if store.count() == 3:
+            break
         threading.Event().wait(0.01)
+    assert store.count() == 3 and len(held.calls) == 1
     held.release.set()
-    for thread in threads:
-        thread.join(30)
+    first.join(30)
+    second.join(30)
     assert sorted(outcomes) == [("c1", "failed"), ("c2", "failed")]
     assert len(held.calls) == 1  # the second never trusted a later fsync
+
+
+def test_after_a_failed_fsync_records_the_mark_covers_are_still_answered(folder, open_store,
+                                                                        monkeypatch):
+    store, other = open_store(), open_store()
+    store.create(make_feature("c0"))
+    other.create(make_feature("c1"), idempotency_key="k1")  # fsynced by the other: under the mark
+    assert store.count() == 2  # read here, not known to be synced
+    held = HeldSync(monkeypatch, fail=True)
+    held.release.set()
+    with pytest.raises(StoreError):
+        store.create(make_feature("c2"), idempotency_key="k2")
+    feature, created = store.create(make_feature("c9"), idempotency_key="k1")
+    assert (feature["id"], created) == ("c1", False)  # no fsync needed: the mark covers it
+    with pytest.raises(StoreError):  # its record is past the mark: not trusted
+        store.create(make_feature("c9"), idempotency_key="k2")
+    assert len(held.calls) == 1
+
+
+def test_a_deferred_fsync_that_cannot_be_handed_over_runs_inline(folder, open_store,
+                                                                 monkeypatch, caplog):
+    store = open_store()
+    store.create(make_feature("c0"))
+
+    def no_descriptor():
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(store._log, "descriptor", no_descriptor)
+    held = HeldSync(monkeypatch)
+    held.release.set()
+    with store.deferred_sync():
+        store.create(make_feature("c1"))
+        assert held.calls == [threading.current_thread().name]  # synced before create returned
+    assert synced_mark(folder)[2] == segment(folder).stat().st_size
+    assert "syncing inline" in caplog.text and store.get("c1") is not None
+
+
+def test_a_failed_append_keeps_its_whole_records_and_cuts_the_torn_one(folder, open_store,
+                                                                      monkeypatch):
+    store = open_store()
+    store.create(make_feature("c0"))
+    size = segment(folder).stat().st_size
+    records = []
+    for number in (1, 2):
+        record = make_feature(f"c{number}")
+        record["properties"].update(case_no=number + 1, version=1)
+        records.append(f"\x1e{json.dumps(record)}\n".encode())
+    ino, real_write, calls = segment(folder).stat().st_ino, os.write, []
+
+    def short_write(fd, data):  # the disk fills up in the middle of the second record
+        if os.fstat(fd).st_ino != ino:
+            return real_write(fd, data)
+        calls.append(len(data))
+        if len(calls) == 1:  # a short write, as the kernel does ...
+            return real_write(fd, bytes(data[:len(records[0]) + 10]))
+        raise OSError(28, "No space left on device")  # ... then the error
+
+    monkeypatch.setattr(seqlog.os, "write", short_write)
+    with store._log.locked():
+        store._log.poll(store._apply, locked=True)
+        with pytest.raises(OSError, match="No space"):
+            store._log.append(records[0] + records[1])
+    monkeypatch.undo()
+    assert segment(folder).stat().st_size == size + len(records[0])
+    assert synced_mark(folder)[2] <= size  # the mark never covered the unsynced record
+    reader = open_store()
+    assert reader.get("c1") is not None and reader.get("c2") is None and reader.count() == 2
+    store.create(make_feature("c3"))  # the writer goes on after the whole record
+    assert sorted(f["id"] for f in open_store().all()) == ["c0", "c1", "c3"]
 
 
 def test_nested_deferred_blocks_wait_at_the_outermost(folder, open_store, monkeypatch):
