@@ -153,34 +153,29 @@ def list_(as_json, data_dir):
     _run(body)
 
 
-@users.command("disable")
-@click.argument("username")
-@data_dir_option
-def disable(username, data_dir):
-    """停用账号，结束其会话并吊销其令牌 / disable an account; ends its sessions, revokes its tokens."""
-    from gridmap.audit import USER_DISABLE
+def _switch_command(name, enabled, help_text):
+    """``gridmap users disable|enable USERNAME``: the two differ only in direction."""
 
-    def body():
-        ctx = _Accounts(data_dir)
-        ctx.store.disable_user(username)
-        ctx.record(USER_DISABLE, username)
-        click.echo(f"已停用 / disabled {username}", err=True)
-    _run(body)
+    @users.command(name, help=help_text)
+    @click.argument("username")
+    @data_dir_option
+    def command(username, data_dir):
+        from gridmap.audit import USER_DISABLE, USER_ENABLE
+
+        def body():
+            ctx = _Accounts(data_dir)
+            (ctx.store.enable_user if enabled else ctx.store.disable_user)(username)
+            ctx.record(USER_ENABLE if enabled else USER_DISABLE, username)
+            click.echo(f"{'已恢复 / enabled' if enabled else '已停用 / disabled'} {username}",
+                       err=True)
+        _run(body)
+    return command
 
 
-@users.command("enable")
-@click.argument("username")
-@data_dir_option
-def enable(username, data_dir):
-    """恢复账号（旧会话和令牌不恢复）/ enable an account again (not its old sessions or tokens)."""
-    from gridmap.audit import USER_ENABLE
-
-    def body():
-        ctx = _Accounts(data_dir)
-        ctx.store.enable_user(username)
-        ctx.record(USER_ENABLE, username)
-        click.echo(f"已恢复 / enabled {username}", err=True)
-    _run(body)
+disable = _switch_command("disable", False, "停用账号，结束其会话并吊销其令牌 / disable an account; "
+                          "ends its sessions, revokes its tokens.")
+enable = _switch_command("enable", True, "恢复账号（旧会话和令牌不恢复）/ enable an account again "
+                         "(not its old sessions or tokens).")
 
 
 @users.command("reset-password")

@@ -258,13 +258,8 @@ class GeoJSONSeqStore(CaseStore):
             return None
         for entry in entries:
             entry.unsynced = where
-        try:
-            return self._syncer.submit(self._sync_deferred, where, fd, entries)
-        except RuntimeError:  # the store is closing
-            os.close(fd)
-            for entry in entries:
-                entry.unsynced = None
-            return None
+        # close() stops the syncer under the io lock, and commits refuse once closed
+        return self._syncer.submit(self._sync_deferred, where, fd, entries)
 
     def _sync_deferred(self, where, fd, entries):
         """In the syncer thread: make ``where`` durable, or fail (and stop writing)."""
@@ -417,17 +412,16 @@ class GeoJSONSeqStore(CaseStore):
             self._log.poll(self._apply)
 
     def get(self, case_id):
-        check_text(case_id, "case_id")
-        self.refresh()
-        with self._state_lock:
-            entry = self._index.by_id.get(case_id)
-        return None if entry is None else entry.feature()
+        return self._lookup("by_id", case_id, "case_id")
 
     def get_by_tracking(self, code):
-        check_text(code, "tracking_code")
+        return self._lookup("by_tracking", code, "tracking_code")
+
+    def _lookup(self, table, value, field):
+        check_text(value, field)
         self.refresh()
         with self._state_lock:
-            entry = self._index.by_tracking.get(code)
+            entry = getattr(self._index, table).get(value)
         return None if entry is None else entry.feature()
 
     def query(self, grid_codes=None, states=None, categories=None, since=None, until=None,

@@ -44,8 +44,8 @@ def _finish(response):
 
 def _end(exc):
     block = g.pop("deferred_sync", None)  # only when the response hooks never ran
-    if block is not None:
-        block.__exit__(type(exc), exc, None) if exc else block.__exit__(None, None, None)
+    if block is not None:  # with an exception: forget the syncs; without: wait for them
+        block.__exit__(type(exc) if exc else None, exc, None)
 
 
 def init_app(app):
