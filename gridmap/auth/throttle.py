@@ -1,34 +1,34 @@
-"""Rate limits and sign-in failure counts in SQLite, shared by worker processes.
+"""Rate limits and sign-in failure counts, shared by worker processes.
 
 :meth:`Throttle.hit` is the generic cell rate algorithm (GCRA, a leaky bucket
 kept as one number): ``limit`` per ``window_s`` means a burst of up to
 ``limit`` hits at once, then one more every ``window_s / limit`` seconds, so
-the sustained rate never exceeds ``limit`` per window. Each key has one row,
-its *theoretical arrival time* (``tat``): the moment the bucket is empty
-again. A hit is allowed when ``max(tat, now) + window_s / limit`` is at most
-``window_s`` ahead, and then stored as the new ``tat``; refused hits change
-nothing. So a hit costs the same whatever the limit (a sliding-window log
-walks ``limit`` rows), and a flood from many addresses adds one row each.
-Unlike a log, a bucket lets the burst and the refill meet: any ``window_s``
-seconds may admit up to ``2 * limit - 1`` hits, never more than ``limit`` per
-window on average. A key is meant for one (limit, window): the bucket is
-kept as one time, whatever the limit of the hit that moved it.
+the sustained rate never exceeds ``limit`` per window. Each key has one
+bucket, its *theoretical arrival time* (``tat``): the moment the bucket is
+empty again. A hit is allowed when ``max(tat, now) + window_s / limit`` is at
+most ``window_s`` ahead, and then stored as the new ``tat``; refused hits
+change nothing. So a hit costs the same whatever the limit (a sliding-window
+log walks ``limit`` rows). Unlike a log, a bucket lets the burst and the
+refill meet: any ``window_s`` seconds may admit up to ``2 * limit - 1`` hits,
+never more than ``limit`` per window on average. A key is meant for one
+(limit, window): the bucket is kept as one time, whatever the limit of the
+hit that moved it.
 
-The check and the update are one ``INSERT ... ON CONFLICT DO UPDATE ...
-WHERE`` statement, which runs under the database's write lock, so processes
-hitting one key at once never let more through than the limit. A refusal
-stands until its retry time (``tat`` only grows until it is pruned, and a
-pruned ``tat`` was in the past), so each process remembers it and refuses
-the key's next hits until then without asking the database: a flood of
-refused hits never queues for the write lock.
+The buckets live in a memory-mapped file (:mod:`gridmap.auth.buckets`), read
+and moved under one lock, so processes hitting one key at once never let
+more through than the limit, and a hit (the rate limit of every resident's
+report) costs microseconds. Releases before 2026-11-28 kept them in the
+``throttle_rates`` table: during a rolling restart old and new workers count
+apart, and the table is left in place for the old ones.
 
-Each thread of each process keeps its own connection
-(:class:`~gridmap.auth.database.LocalConnection`, reopened after a fork),
-and the throttle file runs with ``PRAGMA synchronous=NORMAL``: commits are
-not fsynced (WAL checkpoints still are). A power cut may thus forget the
-last few hits or failures, which only lets a few attempts more through (or
-bring back failures just cleared); the file itself stays consistent. Accounts and sessions live in another
-file and keep synchronous FULL.
+Failures (wrong passwords) are rows in SQLite. Each thread of each process
+keeps its own connection (:class:`~gridmap.auth.database.LocalConnection`,
+reopened after a fork), and the throttle file runs with ``PRAGMA
+synchronous=NORMAL``: commits are not fsynced (WAL checkpoints still are). A
+power cut may thus forget the last few hits or failures, which only lets a
+few attempts more through (or brings back failures just cleared); the files
+stay consistent. Accounts and sessions live in another file and keep
+synchronous FULL.
 
 Keys are strings naming what is limited, e.g. ``"signin:user:alice"``,
 ``"signin:ip:1.2.3.4"``, ``"report:ip:1.2.3.4"``.
@@ -41,6 +41,7 @@ writes; the tables do not clash with the account store's if shared.
 import math
 import time
 
+from gridmap.auth.buckets import Buckets, bucket_file
 from gridmap.auth.database import LocalConnection, open_database
 from gridmap.errors import BadInput
 
@@ -48,20 +49,12 @@ THROTTLE_FILE = "throttle.sqlite3"
 PRUNE_EVERY_S = 60
 SYNCHRONOUS = "NORMAL"  # losing the last hits in a power cut is harmless
 
-_TAT = "SELECT tat FROM throttle_rates WHERE key = ?"
-_REFUSALS_KEPT = 10_000  # remembered refusals per process, forgotten all at once beyond
-# Allowed: the new tat is stored (one row changed); refused: nothing changes.
-_HIT = ("INSERT INTO throttle_rates (key, tat) VALUES (:key, :now + :step) "
-        "ON CONFLICT (key) DO UPDATE SET tat = max(tat, :now) + :step "
-        "WHERE max(tat, :now) + :step - :now <= :room")
 _NTH_FAILURE = ("SELECT at FROM throttle_failures WHERE key = ? AND at > ? "
                 "ORDER BY at DESC LIMIT 1 OFFSET ?")
 # Rounding: limit steps of window/limit may add up to a hair over the window.
 _SLACK_S = 1e-6  # above the rounding of epoch seconds (~2.4e-7 s in 2026)
 
 SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS throttle_rates (key TEXT PRIMARY KEY, tat REAL NOT NULL) "
-    "WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS throttle_failures (key TEXT NOT NULL, at REAL NOT NULL)",
     "CREATE INDEX IF NOT EXISTS throttle_failures_by_key ON throttle_failures (key, at)",
 )
@@ -76,12 +69,13 @@ def _check(limit=1, window_s=1.0):
 
 
 class Throttle:
-    """Counters shared by every process using the same SQLite file.
+    """Counters shared by every process using the same files.
 
     Parameters
     ----------
     path : str or Path
-        The database file; its folder must exist. Created on first use.
+        The database file; its folder must exist. Created on first use, and
+        the buckets file beside it.
     keep_failures_s : float
         Failures older than this are deleted (default one day); ask
         :meth:`failures` only about windows shorter than this.
@@ -95,7 +89,7 @@ class Throttle:
         self.clock = clock
         self._pruned_at = -math.inf
         self._conn = LocalConnection(self.path, synchronous=SYNCHRONOUS)
-        self._refused = {}  # (key, limit, window_s) -> when a hit may pass again
+        self._buckets = Buckets(bucket_file(self.path.parent, self.path.stem))
 
     def hit(self, key, limit, window_s):
         """Count one attempt at ``key`` if the bucket of ``limit`` per ``window_s`` has room.
@@ -115,25 +109,10 @@ class Throttle:
         """
         _check(limit, window_s)
         now = self.clock()
-        bucket = (key, limit, window_s)
-        until = self._refused.get(bucket)
-        if until is not None:
-            if now < until:
-                return False, max(1, math.ceil(until - now))
-            self._refused.pop(bucket, None)  # another thread may have done it
         step = window_s / limit
         room = window_s + _SLACK_S
-        db = self._conn.get()
-        if db.execute(_HIT, {"key": key, "now": now, "step": step, "room": room}).rowcount:
-            self._prune(db, now)
-            return True, 0
-        row = db.execute(_TAT, (key,)).fetchone()
-        if row is None:  # pruned meanwhile by a process whose clock runs ahead
-            return False, 1
-        if len(self._refused) >= _REFUSALS_KEPT:
-            self._refused.clear()
-        self._refused[bucket] = until = row[0] + step - room
-        return False, max(1, math.ceil(until - now))
+        allowed, tat = self._buckets.take(key, now, step, room)
+        return (True, 0) if allowed else (False, max(1, math.ceil(tat + step - room - now)))
 
     def record_failure(self, key):
         """Record one failed attempt (e.g. a wrong password) at ``key``."""
@@ -170,9 +149,8 @@ class Throttle:
         self._conn.get().execute("DELETE FROM throttle_failures WHERE key = ?", (key,))
 
     def _prune(self, db, now):
-        # At most once a minute per process (a scan of one row per recent key).
+        # At most once a minute per process.
         if now - self._pruned_at < PRUNE_EVERY_S:
             return
         self._pruned_at = now
-        db.execute("DELETE FROM throttle_rates WHERE tat <= ?", (now,))  # an empty bucket
         db.execute("DELETE FROM throttle_failures WHERE at <= ?", (now - self.keep_failures_s,))

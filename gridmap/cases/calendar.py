@@ -93,6 +93,7 @@ class WorkingCalendar:
     _tz: ZoneInfo = field(init=False, repr=False, compare=False)
     _cache: dict = field(init=False, repr=False, compare=False)
     _warned: set = field(init=False, repr=False, compare=False)
+    _covered: frozenset = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         try:
@@ -132,6 +133,7 @@ class WorkingCalendar:
         object.__setattr__(self, "_tz", tz)
         object.__setattr__(self, "_cache", {})
         object.__setattr__(self, "_warned", set())
+        object.__setattr__(self, "_covered", self.covered_years)
 
     # -- building ---------------------------------------------------------
 
@@ -242,17 +244,24 @@ class WorkingCalendar:
         BadInput
             A naive ``start`` or hours that are not a positive finite number.
         """
+        return self._after(start, hours)[0]
+
+    def _after(self, start, *hours):
+        """``add_working_hours(start, h)`` for each of ``hours`` (ascending), in one walk."""
         t = _to_us(_aware(start, "start"))
-        need = _hours_to_us(hours)
+        needs = [_hours_to_us(h) for h in hours]
+        found, counted = [], 0  # working time from t to the start of the span at hand
         try:
             for a, b in self._spans(t):
                 a = max(a, t)
-                if b - a >= need:
-                    return self._from_us(a + need)
-                need -= b - a
+                while needs[len(found)] - counted <= b - a:
+                    found.append(self._from_us(a + needs[len(found)] - counted))
+                    if len(found) == len(needs):
+                        return found
+                counted += b - a
         except OverflowError:
             raise BadInput(f"截止时间超出可表示范围 / the deadline is past year 9999 "
-                           f"({hours!r} h after {start.isoformat()})", field="hours") from None
+                           f"({hours[-1]!r} h after {start.isoformat()})", field="hours") from None
 
     def working_hours_between(self, a, b):
         """Working hours from ``a`` to ``b`` (negative if ``b`` is before ``a``).
@@ -283,10 +292,9 @@ class WorkingCalendar:
         ``category`` is a ``gridmap.cases.categories.Category``.
         """
         sign, handle = _limit(category, "sign"), _limit(category, "handle")
-        result = {"sign": self.add_working_hours(start, sign),
-                  "handle": self.add_working_hours(start, sign + handle)}
-        self._warn_if_uncovered(start, result["handle"])
-        return result
+        signed, handled = self._after(start, sign, sign + handle)
+        self._warn_if_uncovered(start, handled)
+        return {"sign": signed, "handle": handled}
 
     def verify_deadline(self, replied_at, category):
         """Verify deadline: ``verify_hours`` working hours after the handler's reply."""
@@ -339,7 +347,7 @@ class WorkingCalendar:
         return (_EPOCH + t * _US).astimezone(self._tz)
 
     def _warn_if_uncovered(self, *instants):
-        covered = self.covered_years
+        covered = self._covered
         for instant in instants:
             year = instant.astimezone(self._tz).year
             if covered and year not in covered and year not in self._warned:

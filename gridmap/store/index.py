@@ -18,7 +18,9 @@ from gridmap.store.features import EARTH_RADIUS_M, haversine_m
 
 # near() uses two spatial hashes: fine cells sized for the 50 m duplicate
 # search (a 3 x 3 block covers it), coarse ones for wide searches. It picks
-# the finest grid that needs at most MAX_CELLS cells, else scans every case.
+# the finest grid that needs at most MAX_CELLS cells (each per category), else scans
+# every case. A cell is kept per category, so a search for one category (the
+# duplicate hint) never looks at the cases of the others around a hot spot.
 FINE_CELL_DEG = 0.0005  # about 56 m north-south
 CELL_DEG = 0.01  # about 1.1 km north-south
 MAX_CELLS = 1024
@@ -107,7 +109,8 @@ class CaseIndex:
         self.by_tracking = {}
         self.by_key = {}
         self._by_grid = {}
-        self._cells = [{} for _ in GRIDS]  # per grid: cell -> {id: entry}
+        self._cells = [{} for _ in GRIDS]  # per grid: (row, col, category) -> {id: entry}
+        self._categories = {}  # category -> how many cases have it
         self.max_case_no = 0
 
     def __len__(self):
@@ -122,11 +125,15 @@ class CaseIndex:
                 return False
             self._by_grid[old.grid_code].discard(old.id)
             for size, cells in zip(GRIDS, self._cells):
-                cell = _cell(old.lon, old.lat, size)
+                cell = (*_cell(old.lon, old.lat, size), old.category)
                 members = cells[cell]
                 del members[old.id]
                 if not members:
                     del cells[cell]
+            if self._categories[old.category] == 1:
+                del self._categories[old.category]
+            else:
+                self._categories[old.category] -= 1
             if entry.idempotency_key is None:
                 entry.idempotency_key = old.idempotency_key
         self.by_id[entry.id] = entry
@@ -135,7 +142,9 @@ class CaseIndex:
             self.by_key[entry.idempotency_key] = entry
         self._by_grid.setdefault(entry.grid_code, set()).add(entry.id)
         for size, cells in zip(GRIDS, self._cells):
-            cells.setdefault(_cell(entry.lon, entry.lat, size), {})[entry.id] = entry
+            cells.setdefault((*_cell(entry.lon, entry.lat, size), entry.category), {})[
+                entry.id] = entry
+        self._categories[entry.category] = self._categories.get(entry.category, 0) + 1
         self.max_case_no = max(self.max_case_no, entry.case_no)
         return True
 
@@ -159,10 +168,10 @@ class CaseIndex:
     def near(self, lon, lat, radius_m, categories=None, states=None):
         """Entries within ``radius_m`` (and of these categories, states), nearest first.
 
-        Candidates come from the cells of the radius's bounding box (on the
-        finest grid that needs at most :data:`MAX_CELLS` of them); they are
-        filtered by category and state, then by the box, and only those left
-        get a haversine distance.
+        Candidates come from the cells of the radius's bounding box that hold
+        the wanted categories (on the finest grid that needs at most
+        :data:`MAX_CELLS` of them); they are filtered by category and state,
+        then by the box, and only those left get a haversine distance.
         """
         dlat = math.degrees(radius_m / EARTH_RADIUS_M)
         if abs(lat) + dlat >= 89.9 or lon - (dlon := dlat / math.cos(
@@ -175,11 +184,13 @@ class CaseIndex:
             slack = 1e-9 + 1e-9 * dlat
             x0, x1, y0, y1 = lon - dlon - slack, lon + dlon + slack, lat - dlat - slack, lat + dlat + slack
             groups = [self.by_id]
+            wanted = self._categories if categories is None else [
+                c for c in categories if c in self._categories]
             for size, cells in zip(GRIDS, self._cells):
                 (r0, c0), (r1, c1) = _cell(x0, y0, size), _cell(x1, y1, size)
-                if (r1 - r0 + 1) * (c1 - c0 + 1) <= MAX_CELLS:
+                if (r1 - r0 + 1) * (c1 - c0 + 1) * len(wanted) <= MAX_CELLS:
                     groups = [cell for r in range(r0, r1 + 1) for c in range(c0, c1 + 1)
-                              if (cell := cells.get((r, c)))]
+                              for k in wanted if (cell := cells.get((r, c, k)))]
                     break
         found = []
         for group in groups:  # one pass, cheapest tests first; distances only for the box

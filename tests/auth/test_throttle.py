@@ -1,9 +1,11 @@
-"""Throttle: GCRA rate limits and failure counts shared through SQLite."""
+"""Throttle: GCRA rate limits in a shared mapped file, failure counts in SQLite."""
 
 import sqlite3
 
 import pytest
 
+from gridmap.auth import buckets as buckets_mod
+from gridmap.auth.buckets import Buckets, bucket_file
 from gridmap.auth.throttle import Throttle
 from gridmap.errors import BadInput
 
@@ -44,13 +46,10 @@ def test_the_bucket_refills_at_the_sustained_rate(throttle, clock):
     assert allowed == 40
 
 
-def test_refused_hits_change_nothing(throttle):
-    for _ in range(100):
-        throttle.hit("report:ip:flood", 5, 3600)
-    assert rows(throttle, "throttle_rates") == 1
-    with sqlite3.connect(throttle.path) as db:
-        tat = db.execute("SELECT tat FROM throttle_rates").fetchone()[0]
-    assert tat == pytest.approx(throttle.clock() + 3600)  # five steps of 720 s, no more
+def test_refused_hits_change_nothing(throttle, clock):
+    assert sum(throttle.hit("report:ip:flood", 5, 3600)[0] for _ in range(100)) == 5
+    clock.advance(720)  # one step: the 95 refusals did not push the bucket
+    assert [throttle.hit("report:ip:flood", 5, 3600) for _ in range(2)] == [(True, 0), (False, 720)]
 
 
 def test_keys_are_independent(throttle):
@@ -81,15 +80,14 @@ def test_clear_keeps_rate_limit_hits(throttle):
     assert throttle.hit("signin:ip:9.9.9.9", 1, 60)[0] is False
 
 
-def test_old_rows_are_pruned(tmp_path, clock):
+def test_old_failures_are_pruned(tmp_path, clock):
     throttle = Throttle(tmp_path / "t.sqlite3", keep_failures_s=3600, clock=clock)
     for i in range(10):
-        throttle.hit(f"report:ip:10.0.0.{i}", 5, 60)
         throttle.record_failure(f"signin:user:u{i}")
-    assert rows(throttle, "throttle_rates") == 10 and rows(throttle, "throttle_failures") == 10
+    assert rows(throttle, "throttle_failures") == 10
     clock.advance(3601)
-    throttle.hit("report:ip:10.0.0.1", 5, 60)
-    assert rows(throttle, "throttle_rates") == 1 and rows(throttle, "throttle_failures") == 0
+    throttle.record_failure("signin:user:u1")
+    assert rows(throttle, "throttle_failures") == 1
 
 
 @pytest.mark.parametrize("limit, window", [(0, 60), (-1, 60), (1.5, 60), (True, 60),
@@ -115,30 +113,32 @@ def test_processes_share_the_limit_exactly(tmp_path, run_in_processes):
 def test_one_connection_per_thread_with_synchronous_normal(throttle):
     import threading
 
-    throttle.hit("k", 5, 60)
+    throttle.record_failure("k")
     conn = throttle._conn.get()
     assert throttle._conn.get() is conn
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     seen = []
-    thread = threading.Thread(target=lambda: seen.append((throttle.hit("k", 5, 60),
+    thread = threading.Thread(target=lambda: seen.append((throttle.failures("k", 60),
                                                          throttle._conn.get())))
     thread.start()
     thread.join()
-    assert seen[0][0] == (True, 0) and seen[0][1] is not conn
-    assert throttle.hit("k", 5, 60) == (True, 0) and throttle._conn.get() is conn
+    assert seen[0][0] == 1 and seen[0][1] is not conn
+    assert throttle.failures("k", 60) == 1 and throttle._conn.get() is conn
 
 
-def test_a_forked_child_opens_its_own_connection(throttle):
+def test_a_forked_child_opens_its_own_connection_and_shares_the_buckets(throttle):
     import os
 
     assert throttle.hit("fork", 2, 60) == (True, 0)
+    throttle.record_failure("fork")
     parent_conn = throttle._conn.get()
     pid = os.fork()
-    if pid == 0:  # the child: its own connection, the shared count
+    if pid == 0:  # the child: its own connection, the shared counts
         code = 1
         try:
-            ok = (throttle.hit("fork", 2, 60) == (True, 0) and throttle._conn.get() is not parent_conn
+            ok = (throttle.failures("fork", 60) == 1 and throttle._conn.get() is not parent_conn
+                  and throttle.hit("fork", 2, 60) == (True, 0)
                   and throttle.hit("fork", 2, 60) == (False, 30))
             code = 0 if ok else 1
         finally:
@@ -149,33 +149,57 @@ def test_a_forked_child_opens_its_own_connection(throttle):
     assert throttle.hit("fork", 2, 60) == (False, 30)
 
 
-def test_a_huge_limit_keeps_one_row(throttle):
-    # a hit reads and writes one row whatever the limit (a log would walk them all)
-    for _ in range(300):
-        assert throttle.hit("report:ip:many", 10**9, 60) == (True, 0)
-    assert rows(throttle, "throttle_rates") == 1
-
-
-def test_an_old_database_works_and_keeps_its_old_table(tmp_path):
-    # workers of the previous release may still run during a rolling restart
+def test_an_old_database_works_and_keeps_its_old_tables(tmp_path):
+    # workers of the previous releases may still run during a rolling restart
     path = tmp_path / "throttle.sqlite3"
     with sqlite3.connect(path) as db:
         db.execute("CREATE TABLE throttle_hits (key TEXT, at REAL, expires_at REAL)")
+        db.execute("CREATE TABLE throttle_rates (key TEXT PRIMARY KEY, tat REAL NOT NULL)")
     throttle = Throttle(path)
     assert throttle.hit("k", 1, 60) == (True, 0)
+    throttle.record_failure("k")
     with sqlite3.connect(path) as db:
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"throttle_hits", "throttle_rates"} <= tables
+    assert {"throttle_hits", "throttle_rates", "throttle_failures"} <= tables
 
 
-def test_a_refusal_stands_without_asking_the_database_again(throttle, clock):
-    key = "report:ip:flood"
-    assert [throttle.hit(key, 2, 60)[0] for _ in range(3)] == [True, True, False]
+def test_hits_never_touch_the_database(throttle, clock):
     statements = []
     throttle._conn.get().set_trace_callback(statements.append)
-    clock.advance(10)
-    assert [throttle.hit(key, 2, 60) for _ in range(50)] == [(False, 20)] * 50
-    assert statements == []  # a flood of refused hits never queues for the write lock
-    clock.advance(20)
-    assert throttle.hit(key, 2, 60) == (True, 0) and statements
-    assert throttle.hit("report:ip:other", 2, 60) == (True, 0)  # other keys unaffected
+    assert [throttle.hit("report:ip:flood", 2, 60)[0] for _ in range(50)] == [True] * 2 + [False] * 48
+    assert statements == []  # a flood of reports never queues for the database's write lock
+
+
+# -- the buckets file --------------------------------------------------------------
+
+def test_an_empty_bucket_frees_its_slot_for_any_key(tmp_path, monkeypatch):
+    monkeypatch.setattr(buckets_mod, "PROBE", 2)
+    table = Buckets(tmp_path / "b.buckets", slots=2)  # every key probes both slots
+    assert table.take("a", 1000.0, 10, 60) == (True, 1010.0)
+    assert table.take("b", 1000.0, 10, 60) == (True, 1010.0)
+    assert table.take("c", 1011.0, 10, 60) == (True, 1021.0)  # a and b are empty again
+    assert table.take("c", 1011.0, 10, 60) == (True, 1031.0)  # the same slot, not a new one
+    assert table.take("b", 1011.0, 10, 60) == (True, 1021.0)  # empty, whichever slot it finds
+
+
+def test_a_full_table_gives_up_the_bucket_nearest_to_empty(tmp_path, monkeypatch):
+    monkeypatch.setattr(buckets_mod, "PROBE", 2)
+    table = Buckets(tmp_path / "b.buckets", slots=2)
+    assert table.take("a", 1000.0, 50, 60)[0] and table.take("b", 1000.0, 10, 60)[0]
+    assert table.take("c", 1001.0, 10, 60) == (True, 1011.0)  # took b's slot (due at 1010)
+    assert table.take("a", 1001.0, 50, 60) == (False, 1050.0)  # a still counts
+    assert table.take("b", 1001.0, 10, 60) == (True, 1011.0)  # b starts afresh (took c's)
+
+
+def test_processes_see_one_table_and_a_foreign_file_starts_empty(tmp_path):
+    path = bucket_file(tmp_path, "throttle")
+    assert path.name == f"throttle-v{buckets_mod.VERSION}-{buckets_mod.SLOTS}.buckets"
+    first, second = Buckets(path), Buckets(path)
+    assert first.take("k", 1000.0, 30, 60) == (True, 1030.0)
+    assert second.take("k", 1000.0, 30, 60) == (True, 1060.0)
+    assert first.take("k", 1000.0, 30, 60) == (False, 1060.0)
+    first.close()
+    second.close()
+    with open(path, "r+b") as f:
+        f.write(b"NOTOURS!")
+    assert Buckets(path).take("k", 1000.0, 30, 60) == (True, 1030.0)  # rewritten empty

@@ -75,3 +75,18 @@ def test_near_follows_moves_and_the_edges_of_the_map():
     assert [e.id for e in index.near(179.9999, 0.0, 100)] == ["east", "west"]
     index.add(entry("pole", 10.0, 89.999, case_no=4))
     assert [e.id for e in index.near(-170.0, 89.999, 300)] == ["pole"]
+
+
+def test_near_follows_a_change_of_category_and_unknown_categories():
+    index = CaseIndex()
+    index.add(entry("a", 108.0, 29.0, category="road"))
+    index.add(entry("b", 108.0001, 29.0, category="waste", case_no=2))
+    changed = entry("a", 108.0, 29.0, category="waste")
+    changed.version = 2
+    index.add(changed)
+    assert [e.id for e in index.near(108.0, 29.0, 100, {"road"})] == []
+    assert [e.id for e in index.near(108.0, 29.0, 100, {"waste"})] == ["a", "b"]
+    assert [e.id for e in index.near(108.0, 29.0, 100, {"road", "waste", "noise"})] == ["a", "b"]
+    assert [e.id for e in index.near(108.0, 29.0, 100, {"noise"})] == []
+    assert [e.id for e in index.near(108.0, 29.0, 100)] == ["a", "b"]
+    assert index._categories == {"waste": 2}
