@@ -14,6 +14,7 @@ from gridmap.datafolder import load_community, secret_key
 from gridmap.errors import ConfigError
 from gridmap.maps.assets import LEAFLET_JS
 from gridmap.store.geojsonseq import GeoJSONSeqStore
+from gridmap.web.jsonanswer import AnswerJSONProvider
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +29,8 @@ def create_app(config=None):
     """
     app = Flask("gridmap", template_folder=str(ROOT / "templates"),
                 instance_path=str(ROOT / "instance"), static_folder=None)
+    app.json = AnswerJSONProvider(app)
     app.config.update(load_config(config))
-    app.json.ensure_ascii = False
-    app.json.sort_keys = False  # answers keep their natural order (ids first), and cost less
     app.url_map.merge_slashes = False  # "a//b" is a 404, not a redirect to "a/b"
     if not (Path(app.config["ASSETS_DIR"]) / LEAFLET_JS).is_file():
         raise ConfigError("找不到前端资源 Leaflet，请先运行 ./run serve（npm ci）/ front-end assets "
