@@ -31,9 +31,16 @@ TRACKING_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 SLOT_TITLES = {slot: (zh, en) for slot, zh, en in SLOTS}
 
 
-def new_tracking_code():
-    """``XXXXX-XXXXX``: 50 random bits, not guessable, easy to read out."""
-    bits = secrets.randbits(50)
+def new_ids():
+    """A new case id (128 random bits in hex, like ``uuid4().hex``) and tracking code
+    (``XXXXX-XXXXX``: 50 random bits, not guessable, easy to read out), from one
+    draw of the system's random source."""
+    raw = secrets.token_bytes(23)
+    return raw[:16].hex(), tracking_code(int.from_bytes(raw[16:]) >> 6)
+
+
+def tracking_code(bits):
+    """The tracking code spelling the 50 bits of ``bits``."""
     chars = "".join(TRACKING_ALPHABET[(bits >> shift) & 31] for shift in range(45, -1, -5))
     return f"{chars[:5]}-{chars[5:]}"
 
@@ -108,9 +115,9 @@ class CaseService:
         now = self.clock()
         category = self.community.categories[fields["category"]]
         deadlines = self.community.calendar.deadlines(now, category)
-        case_id = secrets.token_hex(16)  # 128 random bits, like uuid4().hex
+        case_id, tracking = new_ids()
         props = {
-            "case_id": case_id, "tracking_code": new_tracking_code(),
+            "case_id": case_id, "tracking_code": tracking,
             "grid_code": route.code, "routing": route.status,
             "routing_distance_m": round(route.distance_m, 2),
             "category": category.code, "description": fields["description"],

@@ -31,3 +31,20 @@ def test_a_bad_character_anywhere_names_the_field():
     with pytest.raises(BadInput) as err:
         check_plain_text("x" * 3999 + "\x1b", "contact")
     assert err.value.field == "contact"
+
+
+def test_ids_and_tracking_codes_come_from_one_draw():
+    from gridmap.cases.service import TRACKING_ALPHABET, new_ids, tracking_code
+
+    assert tracking_code(0) == "00000-00000" and tracking_code(2**50 - 1) == "ZZZZZ-ZZZZZ"
+    assert tracking_code(1 << 45) == "10000-00000"
+    seen_ids, seen_codes = set(), set()
+    for _ in range(2000):
+        case_id, code = new_ids()
+        assert len(case_id) == 32 and int(case_id, 16) >= 0
+        assert len(code) == 11 and code[5] == "-" and set(code) - {"-"} <= set(TRACKING_ALPHABET)
+        seen_ids.add(case_id)
+        seen_codes.add(code)
+    assert len(seen_ids) == len(seen_codes) == 2000
+    # every character position varies over the whole alphabet (all 50 bits are random)
+    assert all(len({c[i] for c in seen_codes}) == 32 for i in (0, 4, 6, 10))
