@@ -194,7 +194,8 @@ def fsync_latency_ms(folder, count=300, gap_s=0.002):
 
 def machine_counters():
     """(busy, idle, context switches) of the whole machine so far, from /proc/stat
-    (busy and idle in clock ticks; busy counts user, system, irq, softirq and steal)."""
+    (busy and idle in clock ticks; busy counts user, nice, system, irq, softirq and
+    steal: time another guest took from this virtual machine is time lost here too)."""
     try:
         lines = open("/proc/stat", encoding="ascii").read().splitlines()
     except OSError:

@@ -5,8 +5,9 @@
 - :mod:`gridmap.auth.accounts`: :class:`AccountStore` over SQLite
   (``DATA_DIR/accounts.sqlite3``): users with scrypt password hashes,
   server-side sessions, API tokens stored as SHA-256 hashes.
-- :mod:`gridmap.auth.throttle`: :class:`Throttle`, rate limits (GCRA)
-  and sign-in failure counts in SQLite, shared by every worker process.
+- :mod:`gridmap.auth.throttle`: :class:`Throttle`, rate limits (GCRA
+  buckets in a file mapped by every worker process, :mod:`gridmap.auth.buckets`)
+  and sign-in failure counts in SQLite.
 - :mod:`gridmap.auth.demo`: demo accounts for each role.
 
 Residents have no account: :data:`gridmap.auth.roles.RESIDENT` names the

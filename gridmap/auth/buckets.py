@@ -1,21 +1,28 @@
 """Rate-limit buckets in a file every worker process maps into memory.
 
 A bucket is one number, its *theoretical arrival time* (``tat``, see
-:mod:`gridmap.auth.throttle`). The file is a header and :data:`SLOTS` slots
-of (16-byte BLAKE2b digest of the key, ``tat`` as a double). A key lives in
-one of :data:`PROBE` slots from the one its digest points at; a slot whose
+:mod:`gridmap.auth.throttle`). The file is a header and its slots, each
+(16-byte keyed BLAKE2b digest of the key, ``tat`` as a double). A key lives
+in one of :data:`PROBE` slots from the one its digest points at; a slot whose
 ``tat`` has passed holds an empty bucket, so it is free for any key, and the
 table never needs pruning. Should all the slots of a key be taken by buckets
-still filling (tens of thousands of keys hit within one window), the one
-nearest to empty is given up: that key gets a fresh burst, which is the only
-way the table errs, and always towards letting a hit through.
+still filling, the one nearest to empty is given up: that key gets a fresh
+burst, which is the only way the table errs, and always towards letting a
+hit through. The digest is keyed with a random salt kept in the header, so
+nobody can choose keys that crowd out another key's slots; by chance it takes
+tens of thousands of keys hitting within one window.
 
-A hit reads and writes its slots under a POSIX record lock on the file (one
-owner per process; forked children take their own) and, for the threads of a
-process, a thread lock per file: two system calls and no database. The file is not
-fsynced: a power cut may forget the last hits, which only lets a few more
-through. Its name carries the layout (``...-v1-65536.buckets``), so releases
-with another layout never map one file differently.
+A hit reads and writes its slots under a POSIX record lock on the file and,
+for the threads of a process, a thread lock: two system calls and no
+database. Record locks belong to a process, and closing any descriptor of
+the file drops them all, so each process opens the file once
+(:func:`_table`, again after a fork, never closing what it inherited) and
+every :class:`Buckets` of that file shares it. The file is fully allocated
+before it is mapped (a write to a hole in a mapping on a full disk would kill
+the process) and not fsynced: a power cut may forget the last hits, which
+only lets a few more through. Its name carries the layout
+(``throttle-v2-65536.buckets``), so releases with another layout never map
+one file differently.
 """
 
 import fcntl
@@ -24,24 +31,29 @@ import mmap
 import os
 import struct
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 MAGIC = b"GMBUCKET"
-VERSION = 1
+VERSION = 2
 SLOTS = 1 << 16  # 1.5 MiB
 PROBE = 8
-_HEADER = struct.Struct("<8sII")  # magic, version, slots
+_HEADER = struct.Struct("<8sII16s")  # magic, version, slots, salt
 _HEADER_SIZE = 64
 _SLOT = struct.Struct("<16sd")
 
 
-_path_locks = {}  # one thread lock per file: record locks do not tell a process's threads apart
-_path_locks_lock = threading.Lock()
+@dataclass
+class _Table:
+    fd: int
+    map: mmap.mmap
+    salt: bytes
+    lock: threading.Lock
+    pid: int
 
 
-def bucket_file(folder, stem, slots=SLOTS):
-    """The path of the buckets file named ``stem`` in ``folder``."""
-    return Path(folder) / f"{stem}-v{VERSION}-{slots}.buckets"
+_tables = {}  # (resolved path, slots) -> this process's _Table
+_tables_lock = threading.Lock()
 
 
 class Buckets:
@@ -49,61 +61,46 @@ class Buckets:
 
     Parameters
     ----------
-    path : str or Path
-        The file (see :func:`bucket_file`); created on first use, its folder
-        must exist.
+    folder : str or Path
+        Where the file lives (it must exist); the file is created on first use.
+    stem : str
+        The start of the file's name, e.g. ``"throttle"``.
     slots : int
-        How many buckets the file holds.
+        How many buckets the file holds (part of its name).
     """
 
-    def __init__(self, path, slots=SLOTS):
-        self.path = Path(path)
+    def __init__(self, folder, stem, slots=SLOTS):
+        self.path = Path(folder) / f"{stem}-v{VERSION}-{slots}.buckets"
         self._slots = slots
-        with _path_locks_lock:
-            self._lock = _path_locks.setdefault(self.path.resolve(), threading.Lock())
-        size = _HEADER_SIZE + slots * _SLOT.size
-        header = _HEADER.pack(MAGIC, VERSION, slots)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.lockf(fd, fcntl.LOCK_EX)
-            try:
-                if os.fstat(fd).st_size < size:  # new (never shrink: others may map it)
-                    os.ftruncate(fd, size)
-                if os.pread(fd, _HEADER.size, 0) != header:  # new, or not ours: start empty
-                    os.pwrite(fd, bytes(size - _HEADER_SIZE), _HEADER_SIZE)
-                    os.pwrite(fd, header, 0)
-                self._map = mmap.mmap(fd, size)
-            finally:
-                fcntl.lockf(fd, fcntl.LOCK_UN)
-        except BaseException:
-            os.close(fd)
-            raise
-        self._fd = fd
+        self._key = (self.path.resolve(), slots)
+        self._table()
 
     def take(self, key, now, step, room):
         """Add ``step`` seconds to the bucket of ``key`` if it stays within ``room``
         seconds of ``now``; returns ``(allowed, tat)``, the bucket's time after."""
-        digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        table = self._table()
+        digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16,
+                                 key=table.salt).digest()
         first = int.from_bytes(digest[:8], "little")
-        with self._lock:
-            fcntl.lockf(self._fd, fcntl.LOCK_EX)
+        with table.lock:
+            fcntl.lockf(table.fd, fcntl.LOCK_EX)
             try:
-                slot, tat = self._find(digest, first, now)
+                slot, tat = self._find(table.map, digest, first, now)
                 new = max(tat, now) + step
                 if new - now > room:
                     return False, tat
-                _SLOT.pack_into(self._map, slot, digest, new)
+                _SLOT.pack_into(table.map, slot, digest, new)
                 return True, new
             finally:
-                fcntl.lockf(self._fd, fcntl.LOCK_UN)
+                fcntl.lockf(table.fd, fcntl.LOCK_UN)
 
-    def _find(self, digest, first, now):
+    def _find(self, data, digest, first, now):
         """(offset, tat) of the key's slot; an empty bucket in a free (or the
         nearest-to-empty) slot if it has none."""
         free = nearest = None
         for i in range(PROBE):
             at = _HEADER_SIZE + (first + i) % self._slots * _SLOT.size
-            held, tat = _SLOT.unpack_from(self._map, at)
+            held, tat = _SLOT.unpack_from(data, at)
             if held == digest:
                 return at, tat
             if tat <= now:
@@ -112,6 +109,36 @@ class Buckets:
                 nearest = (at, tat)
         return (nearest[0] if free is None else free), now
 
-    def close(self):
-        self._map.close()
-        os.close(self._fd)
+    def _table(self):
+        """This process's open table of the file (opened now if need be)."""
+        table = _tables.get(self._key)
+        if table is not None and table.pid == os.getpid():
+            return table
+        with _tables_lock:
+            table = _tables.get(self._key)
+            if table is None or table.pid != os.getpid():  # after a fork: our own lock
+                _tables[self._key] = table = _open(self.path, self._slots)
+            return table
+
+
+def _open(path, slots):
+    size = _HEADER_SIZE + slots * _SLOT.size
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX)
+        try:
+            os.posix_fallocate(fd, 0, size)  # OSError (ENOSPC) now, not SIGBUS later
+            magic, version, count, salt = _HEADER.unpack(os.pread(fd, _HEADER.size, 0))
+            if (magic, version, count) != (MAGIC, VERSION, slots):  # new, or not ours
+                salt = os.urandom(16)
+                empty = bytes(size - _HEADER_SIZE)
+                if os.pwrite(fd, empty, _HEADER_SIZE) != len(empty):
+                    raise OSError(f"short write to {path}")
+                os.pwrite(fd, _HEADER.pack(MAGIC, VERSION, slots, salt), 0)
+            data = mmap.mmap(fd, size)
+        finally:
+            fcntl.lockf(fd, fcntl.LOCK_UN)
+    except BaseException:
+        os.close(fd)  # nothing of ours is locked through this file yet
+        raise
+    return _Table(fd, data, salt, threading.Lock(), os.getpid())

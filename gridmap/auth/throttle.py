@@ -33,15 +33,16 @@ synchronous FULL.
 Keys are strings naming what is limited, e.g. ``"signin:user:alice"``,
 ``"signin:ip:1.2.3.4"``, ``"report:ip:1.2.3.4"``.
 
-Use a file of its own (``DATA_DIR/throttle.sqlite3``, :data:`THROTTLE_FILE`)
-so a flood of anonymous reports never queues behind, or ahead of, account
-writes; the tables do not clash with the account store's if shared.
+Use a file of its own (``DATA_DIR/throttle.sqlite3``, :data:`THROTTLE_FILE`;
+the buckets file goes beside it) so a flood of failed sign-ins never queues
+behind, or ahead of, account writes; the tables do not clash with the
+account store's if shared.
 """
 
 import math
 import time
 
-from gridmap.auth.buckets import Buckets, bucket_file
+from gridmap.auth.buckets import Buckets
 from gridmap.auth.database import LocalConnection, open_database
 from gridmap.errors import BadInput
 
@@ -89,7 +90,7 @@ class Throttle:
         self.clock = clock
         self._pruned_at = -math.inf
         self._conn = LocalConnection(self.path, synchronous=SYNCHRONOUS)
-        self._buckets = Buckets(bucket_file(self.path.parent, self.path.stem))
+        self._buckets = Buckets(self.path.parent, self.path.stem)
 
     def hit(self, key, limit, window_s):
         """Count one attempt at ``key`` if the bucket of ``limit`` per ``window_s`` has room.

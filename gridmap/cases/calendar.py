@@ -133,7 +133,7 @@ class WorkingCalendar:
         object.__setattr__(self, "_tz", tz)
         object.__setattr__(self, "_cache", {})
         object.__setattr__(self, "_warned", set())
-        object.__setattr__(self, "_covered", self.covered_years)
+        object.__setattr__(self, "_covered", frozenset(covered))
 
     # -- building ---------------------------------------------------------
 
@@ -250,6 +250,8 @@ class WorkingCalendar:
         """``add_working_hours(start, h)`` for each of ``hours`` (ascending), in one walk."""
         t = _to_us(_aware(start, "start"))
         needs = [_hours_to_us(h) for h in hours]
+        if needs != sorted(needs):
+            raise ValueError(f"hours must ascend, got {hours}")
         found, counted = [], 0  # working time from t to the start of the span at hand
         try:
             for a, b in self._spans(t):

@@ -13,8 +13,6 @@ import secrets
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-import orjson
-
 from gridmap.cases.intake import check_plain_text, check_report
 from gridmap.cases.workflow import OPEN_STATES, STATE_NAMES, apply_action
 from gridmap.errors import BadInput, Conflict, NotFound, OutsideServiceArea
@@ -43,21 +41,6 @@ def tracking_code(bits):
     """The tracking code spelling the 50 bits of ``bits``."""
     chars = "".join(TRACKING_ALPHABET[(bits >> shift) & 31] for shift in range(45, -1, -5))
     return f"{chars[:5]}-{chars[5:]}"
-
-
-def _fingerprint(fields):
-    """What a repeated idempotency key must match: the checked fields of its report."""
-    return "2:" + hashlib.sha256(orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)).hexdigest()
-
-
-def _same_report(stored, fields, fingerprint):
-    """Whether a case's stored fingerprint is that of ``fields`` (``fingerprint``), also
-    for the unprefixed kind stored before version 2 (hashed ``json.dumps`` text)."""
-    if not isinstance(stored, str):
-        return False
-    if stored.startswith("2:"):
-        return stored == fingerprint
-    return stored == hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
 
 class CaseService:
@@ -101,7 +84,7 @@ class CaseService:
                            "characters", field="idempotency_key")
         if key is not None:
             check_plain_text(key, "idempotency_key")
-        fingerprint = key and _fingerprint(fields)
+        fingerprint = key and hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
         route = self.community.router.route_point(fields["lon"], fields["lat"], fields["datum"])
         if route.grid is None:
             raise OutsideServiceArea(
@@ -137,8 +120,7 @@ class CaseService:
         if key:
             props["idempotency_fingerprint"] = fingerprint
         feature, created = self.store.create(feature, idempotency_key=key)
-        if not created and not _same_report(feature["properties"].get("idempotency_fingerprint"),
-                                            fields, fingerprint):
+        if not created and feature["properties"].get("idempotency_fingerprint") != fingerprint:
             # a key only replays the report it was made for: knowing someone's key
             # must not hand over their tracking code
             raise Conflict("该幂等键已用于另一条上报 / this idempotency key was used for a "

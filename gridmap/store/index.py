@@ -17,14 +17,14 @@ from gridmap.jsontext import loads
 from gridmap.store.features import EARTH_RADIUS_M, haversine_m
 
 # near() uses two spatial hashes: fine cells sized for the 50 m duplicate
-# search (a 3 x 3 block covers it), coarse ones for wide searches. It picks
-# the finest grid that needs at most MAX_CELLS cells (each per category), else scans
-# every case. A cell is kept per category, so a search for one category (the
-# duplicate hint) never looks at the cases of the others around a hot spot.
+# search (a 3 x 3 block covers it), kept per category so a search for one
+# category (the duplicate hint) never looks at the others' cases around a hot
+# spot, and coarse cells for wide searches. It picks the finest grid that
+# needs at most MAX_CELLS cell lookups, else scans every case.
 FINE_CELL_DEG = 0.0005  # about 56 m north-south
 CELL_DEG = 0.01  # about 1.1 km north-south
 MAX_CELLS = 1024
-GRIDS = (FINE_CELL_DEG, CELL_DEG)
+GRIDS = ((FINE_CELL_DEG, True), (CELL_DEG, False))  # (cell size, kept per category)
 #: Properties an Entry holds, so a sparse Feature of these needs no parse.
 INDEXED = frozenset(("case_no", "version", "tracking_code", "grid_code", "state", "category",
                      "reported_at"))
@@ -101,6 +101,11 @@ def _cell(lon, lat, size=CELL_DEG):
     return math.floor(lat / size), math.floor(lon / size)
 
 
+def _key(entry, size, per_category):
+    cell = _cell(entry.lon, entry.lat, size)
+    return (*cell, entry.category) if per_category else cell
+
+
 class CaseIndex:
     """Cases by id, tracking code, idempotency key, grid code and map cell."""
 
@@ -109,7 +114,8 @@ class CaseIndex:
         self.by_tracking = {}
         self.by_key = {}
         self._by_grid = {}
-        self._cells = [{} for _ in GRIDS]  # per grid: (row, col, category) -> {id: entry}
+        # per grid: (row, col) -> {id: entry}, or (row, col, category) -> {id: entry}
+        self._cells = [{} for _ in GRIDS]
         self._categories = {}  # category -> how many cases have it
         self.max_case_no = 0
 
@@ -124,8 +130,8 @@ class CaseIndex:
             if entry.version <= old.version:
                 return False
             self._by_grid[old.grid_code].discard(old.id)
-            for size, cells in zip(GRIDS, self._cells):
-                cell = (*_cell(old.lon, old.lat, size), old.category)
+            for grid, cells in zip(GRIDS, self._cells):
+                cell = _key(old, *grid)
                 members = cells[cell]
                 del members[old.id]
                 if not members:
@@ -141,9 +147,8 @@ class CaseIndex:
         if entry.idempotency_key is not None:
             self.by_key[entry.idempotency_key] = entry
         self._by_grid.setdefault(entry.grid_code, set()).add(entry.id)
-        for size, cells in zip(GRIDS, self._cells):
-            cells.setdefault((*_cell(entry.lon, entry.lat, size), entry.category), {})[
-                entry.id] = entry
+        for grid, cells in zip(GRIDS, self._cells):
+            cells.setdefault(_key(entry, *grid), {})[entry.id] = entry
         self._categories[entry.category] = self._categories.get(entry.category, 0) + 1
         self.max_case_no = max(self.max_case_no, entry.case_no)
         return True
@@ -184,13 +189,16 @@ class CaseIndex:
             slack = 1e-9 + 1e-9 * dlat
             x0, x1, y0, y1 = lon - dlon - slack, lon + dlon + slack, lat - dlat - slack, lat + dlat + slack
             groups = [self.by_id]
-            wanted = self._categories if categories is None else [
-                c for c in categories if c in self._categories]
-            for size, cells in zip(GRIDS, self._cells):
+            for (size, per_category), cells in zip(GRIDS, self._cells):
+                if not per_category:
+                    kinds = [()]
+                else:  # a lookup per cell and category
+                    kinds = [(c,) for c in (self._categories if categories is None else
+                                            set(categories) & self._categories.keys())]
                 (r0, c0), (r1, c1) = _cell(x0, y0, size), _cell(x1, y1, size)
-                if (r1 - r0 + 1) * (c1 - c0 + 1) * len(wanted) <= MAX_CELLS:
+                if (r1 - r0 + 1) * (c1 - c0 + 1) * len(kinds) <= MAX_CELLS:
                     groups = [cell for r in range(r0, r1 + 1) for c in range(c0, c1 + 1)
-                              for k in wanted if (cell := cells.get((r, c, k)))]
+                              for k in kinds if (cell := cells.get((r, c, *k)))]
                     break
         found = []
         for group in groups:  # one pass, cheapest tests first; distances only for the box

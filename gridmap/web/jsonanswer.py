@@ -10,7 +10,7 @@ and NaN becomes ``null`` (``json`` would write ``NaN``, which is not JSON).
 """
 
 import orjson
-from flask.json.provider import DefaultJSONProvider, _default
+from flask.json.provider import DefaultJSONProvider
 
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
@@ -22,10 +22,11 @@ class AnswerJSONProvider(DefaultJSONProvider):
     sort_keys = False  # answers keep their natural order (ids first)
 
     def response(self, *args, **kwargs):
-        if self.compact is False or (self.compact is None and self._app.debug):
-            return super().response(*args, **kwargs)  # indented for people reading it
+        if (self.compact is False or (self.compact is None and self._app.debug)
+                or self.sort_keys or self.ensure_ascii):  # indented for people, or asked for
+            return super().response(*args, **kwargs)
         try:
-            body = orjson.dumps(self._prepare_response_obj(args, kwargs), default=_default,
+            body = orjson.dumps(self._prepare_response_obj(args, kwargs), default=self.default,
                                 option=_OPTIONS)
         except TypeError:  # orjson.JSONEncodeError: see the module notes
             return super().response(*args, **kwargs)

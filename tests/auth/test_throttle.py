@@ -1,11 +1,14 @@
 """Throttle: GCRA rate limits in a shared mapped file, failure counts in SQLite."""
 
+import fcntl
+import os
 import sqlite3
+import threading
 
 import pytest
 
 from gridmap.auth import buckets as buckets_mod
-from gridmap.auth.buckets import Buckets, bucket_file
+from gridmap.auth.buckets import Buckets
 from gridmap.auth.throttle import Throttle
 from gridmap.errors import BadInput
 
@@ -111,8 +114,6 @@ def test_processes_share_the_limit_exactly(tmp_path, run_in_processes):
 
 
 def test_one_connection_per_thread_with_synchronous_normal(throttle):
-    import threading
-
     throttle.record_failure("k")
     conn = throttle._conn.get()
     assert throttle._conn.get() is conn
@@ -128,8 +129,6 @@ def test_one_connection_per_thread_with_synchronous_normal(throttle):
 
 
 def test_a_forked_child_opens_its_own_connection_and_shares_the_buckets(throttle):
-    import os
-
     assert throttle.hit("fork", 2, 60) == (True, 0)
     throttle.record_failure("fork")
     parent_conn = throttle._conn.get()
@@ -174,7 +173,7 @@ def test_hits_never_touch_the_database(throttle, clock):
 
 def test_an_empty_bucket_frees_its_slot_for_any_key(tmp_path, monkeypatch):
     monkeypatch.setattr(buckets_mod, "PROBE", 2)
-    table = Buckets(tmp_path / "b.buckets", slots=2)  # every key probes both slots
+    table = Buckets(tmp_path, "b", slots=2)  # every key probes both slots
     assert table.take("a", 1000.0, 10, 60) == (True, 1010.0)
     assert table.take("b", 1000.0, 10, 60) == (True, 1010.0)
     assert table.take("c", 1011.0, 10, 60) == (True, 1021.0)  # a and b are empty again
@@ -184,22 +183,70 @@ def test_an_empty_bucket_frees_its_slot_for_any_key(tmp_path, monkeypatch):
 
 def test_a_full_table_gives_up_the_bucket_nearest_to_empty(tmp_path, monkeypatch):
     monkeypatch.setattr(buckets_mod, "PROBE", 2)
-    table = Buckets(tmp_path / "b.buckets", slots=2)
+    table = Buckets(tmp_path, "b", slots=2)
     assert table.take("a", 1000.0, 50, 60)[0] and table.take("b", 1000.0, 10, 60)[0]
     assert table.take("c", 1001.0, 10, 60) == (True, 1011.0)  # took b's slot (due at 1010)
     assert table.take("a", 1001.0, 50, 60) == (False, 1050.0)  # a still counts
     assert table.take("b", 1001.0, 10, 60) == (True, 1011.0)  # b starts afresh (took c's)
 
 
-def test_processes_see_one_table_and_a_foreign_file_starts_empty(tmp_path):
-    path = bucket_file(tmp_path, "throttle")
-    assert path.name == f"throttle-v{buckets_mod.VERSION}-{buckets_mod.SLOTS}.buckets"
-    first, second = Buckets(path), Buckets(path)
+def test_instances_of_one_file_share_it_and_a_foreign_file_starts_empty(tmp_path):
+    first, second = Buckets(tmp_path, "throttle"), Buckets(tmp_path, "throttle")
+    assert first.path.name == f"throttle-v{buckets_mod.VERSION}-{buckets_mod.SLOTS}.buckets"
     assert first.take("k", 1000.0, 30, 60) == (True, 1030.0)
     assert second.take("k", 1000.0, 30, 60) == (True, 1060.0)
     assert first.take("k", 1000.0, 30, 60) == (False, 1060.0)
-    first.close()
-    second.close()
-    with open(path, "r+b") as f:
+    with open(first.path, "r+b") as f:
         f.write(b"NOTOURS!")
-    assert Buckets(path).take("k", 1000.0, 30, 60) == (True, 1030.0)  # rewritten empty
+    pid = os.fork()
+    if pid == 0:  # a process opening the file afresh finds it foreign and empties it
+        os._exit(0 if Buckets(tmp_path, "throttle").take("k", 1000.0, 30, 60) == (True, 1030.0)
+                 else 1)
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+
+
+def test_a_second_instance_never_drops_the_lock_of_a_hit_in_progress(tmp_path, monkeypatch):
+    # record locks belong to the process: opening or closing the file again would
+    # release the lock another thread holds mid-hit
+    inside, release = threading.Event(), threading.Event()
+    table = Buckets(tmp_path, "b")
+    find = Buckets._find
+
+    def slow_find(self, *args):
+        inside.set()
+        release.wait(10)
+        return find(self, *args)
+
+    monkeypatch.setattr(Buckets, "_find", slow_find)
+    hit = threading.Thread(target=table.take, args=("k", 1000.0, 1, 60))
+    hit.start()
+    try:
+        assert inside.wait(10)
+        Buckets(tmp_path, "b")  # opened again in this process meanwhile
+        pid = os.fork()
+        if pid == 0:  # another process must still find the file locked
+            fd = os.open(table.path, os.O_RDWR)
+            try:
+                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                os._exit(1)
+            except OSError:
+                os._exit(0)
+        assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+    finally:
+        release.set()
+        hit.join()
+
+
+def test_threads_share_the_limit_exactly(tmp_path):
+    throttle = Throttle(tmp_path / "t.sqlite3")
+    allowed = []
+
+    def hits():
+        allowed.append(sum(throttle.hit("report:ip:threads", 100, 3600)[0] for _ in range(60)))
+
+    threads = [threading.Thread(target=hits) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(allowed) == 100

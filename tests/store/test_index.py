@@ -90,3 +90,21 @@ def test_near_follows_a_change_of_category_and_unknown_categories():
     assert [e.id for e in index.near(108.0, 29.0, 100, {"noise"})] == []
     assert [e.id for e in index.near(108.0, 29.0, 100)] == ["a", "b"]
     assert index._categories == {"waste": 2}
+
+
+def test_wide_searches_without_categories_use_the_coarse_cells():
+    index = CaseIndex()
+    for n in range(40):  # 40 categories: a fine lookup per category would be too many
+        index.add(entry(f"c{n}", 108.0 + n * 0.001, 29.0, category=f"k{n}", case_no=n + 1))
+    index.add(entry("far", 109.5, 29.0, category="k0", case_no=99))
+
+    class CountingStates(set):  # counts the candidates whose state is tested
+        tested = 0
+
+        def __contains__(self, state):
+            CountingStates.tested += 1
+            return super().__contains__(state)
+
+    assert len(index.near(108.0, 29.0, 5000, states=CountingStates({"reported"}))) == 40
+    assert CountingStates.tested == 40  # "far" (146 km off) was never a candidate: no full scan
+    assert [e.id for e in index.near(108.0, 29.0, 50, ["k0", "k0"])] == ["c0"]  # listed once

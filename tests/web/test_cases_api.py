@@ -1,8 +1,6 @@
 """The case API through Flask: intake answers and refusals, queues, the workflow
 by role and grid, and public tracking that never shows contact or staff names."""
 
-import hashlib
-import json
 from datetime import timedelta
 
 import pytest
@@ -90,26 +88,6 @@ def test_a_repeated_idempotency_key_returns_the_first_case(app, client, where):
     assert other.status_code == 409 and other.get_json()["field"] == "idempotency_key"
     assert first.get_json()["tracking_code"] not in other.get_data(as_text=True)
     assert count(app) == 1
-
-
-def test_a_key_stored_with_the_first_kind_of_fingerprint_still_replays(app, client):
-    # cases stored before fingerprints were prefixed "2:" hold a hash of json.dumps
-    lon, lat = spot(app, 6)
-    body = {"lon": lon, "lat": lat, "category": "06", "description": "旧版本"}
-    first = client.post("/api/reports", json=body, headers={"Idempotency-Key": "old-1"})
-    store = app.extensions["gridmap.cases"].store
-    feature = store.get(first.get_json()["case_id"])
-    fields = {"lon": lon, "lat": lat, "datum": "wgs84", "category": "06", "description": "旧版本",
-              "contact": None, "name": None, "hide_name": False}
-    assert feature["properties"]["idempotency_fingerprint"].startswith("2:")
-    feature["properties"]["idempotency_fingerprint"] = hashlib.sha256(
-        json.dumps(fields, sort_keys=True).encode()).hexdigest()
-    store.update(feature["id"], feature, feature["properties"]["version"])
-    again = client.post("/api/reports", json=body, headers={"Idempotency-Key": "old-1"})
-    assert again.status_code == 200 and again.get_json()["case_id"] == feature["id"]
-    other = client.post("/api/reports", json=dict(body, description="另一条"),
-                        headers={"Idempotency-Key": "old-1"})
-    assert other.status_code == 409 and count(app) == 1
 
 
 def test_outside_the_service_area_is_a_422_and_stores_nothing(app, client):

@@ -76,3 +76,11 @@ def test_debug_answers_stay_indented():
     app.debug = True
     with app.app_context():
         assert app.json.response({"a": 1}).get_data() == b'{\n  "a": 1\n}\n'
+
+
+def test_settings_asked_for_are_kept():
+    app = Flask("settings")
+    app.json = AnswerJSONProvider(app)
+    app.json.sort_keys, app.json.ensure_ascii = True, True
+    with app.app_context():
+        assert app.json.response({"b": "路", "a": 1}).get_data() == b'{"a":1,"b":"\\u8def"}\n'
