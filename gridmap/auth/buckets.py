@@ -16,7 +16,7 @@ A hit reads and writes its slots under a POSIX record lock on the file and,
 for the threads of a process, a thread lock: two system calls and no
 database. Record locks belong to a process, and closing any descriptor of
 the file drops them all, so each process opens the file once
-(:func:`_table`, again after a fork, never closing what it inherited) and
+(:meth:`Buckets._table`, again after a fork, never closing what it inherited) and
 every :class:`Buckets` of that file shares it. The file is fully allocated
 before it is mapped (a write to a hole in a mapping on a full disk would kill
 the process) and not fsynced: a power cut may forget the last hits, which
@@ -49,11 +49,20 @@ class _Table:
     map: mmap.mmap
     salt: bytes
     lock: threading.Lock
-    pid: int
 
 
 _tables = {}  # (resolved path, slots) -> this process's _Table
 _tables_lock = threading.Lock()
+
+
+def _forget_after_fork():
+    """In a forked child: open the files afresh (own record locks, unheld thread
+    locks); what the parent opened stays open, as closing it would drop locks."""
+    global _tables, _tables_lock
+    _tables, _tables_lock = {}, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 class Buckets:
@@ -112,11 +121,11 @@ class Buckets:
     def _table(self):
         """This process's open table of the file (opened now if need be)."""
         table = _tables.get(self._key)
-        if table is not None and table.pid == os.getpid():
+        if table is not None:
             return table
         with _tables_lock:
             table = _tables.get(self._key)
-            if table is None or table.pid != os.getpid():  # after a fork: our own lock
+            if table is None:
                 _tables[self._key] = table = _open(self.path, self._slots)
             return table
 
@@ -141,4 +150,4 @@ def _open(path, slots):
     except BaseException:
         os.close(fd)  # nothing of ours is locked through this file yet
         raise
-    return _Table(fd, data, salt, threading.Lock(), os.getpid())
+    return _Table(fd, data, salt, threading.Lock())
