@@ -11,8 +11,9 @@ case each time, fsynced before the answer: random points inside the grids, rando
 categories, unique descriptions and idempotency keys), alternating, ``--rounds``
 times each. It prints req/s, p50 and p99 per run (with the whole machine's busy
 and idle µs and context switches per request: where a machine's time goes), the
-medians, and the ratio against the targets (reports ≥ 50 % of the floor, p99 ≤ 50 ms). Only 2xx answers
-count; the case count on disk is checked against the 201s.
+medians, and the ratio against the targets (reports ≥ 50 % of the floor, p99 ≤
+50 ms). Only 2xx answers count; the case count on disk is checked against the
+201s.
 
 The load generator is Debian's ``wrk`` (``apt-get install wrk``) with a Lua script
 for the varying POST bodies; without it, a multi-process asyncio client. Either

@@ -8,9 +8,10 @@ readers never wait for the writer; writers queue for up to
 write lock before reading, so a read-modify-write (a counter, a uniqueness
 check) is atomic across processes and never fails on a lock upgrade.
 
-Busy paths (the throttle's failure counts, on every sign-in) instead keep one
-connection per thread and process (:class:`LocalConnection`): that saves the open, and the
-WAL checkpoint SQLite runs when the last connection to a file closes.
+Busy paths (the throttle's failure counts, on every sign-in) instead keep
+one connection per thread and process (:class:`LocalConnection`): that saves
+the open, and the WAL checkpoint SQLite runs when the last connection to a
+file closes.
 """
 
 import contextlib
