@@ -9,11 +9,13 @@ temporary data folder with a high ``REPORT_IP_LIMIT``, then drives 32 concurrent
 connections at ``GET /api/health`` (the floor) and ``POST /api/reports`` (a new
 case each time, fsynced before the answer: random points inside the grids, random
 categories, unique descriptions and idempotency keys), alternating, ``--rounds``
-times each. It prints req/s, p50 and p99 per run (with the whole machine's busy
-and idle µs and context switches per request: where a machine's time goes), the
-medians, and the ratio against the targets (reports ≥ 50 % of the floor, p99 ≤
-50 ms). Only 2xx answers count; the case count on disk is checked against the
-201s.
+times each, and the floor once more at the end. It prints req/s, p50 and p99 per
+run (with the whole machine's busy and idle µs and context switches per request:
+where a machine's time goes), the medians, and the ratio against the targets
+(reports ≥ 50 % of the floor, p99 ≤ 50 ms). The ratio is the median over the
+report runs of each against the mean of the floor runs just before and after
+it, as the speed of a virtual machine drifts. Only 2xx answers count; the case
+count on disk is checked against the 201s.
 
 The load generator is Debian's ``wrk`` (``apt-get install wrk``) with a Lua script
 for the varying POST bodies; without it, a multi-process asyncio client. Either
@@ -398,6 +400,8 @@ def main():
                 show("GET /api/health", health[-1])
                 reports.append(run("/api/reports", args.duration))
                 show("POST /api/reports", reports[-1])
+            health.append(run("/api/health", args.duration))  # every report run bracketed
+            show("GET /api/health", health[-1])
         finally:
             server.stop()
 
@@ -416,13 +420,18 @@ def main():
     p99 = statistics.median(r["p99_ms"] for r in reports)
     client_us = sum(r["client_cpu_s"] for r in health) / sum(r["requests"] for r in health) * 1e6
     client_max = 1e6 / client_us * min(args.client_threads, os.cpu_count())
-    print(f"\nmedians of {args.rounds} runs:")
+    print(f"\nmedians of {args.rounds} report runs and {len(health)} floor runs:")
     print(f"  floor   GET /api/health     {floor:8.0f} req/s   p50 "
           f"{statistics.median(r['p50_ms'] for r in health):6.1f} ms   p99 "
           f"{statistics.median(r['p99_ms'] for r in health):6.1f} ms")
     print(f"  durable POST /api/reports   {rate:8.0f} req/s   p50 {p50:6.1f} ms   p99 {p99:6.1f} ms")
-    print(f"  ratio reports/floor {rate / floor:6.1%}  (target ≥ {TARGET_RATIO:.0%}: "
-          f"{'met' if rate / floor >= TARGET_RATIO else 'MISSED'});  p99 {p99:.1f} ms (target ≤ "
+    # each report run against the floor runs just before and after it: the machine's
+    # speed drifts, and a drift between the two medians' runs would move the ratio
+    ratio = statistics.median(r["rate"] / statistics.mean((before["rate"], after["rate"]))
+                              for before, r, after in zip(health, reports, health[1:]))
+    print(f"  ratio reports/floor {ratio:6.1%} (each report run against the floor runs around it; "
+          f"target ≥ {TARGET_RATIO:.0%}: "
+          f"{'met' if ratio >= TARGET_RATIO else 'MISSED'});  p99 {p99:.1f} ms (target ≤ "
           f"{TARGET_P99_MS:.0f} ms: {'met' if p99 <= TARGET_P99_MS else 'MISSED'})")
     print(f"  client: {client_us:.0f} µs CPU per request, at most ~{client_max:,.0f} req/s "
           f"on {min(args.client_threads, os.cpu_count())} core(s) = "
