@@ -264,13 +264,18 @@ class GeoJSONSeqStore(CaseStore):
     def _sync_deferred(self, where, fd, entries):
         """In the syncer thread: make ``where`` durable, or fail (and stop writing)."""
         try:
-            self._log.ensure_durable(*where, fd=fd)
-        except OSError as exc:
-            raise self._write_failed(exc) from exc
+            self._ensure_durable(where, fd)
         finally:
             os.close(fd)
         for entry in entries:
             entry.unsynced = None
+
+    def _ensure_durable(self, where, fd=None):
+        """``SeqLog.ensure_durable``, failing with the StoreError that stops writing."""
+        try:
+            self._log.ensure_durable(*where, fd=fd)
+        except OSError as exc:
+            raise self._write_failed(exc) from exc
 
     def _write_failed(self, exc):
         """The StoreError for a write that may not be on disk; the first failed fsync
@@ -285,14 +290,9 @@ class GeoJSONSeqStore(CaseStore):
         """Fsync what ``entries`` need, if the mark does not show it done (under
         the io lock): answering a repeated key acknowledges the record again."""
         for entry in entries:
-            where = entry.unsynced
-            if where is None:
-                continue
-            try:
-                self._log.ensure_durable(*where)
-            except OSError as exc:
-                raise self._write_failed(exc) from exc
-            entry.unsynced = None
+            if entry.unsynced is not None:
+                self._ensure_durable(entry.unsynced)
+                entry.unsynced = None
 
     def _stage(self, batch):
         """Check each op against the index and the ops before it; returns

@@ -233,7 +233,8 @@ class SeqLog:
         mark with it: no process has read the cut bytes, nor synced them for anyone."""
         with self._fsync_lock, self._sync_locked():
             os.ftruncate(self._fd, size)
-            if self._synced_mark() > size:
+            mark = self._read_mark()
+            if mark is not None and mark[:2] == (self.segment, self._ino) and mark[2] > size:
                 os.pwrite(self._sync_fd, MARK.pack(self.segment, self._ino, size), 0)
 
     def sync(self):
@@ -317,20 +318,17 @@ class SeqLog:
         if not locked:
             with self._sync_locked():
                 return self._mark_covers(segment, ino, end, locked=True)
-        data = os.pread(self._sync_fd, MARK.size, 0)
-        if len(data) != MARK.size:
+        mark = self._read_mark()
+        if mark is None:
             return False
-        mark_segment, mark_ino, size = MARK.unpack(data)
+        mark_segment, mark_ino, size = mark
         return mark_segment > segment or ((mark_segment, mark_ino) == (segment, ino)
                                           and size >= end)
 
-    def _synced_mark(self):
-        """Bytes of the current segment known to be on disk (0 if the mark is another's)."""
+    def _read_mark(self):
+        """(segment, inode, size) from ``cases.sync``, or None before any fsync."""
         data = os.pread(self._sync_fd, MARK.size, 0)
-        if len(data) != MARK.size:
-            return 0
-        segment, ino, size = MARK.unpack(data)
-        return size if (segment, ino) == (self.segment, self._ino) else 0
+        return MARK.unpack(data) if len(data) == MARK.size else None
 
     def seal(self):
         """Seal the current segment; returns its number, or None if it has no records."""
