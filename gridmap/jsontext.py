@@ -19,10 +19,17 @@ _LONG_RUN = b"0" * 19
 
 def loads(text):
     """Parse a JSON text (str or bytes); ValueError (or RecursionError) if it is not one."""
+    return parse(text)[0]
+
+
+def parse(text):
+    """``(value, strict)``: :func:`loads`, and whether orjson read the text. Strict
+    means every string in it is valid Unicode: orjson refuses lone surrogates,
+    escaped (``\\ud800``) or raw (bytes ED A0 80, which ``json`` lets through)."""
     data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)
     if _LONG_RUN not in data.translate(_DIGITS_ONLY):
         try:
-            return orjson.loads(text)
+            return orjson.loads(text), True
         except orjson.JSONDecodeError:
             pass
-    return json.loads(text)
+    return json.loads(text), False

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from gridmap.jsontext import loads
+from gridmap.jsontext import loads, parse
 
 
 @pytest.mark.parametrize("text", [
@@ -26,3 +26,14 @@ def test_same_value_as_the_standard_library(text):
 def test_not_json_is_a_value_error(text):
     with pytest.raises(ValueError):
         loads(text)
+
+
+@pytest.mark.parametrize("text, strict", [
+    ('{"d": "井盖 \\ud83d\\ude00"}', True),  # a surrogate pair is fine
+    ('{"d": "\\ud800"}', False), (b'{"d": "\xed\xa0\x80"}', False),  # lone: json reads them
+    ('{"n": 123456789012345678901234567890}', False),
+])
+def test_parse_says_whether_the_text_was_read_strictly(text, strict):
+    value, was_strict = parse(text)
+    assert was_strict is strict
+    assert value == loads(text)

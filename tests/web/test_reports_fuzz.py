@@ -493,3 +493,21 @@ def test_deeply_nested_json_is_a_400(tmp_path, data):
     r = app.test_client().post("/api/reports", data=data, content_type="application/json")
     assert r.status_code == 400 and check_answer(r)
     check_effect(app, before, r, check_answer(r))
+
+
+@pytest.mark.parametrize("depth", [15, 16, 17])
+def test_the_nesting_limit_holds_where_the_walk_is_skipped(tmp_path, depth):
+    """Bodies with fewer than 16 brackets skip the nesting walk; at 16 the walk
+    runs and refuses a value inside 16 containers. Either way the answer names
+    the body (the unknown field at 15 levels, the nesting above)."""
+    app = app_for(tmp_path)
+    before = stored(app)
+    nested = "[" * (depth - 1) + "1" + "]" * (depth - 1)
+    data = f'{{"lon": 108.8, "lat": 29.52, "category": "06", "description": "x", "z": {nested}}}'
+    r = app.test_client().post("/api/reports", data=data, content_type="application/json")
+    answer = check_answer(r)
+    assert r.status_code == 400
+    assert answer["field"] == ("z" if depth <= 15 else "body"), answer
+    if depth > 15:
+        assert "16" in answer["message"]
+    check_effect(app, before, r, answer)
