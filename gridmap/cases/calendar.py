@@ -17,6 +17,7 @@ case has one fixed deadline from the start. The verify deadline runs from
 the handler's reply (``verify_deadline``).
 """
 
+import bisect
 import json
 import logging
 import math
@@ -25,6 +26,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from gridmap.errors import BadInput, ConfigError
@@ -36,9 +38,11 @@ KEYS = ("note", "timezone", "working_days", "working_hours", "years", "holidays"
 REQUIRED = ("timezone", "working_days", "working_hours")
 MAX_HOURS = 10_000  # about five years of office hours; guards against runaway loops
 US_PER_HOUR = 3_600_000_000
+TIMELINE_DAYS = 120  # the working spans kept ready for deadline lookups, from yesterday on
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 _DAY = timedelta(days=1)
+_DAY_US = 86_400_000_000
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TIME = re.compile(r"(\d{1,2}):(\d{2})")
 
@@ -94,6 +98,7 @@ class WorkingCalendar:
     _cache: dict = field(init=False, repr=False, compare=False)
     _warned: set = field(init=False, repr=False, compare=False)
     _covered: frozenset = field(init=False, repr=False, compare=False)
+    _timeline: object = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         try:
@@ -134,6 +139,7 @@ class WorkingCalendar:
         object.__setattr__(self, "_cache", {})
         object.__setattr__(self, "_warned", set())
         object.__setattr__(self, "_covered", frozenset(covered))
+        object.__setattr__(self, "_timeline", None)
 
     # -- building ---------------------------------------------------------
 
@@ -247,11 +253,15 @@ class WorkingCalendar:
         return self._after(start, hours)[0]
 
     def _after(self, start, *hours):
-        """``add_working_hours(start, h)`` for each of ``hours`` (ascending), in one walk."""
+        """``add_working_hours(start, h)`` for each of ``hours`` (ascending), in one walk
+        (a lookup in the timeline when it spans them)."""
         t = _to_us(_aware(start, "start"))
         needs = [_hours_to_us(h) for h in hours]
         if needs != sorted(needs):
             raise ValueError(f"hours must ascend, got {hours}")
+        found = self._timeline_after(t, needs)
+        if found is not None:
+            return found
         found, counted = [], 0  # working time from t to the start of the span at hand
         try:
             for a, b in self._spans(t):
@@ -264,6 +274,61 @@ class WorkingCalendar:
         except OverflowError:
             raise BadInput(f"截止时间超出可表示范围 / the deadline is past year 9999 "
                            f"({hours[-1]!r} h after {start.isoformat()})", field="hours") from None
+
+    def _timeline_after(self, t, needs):
+        """What the walk of ``_after`` finds, by bisection in the :class:`_Timeline`;
+        None if ``t`` or a deadline lies outside it (the walk answers then).
+
+        The deadline ``n`` after ``t`` is in the first span whose ``cum_end``
+        reaches the working time before ``t`` plus ``n``: at its end if exactly
+        (12:00, not 14:00, as in the walk). A span of the day before ``t`` that
+        is still running starts, for the walk, at ``t`` either way, so where the
+        timeline begins makes no difference.
+        """
+        timeline = self._timeline
+        if timeline is None or not timeline.first <= t < timeline.last:
+            if timeline is not None and t < timeline.first:
+                return None  # time runs forward: keep the timeline for the present
+            timeline = self._build_timeline(t)
+            if timeline is None:
+                return None
+        starts, cum, cum_end = timeline.starts, timeline.cum, timeline.cum_end
+        i = bisect.bisect_right(timeline.ends, t)  # the first span that ends after t
+        before = cum[i] + max(0, t - starts[i])
+        found = []
+        for need in needs:
+            target = before + need
+            j = bisect.bisect_left(cum_end, target)
+            if j == len(cum_end):
+                return None
+            found.append(self._from_us(starts[j] + target - cum[j]))
+        return found
+
+    def _build_timeline(self, t):
+        """The :class:`_Timeline` from the day before ``t``, kept for the next
+        lookups; None where the spans run past year 9999."""
+        day = self._local_date(t) - _DAY
+        first = _to_us(datetime(day.year, day.month, day.day, tzinfo=self._tz))
+        end = first + TIMELINE_DAYS * _DAY_US
+        starts, ends, cum, cum_end, total = [], [], [], [], 0
+        try:
+            for a, b in self._spans(first):
+                if a >= end:
+                    break
+                starts.append(a)
+                ends.append(b)
+                cum.append(total)
+                total += b - a
+                cum_end.append(total)
+        except OverflowError:
+            return None
+        # lookups from t up to a day before the last span ends (so one always follows)
+        last = min(end, ends[-1]) - _DAY_US if starts else first
+        if not first <= t < last:
+            return None
+        timeline = _Timeline(first, last, starts, ends, cum, cum_end)
+        object.__setattr__(self, "_timeline", timeline)
+        return timeline
 
     def working_hours_between(self, a, b):
         """Working hours from ``a`` to ``b`` (negative if ``b`` is before ``a``).
@@ -355,6 +420,22 @@ class WorkingCalendar:
             if covered and year not in covered and year not in self._warned:
                 self._warned.add(year)
                 log.warning("calendar has no holiday list for %s; deadlines in it count plain weekdays", year)
+
+
+class _Timeline(NamedTuple):
+    """The working spans from one instant on, for deadline lookups by bisection.
+
+    ``starts``/``ends`` as ``_spans`` yields them from ``first``; ``cum[i]`` is the
+    working time before span ``i``, ``cum_end[i]`` up to its end. Lookups start
+    at instants in ``[first, last)``.
+    """
+
+    first: int
+    last: int
+    starts: list
+    ends: list
+    cum: list
+    cum_end: list
 
 
 @dataclass(frozen=True)

@@ -226,6 +226,61 @@ def test_office_hours_across_a_dst_weekend():
     assert result.utcoffset() == timedelta(hours=2)
 
 
+# -- the timeline (deadlines by bisection) against the walk -----------------------
+
+TIMELINE_CALENDARS = {
+    "shipped": SHIPPED_DOC,
+    "berlin nights": {"timezone": "Europe/Berlin", "working_days": ALL_WEEK[:6],
+                      "working_hours": [["00:00", "02:30"], ["03:00", "12:00"], ["22:00", "24:00"]]},
+    "new york": {"timezone": "America/New_York", "working_days": ALL_WEEK[:5],
+                 "working_hours": [["09:00", "17:00"]]},
+}
+
+
+def walking(doc):
+    """A calendar whose deadlines always come from the walk."""
+    cal = WorkingCalendar.from_dict(doc)
+    object.__setattr__(cal, "_timeline_after", lambda t, needs: None)
+    return cal
+
+
+@pytest.mark.parametrize("name", TIMELINE_CALENDARS)
+@settings(max_examples=300, deadline=None)
+@given(start=st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2026, 12, 31),
+                          timezones=st.sampled_from([SH, UTC, NY, BERLIN])),
+       sign=st.sampled_from([0.25, 1, 3.5, 4, 7, 8, 24]) | st.floats(0.001, 400),
+       handle=st.sampled_from([0, 0.5, 4, 8, 40, 100]) | st.floats(0.001, 400))
+def test_the_timeline_finds_what_the_walk_finds(name, start, sign, handle):
+    """Including deadlines that end exactly at the end of a period, across DST
+    changes and days without work; at the first lookup and at later ones."""
+    doc = TIMELINE_CALENDARS[name]
+    timeline, walk = WorkingCalendar.from_dict(doc), walking(doc)
+    needs = (sign, sign + handle) if handle else (sign,)
+    expected = walk._after(start, *needs)
+    assert timeline._after(start, *needs) == expected
+    assert timeline._timeline is not None
+    later = start + timedelta(days=3, hours=5)  # from the timeline built for start
+    assert timeline._after(later, *needs) == walk._after(later, *needs)
+    assert all(a.utcoffset() == b.utcoffset() for a, b in zip(timeline._after(start, *needs), expected))
+
+
+def test_the_timeline_follows_the_present_and_leaves_the_past_to_the_walk(plain):
+    cal = WorkingCalendar.from_dict(OFFICE)
+    now = sh(2026, 3, 13, 16, 0)
+    assert cal.add_working_hours(now, 4) == sh(2026, 3, 16, 11, 0)
+    kept = cal._timeline
+    assert kept.first <= _us(now) < kept.last
+    assert cal.add_working_hours(sh(2025, 3, 13, 16, 0), 4) == sh(2025, 3, 14, 11, 0)
+    assert cal._timeline is kept  # a past instant does not replace it
+    assert cal.add_working_hours(sh(2026, 9, 1, 9, 0), 1) == sh(2026, 9, 1, 10, 0)
+    assert cal._timeline.first > kept.first  # time moved on: built again
+    assert cal.add_working_hours(now, 4000) == plain.add_working_hours(now, 4000)  # beyond it
+
+
+def _us(t):
+    return (t - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+
+
 # -- properties --------------------------------------------------------------
 
 starts = st.datetimes(min_value=datetime(2025, 12, 20), max_value=datetime(2027, 12, 31),
