@@ -53,7 +53,6 @@ writers wait only for the seal. A kill at any moment leaves a consistent
 folder; leftovers are removed by the next compaction.
 """
 
-import contextlib
 import logging
 import operator
 import os
@@ -95,6 +94,29 @@ class _Op(Op):
         self.prep, self.key, self.expected, self.created = prep, key, expected, None
         # defer: the caller waits for the fsync later; synced: its Ticket, if deferred
         self.defer, self.synced = False, None
+
+
+class _DeferredSync:
+    """The block of :meth:`GeoJSONSeqStore.deferred_sync`: the thread's Tickets to
+    wait for are collected in ``local.pending`` (a class, not a generator: every
+    writing request enters one)."""
+
+    __slots__ = ("_local", "_pending")
+
+    def __init__(self, local):
+        self._local, self._pending = local, None
+
+    def __enter__(self):
+        if getattr(self._local, "pending", None) is None:  # else nested: the outer block waits
+            self._local.pending = self._pending = []
+
+    def __exit__(self, exc_type, exc, tb):
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            self._local.pending = None
+            if exc_type is None:  # with an exception, nothing is acknowledged: forget them
+                for synced in pending:
+                    synced.wait()  # raises the StoreError of a failed fsync
 
 
 class GeoJSONSeqStore(CaseStore):
@@ -173,19 +195,8 @@ class GeoJSONSeqStore(CaseStore):
         op = self._submit(_Op(prepare_feature(feature, case_id=case_id), expected=expected))
         return op.result.feature()
 
-    @contextlib.contextmanager
     def deferred_sync(self):
-        pending = getattr(self._local, "pending", None)
-        if pending is not None:  # nested: the outer block waits
-            yield
-            return
-        self._local.pending = pending = []
-        try:
-            yield
-        finally:
-            self._local.pending = None
-        for synced in pending:  # reached only when the block ended without an exception
-            synced.wait()  # raises the StoreError of a failed fsync
+        return _DeferredSync(self._local)
 
     def _submit(self, op):
         pending = getattr(self._local, "pending", None)

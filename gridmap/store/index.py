@@ -49,9 +49,9 @@ class Entry:
         self.raw, self.case_no, self.version, self.idempotency_key = (raw, case_no, version,
                                                                       idempotency_key)
         self.unsynced = None
-        for name in ("id", "tracking_code", "grid_code", "state", "category", "reported_at",
-                     "reported_ts", "lon", "lat"):
-            setattr(self, name, getattr(prep, name))
+        self.id, self.tracking_code, self.grid_code = prep.id, prep.tracking_code, prep.grid_code
+        self.state, self.category, self.lon, self.lat = prep.state, prep.category, prep.lon, prep.lat
+        self.reported_at, self.reported_ts = prep.reported_at, prep.reported_ts
         return self
 
     @classmethod
