@@ -94,8 +94,10 @@ class CaseService:
                 detail={"nearest": {"code": route.nearest.code, "name": route.nearest.name},
                         "distance_m": round(route.distance_m, 1), **(
                             {"hint": route.hint} if route.hint else {})})
-        lon, lat = (round(v, 7) for v in to_wgs84(fields["lon"], fields["lat"], fields["datum"]))
+        lon, lat = to_wgs84(fields["lon"], fields["lat"], fields["datum"])
+        lon, lat = round(lon, 7), round(lat, 7)
         now = self.clock()
+        at = now.isoformat(timespec="seconds")
         category = self.community.categories[fields["category"]]
         deadlines = self.community.calendar.deadlines(now, category)
         case_id, tracking = new_ids()
@@ -107,13 +109,13 @@ class CaseService:
             "reporter": {"contact": fields["contact"], "name": fields["name"],
                          "hide_name": fields["hide_name"]},
             "input": {"datum": fields["datum"], "lon": fields["lon"], "lat": fields["lat"]},
-            "state": "reported", "reported_at": now.isoformat(timespec="seconds"),
-            "deadlines": {k: v.isoformat(timespec="seconds") for k, v in deadlines.items()},
+            "state": "reported", "reported_at": at,
+            "deadlines": {"sign": deadlines["sign"].isoformat(timespec="seconds"),
+                          "handle": deadlines["handle"].isoformat(timespec="seconds")},
             "assignee": self._default_assignee(route.code),
             "handlers": [], "history": [{
-                "at": now.isoformat(timespec="seconds"), "action": "report", "actor": None,
-                "role": "resident", "note": None, "from": None, "to": "reported",
-                "grid_code": route.code}],
+                "at": at, "action": "report", "actor": None, "role": "resident", "note": None,
+                "from": None, "to": "reported", "grid_code": route.code}],
         }
         feature = {"type": "Feature", "id": case_id,
                    "geometry": {"type": "Point", "coordinates": [lon, lat]}, "properties": props}
@@ -263,9 +265,11 @@ class CaseService:
         team = self.community.teams.get(props["grid_code"])
         if team is None:
             return None
-        for slot, member in ((s, getattr(team, s)) for s in SLOT_TITLES):
-            if member is not None and member.person_id == props.get("assignee"):
-                return {"role": slot, "title": SLOT_TITLES[slot][0], "title_en": SLOT_TITLES[slot][1]}
+        assignee = props.get("assignee")
+        for slot, (title, title_en) in SLOT_TITLES.items():
+            member = getattr(team, slot)
+            if member is not None and member.person_id == assignee:
+                return {"role": slot, "title": title, "title_en": title_en}
         return None
 
 

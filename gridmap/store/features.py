@@ -24,6 +24,8 @@ _repr.maxstring = 60
 _repr.maxother = 60
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 _quote = json.encoder.encode_basestring  # a str as a JSON string (C speed)
+_STR = {str}
+_STORE_KEYS = frozenset(STORE_KEYS)
 
 
 def dumps(obj):
@@ -116,19 +118,21 @@ def prepare_feature(feature, case_id=None):
         raise _bad("properties 须为对象", "properties must be an object", props, "properties")
     tracking_code = check_text(props.get("tracking_code"), "tracking_code")
     grid_code = check_text(props.get("grid_code"), "grid_code")
-    for name in ("state", "category"):
-        if props.get(name) is not None:
-            check_text(props[name], name)
+    state, category = props.get("state"), props.get("category")
+    if state is not None:
+        check_text(state, "state")
+    if category is not None:
+        check_text(category, "category")
     reported = props.get("reported_at")
     reported_ts = None if reported is None else parse_instant(reported)
-    rest = props if not any(k in props for k in STORE_KEYS) else {
+    rest = props if _STORE_KEYS.isdisjoint(props) else {
         k: v for k, v in props.items() if k not in STORE_KEYS}
     try:
         props_json = dumps(rest)
     except (TypeError, ValueError) as exc:
         raise BadInput(f"properties 须可存为 JSON / properties must be JSON-serialisable: {exc}",
                        field="properties") from exc
-    return Prepared(fid, tracking_code, grid_code, props.get("state"), props.get("category"),
+    return Prepared(fid, tracking_code, grid_code, state, category,
                     reported, reported_ts, lon, lat, f'{{"type":"Point","coordinates":[{point}]}}', props_json)
 
 
@@ -157,7 +161,7 @@ def check_codes(values, field):
         return None
     if not isinstance(values, (str, bytes)) and hasattr(values, "__iter__"):
         values = tuple(values)
-        if all(isinstance(v, str) for v in values):
+        if set(map(type, values)) <= _STR or all(isinstance(v, str) for v in values):
             return frozenset(values)
     raise _bad(f"{field} 须为文本列表", f"{field} must be a list of strings", values, field)
 

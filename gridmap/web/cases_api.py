@@ -89,9 +89,8 @@ def may_see_contact(feature):
                                  or user.can_act_on_grid(feature["properties"]["grid_code"]))
 
 
-def intake_answer(feature, duplicates):
+def intake_answer(svc, feature, duplicates):
     """The 201 body: ids, grid with team head and handler, state, deadlines, duplicates."""
-    svc = service()
     props = feature["properties"]
     grid = svc.community.grids[props["grid_code"]]
     team = svc.community.teams[grid.code]
@@ -102,9 +101,8 @@ def intake_answer(feature, duplicates):
         "routing": props["routing"], "deadlines": props["deadlines"],
         "grid": {"code": grid.code, "name": grid.name, "name_en": grid.name_en,
                  "head": team.head.name if team.head else None,
-                 "handler": handler and {**handler, "name": next(
-                     (m.name for _, _, _, m in team.slots()
-                      if m and m.person_id == props["assignee"]), None)}},
+                 "handler": handler and {**handler,
+                                         "name": getattr(team, handler["role"]).name}},
         # by case number only: a tracking code is its reporter's secret
         "duplicates": [{"case_no": d["properties"]["case_no"], "state": d["properties"].get("state"),
                         "reported_at": d["properties"].get("reported_at")} for d in duplicates],
@@ -119,8 +117,9 @@ def create_report():
     the service area; 429 too many from one address."""
     limit_by_address("report", current_app.config["REPORT_IP_LIMIT"], 600)
     body = json_body()
-    feature, created, duplicates = service().report(body, request.headers.get("Idempotency-Key"))
-    return jsonify(intake_answer(feature, duplicates)), 201 if created else 200
+    svc = service()
+    feature, created, duplicates = svc.report(body, request.headers.get("Idempotency-Key"))
+    return jsonify(intake_answer(svc, feature, duplicates)), 201 if created else 200
 
 
 @bp.get("/cases/<case_id>")
