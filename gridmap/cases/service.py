@@ -6,6 +6,7 @@ deadlines, applies the workflow and writes with a version check. It knows
 no Flask.
 """
 
+import base64
 import hashlib
 import json
 import logging
@@ -26,6 +27,7 @@ DUPLICATES_SHOWN = 5  # the nearest few; a hot spot must not list (or parse) hun
 DUPLICATE_PROPERTIES = ("case_no", "state", "reported_at")  # served from the store's index
 #: Crockford base32 without I, L, O, U: easy to read out over the phone.
 TRACKING_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_TO_TRACKING = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", TRACKING_ALPHABET.encode())
 SLOT_TITLES = {slot: (zh, en) for slot, zh, en in SLOTS}
 
 
@@ -38,9 +40,10 @@ def new_ids():
 
 
 def tracking_code(bits):
-    """The tracking code spelling the 50 bits of ``bits``."""
-    chars = "".join(TRACKING_ALPHABET[(bits >> shift) & 31] for shift in range(45, -1, -5))
-    return f"{chars[:5]}-{chars[5:]}"
+    """The tracking code spelling the 50 bits of ``bits`` (5 bits a character, highest
+    first: base32 in C, then its letters swapped for ours)."""
+    chars = base64.b32encode((bits << 6).to_bytes(7, "big"))[:10].translate(_TO_TRACKING)
+    return f"{chars[:5].decode()}-{chars[5:].decode()}"
 
 
 class CaseService:

@@ -19,8 +19,9 @@ READ_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
 
 def _begin():
     if request.method not in READ_METHODS:
-        g.deferred_sync = current_app.extensions["gridmap.cases"].store.deferred_sync()
-        g.deferred_sync.__enter__()
+        block = current_app.extensions["gridmap.cases"].store.deferred_sync()
+        block.__enter__()
+        g.deferred_sync = block
 
 
 def flush():

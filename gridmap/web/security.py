@@ -51,14 +51,16 @@ def add_nonce(html):
 
 
 def _check_csrf():
-    if request.method not in UNSAFE_METHODS or g.get("auth_by_token"):
+    if request.method not in UNSAFE_METHODS:
+        return
+    # cheapest first: a request without a session cookie that is not a form (an
+    # anonymous JSON report) cannot ride on anyone's session
+    has_cookie = current_app.config["SESSION_COOKIE_NAME"] in request.cookies
+    is_form = request.mimetype in FORM_TYPES
+    if not (has_cookie or is_form) or g.get("auth_by_token"):
         return
     view = current_app.view_functions.get(request.endpoint)
     if view is None or getattr(view, "csrf_exempt", False):
-        return
-    has_cookie = current_app.config["SESSION_COOKIE_NAME"] in request.cookies
-    is_form = request.mimetype in FORM_TYPES
-    if not (has_cookie or is_form):
         return
     sent = request.form.get("csrf_token") if is_form else None
     sent = sent or request.headers.get("X-CSRF-Token", "")

@@ -38,6 +38,8 @@ def test_ids_and_tracking_codes_come_from_one_draw():
 
     assert tracking_code(0) == "00000-00000" and tracking_code(2**50 - 1) == "ZZZZZ-ZZZZZ"
     assert tracking_code(1 << 45) == "10000-00000"
+    bits = 0b00001_00010_11111_10000_01010_00000_00011_11110_10101_01100
+    assert tracking_code(bits) == "12ZGA-03YNC"  # 1 2 31 16 10 - 0 3 30 21 12
     seen_ids, seen_codes = set(), set()
     for _ in range(2000):
         case_id, code = new_ids()
