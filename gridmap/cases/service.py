@@ -29,6 +29,9 @@ DUPLICATE_PROPERTIES = ("case_no", "state", "reported_at")  # served from the st
 TRACKING_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _TO_TRACKING = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", TRACKING_ALPHABET.encode())
 SLOT_TITLES = {slot: (zh, en) for slot, zh, en in SLOTS}
+#: What ``json.dumps(fields, sort_keys=True)`` writes (the idempotency fingerprint's
+#: format since the first release: replays must keep matching), built once.
+_FINGERPRINT = json.JSONEncoder(sort_keys=True)
 
 
 def new_ids():
@@ -87,7 +90,7 @@ class CaseService:
                            "characters", field="idempotency_key")
         if key is not None:
             check_plain_text(key, "idempotency_key")
-        fingerprint = key and hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+        fingerprint = key and hashlib.sha256(_FINGERPRINT.encode(fields).encode()).hexdigest()
         route = self.community.router.route_point(fields["lon"], fields["lat"], fields["datum"])
         if route.grid is None:
             raise OutsideServiceArea(
