@@ -259,11 +259,11 @@ class WorkingCalendar:
         needs = [_hours_to_us(h) for h in hours]
         if needs != sorted(needs):
             raise ValueError(f"hours must ascend, got {hours}")
-        found = self._timeline_after(t, needs)
-        if found is not None:
-            return found
-        found, counted = [], 0  # working time from t to the start of the span at hand
         try:
+            found = self._timeline_after(t, needs)
+            if found is not None:
+                return found
+            found, counted = [], 0  # working time from t to the start of the span at hand
             for a, b in self._spans(t):
                 a = max(a, t)
                 while needs[len(found)] - counted <= b - a:
@@ -298,7 +298,7 @@ class WorkingCalendar:
         found = []
         for need in needs:
             target = before + need
-            j = bisect.bisect_left(cum_end, target)
+            j = bisect.bisect_left(cum_end, target, lo=i)  # lo: a need rounded to 0 µs
             if j == len(cum_end):
                 return None
             found.append(self._from_us(starts[j] + target - cum[j]))
@@ -307,11 +307,11 @@ class WorkingCalendar:
     def _build_timeline(self, t):
         """The :class:`_Timeline` from the day before ``t``, kept for the next
         lookups; None where the spans run past year 9999."""
-        day = self._local_date(t) - _DAY
-        first = _to_us(datetime(day.year, day.month, day.day, tzinfo=self._tz))
-        end = first + TIMELINE_DAYS * _DAY_US
         starts, ends, cum, cum_end, total = [], [], [], [], 0
         try:
+            day = self._local_date(t) - _DAY
+            first = _to_us(datetime(day.year, day.month, day.day, tzinfo=self._tz))
+            end = first + TIMELINE_DAYS * _DAY_US
             for a, b in self._spans(first):
                 if a >= end:
                     break

@@ -277,6 +277,24 @@ def test_the_timeline_follows_the_present_and_leaves_the_past_to_the_walk(plain)
     assert cal.add_working_hours(now, 4000) == plain.add_working_hours(now, 4000)  # beyond it
 
 
+@pytest.mark.parametrize("start", [datetime(1, 1, 1, tzinfo=UTC),
+                                   datetime(9999, 12, 31, 20, tzinfo=UTC)])
+def test_a_fresh_calendar_at_the_ends_of_time_is_a_400(start):
+    """Building the timeline there overflows too: the answer stays the walk's 400."""
+    with pytest.raises(BadInput) as err:
+        WorkingCalendar.from_dict(OFFICE).add_working_hours(start, 1)
+    assert err.value.field == "hours"
+
+
+@pytest.mark.parametrize("start", [sh(2026, 3, 13, 12, 30), sh(2026, 3, 13, 14, 0),
+                                   sh(2026, 3, 14, 10, 0), sh(2026, 3, 13, 9, 0)])
+def test_hours_that_round_to_no_time_start_the_clock_where_the_walk_does(start):
+    """1e-12 h is 0 µs: the deadline is where the clock starts, never before it."""
+    timeline, walk = WorkingCalendar.from_dict(OFFICE), walking(OFFICE)
+    assert timeline.add_working_hours(start, 1e-12) == walk.add_working_hours(start, 1e-12)
+    assert timeline.add_working_hours(start, 1e-12) >= start
+
+
 def _us(t):
     return (t - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
 
