@@ -10,8 +10,9 @@ connections at ``GET /api/health`` (the floor) and ``POST /api/reports`` (a new
 case each time, fsynced before the answer: random points inside the grids, random
 categories, unique descriptions and idempotency keys), alternating, ``--rounds``
 times each, and the floor once more at the end. It prints req/s, p50 and p99 per
-run (with the whole machine's busy and idle µs and context switches per request:
-where a machine's time goes), the medians, and the ratio against the targets
+run (with the whole machine's busy and idle µs, context switches, and disk writes
+and flushes per request: where a machine's time goes, and how many reports share an
+fsync), the medians, and the ratio against the targets
 (reports ≥ 50 % of the floor, p99 ≤ 50 ms). The ratio is the median over the
 report runs of each against the mean of the floor runs just before and after
 it, as the speed of a virtual machine drifts. Only 2xx answers count; the case
@@ -196,27 +197,39 @@ def fsync_latency_ms(folder, count=300, gap_s=0.002):
 # -- load generators ---------------------------------------------------------------------
 
 def machine_counters():
-    """(busy, idle, context switches) of the whole machine so far, from /proc/stat
-    (busy and idle in clock ticks; busy counts user, nice, system, irq, softirq and
-    steal: time another guest took from this virtual machine is time lost here too)."""
+    """(busy, idle, context switches, disk writes, disk flushes) of the whole machine so
+    far, from /proc/stat and /proc/diskstats (busy and idle in clock ticks; busy counts
+    user, nice, system, irq, softirq and steal: time another guest took from this
+    virtual machine is time lost here too; writes and flushes are the requests the
+    whole disks completed: a flush is about one fsync that reached the disk)."""
     try:
         lines = open("/proc/stat", encoding="ascii").read().splitlines()
     except OSError:
         return None
     user, nice, system, idle, iowait, irq, softirq, steal = map(int, lines[0].split()[1:9])
     ctxt = next(int(x.split()[1]) for x in lines if x.startswith("ctxt "))
-    return user + nice + system + irq + softirq + steal, idle + iowait, ctxt
+    writes = flushes = 0
+    try:
+        for line in open("/proc/diskstats", encoding="ascii"):
+            fields = line.split()
+            if os.path.exists(f"/sys/block/{fields[2]}"):  # whole disks, not partitions
+                writes += int(fields[7])
+                flushes += int(fields[17]) if len(fields) > 17 else 0
+    except (OSError, ValueError, IndexError):
+        pass
+    return user + nice + system + irq + softirq + steal, idle + iowait, ctxt, writes, flushes
 
 
 def per_request(before, after, requests):
-    """Machine µs busy and idle, and context switches, per request between two
-    :func:`machine_counters` readings."""
+    """Machine µs busy and idle, context switches, disk writes and flushes per request
+    between two :func:`machine_counters` readings."""
     if before is None or after is None or not requests:
         return {}
     tick_us = 1e6 / os.sysconf("SC_CLK_TCK")
-    (b0, i0, c0), (b1, i1, c1) = before, after
-    return {"busy_us": (b1 - b0) * tick_us / requests, "idle_us": (i1 - i0) * tick_us / requests,
-            "ctxt": (c1 - c0) / requests}
+    busy, idle, ctxt, writes, flushes = (b - a for a, b in zip(before, after))
+    return {"busy_us": busy * tick_us / requests, "idle_us": idle * tick_us / requests,
+            "ctxt": ctxt / requests, "disk_writes": writes / requests,
+            "disk_flushes": flushes / requests}
 
 
 def run_wrk(url, path, duration, script, threads):
@@ -321,7 +334,8 @@ def show(name, r):
           f"errors {r['errors']}   client {client_us:5.0f} µs CPU/req", flush=True)
     if "busy_us" in r:  # the whole machine: server, client and kernel
         print(f"  {'':<18} machine per request: busy {r['busy_us']:5.0f} µs, idle "
-              f"{r['idle_us']:4.0f} µs, {r['ctxt']:4.1f} context switches", flush=True)
+              f"{r['idle_us']:4.0f} µs, {r['ctxt']:4.1f} context switches, disk "
+              f"{r['disk_writes']:.2f} writes {r['disk_flushes']:.2f} flushes", flush=True)
 
 
 def show_profile(profile_dir, top=28):
