@@ -214,7 +214,7 @@ def machine_counters():
             fields = line.split()
             if os.path.exists(f"/sys/block/{fields[2]}"):  # whole disks, not partitions
                 writes += int(fields[7])
-                flushes += int(fields[17]) if len(fields) > 17 else 0
+                flushes += int(fields[18]) if len(fields) > 18 else 0  # since Linux 5.5
     except (OSError, ValueError, IndexError):
         pass
     return user + nice + system + irq + softirq + steal, idle + iowait, ctxt, writes, flushes
