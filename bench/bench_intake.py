@@ -217,7 +217,8 @@ def machine_counters():
                 flushes += int(fields[18]) if len(fields) > 18 else 0  # since Linux 5.5
     except (OSError, ValueError, IndexError):
         pass
-    return user + nice + system + irq + softirq + steal, idle + iowait, ctxt, writes, flushes
+    return (user + nice + system + irq + softirq + steal, idle + iowait, ctxt, writes, flushes,
+            user + nice, steal)
 
 
 def per_request(before, after, requests):
@@ -226,8 +227,9 @@ def per_request(before, after, requests):
     if before is None or after is None or not requests:
         return {}
     tick_us = 1e6 / os.sysconf("SC_CLK_TCK")
-    busy, idle, ctxt, writes, flushes = (b - a for a, b in zip(before, after))
+    busy, idle, ctxt, writes, flushes, user, steal = (b - a for a, b in zip(before, after))
     return {"busy_us": busy * tick_us / requests, "idle_us": idle * tick_us / requests,
+            "user_us": user * tick_us / requests, "steal_us": steal * tick_us / requests,
             "ctxt": ctxt / requests, "disk_writes": writes / requests,
             "disk_flushes": flushes / requests}
 
@@ -333,7 +335,8 @@ def show(name, r):
           f"{r['p99_ms']:6.1f} ms   max {r['max_ms']:6.0f} ms   non-2xx {r['non2xx']}   "
           f"errors {r['errors']}   client {client_us:5.0f} µs CPU/req", flush=True)
     if "busy_us" in r:  # the whole machine: server, client and kernel
-        print(f"  {'':<18} machine per request: busy {r['busy_us']:5.0f} µs, idle "
+        print(f"  {'':<18} machine per request: busy {r['busy_us']:5.0f} µs (user "
+              f"{r['user_us']:4.0f}, steal {r['steal_us']:3.0f}), idle "
               f"{r['idle_us']:4.0f} µs, {r['ctxt']:4.1f} context switches, disk "
               f"{r['disk_writes']:.2f} writes {r['disk_flushes']:.2f} flushes", flush=True)
 
