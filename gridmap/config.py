@@ -31,9 +31,13 @@ SETTINGS = {
                         "this many, then one per 5 min / limit)"),
     "REPORT_IP_LIMIT": (20, int, "anonymous reports (and ratings) per client address per 10 minutes "
                         "(a burst of this many, then one per 10 min / limit)"),
+    "PROXY_HOPS": (0, int, "reverse proxies in front of the service (one nginx: 1); their "
+                   "X-Forwarded-For and X-Forwarded-Proto are trusted, so rate limits and the "
+                   "audit log see the client's address; 0: the socket's address, headers ignored"),
     "OPEN311_API_KEYS": ("", str, "comma-separated keys an Open311 client must send as api_key "
                          "to POST requests; empty: POST needs no key"),
 }
+MAX_PROXY_HOPS = 5
 DIGITS = {"COUNTY_CODE": 6, "SUBDISTRICT_CODE": 3, "COMMUNITY_CODE": 3}
 
 
@@ -61,6 +65,9 @@ def load_config(mapping=None, environ=None):
         if config[key] < 1:
             raise ConfigError(f"配置 {key} 须为正整数，收到 {config[key]!r} / "
                               f"{key} must be a positive integer, got {config[key]!r}")
+    if not 0 <= config["PROXY_HOPS"] <= MAX_PROXY_HOPS:
+        raise ConfigError(f"PROXY_HOPS 须为 0 到 {MAX_PROXY_HOPS}，收到 {config['PROXY_HOPS']!r} / "
+                          f"PROXY_HOPS must be 0 to {MAX_PROXY_HOPS}, got {config['PROXY_HOPS']!r}")
     for key, width in DIGITS.items():
         value = config[key]
         if not (value.isdigit() and len(value) == width):

@@ -4,6 +4,7 @@ import logging
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gridmap.config import ROOT, load_config
 from gridmap.audit import AuditLog
@@ -59,5 +60,8 @@ def create_app(config=None):
     # (two stat calls when nothing changed); store reads catch up by themselves
     app.before_request(community.refresh)
     access.check_policies(app)
+    if app.config["PROXY_HOPS"]:  # the client's address from the proxies' headers, not the socket's
+        hops = app.config["PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     log.info("gridmap ready: %d grids from %s", len(community.grids), data_dir)
     return app

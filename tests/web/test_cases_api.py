@@ -136,6 +136,25 @@ def test_anonymous_reports_are_rate_limited(tmp_path):
     assert count(app) == 3
 
 
+@pytest.mark.parametrize("hops, expected", [
+    # no proxy configured: the forwarded header is ignored, so it cannot dodge the limit
+    (0, [201, 201, 429, 429]),
+    # behind one proxy: each client has its own limit, whatever the socket says
+    (1, [201, 201, 429, 201]),
+])
+def test_rate_limits_key_on_the_client_behind_a_trusted_proxy(tmp_path, hops, expected):
+    app = create_app({"DATA_DIR": str(tmp_path / "d"), "REPORT_IP_LIMIT": 2, "PROXY_HOPS": hops})
+    client = app.test_client()
+    lon, lat = spot(app, 6)
+    codes = [client.post("/api/reports", json={"lon": lon, "lat": lat, "category": "06",
+                                               "description": f"第{i}条"},
+                         headers={"X-Forwarded-For": f"10.0.0.7, {client_ip}"},
+                         environ_base={"REMOTE_ADDR": "127.0.0.1"}).status_code
+             for i, client_ip in enumerate(["203.0.113.5"] * 3 + ["198.51.100.9"])]
+    assert codes == expected
+    assert count(app) == expected.count(201)
+
+
 def test_the_whole_loop_by_role(app, client):
     case_id = report(client, app, contact=PHONE).get_json()["case_id"]
     staff, other, disp = as_user(app, "staff7"), as_user(app, "other7"), as_user(app, "disp")
