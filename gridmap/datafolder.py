@@ -31,7 +31,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from gridmap.cases.calendar import WorkingCalendar
-from gridmap.cases.categories import dump_categories, load_categories, parse_categories
+from gridmap.cases.categories import (dump_categories, load_categories, parse_categories,
+                                      removed_category)
 from gridmap.config import ROOT
 from gridmap.errors import BadInput, ConfigError, GridmapError
 from gridmap.geo.checks import check_grids
@@ -239,6 +240,11 @@ class Community:
     def categories(self):
         """``{code: Category}`` as last loaded from ``categories.json``."""
         return self._live["categories"].value
+
+    def category(self, code):
+        """A case's category: retired ones included, and one that a hand edit removed
+        from ``categories.json`` as :func:`removed_category`, so its cases still show."""
+        return self.categories.get(code) or removed_category(code)
 
     @property
     def calendar(self):

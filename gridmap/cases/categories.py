@@ -21,16 +21,51 @@ DECIMAL = re.compile(r"[0-9]{1,4}(?:\.[0-9]{1,6})?")
 
 @dataclass(frozen=True)
 class Category:
+    """A case category. A *retired* one is no longer offered for new reports; its
+    cases keep its names and limits (categories are never deleted: cases refer to
+    their codes)."""
+
     code: str
     name: str
     name_en: str
     sign_hours: float
     handle_hours: float
     verify_hours: float
+    retired: bool = False
 
     def to_dict(self):
-        return {"code": self.code, "name": self.name, "name_en": self.name_en,
-                "limits_hours": {k: getattr(self, f"{k}_hours") for k in LIMITS}}
+        entry = {"code": self.code, "name": self.name, "name_en": self.name_en,
+                 "limits_hours": {k: getattr(self, f"{k}_hours") for k in LIMITS}}
+        if self.retired:
+            entry["retired"] = True
+        return entry
+
+
+def in_use(categories):
+    """The categories offered for new reports: ``{code: Category}`` without the retired."""
+    return {code: c for code, c in categories.items() if not c.retired}
+
+
+def check_offered(code, categories, field="category"):
+    """The category a new report may have: ``categories[code]`` unless unknown or
+    retired; else a ``BadInput`` naming ``field`` and the codes in use."""
+    c = categories.get(code) if isinstance(code, str) else None
+    if c is not None and not c.retired:
+        return c
+    allowed = ", ".join(in_use(categories))
+    shown = str(code)[:20]
+    if c is not None:
+        raise BadInput(f"{field} {code}（{c.name}）已停用，可用：{allowed} / {field} {code} "
+                       f"({c.name_en or c.name}) is retired; allowed: {allowed}", field=field)
+    raise BadInput(f"未知 {field} {shown!r}，可用：{allowed} / unknown {field} {shown!r}; "
+                   f"allowed: {allowed}", field=field)
+
+
+def removed_category(code):
+    """What a case shows for a category code missing from ``categories.json`` (a hand
+    edit deleted it): the code in its names, retired, with no limits to compute with."""
+    return Category(code, f"类别 {code}（已删除）", f"category {code} (removed)",
+                    math.nan, math.nan, math.nan, retired=True)
 
 
 def load_categories(path):
@@ -56,8 +91,11 @@ def parse_categories(entries, source="categories"):
         try:
             code, limits = str(entry["code"]), entry["limits_hours"]
             hours = {k: float(limits[k]) for k in LIMITS}
+            retired = entry.get("retired", False)
+            if not isinstance(retired, bool):
+                raise TypeError(f"retired must be true or false, got {retired!r}")
             category = Category(code, str(entry["name"]), str(entry.get("name_en", "")),
-                                hours["sign"], hours["handle"], hours["verify"])
+                                hours["sign"], hours["handle"], hours["verify"], retired)
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"类别条目格式错误 / bad category entry {entry!r}: {exc}") from exc
         if not all(math.isfinite(h) and h > 0 for h in hours.values()):
@@ -65,8 +103,8 @@ def parse_categories(entries, source="categories"):
         if code in categories:
             raise ConfigError(f"类别代码重复 / duplicate category code {code}")
         categories[code] = category
-    if not categories:
-        raise ConfigError(f"类别文件为空 / no categories in {source}")
+    if not in_use(categories):
+        raise ConfigError(f"没有在用的类别 / no category in use in {source}: new reports need one")
     return categories
 
 
@@ -84,7 +122,7 @@ def dump_categories(categories):
     return entries
 
 
-def make_category(code, name, name_en, limits):
+def make_category(code, name, name_en, limits, retired=False):
     """A category from an editor's values, each checked; a ``BadInput`` names the field.
 
     Parameters
@@ -98,11 +136,13 @@ def make_category(code, name, name_en, limits):
         ``{"sign": …, "handle": …, "verify": …}`` in working hours: numbers or
         plain decimal strings such as ``"0.5"``; above 0 and at most
         :data:`MAX_LIMIT_HOURS`.
+    retired : bool
+        No longer offered for new reports.
 
     Examples
     --------
     >>> make_category("15", " 噪声扰民 ", "Noise", {"sign": "0.5", "handle": "8", "verify": 4})
-    Category(code='15', name='噪声扰民', name_en='Noise', sign_hours=0.5, handle_hours=8.0, verify_hours=4.0)
+    Category(code='15', name='噪声扰民', name_en='Noise', sign_hours=0.5, handle_hours=8.0, verify_hours=4.0, retired=False)
     """
     if not (isinstance(code, str) and CODE.fullmatch(code)):
         raise BadInput(f"类别代码须为两位数字，收到 {str(code)[:20]!r} / the category code must be "
@@ -110,7 +150,7 @@ def make_category(code, name, name_en, limits):
     names = {"name": _checked_name("name", name), "name_en": _checked_name("name_en", name_en)}
     hours = {k: _checked_hours(f"{k}_hours", limits.get(k)) for k in LIMITS}
     return Category(code, names["name"], names["name_en"], hours["sign"], hours["handle"],
-                    hours["verify"])
+                    hours["verify"], bool(retired))
 
 
 def _checked_name(field, value):

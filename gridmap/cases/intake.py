@@ -7,6 +7,7 @@ refused too, so a misspelt field never silently drops what a resident wrote.
 import math
 import re
 
+from gridmap.cases.categories import check_offered
 from gridmap.errors import BadInput
 from gridmap.geo.datums import normalize_datum
 
@@ -72,7 +73,7 @@ def check_report(body, categories):
     body : object
         The decoded JSON body (must be an object).
     categories : dict
-        Known categories by code.
+        Known categories by code (a retired one is refused).
     """
     if not isinstance(body, dict):
         raise BadInput("请求体须为 JSON 对象 / the body must be a JSON object", field="body")
@@ -80,11 +81,7 @@ def check_report(body, categories):
     if unknown:
         raise BadInput(f"未知字段 / unknown fields: {', '.join(map(str, unknown))[:200]}",
                        field=str(unknown[0])[:64])
-    category = body.get("category")
-    if not isinstance(category, str) or category not in categories:
-        raise BadInput(f"未知类别 {str(category)[:20]!r}，可用：{', '.join(categories)} / unknown "
-                       f"category {str(category)[:20]!r}; allowed: {', '.join(categories)}",
-                       field="category")
+    category = check_offered(body.get("category"), categories).code
     hide_name = body.get("hide_name", False)
     if not isinstance(hide_name, bool):
         raise BadInput("hide_name 须为 true 或 false / hide_name must be true or false",

@@ -200,7 +200,12 @@ class CaseService:
                            f"{str(params['to_grid'])[:20]!r}", field="to_grid")
         now = self.clock()
         props = apply_action(feature["properties"], action, actor, now, note=note, **params)
-        category = self.community.categories[props["category"]]
+        category = self.community.categories.get(props["category"])
+        if category is None and action in ("forward", "reply"):  # they need its time limits
+            raise Conflict(
+                f"类别 {props['category']} 已从 categories.json 删除，无法计算时限；请把它加回并标为停用 "
+                f"/ category {props['category']} was removed from categories.json, so its time "
+                "limits are unknown: put it back, marked retired")
         if action == "forward":
             # the receiving grid gets a fresh sign-for clock; handling keeps its deadline
             props["deadlines"]["sign"] = self.community.calendar.add_working_hours(
@@ -237,7 +242,7 @@ class CaseService:
         """What anyone with the tracking code may see: no contact, no staff names."""
         props = feature["properties"]
         grid = self.community.grids[props["grid_code"]]
-        category = self.community.categories[props["category"]]
+        category = self.community.category(props["category"])
         return {
             "tracking_code": props["tracking_code"], "state": props["state"],
             "state_name": STATE_NAMES[props["state"]][0],

@@ -102,14 +102,16 @@ def categories(error=None, failed=None, status=200):
 def _category_from_form(code):
     form = request.form
     return make_category(code, form.get("name", ""), form.get("name_en", ""),
-                         {k: form.get(f"{k}_hours", "") for k in LIMITS})
+                         {k: form.get(f"{k}_hours", "") for k in LIMITS},
+                         retired=form.get("retired") == "on")
 
 
 def _category_detail(category, old=None):
     detail = {"name": category.name, "name_en": category.name_en,
-              "limits_hours": category.to_dict()["limits_hours"]}
+              "limits_hours": category.to_dict()["limits_hours"], "retired": category.retired}
     if old is not None:
         detail["old_limits_hours"] = old.to_dict()["limits_hours"]
+        detail["old_retired"] = old.retired
     return detail
 
 
@@ -138,7 +140,8 @@ def add_category():
 @bp.post("/categories/<code>")
 @allow("admin")
 def change_category(code):
-    """Change one category's names and limits: 302 to the list; 400 re-renders; 404 unknown code."""
+    """Change one category's names, limits and whether it is retired: 302 to the list;
+    400 re-renders (also for retiring the last category in use); 404 unknown code."""
     if code not in community().categories:
         raise NotFound(f"没有该类别 / no such category: {code[:20]}")
 

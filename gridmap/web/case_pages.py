@@ -5,6 +5,7 @@ from flask import (Blueprint, current_app, flash, g, redirect, render_template, 
                    url_for)
 
 from gridmap.audit import CASE_FORWARD, CASE_TRANSITION
+from gridmap.cases.categories import in_use
 from gridmap.cases.workflow import STATE_NAMES, allowed_actions
 from gridmap.errors import GridmapError, NotFound
 from gridmap.web.access import ANYONE, allow, require_grid
@@ -19,7 +20,7 @@ bp = Blueprint("case_pages", __name__)
 @allow(ANYONE)
 def report():
     """The resident's mobile report page (map tap or "use my location"): 200."""
-    categories = current_app.extensions["gridmap"].categories.values()
+    categories = in_use(current_app.extensions["gridmap"].categories).values()
     return render_with_map("cases/report.html", grids_map(tooltips=False),
                            categories=categories)
 
@@ -59,7 +60,7 @@ def render_queue(code, error=None, status=200):
     rows = [(service().staff_view(f, True), allowed_actions(f["properties"], me)) for f in items]
     return render_template("cases/grid.html", grid=community.grids[code], rows=rows,
                            total=total, page=page, per_page=per_page, state_names=STATE_NAMES,
-                           categories=community.categories, grids=community.grids,
+                           category=community.category, grids=community.grids,
                            team=community.teams[code], error=error), status
 
 

@@ -107,8 +107,11 @@ MESSAGES = {
                          "In working hours; fractions allowed (e.g. 0.5); above 0, at most {max}."),
     "add_category": ("新增类别", "Add a category"),
     "new_code_hint": ("两位数字，不能与已有代码重复", "two digits, not used yet"),
-    "categories_no_delete": ("类别不能删除：已有案件引用类别代码。", "Categories cannot be deleted: "
-                             "cases refer to their codes."),
+    "categories_no_delete": ("类别不能删除（已有案件引用类别代码）；不再受理的类别可以停用：居民上报时不再出现，已有案件照常办理。",
+                             "Categories cannot be deleted (cases refer to their codes); retire one "
+                             "that is no longer taken: residents can no longer pick it, its cases "
+                             "go on as before."),
+    "retired": ("停用", "Retired"),
     "timezone": ("时区", "Time zone"),
     "working_days": ("工作日", "Working days"),
     "working_hours": ("工作时段（每行一段，如 08:30-12:00）",

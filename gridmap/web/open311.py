@@ -21,6 +21,7 @@ from datetime import datetime, time, timedelta
 from flask import Blueprint, current_app, request
 from werkzeug.exceptions import HTTPException
 
+from gridmap.cases.categories import check_offered, in_use
 from gridmap.cases.intake import CONTACT_RE
 from gridmap.cases.service import TRACKING_ALPHABET, _choices
 from gridmap.cases.workflow import OPEN_STATES, STATE_NAMES, STATES
@@ -152,6 +153,13 @@ def service_notice(category):
             f"{handle} working hours")
 
 
+def notice_of(code):
+    """The service notice of a case's category; None once a hand edit removed it from
+    ``categories.json`` (no limits left to tell)."""
+    category = service().community.categories.get(code)
+    return None if category is None else service_notice(category)
+
+
 def as_service(category):
     return {"service_code": category.code, "service_name": service_name(category),
             "description": service_notice(category), "metadata": False, "type": "realtime",
@@ -161,7 +169,7 @@ def as_service(category):
 def as_request(feature):
     """A case as an Open311 service request; built from the public view only."""
     view = service().public_view(feature)
-    category = service().community.categories[view["category"]["code"]]
+    category = service().community.category(view["category"]["code"])
     zh, en = STATE_NAMES[view["state"]]
     lon, lat = view["location"]
     return {
@@ -172,7 +180,7 @@ def as_request(feature):
         "service_code": category.code,
         "description": view["description"],
         "agency_responsible": f"{view['grid']['name']} ({view['grid']['code']})",
-        "service_notice": service_notice(category),
+        "service_notice": notice_of(category.code),
         "requested_datetime": view["reported_at"],
         "updated_datetime": view["history"][-1]["at"] if view["history"] else view["reported_at"],
         "expected_datetime": view["deadlines"].get("handle"),
@@ -244,10 +252,7 @@ def report_body(form, categories):
     code = (form.get("service_code") or "").strip()
     if not code:
         raise BadInput("缺少字段 service_code / missing field service_code", field="service_code")
-    if code not in categories:
-        raise BadInput(f"未知 service_code {code[:20]!r}，可用：{', '.join(categories)} / unknown "
-                       f"service_code {code[:20]!r}; allowed: {', '.join(categories)}",
-                       field="service_code")
+    check_offered(code, categories, "service_code")
     address = _form_text(form, "address_string", 200)
     if not (form.get("lat") or "").strip() and not (form.get("long") or "").strip():
         if address or (form.get("address_id") or "").strip():
@@ -355,8 +360,8 @@ def discovery(fmt):
 @bp.get(f"/v2/services.{FMT}")
 @allow(ANYONE)
 def service_list(fmt):
-    """The case categories as services: 200."""
-    categories = service().community.categories.values()
+    """The case categories in use as services (not the retired): 200."""
+    categories = in_use(service().community.categories).values()
     return render(fmt, "services", [as_service(c) for c in categories])
 
 
@@ -413,10 +418,9 @@ def create_request(fmt):
     except BadInput as exc:
         exc.field = FORM_FIELDS.get(exc.field, exc.field)
         raise
-    category = svc.community.categories[feature["properties"]["category"]]
     answer = {"service_request_id": feature["id"],
               "token": feature["properties"]["tracking_code"],
-              "service_notice": service_notice(category), "account_id": None}
+              "service_notice": notice_of(feature["properties"]["category"]), "account_id": None}
     return render(fmt, "service_requests", [answer], 201 if created else 200)
 
 

@@ -298,6 +298,113 @@ def test_non_admins_are_refused(app):
     assert path.read_bytes() == before
 
 
+# -- retired categories, and one removed by hand ------------------------------------------------
+
+def act(app, case_id, **body):
+    return as_user(app, "disp").post(f"/api/cases/{case_id}/actions", json=body,
+                                     headers={"X-CSRF-Token": CSRF})
+
+
+def offered(app):
+    """The category codes the report page offers (its own client: the page sets a cookie)."""
+    page = app.test_client().get("/report").get_data(as_text=True)
+    return re.findall(r'<option value="(\d\d)"', page)
+
+
+def test_a_retired_category_is_no_longer_offered_and_its_cases_go_on(app):
+    client = app.test_client()
+    case = report(client, app)
+    assert "06" in offered(app)
+    r = as_user(app).post("/admin/categories/06", data=category_form(app, retired="on"))
+    assert r.status_code == 302
+    doc = json.loads(data_file(app, "categories.json").read_text(encoding="utf-8"))
+    entries = {c["code"]: c for c in doc["categories"]}
+    assert entries["06"]["retired"] is True and "retired" not in entries["07"]
+    last = audit_entries(app)[-1]
+    assert (last["detail"]["retired"], last["detail"]["old_retired"]) == (True, False)
+    # residents can no longer pick it: not on the page, refused by the API and by Open311
+    assert "06" not in offered(app) and "07" in offered(app)
+    spot = app.extensions["gridmap"].grids.grids[6].geometry.representative_point()
+    refused = client.post("/api/reports", json={"lon": spot.x, "lat": spot.y, "category": "06",
+                                                "description": "垃圾堆积"})
+    assert refused.status_code == 400 and refused.get_json()["field"] == "category"
+    assert "已停用" in refused.get_json()["message"] and "retired" in refused.get_json()["message"]
+    services = client.get("/open311/v2/services.json").get_json()
+    assert "06" not in [s["service_code"] for s in services] and len(services) == 14
+    posted = client.post("/open311/v2/requests.json", data={
+        "service_code": "06", "lat": repr(spot.y), "long": repr(spot.x), "description": "垃圾"})
+    assert posted.status_code == 400 and "service_code 06" in posted.get_json()[0]["description"]
+    assert app.extensions["gridmap.cases"].store.count() == 1
+    # its case goes on with the category's names and limits
+    tracked = client.get(f"/api/track/{case['tracking_code']}").get_json()
+    assert tracked["category"]["name"] == "环境卫生"
+    codes = app.extensions["gridmap"].grids.codes
+    moved = act(app, case["case_id"], action="forward", note="属第8网格", to_grid=codes[7])
+    assert moved.status_code == 200 and moved.get_json()["grid_code"] == codes[7]
+    page = as_user(app).get("/admin/categories").get_data(as_text=True)
+    row = re.search(r'<tr data-code="06".*?</tr>', page, re.S)[0]
+    assert 'class="retired"' in row and 'name="retired"' in row and "checked" in row
+    assert "可以停用" in page
+    # restored: offered again
+    assert as_user(app).post("/admin/categories/06", data=category_form(app)).status_code == 302
+    assert "06" in offered(app)
+    assert report(client, app)["deadlines"]["handle"] == "2026-03-13T16:00:00+08:00"
+
+
+def test_retiring_the_last_category_in_use_is_refused_and_changes_nothing(app):
+    path = data_file(app, "categories.json")
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    for entry in doc["categories"]:
+        entry["retired"] = entry["code"] != "06"
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    client = app.test_client()
+    assert offered(app) == ["06"]
+    before = path.read_bytes()
+    r = as_user(app).post("/admin/categories/06", data=category_form(app, retired="on"))
+    assert r.status_code == 400 and "no category in use" in r.get_data(as_text=True)
+    assert path.read_bytes() == before and offered(app) == ["06"]
+
+
+@pytest.mark.parametrize("retired", [1, "yes", None])
+def test_a_retired_flag_that_is_not_true_or_false_is_a_bad_file(app, caplog, retired):
+    path = data_file(app, "categories.json")
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    doc["categories"][0]["retired"] = retired
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    assert len(offered(app)) == 15  # the last good values stay
+    assert any(r.levelno == logging.ERROR and "categories.json" in r.getMessage()
+               and "retired must be true or false" in r.getMessage() for r in caplog.records)
+
+
+def test_a_category_removed_by_hand_still_shows_on_its_cases(app):
+    client = app.test_client()
+    case, other = report(client, app), report(client, app)
+    path = data_file(app, "categories.json")
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    doc["categories"] = [c for c in doc["categories"] if c["code"] != "06"]
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    disp = as_user(app, "disp")
+    tracked = client.get(f"/track/{case['tracking_code']}")
+    assert tracked.status_code == 200 and "类别 06（已删除）" in tracked.get_data(as_text=True)
+    assert client.get(f"/api/track/{case['tracking_code']}").get_json()["category"] == {
+        "code": "06", "name": "类别 06（已删除）", "name_en": "category 06 (removed)"}
+    assert disp.get(f"/api/cases/{case['case_id']}").status_code == 200
+    queue = disp.get(f"/grid/{case['grid']['code']}")
+    assert queue.status_code == 200 and "类别 06（已删除）" in queue.get_data(as_text=True)
+    for fmt in ("json", "xml"):
+        assert client.get(f"/open311/v2/requests/{case['case_id']}.{fmt}").status_code == 200
+    one = client.get(f"/open311/v2/requests/{case['case_id']}.json").get_json()[0]
+    assert one["service_code"] == "06" and one["service_notice"] is None
+    # what needs the category's limits is refused, naming the fix; nothing changes
+    codes = app.extensions["gridmap"].grids.codes
+    r = act(app, case["case_id"], action="forward", note="属第8网格", to_grid=codes[7])
+    assert r.status_code == 409 and "categories.json" in r.get_json()["message"]
+    assert disp.get(f"/api/cases/{case['case_id']}").get_json()["version"] == 1
+    # the rest goes on
+    r = act(app, other["case_id"], action="cancel", note="重复上报", reason="duplicate")
+    assert r.status_code == 200 and r.get_json()["state"] == "cancelled"
+
+
 # -- files broken by hand ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("content", [
@@ -385,4 +492,15 @@ def test_an_admin_edits_a_limit_in_the_browser(browser, start_server, tmp_path_f
         with urllib.request.urlopen(server.url + "/open311/v2/services.json") as r:
             notice = next(s["description"] for s in json.load(r) if s["service_code"] == "06")
         assert "3.5 个工作小时内处置" in notice, notice
+    # retiring a category: ticked and saved on the page, gone from the residents' report page
+    page.goto(server.url + "/admin/categories")
+    page.locator('tr[data-code="07"] input[name=retired]').check()
+    page.locator('tr[data-code="07"] button[type=submit]').click()
+    page.wait_for_selector(".flash")
+    assert page.locator('tr[data-code="07"] input[name=retired]').is_checked()
+    assert "retired" in page.locator('tr[data-code="07"]').get_attribute("class")
+    page.goto(server.url + "/report")
+    options = page.locator("select[name=category] option").evaluate_all(
+        "options => options.map(o => o.value)")
+    assert "06" in options and "07" not in options and len(options) == 14
     assert problems == []
