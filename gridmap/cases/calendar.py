@@ -287,8 +287,10 @@ class WorkingCalendar:
         """
         timeline = self._timeline
         if timeline is None or not timeline.first <= t < timeline.last:
-            if timeline is not None and t < timeline.first:
+            if timeline is not None and t < timeline.first and (
+                    timeline.first <= _to_us(datetime.now(UTC))):
                 return None  # time runs forward: keep the timeline for the present
+            # (one built for a future instant, e.g. from a skewed clock, gives way)
             timeline = self._build_timeline(t)
             if timeline is None:
                 return None

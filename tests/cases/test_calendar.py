@@ -277,6 +277,16 @@ def test_the_timeline_follows_the_present_and_leaves_the_past_to_the_walk(plain)
     assert cal.add_working_hours(now, 4000) == plain.add_working_hours(now, 4000)  # beyond it
 
 
+def test_a_timeline_built_for_a_future_instant_gives_way_to_the_present(plain):
+    cal = WorkingCalendar.from_dict(OFFICE)
+    future = datetime.now(SH).replace(microsecond=0) + timedelta(days=3 * 365)
+    assert cal.add_working_hours(future, 4) == plain.add_working_hours(future, 4)
+    assert cal._timeline.first > _to_us(datetime.now(UTC))
+    now = datetime.now(SH).replace(microsecond=0)
+    assert cal.add_working_hours(now, 4) == plain.add_working_hours(now, 4)
+    assert cal._timeline.first <= _to_us(now) < cal._timeline.last  # built for the present
+
+
 @pytest.mark.parametrize("start", [datetime(1, 1, 1, tzinfo=UTC),
                                    datetime(9999, 12, 31, 20, tzinfo=UTC)])
 def test_a_fresh_calendar_at_the_ends_of_time_is_a_400(start):
