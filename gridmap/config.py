@@ -68,6 +68,10 @@ def load_config(mapping=None, environ=None):
     if not 0 <= config["PROXY_HOPS"] <= MAX_PROXY_HOPS:
         raise ConfigError(f"PROXY_HOPS 须为 0 到 {MAX_PROXY_HOPS}，收到 {config['PROXY_HOPS']!r} / "
                           f"PROXY_HOPS must be 0 to {MAX_PROXY_HOPS}, got {config['PROXY_HOPS']!r}")
+    keys = config["OPEN311_API_KEYS"]
+    if keys.strip() and not any(k.strip() for k in keys.split(",")):
+        raise ConfigError(f"OPEN311_API_KEYS 没有可用的密钥：{keys!r} / OPEN311_API_KEYS holds no "
+                          f"key, only commas and spaces: {keys!r} (leave it empty for none)")
     for key, width in DIGITS.items():
         value = config[key]
         if not (value.isdigit() and len(value) == width):

@@ -73,7 +73,8 @@ def check_report(body, categories):
     body : object
         The decoded JSON body (must be an object).
     categories : dict
-        Known categories by code (a retired one is refused).
+        Known categories by code (a retired one passes here: the caller refuses it
+        unless the report replays an idempotency key).
     """
     if not isinstance(body, dict):
         raise BadInput("请求体须为 JSON 对象 / the body must be a JSON object", field="body")
@@ -81,7 +82,9 @@ def check_report(body, categories):
     if unknown:
         raise BadInput(f"未知字段 / unknown fields: {', '.join(map(str, unknown))[:200]}",
                        field=str(unknown[0])[:64])
-    category = check_offered(body.get("category"), categories).code
+    category = body.get("category")
+    if not (isinstance(category, str) and category in categories):
+        check_offered(category, categories)  # raises: unknown
     hide_name = body.get("hide_name", False)
     if not isinstance(hide_name, bool):
         raise BadInput("hide_name 须为 true 或 false / hide_name must be true or false",

@@ -10,10 +10,12 @@ import base64
 import hashlib
 import json
 import logging
+import re
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from gridmap.cases.categories import CODE, check_offered
 from gridmap.cases.intake import check_plain_text, check_report
 from gridmap.cases.workflow import OPEN_STATES, STATE_NAMES, apply_action
 from gridmap.errors import BadInput, Conflict, NotFound, OutsideServiceArea
@@ -29,6 +31,7 @@ DUPLICATE_PROPERTIES = ("case_no", "state", "reported_at")  # served from the st
 TRACKING_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _TO_TRACKING = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", TRACKING_ALPHABET.encode())
 SLOT_TITLES = {slot: (zh, en) for slot, zh, en in SLOTS}
+DATE_ONLY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 #: What ``json.dumps(fields, sort_keys=True)`` writes (the idempotency fingerprint's
 #: format since the first release: replays must keep matching), built once.
 _FINGERPRINT = json.JSONEncoder(sort_keys=True)
@@ -83,13 +86,17 @@ class CaseService:
         OutsideServiceArea
             Farther than the tolerance from every grid (422); nothing stored.
         """
-        fields = check_report(body, self.community.categories)
+        categories = self.community.categories  # one read: an admin may change them meanwhile
+        fields = check_report(body, categories)
         key = fields.pop("idempotency_key") or idempotency_key
         if key is not None and (not isinstance(key, str) or len(key) > 128):
             raise BadInput("Idempotency-Key 最长 128 字符 / Idempotency-Key is at most 128 "
                            "characters", field="idempotency_key")
         if key is not None:
             check_plain_text(key, "idempotency_key")
+        category = categories[fields["category"]]
+        if category.retired and (key is None or self.store.get_by_key(key) is None):
+            check_offered(category.code, categories)  # a 400: only a replay may name it now
         fingerprint = key and hashlib.sha256(_FINGERPRINT.encode(fields).encode()).hexdigest()
         route = self.community.router.route_point(fields["lon"], fields["lat"], fields["datum"])
         if route.grid is None:
@@ -104,7 +111,6 @@ class CaseService:
         lon, lat = round(lon, 7), round(lat, 7)
         now = self.clock()
         at = now.isoformat(timespec="seconds")
-        category = self.community.categories[fields["category"]]
         deadlines = self.community.calendar.deadlines(now, category)
         case_id, tracking = new_ids()
         props = {
@@ -164,12 +170,13 @@ class CaseService:
         """A grid's cases filtered by query arguments (strings, as from a URL).
 
         ``state``, ``category`` (comma-separated), ``overdue`` (sign, handle,
-        verify or any), ``since`` / ``until`` (ISO 8601 dates or times),
+        verify or any), ``since`` / ``until`` (ISO 8601 dates or times; a date as
+        ``until`` includes that day),
         ``page`` (from 1), ``per_page`` (1–200). Returns
         ``(features, total, page, per_page)``; a bad value is a 400 naming it.
         """
         states = _choices(args, "state", STATE_NAMES)
-        categories = _choices(args, "category", self.community.categories)
+        categories = _choices(args, "category", self.community.categories, also=CODE)
         overdue = args.get("overdue") or None
         if overdue not in (None, "sign", "handle", "verify", "any"):
             raise BadInput(f"overdue 须为 sign/handle/verify/any，收到 {overdue[:20]!r} / overdue "
@@ -194,10 +201,8 @@ class CaseService:
     def act(self, case_id, action, actor, note=None, **params):
         """Apply ``action`` as ``actor`` and store it (409 if someone else got there first)."""
         feature = self.get(case_id)
-        if action == "forward" and params.get("to_grid") is not None \
-                and params["to_grid"] not in self.community.grids:
-            raise BadInput(f"未知网格 {str(params['to_grid'])[:20]!r} / unknown grid "
-                           f"{str(params['to_grid'])[:20]!r}", field="to_grid")
+        if action == "forward":
+            self._check_forward(feature["properties"]["grid_code"], **params)
         now = self.clock()
         props = apply_action(feature["properties"], action, actor, now, note=note, **params)
         category = self.community.categories.get(props["category"])
@@ -219,6 +224,24 @@ class CaseService:
             props["deadlines"].pop("verify", None)
         new = dict(feature, properties=props)
         return self.store.update(case_id, new, expected_version=feature["properties"]["version"])
+
+    def _check_forward(self, grid_code, to_grid=None, to_person=None, **_):
+        """A 400 unless ``to_grid`` is a grid and ``to_person`` a member of the team of
+        the grid the case goes to."""
+        if to_grid is not None and not (isinstance(to_grid, str) and to_grid in self.community.grids):
+            shown = repr(to_grid)[:30]
+            raise BadInput(f"未知网格 {shown} / unknown grid {shown}", field="to_grid")
+        if to_person is None:
+            return
+        team = self.community.teams.get(to_grid or grid_code)
+        members = [] if team is None else [m.person_id for _, _, _, m in team.slots() if m] + [
+            h.person_id for h in team.helpers]
+        if not (isinstance(to_person, str) and to_person in members):
+            shown, allowed = repr(to_person)[:30], ", ".join(members) or "无 / none"
+            raise BadInput(f"to_person 须为网格 {to_grid or grid_code} 团队成员的编号，收到 {shown}，"
+                           f"可用：{allowed} / to_person must be the id of a member of grid "
+                           f"{to_grid or grid_code}'s team, got {shown}; allowed: {allowed}",
+                           field="to_person")
 
     # -- views ----------------------------------------------------------------
 
@@ -284,12 +307,14 @@ class CaseService:
         return None
 
 
-def _choices(args, name, allowed):
+def _choices(args, name, allowed, also=None):
+    """The comma-separated values of ``name``, each in ``allowed`` or matching the
+    pattern ``also``; None if not given. A bad value is a 400 naming it."""
     raw = args.get(name)
     if not raw:
         return None
     values = [v.strip() for v in raw.split(",") if v.strip()]
-    bad = [v for v in values if v not in allowed]
+    bad = [v for v in values if v not in allowed and not (also and also.fullmatch(v))]
     if bad:
         raise BadInput(f"{name} 取值无效：{bad[0][:20]!r}，可用：{', '.join(allowed)} / bad {name} "
                        f"{bad[0][:20]!r}; allowed: {', '.join(allowed)}", field=name)
@@ -302,7 +327,9 @@ def _when(args, name, tz):
         return None
     try:
         value = datetime.fromisoformat(raw)
-    except ValueError:
+        if name == "until" and DATE_ONLY.fullmatch(raw):
+            value += timedelta(days=1)  # a date as the end of a range includes that day
+    except (ValueError, OverflowError):
         raise BadInput(f"{name} 须为 ISO 8601 日期或时间，收到 {raw[:30]!r} / {name} must be an "
                        f"ISO 8601 date or time, got {raw[:30]!r}", field=name) from None
     return value if value.tzinfo else value.replace(tzinfo=tz)
@@ -312,7 +339,7 @@ def _int(args, name, default, low, high):
     raw = args.get(name)
     if not raw:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
         raise BadInput(f"{name} 须为 {low}–{high} 的整数，收到 {raw[:20]!r} / {name} must be an "
                        f"integer {low}-{high}, got {raw[:20]!r}", field=name)
     return int(raw)

@@ -75,9 +75,10 @@ def allowed_actions(props, actor):
 
 def _refusal(props, action, actor):
     """``None`` if allowed, else the error to raise."""
-    if action not in TRANSITIONS:
-        return BadInput(f"未知操作 {action!r}，可用：{', '.join(TRANSITIONS)} / unknown action "
-                        f"{action!r}; allowed: {', '.join(TRANSITIONS)}", field="action")
+    if not (isinstance(action, str) and action in TRANSITIONS):
+        shown = repr(action)[:30]
+        return BadInput(f"未知操作 {shown}，可用：{', '.join(TRANSITIONS)} / unknown action "
+                        f"{shown}; allowed: {', '.join(TRANSITIONS)}", field="action")
     sources, _, roles = TRANSITIONS[action]
     if actor.role not in roles:
         return Forbidden(f"角色 {actor.role} 不能执行 {action} / role {actor.role} may not {action}")

@@ -129,6 +129,11 @@ class CaseStore(abc.ABC):
         """The case with this tracking code, or None."""
 
     @abc.abstractmethod
+    def get_by_key(self, key):
+        """The case created with this idempotency key, or None. It may be another
+        process's, not yet fsynced: :meth:`create` with the key replays it durably."""
+
+    @abc.abstractmethod
     def query(self, grid_codes=None, states=None, categories=None, since=None, until=None,
               predicate=None, order="-reported_at", limit=50, offset=0):
         """Cases matching every filter given, one page of them and the total.

@@ -428,6 +428,9 @@ class GeoJSONSeqStore(CaseStore):
     def get_by_tracking(self, code):
         return self._lookup("by_tracking", code, "tracking_code")
 
+    def get_by_key(self, key):
+        return self._lookup("by_key", key, "idempotency_key")
+
     def _lookup(self, table, value, field):
         check_text(value, field)
         self.refresh()

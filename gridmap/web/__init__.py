@@ -61,7 +61,7 @@ def create_app(config=None):
     app.before_request(community.refresh)
     access.check_policies(app)
     if app.config["PROXY_HOPS"]:  # the client's address from the proxies' headers, not the socket's
-        hops = app.config["PROXY_HOPS"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+        # each proxy appends to X-Forwarded-For; the nearest one sets X-Forwarded-Proto
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_HOPS"], x_proto=1)
     log.info("gridmap ready: %d grids from %s", len(community.grids), data_dir)
     return app

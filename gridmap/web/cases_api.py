@@ -18,12 +18,16 @@ CASE_ROLES = ("grid_staff", "dispatcher")
 MAX_DEPTH = 16  # of containers in a JSON body
 
 
+ACTION_FIELDS = frozenset(("action", "note", "to_grid", "to_person", "reason"))
+
+
 def service():
     return current_app.extensions["gridmap.cases"]
 
 
-def json_body():
-    """The request's JSON object, or a 400 naming what is wrong with it."""
+def json_body(fields=None):
+    """The request's JSON object, or a 400 naming what is wrong with it (also a key
+    not in ``fields``, if given)."""
     if request.mimetype != "application/json":
         raise BadInput(f"Content-Type 须为 application/json，收到 {request.mimetype or '无'!s} / "
                        f"Content-Type must be application/json, got {request.mimetype or 'none'}",
@@ -41,6 +45,9 @@ def json_body():
         problem = _plain_json_problem(body)
         if problem:
             raise BadInput(problem, field="body")
+    if fields is not None and not fields.issuperset(body):
+        unknown = sorted(set(body) - fields)
+        raise BadInput(f"未知字段 / unknown fields: {', '.join(unknown)[:200]}", field="body")
     return body
 
 
@@ -138,7 +145,7 @@ def act_on_case(case_id):
     400 bad field; 403 role/grid/handler rule; 404 unknown; 409 wrong state or a race."""
     feature = service().get(case_id)
     require_grid(feature["properties"]["grid_code"])
-    body = json_body()
+    body = json_body(ACTION_FIELDS)
     params = {k: body[k] for k in ("to_grid", "to_person", "reason") if body.get(k) is not None}
     action = body.get("action")
     new = service().act(case_id, action, actor(), note=body.get("note"), **params)
@@ -174,10 +181,7 @@ def rate(code):
     """The resident rates a closed case ``{"rating": 1-5, "comment"}``: 200; 400; 404; 409."""
     limit_by_address("rating", current_app.config["REPORT_IP_LIMIT"], 600)
     feature = service().by_tracking(code)
-    body = json_body()
-    unknown = sorted(set(body) - {"rating", "comment"})
-    if unknown:
-        raise BadInput(f"未知字段 / unknown fields: {', '.join(unknown)[:200]}", field="body")
+    body = json_body({"rating", "comment"})
     new = service().act(feature["id"], "rate", Actor(RESIDENT), note=body.get("comment"),
                         rating=body.get("rating"))
     return jsonify(service().public_view(new))

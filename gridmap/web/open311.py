@@ -21,7 +21,7 @@ from datetime import datetime, time, timedelta
 from flask import Blueprint, current_app, request
 from werkzeug.exceptions import HTTPException
 
-from gridmap.cases.categories import check_offered, in_use
+from gridmap.cases.categories import CODE, check_offered, in_use
 from gridmap.cases.intake import CONTACT_RE
 from gridmap.cases.service import TRACKING_ALPHABET, _choices
 from gridmap.cases.workflow import OPEN_STATES, STATE_NAMES, STATES
@@ -252,7 +252,8 @@ def report_body(form, categories):
     code = (form.get("service_code") or "").strip()
     if not code:
         raise BadInput("缺少字段 service_code / missing field service_code", field="service_code")
-    check_offered(code, categories, "service_code")
+    if code not in categories:  # a retired one is refused by CaseService.report (unless replayed)
+        check_offered(code, categories, "service_code")
     address = _form_text(form, "address_string", 200)
     if not (form.get("lat") or "").strip() and not (form.get("long") or "").strip():
         if address or (form.get("address_id") or "").strip():
@@ -278,9 +279,14 @@ def report_body(form, categories):
             "name": name}
 
 
+def api_keys():
+    """The keys of ``OPEN311_API_KEYS`` (comma-separated); none: POST needs no key."""
+    return [k.strip() for k in current_app.config["OPEN311_API_KEYS"].split(",") if k.strip()]
+
+
 def check_api_key():
     """With ``OPEN311_API_KEYS`` set, POST needs one of them as ``api_key`` (form or query)."""
-    keys = [k.strip() for k in current_app.config["OPEN311_API_KEYS"].split(",") if k.strip()]
+    keys = api_keys()
     if not keys:
         return
     sent = (request.form.get("api_key") or request.args.get("api_key") or "").encode(
@@ -344,7 +350,7 @@ def _joined(args, *names):
 @allow(ANYONE)
 def discovery(fmt):
     """Service discovery: 200 (one object, as the discovery spec has it)."""
-    keyed = bool(current_app.config["OPEN311_API_KEYS"].strip())
+    keyed = bool(api_keys())
     return render(fmt, "discovery", {
         "changeset": CHANGESET,
         "contact": "社区网格服务站 / the community's grid service office",
@@ -391,7 +397,7 @@ def request_list(fmt):
         wanted = dict.fromkeys(i.lower() for i in ids if REQUEST_ID.fullmatch(i.lower()))
         features = [f for f in map(service().store.get, wanted) if f is not None]
     else:
-        categories = _choices(args, "service_code", svc.community.categories)
+        categories = _choices(args, "service_code", svc.community.categories, also=CODE)
         statuses = _choices(args, "status", STATUS_STATES)
         states = statuses and [s for status in statuses for s in STATUS_STATES[status]]
         since, until = request_window(args, svc.clock())

@@ -202,6 +202,17 @@ class CaseStoreContract:
         assert again == first
         assert store.count() == 1 and store.get("c1") is None
 
+    def test_a_case_is_found_by_its_idempotency_key_also_by_another_instance(self, store,
+                                                                               open_store):
+        other = open_store()  # opened before the create, never refreshed
+        first, _ = store.create(make_feature("c0"), idempotency_key="k0")
+        store.create(make_feature("c1", lat=north_of(LAT, 10)))
+        assert store.get_by_key("k0") == first
+        assert other.get_by_key("k0") == first
+        assert store.get_by_key("k1") is None
+        with pytest.raises(BadInput):
+            store.get_by_key("")
+
     def test_idempotency_holds_across_instances_without_refresh(self, store, open_store):
         stale = open_store()  # opened before the first create, never refreshed
         first, _ = store.create(make_feature("c0"), idempotency_key="k")

@@ -333,7 +333,8 @@ def test_a_retired_category_is_no_longer_offered_and_its_cases_go_on(app):
     assert "06" not in [s["service_code"] for s in services] and len(services) == 14
     posted = client.post("/open311/v2/requests.json", data={
         "service_code": "06", "lat": repr(spot.y), "long": repr(spot.x), "description": "垃圾"})
-    assert posted.status_code == 400 and "service_code 06" in posted.get_json()[0]["description"]
+    error, = posted.get_json()
+    assert posted.status_code == 400 and "06 (Sanitation) is retired" in error["description"]
     assert app.extensions["gridmap.cases"].store.count() == 1
     # its case goes on with the category's names and limits
     tracked = client.get(f"/api/track/{case['tracking_code']}").get_json()

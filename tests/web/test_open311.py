@@ -184,6 +184,18 @@ def test_discovery_points_at_this_endpoint_in_both_formats(client, path):
     assert [f.text for f in formats] == endpoint["formats"]
 
 
+@pytest.mark.parametrize("hops, url", [(0, "http://grid.example.cn/open311/v2"),
+                                       (2, "https://grid.example.cn/open311/v2")])
+def test_discovery_behind_proxies_names_the_public_scheme(tmp_path, hops, url):
+    """Two proxies: both append to X-Forwarded-For, the nearest sets X-Forwarded-Proto."""
+    app = create_app({"DATA_DIR": str(tmp_path / "d"), "PROXY_HOPS": hops})
+    body = strict_json(app.test_client().get(
+        "/open311/v2/discovery.json", headers={"Host": "grid.example.cn",
+                                               "X-Forwarded-For": "203.0.113.5, 10.0.0.2",
+                                               "X-Forwarded-Proto": "https"}))
+    assert body["endpoints"][0]["url"] == url
+
+
 def test_services_are_the_categories_as_a_bare_array_and_as_xml(client):
     services = strict_json(client.get(f"{BASE}/services.json"))
     assert isinstance(services, list)
