@@ -31,6 +31,7 @@ DUPLICATE_PROPERTIES = ("case_no", "state", "reported_at")  # served from the st
 TRACKING_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _TO_TRACKING = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", TRACKING_ALPHABET.encode())
 SLOT_TITLES = {slot: (zh, en) for slot, zh, en in SLOTS}
+STOPS = {"sign": "sign", "reply": "handle", "close": "verify"}  # action -> the clock it stops
 DATE_ONLY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 #: What ``json.dumps(fields, sort_keys=True)`` writes (the idempotency fingerprint's
 #: format since the first release: replays must keep matching), built once.
@@ -206,7 +207,7 @@ class CaseService:
         now = self.clock()
         props = apply_action(feature["properties"], action, actor, now, note=note, **params)
         category = self.community.categories.get(props["category"])
-        if category is None and action in ("forward", "reply"):  # they need its time limits
+        if category is None and action in ("forward", "reply", "reopen"):  # need its limits
             raise Conflict(
                 f"类别 {props['category']} 已从 categories.json 删除，无法计算时限；请把它加回并标为停用 "
                 f"/ category {props['category']} was removed from categories.json, so its time "
@@ -215,13 +216,15 @@ class CaseService:
             # the receiving grid gets a fresh sign-for clock; handling keeps its deadline
             props["deadlines"]["sign"] = self.community.calendar.add_working_hours(
                 now, category.sign_hours).isoformat(timespec="seconds")
-            if "to_grid" in props["history"][-1]:
+            if "to_person" not in params:
                 props["assignee"] = self._default_assignee(props["grid_code"])
         elif action == "reply":
             props["deadlines"]["verify"] = self.community.calendar.verify_deadline(
                 now, category).isoformat(timespec="seconds")
-        elif action == "reopen":
+        elif action == "reopen":  # the rework gets the category's handling time from now
             props["deadlines"].pop("verify", None)
+            props["deadlines"]["handle"] = self.community.calendar.add_working_hours(
+                now, category.handle_hours).isoformat(timespec="seconds")
         new = dict(feature, properties=props)
         return self.store.update(case_id, new, expected_version=feature["properties"]["version"])
 
@@ -248,18 +251,29 @@ class CaseService:
     def overdue(self, props, now=None):
         """``{"sign": bool, "handle": bool, "verify": bool}`` at ``now``."""
         now = now or self.clock()
-        times, deadlines = props.get("times", {}), props["deadlines"]
+        deadlines = props["deadlines"]
+        # when each clock stopped: its first stopping event since the last event that
+        # restarted it (a forward restarts sign-for; a reopen handling and verification)
+        done = {"sign": None, "handle": None, "verify": None}
+        for event in props.get("history", ()):
+            action = event["action"]
+            if action == "forward":
+                done["sign"] = None
+            elif action == "reopen":
+                done["handle"] = done["verify"] = None
+            else:
+                clock = STOPS.get(action)
+                if clock is not None and done[clock] is None:
+                    done[clock] = event["at"]
 
-        def late(name, done_by):
+        def late(name):
             deadline = deadlines.get(name)
             if deadline is None or props["state"] == "cancelled":
                 return False
-            done = next((times[a] for a in done_by if a in times), None)
-            end = datetime.fromisoformat(done) if done else now
+            end = datetime.fromisoformat(done[name]) if done[name] else now
             return end > datetime.fromisoformat(deadline)
 
-        return {"sign": late("sign", ("sign", "forward")), "handle": late("handle", ("reply",)),
-                "verify": late("verify", ("close",))}
+        return {"sign": late("sign"), "handle": late("handle"), "verify": late("verify")}
 
     def public_view(self, feature):
         """What anyone with the tracking code may see: no contact, no staff names."""

@@ -136,8 +136,10 @@ def apply_action(props, action, actor, now, note=None, **params):
     elif action == "rate":
         event["rating"] = new["rating"] = _check_rating(params.get("rating"))
         new["rating_comment"] = note
-    elif action == "reopen":
+    elif action == "reopen":  # the last round's reply and rating stay in the history only
         new["rework_count"] = new.get("rework_count", 0) + 1
+        for key in ("reply", "rating", "rating_comment"):
+            new.pop(key, None)
     elif action == "reply":
         new["reply"] = note
     if action in HANDLING_ACTIONS and actor.username not in new.setdefault("handlers", []):

@@ -10,7 +10,7 @@ from gridmap.cases.workflow import STATE_NAMES, allowed_actions
 from gridmap.errors import GridmapError, NotFound
 from gridmap.web.access import ANYONE, allow, require_grid
 from gridmap.web.auth import audit
-from gridmap.web.cases_api import CASE_ROLES, actor, service
+from gridmap.web.cases_api import CASE_ROLES, actor, may_see_contact, service
 from gridmap.web.pages import grids_map, render_with_map
 
 bp = Blueprint("case_pages", __name__)
@@ -57,7 +57,8 @@ def render_queue(code, error=None, status=200):
     require_grid(code)
     items, total, page, per_page = service().queue(code, request.args)
     me = actor()
-    rows = [(service().staff_view(f, True), allowed_actions(f["properties"], me)) for f in items]
+    rows = [(service().staff_view(f, may_see_contact(f)), allowed_actions(f["properties"], me))
+            for f in items]
     return render_template("cases/grid.html", grid=community.grids[code], rows=rows,
                            total=total, page=page, per_page=per_page, state_names=STATE_NAMES,
                            category=community.category, grids=community.grids,

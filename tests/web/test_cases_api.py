@@ -1,7 +1,8 @@
 """The case API through Flask: intake answers and refusals, queues, the workflow
 by role and grid, and public tracking that never shows contact or staff names."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -202,6 +203,81 @@ def test_forwarding_moves_the_case_to_the_other_grid(app, client):
     assert act(staff8, case_id, action="sign").status_code == 200
 
 
+TUESDAY_9 = datetime(2026, 3, 10, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+
+def at(app, when):
+    app.extensions["gridmap.cases"].clock = lambda: when
+
+
+def overdue(app, username, case_id):
+    return as_user(app, username).get(f"/api/cases/{case_id}").get_json()["overdue"]
+
+
+def test_a_forward_restarts_the_sign_for_clock_of_the_receiving_grid(app, client):
+    codes = app.extensions["gridmap"].grids.codes
+    at(app, TUESDAY_9)
+    waiting = report(client, app).get_json()["case_id"]
+    signed = report(client, app).get_json()["case_id"]
+    staff7 = as_user(app, "staff7")
+    assert act(staff7, signed, action="sign").status_code == 200
+    at(app, TUESDAY_9 + timedelta(minutes=10))
+    for case_id in (waiting, signed):
+        r = act(staff7, case_id, action="forward", note="属第8网格", to_grid=codes[7])
+        assert r.get_json()["deadlines"]["sign"] == "2026-03-10T10:10:00+08:00"
+    assert overdue(app, "staff8", waiting)["sign"] is False
+    at(app, TUESDAY_9 + timedelta(days=3))  # grid 8 never signed for them
+    assert [overdue(app, "staff8", c)["sign"] for c in (waiting, signed)] == [True, True]
+    queue = as_user(app, "staff8").get(f"/api/grids/{codes[7]}/cases?overdue=sign").get_json()
+    assert queue["total"] == 2
+    assert act(as_user(app, "staff8"), waiting, action="sign").status_code == 200
+    assert overdue(app, "staff8", waiting)["sign"] is True  # signed, but late
+
+
+def test_a_reopened_case_gets_handling_time_anew_and_its_new_reply_is_verified(app, client):
+    at(app, TUESDAY_9)
+    created = report(client, app).get_json()
+    case_id, tracking = created["case_id"], created["tracking_code"]
+    staff7, other7, disp = as_user(app, "staff7"), as_user(app, "other7"), as_user(app, "disp")
+    for action in ("sign", "start"):
+        assert act(staff7, case_id, action=action).status_code == 200
+    assert act(staff7, case_id, action="reply", note="已清理").status_code == 200
+    assert act(other7, case_id, action="close").status_code == 200
+    assert client.post(f"/api/track/{tracking}/rating", json={"rating": 1}).status_code == 200
+    at(app, TUESDAY_9 + timedelta(days=7))  # Tuesday a week on
+    r = act(disp, case_id, action="reopen", note="又堆积了")
+    assert r.status_code == 200
+    assert r.get_json()["deadlines"] == {"sign": "2026-03-10T10:00:00+08:00",
+                                         "handle": "2026-03-17T15:00:00+08:00"}
+    public = client.get(f"/api/track/{tracking}").get_json()
+    assert (public["state"], public["reply"], public["rating"]) == ("handling", None, None)
+    assert [e.get("note") for e in public["history"] if e["action"] in ("reply", "rate")] == [
+        "已清理", None]  # the first round stays in the history
+    assert overdue(app, "disp", case_id) == {"sign": False, "handle": False, "verify": False}
+    at(app, TUESDAY_9 + timedelta(days=8))
+    assert overdue(app, "disp", case_id)["handle"] is True  # no reply since the reopen
+    assert act(staff7, case_id, action="reply", note="已彻底清理").status_code == 200
+    at(app, TUESDAY_9 + timedelta(days=14))
+    # the first round's close does not count for the second reply
+    assert overdue(app, "disp", case_id) == {"sign": False, "handle": True, "verify": True}
+
+
+def test_a_forward_to_a_person_of_the_receiving_grid_keeps_that_person(app, client):
+    community = app.extensions["gridmap"]
+    codes = community.grids.codes
+    person = community.teams[codes[7]].part_time.person_id
+    case_id = report(client, app).get_json()["case_id"]
+    staff7 = as_user(app, "staff7")
+    mine = community.teams[codes[6]].part_time.person_id
+    r = act(staff7, case_id, action="forward", note="交第8网格", to_grid=codes[7], to_person=mine)
+    assert r.status_code == 400 and r.get_json()["field"] == "to_person"
+    r = act(staff7, case_id, action="forward", note="交第8网格", to_grid=codes[7], to_person=person)
+    assert r.status_code == 200 and r.get_json()["assignee"] == person
+    assert r.get_json()["history"][-1]["to_person"] == person
+    tracked = client.get(f"/api/track/{r.get_json()['tracking_code']}").get_json()
+    assert tracked["handled_by"]["role"] == "part_time"
+
+
 def test_grid_queue_filters_and_pages(app, client):
     for i in range(5):
         report(client, app, description=f"第{i}条", category="06" if i % 2 else "07")
@@ -223,6 +299,19 @@ def test_grid_queue_filters_and_pages(app, client):
         r = staff.get(f"/api/grids/{code}/cases?{bad}")
         assert r.status_code == 400 and r.get_json()["field"] == bad.split("=")[0]
     assert staff.get("/api/grids/500114005001999/cases").status_code == 404
+
+
+def test_an_admin_on_another_grids_queue_page_sees_no_contact(app, client):
+    codes = app.extensions["gridmap"].grids.codes
+    app.extensions["gridmap.accounts"].add_user("adm7", PASSWORD, ["grid_staff", "admin"],
+                                                grid_codes=[codes[6]])
+    report(client, app, index=7, contact=PHONE)
+    report(client, app, index=6, contact="100-5151-5151")
+    admin = as_user(app, "adm7")
+    other = admin.get(f"/grid/{codes[7]}")
+    assert other.status_code == 200 and "垃圾堆积" in other.get_data(as_text=True)
+    assert PHONE not in other.get_data(as_text=True)
+    assert "100-5151-5151" in admin.get(f"/grid/{codes[6]}").get_data(as_text=True)  # own grid
 
 
 def test_contact_details_only_for_the_grid_team_and_dispatchers(app, client):
