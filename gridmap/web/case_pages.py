@@ -14,6 +14,7 @@ from gridmap.web.cases_api import CASE_ROLES, actor, may_see_contact, service
 from gridmap.web.pages import grids_map, render_with_map
 
 bp = Blueprint("case_pages", __name__)
+QUEUE_ARGS = ("state", "category", "overdue", "since", "until", "page", "per_page")
 
 
 @bp.get("/report")
@@ -50,6 +51,11 @@ def grid_queue(code):
     return render_queue(code)
 
 
+def queue_filters():
+    """The queue's filters and page from the query string, to keep across actions."""
+    return {k: v for k in QUEUE_ARGS if (v := request.args.get(k))}
+
+
 def render_queue(code, error=None, status=200):
     community = current_app.extensions["gridmap"]
     if code not in community.grids:
@@ -59,8 +65,10 @@ def render_queue(code, error=None, status=200):
     me = actor()
     rows = [(service().staff_view(f, may_see_contact(f)), allowed_actions(f["properties"], me))
             for f in items]
+    pages = max(1, -(-total // per_page))
     return render_template("cases/grid.html", grid=community.grids[code], rows=rows,
-                           total=total, page=page, per_page=per_page, state_names=STATE_NAMES,
+                           total=total, page=page, pages=pages, state_names=STATE_NAMES,
+                           filters=queue_filters(), categories=community.categories.values(),
                            category=community.category, grids=community.grids,
                            team=community.teams[code], error=error), status
 
@@ -85,4 +93,4 @@ def act(code, case_id):
           target=case_id, detail={"action": action, "state": new["properties"]["state"],
                                   "grid_code": new["properties"]["grid_code"]})
     flash(f"#{new['properties']['case_no']} → {STATE_NAMES[new['properties']['state']][0]}")
-    return redirect(url_for("case_pages.grid_queue", code=code))
+    return redirect(url_for("case_pages.grid_queue", code=code, **queue_filters()))

@@ -1,7 +1,10 @@
 """The case API through Flask: intake answers and refusals, queues, the workflow
 by role and grid, and public tracking that never shows contact or staff names."""
 
+import html
+import re
 from datetime import datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -312,6 +315,30 @@ def test_an_admin_on_another_grids_queue_page_sees_no_contact(app, client):
     assert other.status_code == 200 and "垃圾堆积" in other.get_data(as_text=True)
     assert PHONE not in other.get_data(as_text=True)
     assert "100-5151-5151" in admin.get(f"/grid/{codes[6]}").get_data(as_text=True)  # own grid
+
+
+def test_the_queue_page_pages_and_keeps_its_filters_across_actions(app, client):
+    for i in range(5):
+        report(client, app, description=f"第{i}条", category="06" if i < 3 else "07")
+    code = app.extensions["gridmap"].grids.codes[6]
+    staff = as_user(app, "staff7")
+    first = staff.get(f"/grid/{code}?category=06&per_page=2").get_data(as_text=True)
+    assert first.count('<tr data-case-id=') == 2 and "第 1 / 2 页" in first
+    link = html.unescape(re.search(r'<a rel="next" href="([^"]+)"', first)[1])
+    assert parse_qs(urlsplit(link).query) == {"category": ["06"], "per_page": ["2"], "page": ["2"]}
+    second = staff.get(link).get_data(as_text=True)
+    assert second.count('<tr data-case-id=') == 1 and 'rel="prev"' in second
+    assert 'rel="next"' not in second  # newest first: the oldest is last
+    assert "第0条" not in first and "第0条" in second
+    action = html.unescape(re.search(r'<form method="post" action="([^"]+)" class="act"',
+                                     second)[1])
+    r = staff.post(action, data={"csrf_token": CSRF, "action": "sign"})
+    back = urlsplit(r.headers["Location"])
+    assert r.status_code == 302 and back.path == f"/grid/{code}"
+    assert parse_qs(back.query) == {"category": ["06"], "per_page": ["2"], "page": ["2"]}
+    refused = staff.post(action, data={"csrf_token": CSRF, "action": "close"})
+    assert refused.status_code == 409  # re-rendered with the same filters and page
+    assert refused.get_data(as_text=True).count('<tr data-case-id=') == 1
 
 
 def test_contact_details_only_for_the_grid_team_and_dispatchers(app, client):
