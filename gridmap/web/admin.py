@@ -134,6 +134,9 @@ def add_category():
         return categories(error=exc.message, failed="new", status=_refused(exc))
     audit(CATEGORY_ADD, g.user.username, target=code, detail=_category_detail(category))
     flash(t("settings_saved"))
+    _, cases = current_app.extensions["gridmap.cases"].store.query(categories=[code], limit=1)
+    if cases:  # the code of a category deleted by hand: its cases now show this one
+        flash(t("category_code_had_cases").replace("{code}", code).replace("{n}", str(cases)))
     return redirect(url_for("admin.categories"))
 
 

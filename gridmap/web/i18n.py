@@ -118,6 +118,10 @@ MESSAGES = {
                              "that is no longer taken: residents can no longer pick it, its cases "
                              "go on as before."),
     "retired": ("停用", "Retired"),
+    "category_code_had_cases": (
+        "注意：已有 {n} 件案件使用代码 {code}（其类别曾被从文件中删除），它们现在显示为这个类别并使用它的时限。",
+        "Note: {n} existing cases have code {code} (its category had been deleted from the "
+        "file); they now show as this category and use its limits."),
     "timezone": ("时区", "Time zone"),
     "working_days": ("工作日", "Working days"),
     "working_hours": ("工作时段（每行一段，如 08:30-12:00）",

@@ -404,6 +404,15 @@ def test_a_category_removed_by_hand_still_shows_on_its_cases(app):
     # the rest goes on
     r = act(app, other["case_id"], action="cancel", note="重复上报", reason="duplicate")
     assert r.status_code == 200 and r.get_json()["state"] == "cancelled"
+    # put back from the page: the admin is told that cases already use the code
+    admin = as_user(app)
+    r = admin.post("/admin/categories", data=dict(category_form(app, "07"), code="06"),
+                   follow_redirects=True)
+    assert r.status_code == 200 and "已有 2 件案件使用代码 06" in r.get_data(as_text=True)
+    assert "件案件使用代码" not in admin.post("/admin/categories", data=dict(
+        category_form(app, "07"), code="15"), follow_redirects=True).get_data(as_text=True)
+    assert client.get(f"/api/track/{case['tracking_code']}").get_json()["category"]["name"] == \
+        "市政设施"
 
 
 # -- files broken by hand ---------------------------------------------------------------------
