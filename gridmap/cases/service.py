@@ -12,7 +12,7 @@ import json
 import logging
 import re
 import secrets
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from gridmap.cases.categories import CODE, check_offered
@@ -209,9 +209,9 @@ class CaseService:
         category = self.community.categories.get(props["category"])
         if category is None and action in ("forward", "reply", "reopen"):  # need its limits
             raise Conflict(
-                f"类别 {props['category']} 已从 categories.json 删除，无法计算时限；请把它加回并标为停用 "
+                f"类别 {props['category']} 已从 categories.json 删除，无法计算时限；请在管理页面把它加回并勾选停用 "
                 f"/ category {props['category']} was removed from categories.json, so its time "
-                "limits are unknown: put it back, marked retired")
+                "limits are unknown: put it back (admin page: add it, ticked retired)")
         if action == "forward":
             # the receiving grid gets a fresh sign-for clock; handling keeps its deadline
             props["deadlines"]["sign"] = self.community.calendar.add_working_hours(
@@ -248,9 +248,36 @@ class CaseService:
 
     # -- views ----------------------------------------------------------------
 
+    def _current_round(self, props):
+        """``props`` as shown and judged: a case reopened before reopens began a new round
+        (they now clear the last round's reply and rating, and give handling the
+        category's hours from the reopen) gets the same treatment here, on the fly."""
+        history = props.get("history", ())
+        last = next((i for i in range(len(history) - 1, -1, -1)
+                     if history[i]["action"] == "reopen"), None)
+        if last is None:
+            return props
+        reopened = datetime.fromisoformat(history[last]["at"])
+        since = {e["action"] for e in history[last + 1:]}
+        stale = [k for k, by in (("reply", "reply"), ("rating", "rate"), ("rating_comment", "rate"))
+                 if k in props and by not in since]
+        handle = props["deadlines"].get("handle")
+        category = self.community.categories.get(props["category"])
+        late_start = handle is not None and category is not None and (
+            datetime.fromisoformat(handle) < reopened)
+        if not (stale or late_start):
+            return props
+        props = {k: v for k, v in props.items() if k not in stale}
+        if late_start:
+            props["deadlines"] = dict(props["deadlines"], handle=self.community.calendar.
+                                      add_working_hours(reopened, category.handle_hours).
+                                      isoformat(timespec="seconds"))
+        return props
+
     def overdue(self, props, now=None):
         """``{"sign": bool, "handle": bool, "verify": bool}`` at ``now``."""
         now = now or self.clock()
+        props = self._current_round(props)
         deadlines = props["deadlines"]
         # when each clock stopped: its first stopping event since the last event that
         # restarted it (a forward restarts sign-for; a reopen handling and verification)
@@ -277,7 +304,7 @@ class CaseService:
 
     def public_view(self, feature):
         """What anyone with the tracking code may see: no contact, no staff names."""
-        props = feature["properties"]
+        props = self._current_round(feature["properties"])
         grid = self.community.grids[props["grid_code"]]
         category = self.community.category(props["category"])
         return {
@@ -298,7 +325,7 @@ class CaseService:
     def staff_view(self, feature, may_see_contact):
         """The whole case for staff; the reporter block only if ``may_see_contact``, and
         without the name when the resident asked not to show it."""
-        props = dict(feature["properties"])
+        props = dict(self._current_round(feature["properties"]))
         props.pop("idempotency_fingerprint", None)
         reporter = props.pop("reporter", None)
         if may_see_contact and reporter:
@@ -342,8 +369,10 @@ def _when(args, name, tz):
     try:
         value = datetime.fromisoformat(raw)
         if name == "until" and DATE_ONLY.fullmatch(raw):
+            if value.date() == date.max:
+                return None  # up to the end of time: no bound
             value += timedelta(days=1)  # a date as the end of a range includes that day
-    except (ValueError, OverflowError):
+    except ValueError:
         raise BadInput(f"{name} 须为 ISO 8601 日期或时间，收到 {raw[:30]!r} / {name} must be an "
                        f"ISO 8601 date or time, got {raw[:30]!r}", field=name) from None
     return value if value.tzinfo else value.replace(tzinfo=tz)

@@ -61,14 +61,18 @@ def render_queue(code, error=None, status=200):
     if code not in community.grids:
         raise NotFound(f"没有该网格 / no such grid: {code[:20]}")
     require_grid(code)
-    items, total, page, per_page = service().queue(code, request.args)
+    filters = queue_filters()
+    items, total, page, per_page = service().queue(code, filters)
+    pages = max(1, -(-total // per_page))
+    if page > pages:  # past the end (an action took cases out of the filter): the last page
+        filters["page"] = str(pages)
+        items, total, page, per_page = service().queue(code, filters)
     me = actor()
     rows = [(service().staff_view(f, may_see_contact(f)), allowed_actions(f["properties"], me))
             for f in items]
-    pages = max(1, -(-total // per_page))
     return render_template("cases/grid.html", grid=community.grids[code], rows=rows,
                            total=total, page=page, pages=pages, state_names=STATE_NAMES,
-                           filters=queue_filters(), categories=community.categories.values(),
+                           filters=filters, categories=community.categories.values(),
                            category=community.category, grids=community.grids,
                            team=community.teams[code], error=error), status
 

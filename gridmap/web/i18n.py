@@ -100,10 +100,10 @@ MESSAGES = {
     "settings_saved": ("已保存，所有服务进程将在下一次请求时使用新设置。",
                        "Saved: every server process uses the new settings from its next request."),
     "settings_apply_to_new": (
-        "修改只对此后计算的时限生效：已有案件保留上报时定下的时限；转办后的签收时限、回复后的核查时限按当时的设置计算。",
+        "修改只对此后计算的时限生效：已有案件保留上报时定下的时限；转办后的签收时限、回复后的核查时限、重新办理后的处置时限按当时的设置计算。",
         "Changes apply to deadlines set from now on: existing cases keep the deadlines they were "
-        "given; the sign-for deadline after a forward and the verification deadline after a reply "
-        "use the settings in force at that time."),
+        "given; the sign-for deadline after a forward, the verification deadline after a reply "
+        "and the handling deadline after a reopen use the settings in force at that time."),
     "category_code": ("代码", "Code"),
     "name_en": ("英文名称", "English name"),
     "sign_hours": ("签收时限", "Sign for within"),
@@ -118,6 +118,8 @@ MESSAGES = {
                              "that is no longer taken: residents can no longer pick it, its cases "
                              "go on as before."),
     "retired": ("停用", "Retired"),
+    "retired_hint": ("补回被误删的类别时勾选：已有案件照常办理，居民不能再选", "tick to put back a category "
+                     "deleted by mistake: its cases go on, residents cannot pick it"),
     "category_code_had_cases": (
         "注意：已有 {n} 件案件使用代码 {code}（其类别曾被从文件中删除），它们现在显示为这个类别并使用它的时限。",
         "Note: {n} existing cases have code {code} (its category had been deleted from the "

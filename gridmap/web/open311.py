@@ -23,7 +23,7 @@ from werkzeug.exceptions import HTTPException
 
 from gridmap.cases.categories import CODE, check_offered, in_use
 from gridmap.cases.intake import CONTACT_RE
-from gridmap.cases.service import TRACKING_ALPHABET, _choices
+from gridmap.cases.service import DATE_ONLY, TRACKING_ALPHABET, _choices
 from gridmap.cases.workflow import OPEN_STATES, STATE_NAMES, STATES
 from gridmap.errors import BadCoordinate, BadInput, Forbidden, GridmapError, NotFound
 from gridmap.web.access import ANYONE, allow
@@ -45,7 +45,6 @@ ITEMS = {"services": "service", "service_requests": "request", "errors": "error"
 #: characters XML 1.0 cannot carry, even escaped
 NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,3})?")
-DATE_ONLY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 CJK_NAME = re.compile(r"[\u3400-\u9fff\uf900-\ufaff·]+")
 TOKEN = re.compile(f"[{TRACKING_ALPHABET}]{{5}}-[{TRACKING_ALPHABET}]{{5}}")
 REQUEST_ID = re.compile("[0-9a-f]{32}")
@@ -422,6 +421,8 @@ def create_request(fmt):
     try:
         feature, created, _ = svc.report(body, request.headers.get("Idempotency-Key"))
     except BadInput as exc:
+        if exc.field == "category":  # retired since the form was checked: in the spec's terms
+            check_offered(body["category"], svc.community.categories, "service_code")
         exc.field = FORM_FIELDS.get(exc.field, exc.field)
         raise
     answer = {"service_request_id": feature["id"],

@@ -341,6 +341,90 @@ def test_the_queue_page_pages_and_keeps_its_filters_across_actions(app, client):
     assert refused.get_data(as_text=True).count('<tr data-case-id=') == 1
 
 
+def test_a_page_past_the_end_shows_the_last_page(app, client):
+    for i in range(3):
+        report(client, app, description=f"第{i}条")
+    code = app.extensions["gridmap"].grids.codes[6]
+    staff = as_user(app, "staff7")
+    last = staff.get(f"/grid/{code}?state=reported&per_page=1&page=3").get_data(as_text=True)
+    action = html.unescape(re.search(r'<form method="post" action="([^"]+)" class="act"',
+                                     last)[1])
+    r = staff.post(action, data={"csrf_token": CSRF, "action": "sign"}, follow_redirects=True)
+    page = r.get_data(as_text=True)  # two reported cases are left: page 3 is past the end
+    assert page.count('<tr data-case-id=') == 1 and "第 2 / 2 页" in page
+    form = html.unescape(re.search(r'<form method="post" action="([^"]+)" class="act"', page)[1])
+    assert parse_qs(urlsplit(form).query)["page"] == ["2"]
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"action": ["sign"]}, "action"), ({"action": {"a": 1}}, "action"),
+    ({"action": "forward", "note": "n", "to_grid": ["x"]}, "to_grid"),
+    ({"action": "forward", "note": "n", "to_person": {"x": [1]}}, "to_person"),
+    ({"action": "forward", "note": "n", "to_person": "nobody"}, "to_person"),
+    ({"action": "sign", "bogus": 1}, "body"),
+])
+def test_odd_action_bodies_are_a_400_naming_the_field_and_change_nothing(app, client, body,
+                                                                          field):
+    case_id = report(client, app).get_json()["case_id"]
+    before = app.extensions["gridmap.cases"].store.get(case_id)
+    r = act(as_user(app, "staff7"), case_id, **body)
+    assert r.status_code == 400 and r.get_json()["field"] == field
+    assert app.extensions["gridmap.cases"].store.get(case_id) == before
+
+
+@pytest.mark.parametrize("query, field", [("page=%C2%B2", "page"), ("per_page=%E2%91%A0", "per_page"),
+                                          ("until=2026-13-01", "until")])
+def test_odd_queue_arguments_are_a_400_naming_them(app, query, field):
+    code = app.extensions["gridmap"].grids.codes[6]
+    staff = as_user(app, "staff7")
+    r = staff.get(f"/api/grids/{code}/cases?{query}")
+    assert r.status_code == 400 and r.get_json()["field"] == field
+    assert staff.get(f"/grid/{code}?{query}").status_code == 400
+
+
+def test_a_date_as_until_includes_that_day(app, client):
+    at(app, TUESDAY_9)
+    report(client, app)
+    staff = as_user(app, "staff7")
+    code = app.extensions["gridmap"].grids.codes[6]
+
+    def total(query):
+        return staff.get(f"/api/grids/{code}/cases?{query}").get_json()["total"]
+
+    assert total("since=2026-03-10&until=2026-03-10") == 1
+    assert total("until=2026-03-09") == 0 and total("until=2026-03-10T08:59:59") == 0
+    assert total("until=9999-12-31") == 1
+
+
+def test_a_reopen_before_this_release_is_shown_as_a_new_round(app, client):
+    """Reopens used to keep the last round's reply and rating and the first handling
+    deadline; such stored cases are shown as reopens show them now."""
+    at(app, TUESDAY_9)
+    created = report(client, app).get_json()
+    store = app.extensions["gridmap.cases"].store
+    old = store.get(created["case_id"])
+    props = dict(old["properties"], state="handling", reply="已清理", rating=2,
+                 rating_comment="没扫干净", rework_count=1)
+    props["history"] = props["history"] + [
+        {"at": f"2026-03-1{d}T{t}:00+08:00", "action": a, "actor": u, "role": r, "note": n,
+         "from": None, "to": None} for d, t, a, u, r, n in [
+            (0, "09:30", "sign", "staff7", "grid_staff", None),
+            (0, "10:00", "reply", "staff7", "grid_staff", "已清理"),
+            (0, "11:00", "close", "other7", "grid_staff", None),
+            (0, "12:00", "rate", None, "resident", "没扫干净"),
+            (7, "09:00", "reopen", "disp", "dispatcher", "又堆积了")]]
+    store.update(old["id"], dict(old, properties=props), expected_version=1)
+    at(app, TUESDAY_9 + timedelta(days=7, hours=1))  # an hour after the reopen
+    tracked = client.get(f"/api/track/{created['tracking_code']}").get_json()
+    assert (tracked["reply"], tracked["rating"]) == (None, None)
+    assert tracked["deadlines"]["handle"] == "2026-03-17T15:00:00+08:00"  # as a reopen now gives
+    staff = as_user(app, "staff7").get(f"/api/cases/{old['id']}").get_json()
+    assert staff["overdue"] == {"sign": False, "handle": False, "verify": False}
+    assert "reply" not in staff and staff["deadlines"]["handle"] == tracked["deadlines"]["handle"]
+    at(app, TUESDAY_9 + timedelta(days=8))
+    assert as_user(app, "staff7").get(f"/api/cases/{old['id']}").get_json()["overdue"]["handle"]
+
+
 def test_contact_details_only_for_the_grid_team_and_dispatchers(app, client):
     case_id = report(client, app, contact=PHONE, name="张居民").get_json()["case_id"]
     tracking = app.extensions["gridmap.cases"].store.get(case_id)["properties"]["tracking_code"]
