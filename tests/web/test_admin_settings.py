@@ -314,6 +314,13 @@ def offered(app):
 def test_a_retired_category_is_no_longer_offered_and_its_cases_go_on(app):
     client = app.test_client()
     case = report(client, app)
+    spot = app.extensions["gridmap"].grids.grids[6].geometry.representative_point()
+    body = {"lon": spot.x, "lat": spot.y, "category": "06", "description": "井盖松动"}
+    form = {"service_code": "06", "lat": repr(spot.y), "long": repr(spot.x), "description": "垃圾"}
+    first = client.post("/api/reports", json=body, headers={"Idempotency-Key": "phone-1"})
+    first311 = client.post("/open311/v2/requests.json", data=form,
+                           headers={"Idempotency-Key": "phone-2"})
+    assert (first.status_code, first311.status_code) == (201, 201)
     assert "06" in offered(app)
     r = as_user(app).post("/admin/categories/06", data=category_form(app, retired="on"))
     assert r.status_code == 302
@@ -334,8 +341,19 @@ def test_a_retired_category_is_no_longer_offered_and_its_cases_go_on(app):
     posted = client.post("/open311/v2/requests.json", data={
         "service_code": "06", "lat": repr(spot.y), "long": repr(spot.x), "description": "垃圾"})
     error, = posted.get_json()
-    assert posted.status_code == 400 and "06 (Sanitation) is retired" in error["description"]
-    assert app.extensions["gridmap.cases"].store.count() == 1
+    assert posted.status_code == 400 and "service_code 06 (Sanitation) is retired" in error[
+        "description"]
+    # a phone repeating a report whose answer it lost still gets its first case
+    again = client.post("/api/reports", json=body, headers={"Idempotency-Key": "phone-1"})
+    assert again.status_code == 200 and again.get_json()["case_id"] == first.get_json()["case_id"]
+    again311 = client.post("/open311/v2/requests.json", data=form,
+                           headers={"Idempotency-Key": "phone-2"})
+    assert again311.status_code == 200
+    assert again311.get_json()[0]["service_request_id"] == first311.get_json()[0][
+        "service_request_id"]
+    assert client.post("/api/reports", json=body, headers={
+        "Idempotency-Key": "phone-3"}).status_code == 400
+    assert app.extensions["gridmap.cases"].store.count() == 3
     # its case goes on with the category's names and limits
     tracked = client.get(f"/api/track/{case['tracking_code']}").get_json()
     assert tracked["category"]["name"] == "环境卫生"
@@ -379,7 +397,13 @@ def test_a_retired_flag_that_is_not_true_or_false_is_a_bad_file(app, caplog, ret
 
 def test_a_category_removed_by_hand_still_shows_on_its_cases(app):
     client = app.test_client()
-    case, other = report(client, app), report(client, app)
+    case, other, done = report(client, app), report(client, app), report(client, app)
+    for action in ("sign", "start", "reply"):
+        assert act(app, done["case_id"], action=action, note="已清理").status_code == 200
+    app.extensions["gridmap.accounts"].add_user("disp2", PASSWORD, ["dispatcher"])
+    closed = as_user(app, "disp2").post(f"/api/cases/{done['case_id']}/actions",
+                                        json={"action": "close"}, headers={"X-CSRF-Token": CSRF})
+    assert closed.status_code == 200
     path = data_file(app, "categories.json")
     doc = json.loads(path.read_text(encoding="utf-8"))
     doc["categories"] = [c for c in doc["categories"] if c["code"] != "06"]
@@ -396,11 +420,22 @@ def test_a_category_removed_by_hand_still_shows_on_its_cases(app):
         assert client.get(f"/open311/v2/requests/{case['case_id']}.{fmt}").status_code == 200
     one = client.get(f"/open311/v2/requests/{case['case_id']}.json").get_json()[0]
     assert one["service_code"] == "06" and one["service_notice"] is None
+    # its cases can still be picked out by the code
+    grid = case["grid"]["code"]
+    assert disp.get(f"/api/grids/{grid}/cases?category=06").get_json()["total"] == 3
+    assert len(client.get("/open311/v2/requests.json?service_code=06").get_json()) == 3
     # what needs the category's limits is refused, naming the fix; nothing changes
     codes = app.extensions["gridmap"].grids.codes
     r = act(app, case["case_id"], action="forward", note="属第8网格", to_grid=codes[7])
     assert r.status_code == 409 and "categories.json" in r.get_json()["message"]
     assert disp.get(f"/api/cases/{case['case_id']}").get_json()["version"] == 1
+    for action in ("sign", "start", "reply"):
+        r = act(app, case["case_id"], action=action, note="已处理")
+    assert r.status_code == 409 and disp.get(f"/api/cases/{case['case_id']}").get_json()[
+        "state"] == "handling"
+    r = act(app, done["case_id"], action="reopen", note="又堆积了")
+    assert r.status_code == 409 and disp.get(f"/api/cases/{done['case_id']}").get_json()[
+        "state"] == "closed"
     # the rest goes on
     r = act(app, other["case_id"], action="cancel", note="重复上报", reason="duplicate")
     assert r.status_code == 200 and r.get_json()["state"] == "cancelled"
@@ -408,7 +443,7 @@ def test_a_category_removed_by_hand_still_shows_on_its_cases(app):
     admin = as_user(app)
     r = admin.post("/admin/categories", data=dict(category_form(app, "07"), code="06"),
                    follow_redirects=True)
-    assert r.status_code == 200 and "已有 2 件案件使用代码 06" in r.get_data(as_text=True)
+    assert r.status_code == 200 and "已有 3 件案件使用代码 06" in r.get_data(as_text=True)
     assert "件案件使用代码" not in admin.post("/admin/categories", data=dict(
         category_form(app, "07"), code="15"), follow_redirects=True).get_data(as_text=True)
     assert client.get(f"/api/track/{case['tracking_code']}").get_json()["category"]["name"] == \
