@@ -16,9 +16,7 @@ from gridmap.web.auth import audit
 bp = Blueprint("cases_api", __name__, url_prefix="/api")
 CASE_ROLES = ("grid_staff", "dispatcher")
 MAX_DEPTH = 16  # of containers in a JSON body
-
-
-ACTION_FIELDS = frozenset(("action", "note", "to_grid", "to_person", "reason"))
+ACTION_FIELDS = frozenset(("action", "note", "to_grid", "to_person", "reason"))  # of a transition
 
 
 def service():
