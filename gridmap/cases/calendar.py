@@ -521,7 +521,7 @@ def _parse_years(value):
         raise _bad("years", value, ("以年份为键的对象", 'an object like {"2026": {"source": …, "provisional": false}}'))
     years = []
     for key, entry in value.items():
-        if not (isinstance(key, str) and re.fullmatch(r"\d{4}", key)):
+        if not (isinstance(key, str) and re.fullmatch(r"[1-9][0-9]{3}", key)):
             raise _bad("years", key, ("四位数年份", 'a four-digit year such as "2026"'))
         if not (isinstance(entry, dict) and set(entry) <= {"source", "provisional"}
                 and isinstance(entry.get("source", ""), str) and isinstance(entry.get("provisional", False), bool)):

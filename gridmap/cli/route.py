@@ -22,6 +22,7 @@ import logging
 import math
 import os
 import time
+import warnings
 from pathlib import Path
 
 import click
@@ -220,15 +221,21 @@ class CsvSource:
         csv.writer(out, lineterminator=self.lineterminator).writerow(self.header + self.added)
         try:
             # Positional column names: duplicated or odd header names pass through as they are.
-            with pd.read_csv(self.path, dtype=str, header=0, names=range(width),
-                             keep_default_na=False, na_filter=False, encoding="utf-8-sig",
-                             chunksize=CHUNK_ROWS) as chunks:
-                for chunk in chunks:
-                    self._route_chunk(chunk, router, out, datum, nearest, tally)
+            # index_col=False: a first row with more fields than the header is not taken as
+            # an index; pandas warns and would drop them, so the warning is an error here.
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                with pd.read_csv(self.path, dtype=str, header=0, names=range(width),
+                                 index_col=False, keep_default_na=False, na_filter=False,
+                                 encoding="utf-8-sig", chunksize=CHUNK_ROWS) as chunks:
+                    for chunk in chunks:
+                        self._route_chunk(chunk, router, out, datum, nearest, tally)
         except UnicodeDecodeError as exc:
             raise _not_utf8(self.path, exc) from exc
-        except pd.errors.ParserError as exc:
-            reason = str(exc).split("C error: ")[-1].strip()
+        except (pd.errors.ParserError, pd.errors.ParserWarning) as exc:
+            reason = (f"a row has more fields than the header ({width})"
+                      if isinstance(exc, pd.errors.ParserWarning)
+                      else str(exc).split("C error: ")[-1].strip())
             raise BadInput(f"IN 格式错误 / IN is malformed: {reason} (lines counted from 1 "
                            "with the header; fields holding commas must be quoted)",
                            field="IN") from exc
@@ -271,7 +278,10 @@ class GeoJsonSource:
                 and isinstance(doc.get("features"), list)):
             raise BadInput(f"IN 须为 GeoJSON FeatureCollection / IN must be a GeoJSON "
                            f"FeatureCollection: {path}", field="IN")
-        crs_name = str(((doc.get("crs") or {}).get("properties") or {}).get("name", "CRS84"))
+        crs = doc.get("crs") or {}
+        props = (crs.get("properties") or {}) if isinstance(crs, dict) else None
+        # a crs that is not the old spec's object is named as it is, and refused below
+        crs_name = str(props.get("name", "CRS84")) if isinstance(props, dict) else repr(crs)[:60]
         if not any(ok in crs_name for ok in ("CRS84", "4326")):
             raise BadInput(f"IN 声明的坐标系 {crs_name!r} 不是 WGS 84 经纬度 / IN declares CRS "
                            f"{crs_name!r}; only WGS 84 lon/lat is read (use --datum for GCJ-02 "

@@ -26,9 +26,12 @@ def audit(action, actor, target=None, detail=None):
 
 
 def _safe_next(target):
-    """Only same-site relative paths: never an open redirect."""
-    parts = urlsplit(target or "")
-    if parts.scheme or parts.netloc or not (target or "").startswith("/") or target.startswith("//"):
+    """Only same-site relative paths: never an open redirect (nor a header that cannot be
+    sent: control characters, which ``urlsplit`` drops before it looks)."""
+    target = target or ""
+    parts = urlsplit(target)
+    if (parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//")
+            or any(c < " " or c == "\x7f" for c in target)):
         return url_for("pages.index")
     return target
 

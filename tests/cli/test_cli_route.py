@@ -389,6 +389,14 @@ def test_semicolon_csv_gets_a_hint(tmp_path):
     ("in.geojson", b'{"type": "FeatureCollection", "features": [1]}', "feature 1 is not"),
     ("in.geojson", b'{"type": "FeatureCollection", "features": [], "crs": {"type": "name", '
                    b'"properties": {"name": "urn:ogc:def:crs:EPSG::3857"}}}', "EPSG::3857"),
+    ("in.geojson", b'{"type": "FeatureCollection", "features": [], "crs": "EPSG:3857"}',
+     "declares CRS \"'EPSG:3857'\""),
+    ("in.geojson", b'{"type": "FeatureCollection", "features": [], "crs": {"properties": "x"}}',
+     "declares CRS"),
+    # a spreadsheet's trailing comma on the first row: not taken as an index column
+    ("in.csv", b"id,lon,lat\nA1,108.79158,29.52809,\nA2,108.79,29.52\n",
+     "a row has more fields than the header (3)"),
+    ("in.csv", b"id,lon,lat\nA1,108.79158,29.52809\nA2,108.79,29.52,x\n", "saw 4"),
 ])
 def test_unusable_input(tmp_path, name, content, fragment):
     if content is not None:

@@ -252,6 +252,7 @@ def test_an_unknown_category_is_a_404_and_changes_nothing(app):
     ({"workdays": "2026-1-4"}, "workdays"),
     ({"years": "20xx source"}, "years"), ({"years": "2026 a\n2026 b\n2027 c"}, "years"),
     ({"years": "2026 only"}, "years"),  # the 2027 dates are no longer covered
+    ({"years": "2026 a\n2027 b\n0999 typo"}, "years"),  # would be written as "999"
 ])
 def test_a_bad_calendar_is_a_400_naming_the_field_and_changes_nothing(app, changes, field):
     path = data_file(app, "calendar.json")

@@ -94,7 +94,8 @@ def test_sign_out_needs_the_csrf_token(app):
 
 
 @pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "javascript:alert(1)",
-                                    "admin/users"])
+                                    "admin/users", "/admin/users\n", "/\r\nSet-Cookie: x=1",
+                                    "/admin\x7f"])
 def test_no_open_redirects(app, target):
     r = sign_in(app.test_client(), next=target)
     assert r.status_code == 302 and r.headers["Location"] == "/"
