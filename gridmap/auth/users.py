@@ -94,6 +94,9 @@ def check_password(password):
     if len(set(password)) == 1:
         raise BadInput("密码不能由同一个字符重复组成 / password must not be one character repeated",
                        field="password")
+    if any("\ud800" <= c <= "\udfff" for c in password):  # bytes that were not UTF-8
+        raise BadInput("密码须为有效的 UTF-8 文本 / password must be valid UTF-8 text",
+                       field="password")
 
 
 def check_label(value, field, max_len=64, required=False):

@@ -36,6 +36,7 @@ def serve(host, port, workers, demo):
                    f"{community.data_dir / 'demo-accounts.txt'}):", err=True)
         for username, password, roles, grids in accounts:
             where = f"  grids {', '.join(grids)}" if grids else ""
+            password = password or "—"  # disabled, or not made here: not known
             click.echo(f"  {username:<12} {password:<20} {', '.join(roles)}{where}", err=True)
     click.echo(f"gridmap {'demo ' if demo else ''}running on http://{host}:{port}/ "
                f"({len(community.grids)} grids, data folder {community.data_dir})", err=True)

@@ -118,13 +118,14 @@ def add(username, roles, grids, name, password_stdin, generate_password, data_di
     """新建账号 / add a staff account."""
     from gridmap.audit import USER_ADD
     from gridmap.auth.roles import check_grid_codes, check_roles
-    from gridmap.auth.users import check_password, check_username
+    from gridmap.auth.users import check_label, check_password, check_username
 
     def body():
         ctx = _Accounts(data_dir)
         check_username(username)
         checked = check_roles(roles)
         check_grid_codes(checked, grids, known=ctx.grid_codes() if grids else None)
+        check_label(name, "display_name")
         if ctx.store.get_user(username) is not None:  # before asking for a password
             raise Conflict(f"用户名 {username!r} 已存在 / username {username!r} is taken")
         password = _new_password(password_stdin, generate_password)

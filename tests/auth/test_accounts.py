@@ -72,6 +72,7 @@ def test_add_and_get_user(store):
     ({"username": "al ice"}, "username must be 3-32"),
     ({"password": "short1234"}, "password must have 10-1024 characters, got 9"),
     ({"password": "aaaaaaaaaaaa"}, "one character repeated"),
+    ({"password": "abc\udcffdefghijk"}, "password must be valid UTF-8"),  # from a bad stdin
     ({"roles": ["boss"]}, "unknown role 'boss'"),
     ({"roles": []}, "at least one role"),
     ({"roles": ["grid_staff"], "grid_codes": []}, "grid_staff needs at least one grid code"),

@@ -109,6 +109,13 @@ def test_bad_username_and_duplicate(data_dir):
     assert store(data_dir).verify_password("alice", PASSWORD) is not None
 
 
+def test_a_bad_name_is_refused_before_a_password_is_made(data_dir):
+    result = run(data_dir, "users", "add", "bob8", "--role", "planner", "--name", "a\x01b",
+                 "--generate-password")
+    assert_refused(result, data_dir, "display_name")
+    assert "shown once" not in result.output
+
+
 def test_both_password_sources_refused(data_dir):
     result = run(data_dir, "users", "add", "alice", "--role", "admin", "--password-stdin",
                  "--generate-password", input=PASSWORD + "\n")
@@ -196,3 +203,16 @@ def test_data_dir_from_environment(tmp_path, monkeypatch):
                                        "--password-stdin"], input=PASSWORD + "\n")
     assert result.exit_code == 0, result.output
     assert store(data_dir).get_user("alice") is not None
+
+
+def test_serve_demo_lists_accounts_whose_password_it_does_not_know(data_dir, monkeypatch):
+    from gunicorn.app.base import BaseApplication
+
+    monkeypatch.setattr(BaseApplication, "run", lambda self: None)  # no server: the listing
+    monkeypatch.setenv("GRIDMAP_DATA_DIR", str(data_dir))
+    assert CliRunner().invoke(main, ["serve", "--demo"]).exit_code == 0
+    assert run(data_dir, "users", "disable", "planner").exit_code == 0
+    again = CliRunner().invoke(main, ["serve", "--demo"])
+    assert again.exit_code == 0, again.output
+    planner = next(line for line in again.output.splitlines() if line.split()[:1] == ["planner"])
+    assert planner.split()[1] == "—"
