@@ -59,7 +59,7 @@ def require_grid(grid_code):
     user = current_user()
     if user is None:
         raise Unauthorized("请先登录 / sign in first")
-    if user.has_role("dispatcher") or user.has_role("admin") or user.can_act_on_grid(grid_code):
+    if user.has_role("dispatcher") or user.can_act_on_grid(grid_code):
         return
     raise Forbidden("无权访问该网格 / not allowed for this grid")
 

@@ -11,10 +11,11 @@ import re
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 
-from gridmap.audit import CALENDAR_CHANGE, CATEGORY_ADD, CATEGORY_CHANGE
+from gridmap.audit import (CALENDAR_CHANGE, CATEGORY_ADD, CATEGORY_CHANGE, USER_ADD, USER_DISABLE,
+                           USER_ENABLE)
 from gridmap.cases.calendar import WEEKDAYS
 from gridmap.cases.categories import LIMITS, MAX_LIMIT_HOURS, NAME_MAX, make_category
-from gridmap.errors import BadInput, GridmapError, NotFound
+from gridmap.errors import BadInput, Conflict, GridmapError, NotFound
 from gridmap.web.access import allow
 from gridmap.web.auth import audit
 from gridmap.web.i18n import t
@@ -53,19 +54,23 @@ def add_user():
                                    display_name=form.get("display_name", "").strip())
     except GridmapError as exc:
         return users(error=exc.message, status=exc.status if exc.status < 500 else 400)
-    audit("user_add", g.user.username, target=user.username,
-          detail={"roles": sorted(user.roles), "grids": sorted(user.grid_codes)})
+    audit(USER_ADD, g.user.username, target=user.username,  # the same detail as the CLI's
+          detail={"roles": sorted(user.roles), "grid_codes": sorted(user.grid_codes)})
     return redirect(url_for("admin.users"))
 
 
 @bp.post("/users/<username>/<any(disable, enable):change>")
 @allow("admin")
 def change_user(username, change):
-    """Disable (ends sessions and tokens) or re-enable an account: 302; 404 unknown."""
+    """Disable (ends sessions and tokens) or re-enable an account: 302; 404 unknown;
+    409 for disabling oneself (that could leave no admin to sign in)."""
     store = accounts()
     store.get_user(username)  # 404 for an unknown name
+    if change == "disable" and username == g.user.username:
+        raise Conflict("不能停用自己的账号 / you cannot disable your own account: ask another "
+                       "admin, or use gridmap users disable")
     (store.disable_user if change == "disable" else store.enable_user)(username)
-    audit(f"user_{change}", g.user.username, target=username)
+    audit(USER_DISABLE if change == "disable" else USER_ENABLE, g.user.username, target=username)
     return redirect(url_for("admin.users"))
 
 

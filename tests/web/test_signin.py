@@ -109,6 +109,25 @@ def test_disabling_a_user_ends_their_session(app):
     assert client.get("/admin/users").status_code == 401
 
 
+def test_an_admin_cannot_disable_themselves_but_another_account(app):
+    app.extensions["gridmap.accounts"].add_user("bob", PASSWORD, ["planner"])
+    client = app.test_client()
+    sign_in(client)
+    token = csrf(client)
+    r = client.post("/admin/users/alice/disable", data={"csrf_token": token})
+    assert r.status_code == 409 and "cannot disable your own account" in r.get_data(as_text=True)
+    assert app.extensions["gridmap.accounts"].get_user("alice").enabled
+    assert client.post("/admin/users/bob/disable", data={"csrf_token": token}).status_code == 302
+    assert not app.extensions["gridmap.accounts"].get_user("bob").enabled
+    r = client.post("/admin/users", data={"csrf_token": token, "username": "carl",
+                                          "password": PASSWORD, "roles": "grid_staff",
+                                          "grid_codes": app.extensions["gridmap"].grids.codes[0]})
+    assert r.status_code == 302, r.get_data(as_text=True)
+    actions = [(e["action"], e.get("detail")) for e in audit_entries(app)][-2:]
+    assert actions == [("user_disable", None), ("user_add", {  # the CLI's detail keys
+        "roles": ["grid_staff"], "grid_codes": [app.extensions["gridmap"].grids.codes[0]]})]
+
+
 @pytest.mark.parametrize("username, password", [
     ("", ""), ("a" * 5000, "x"), ("alice\x00", PASSWORD), ("' OR 1=1 --", "x"),
     ("阿丽斯", "密码" * 10), ("alice", "x" * 100_000),
