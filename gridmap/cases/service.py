@@ -276,8 +276,11 @@ class CaseService:
 
     def overdue(self, props, now=None):
         """``{"sign": bool, "handle": bool, "verify": bool}`` at ``now``."""
+        return self._late(self._current_round(props), now)
+
+    def _late(self, props, now=None):
+        """:meth:`overdue` of props already in their current round."""
         now = now or self.clock()
-        props = self._current_round(props)
         deadlines = props["deadlines"]
         # when each clock stopped: its first stopping event since the last event that
         # restarted it (a forward restarts sign-for; a reopen handling and verification)
@@ -331,7 +334,7 @@ class CaseService:
         if may_see_contact and reporter:
             props["reporter"] = dict(reporter, name=None if reporter["hide_name"]
                                      else reporter["name"])
-        props["overdue"] = self.overdue(props)
+        props["overdue"] = self._late(props)
         props["location"] = feature["geometry"]["coordinates"]
         return props
 
