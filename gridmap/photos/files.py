@@ -26,6 +26,7 @@ import logging
 import os
 import re
 import secrets
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -220,8 +221,9 @@ def _write_once(path, data):
     """Write ``data`` to ``path`` unless there (same name, same bytes): temporary
     file, fsync, rename. The caller fsyncs the folder."""
     try:
-        os.utime(path)  # there already: a sweep must see it as new
-        return
+        if stat.S_ISREG(os.stat(path).st_mode):
+            os.utime(path)  # there already: a sweep must see it as new
+            return
     except FileNotFoundError:
         pass
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{TMP_SUFFIX}")

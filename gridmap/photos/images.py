@@ -22,7 +22,7 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageCms, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
 
 from gridmap.errors import BadInput
 
@@ -38,6 +38,11 @@ MAX_PIXELS = {"JPEG": 50_000_000, "PNG": 4096 * 4096, "WEBP": 4096 * 4096}
 QUALITY, THUMB_QUALITY = 82, 75
 BACKGROUND = (255, 255, 255)  # what transparent pixels become
 SRGB = ImageCms.createProfile("sRGB")
+ORIENTATION = 0x0112  # EXIF tag
+TRANSPOSE = dict(zip(range(2, 9), (Image.Transpose.FLIP_LEFT_RIGHT, Image.Transpose.ROTATE_180,
+                                    Image.Transpose.FLIP_TOP_BOTTOM, Image.Transpose.TRANSPOSE,
+                                    Image.Transpose.ROTATE_270, Image.Transpose.TRANSVERSE,
+                                    Image.Transpose.ROTATE_90)))
 
 #: Types we recognise but do not take: (test on the first bytes, name).
 UNSUPPORTED = (
@@ -194,10 +199,20 @@ def _decode(data, kind, field):
                 scale = min(1, MAX_SIDE / max(img.size))
                 img.draft("RGB", (max(1, int(img.width * scale)), max(1, int(img.height * scale))))
             img.load()
-            upright = ImageOps.exif_transpose(img)
-            return _to_srgb(upright)
+            return _to_srgb(_upright(img))
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise _damaged(kind, field, exc) from exc
+
+
+def _upright(img):
+    """``img`` turned as its EXIF orientation says (2-8: mirrored and/or turned).
+
+    Not ``ImageOps.exif_transpose``: it also rewrites the EXIF we drop anyway, and
+    a damaged EXIF block makes that raise. An orientation we cannot read leaves
+    the image as stored."""
+    orientation = img.getexif().get(ORIENTATION, 1)
+    method = TRANSPOSE.get(orientation) if isinstance(orientation, int) else None
+    return img.transpose(method) if method is not None else img
 
 
 def _damaged(kind, field, exc):

@@ -9,7 +9,7 @@ import zlib
 import numpy as np
 from PIL import Image
 
-RED, BLUE = (220, 20, 20), (20, 20, 220)
+RED, BLUE, GREEN, YELLOW = (220, 20, 20), (20, 20, 220), (20, 200, 20), (230, 230, 20)
 XMP = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/'
        b'02/22-rdf-syntax-ns#"><rdf:Description xmlns:exif="http://ns.adobe.com/exif/1.0/" '
        b'exif:GPSLatitude="29,31.86N"/></rdf:RDF></x:xmpmeta>')
@@ -28,6 +28,15 @@ def halves(width=300, height=200):
     return img
 
 
+def quadrants(width=300, height=200):
+    """Red, blue above green, yellow: shows turns and mirrors."""
+    img = Image.new("RGB", (width, height), RED)
+    img.paste(BLUE, (width // 2, 0, width, height // 2))
+    img.paste(GREEN, (0, height // 2, width // 2, height))
+    img.paste(YELLOW, (width // 2, height // 2, width, height))
+    return img
+
+
 def phone_jpeg(orientation=6, **params):
     """A JPEG as a phone writes it: EXIF with orientation, maker and GPS (29.53 N,
     108.78 E), an XMP packet with GPS again, and a comment. Stored sideways
@@ -38,7 +47,7 @@ def phone_jpeg(orientation=6, **params):
     exif[0x0110] = "Model-X"
     gps = exif.get_ifd(0x8825)
     gps.update({1: "N", 2: (29.0, 31.0, 52.0), 3: "E", 4: (108.0, 46.0, 32.0)})
-    return encode(halves(), exif=exif, xmp=XMP, comment=b"home of the reporter", quality=95,
+    return encode(params.pop("image", None) or halves(), exif=exif, xmp=XMP, comment=b"home of the reporter", quality=95,
                   **params)
 
 

@@ -2,16 +2,19 @@
 
 import hashlib
 import io
+import random
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 from PIL import Image, ImageCms, ImageFile
-from photomaker import (BLUE, RED, encode, halves, jpeg_segments, noise_jpeg, phone_jpeg,
+from photomaker import (BLUE, GREEN, RED, YELLOW, encode, quadrants, halves, jpeg_segments, noise_jpeg, phone_jpeg,
                         png_chunk, png_header_only, with_jpeg_size)
 
 from gridmap.errors import BadInput
 from gridmap.photos import images
-from gridmap.photos.images import (MAX_BYTES, DamagedPhoto, NotAnImage, PhotoTooLarge,
+from gridmap.photos.images import (MAX_BYTES, BadPhoto, DamagedPhoto, NotAnImage, PhotoTooLarge,
                                    PhotoTooManyPixels, UnsupportedPhotoType, process)
 
 APP0, COM = 0xE0, 0xFE
@@ -49,13 +52,49 @@ def test_a_phone_photo_is_turned_upright_and_loses_all_its_metadata():
     assert photo.id == hashlib.sha256(photo.jpeg).hexdigest()
 
 
-@pytest.mark.parametrize("orientation, size, top_left", [
-    (1, (300, 200), RED), (3, (300, 200), BLUE), (6, (200, 300), RED), (8, (200, 300), BLUE)])
-def test_every_orientation_is_applied(orientation, size, top_left):
-    photo = process(phone_jpeg(orientation=orientation))
+@pytest.mark.parametrize("orientation, corners", [  # top left, top right once upright
+    (1, (RED, BLUE)), (2, (BLUE, RED)), (3, (YELLOW, GREEN)), (4, (GREEN, YELLOW)),
+    (5, (RED, GREEN)), (6, (GREEN, RED)), (7, (YELLOW, BLUE)), (8, (BLUE, YELLOW)),
+    (9, (RED, BLUE)), (0, (RED, BLUE))])  # not an orientation: as stored
+def test_every_orientation_is_applied(orientation, corners):
+    photo = process(phone_jpeg(orientation=orientation, image=quadrants()))
     with Image.open(io.BytesIO(photo.jpeg)) as img:
-        assert img.size == size
-        assert near(img.getpixel((10, 10)), top_left)
+        assert img.size == ((300, 200) if orientation in (0, 1, 2, 3, 4, 9) else (200, 300))
+        top_left, top_right = img.getpixel((10, 10)), img.getpixel((img.width - 10, 10))
+        assert near(top_left, corners[0]) and near(top_right, corners[1]), (top_left, top_right)
+
+
+def test_a_damaged_exif_block_is_still_turned_and_dropped_not_a_500():
+    # the Model tag (0x0110, text) renumbered as WhitePoint (0x013E, numbers): Pillow's
+    # exif_transpose raised TypeError rewriting it (found by fuzzing)
+    data = phone_jpeg(orientation=6)
+    damaged = data.replace(b"\x01\x10\x00\x02", b"\x01\x3e\x00\x02", 1)
+    assert damaged != data
+    photo = process(damaged)
+    assert (photo.width, photo.height) == (200, 300) and b"PhoneMaker" not in photo.jpeg
+
+
+def test_mangled_files_give_a_photo_or_a_named_4xx_never_anything_else():
+    rng = random.Random(12)
+    seeds = [phone_jpeg(), encode(quadrants(60, 40).convert("P"), "PNG", transparency=0),
+             encode(quadrants(60, 40), "WEBP"), encode(quadrants(60, 40).convert("RGBA"), "PNG")]
+    outcomes = set()
+    for data in seeds:
+        for _ in range(60):
+            mangled = bytearray(data)
+            for _ in range(rng.randint(1, 4)):
+                pos = rng.randrange(len(mangled))
+                if rng.random() < 0.7:
+                    mangled[pos] = rng.randrange(256)
+                else:
+                    del mangled[pos:pos + rng.randint(1, 20)]
+            try:
+                process(bytes(mangled))
+                outcomes.add("ok")
+            except BadPhoto as err:
+                assert 400 <= err.status < 500
+                outcomes.add(err.code)
+    assert {"ok", "damaged_photo"} <= outcomes
 
 
 def test_the_longest_side_is_capped_and_a_thumbnail_made():
@@ -224,3 +263,10 @@ def test_switching_on_pillows_truncated_loading_is_refused(monkeypatch):
     monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
     with pytest.raises(RuntimeError, match="LOAD_TRUNCATED_IMAGES"):
         process(noise_jpeg(5))
+
+
+def test_the_photo_core_imports_no_flask():
+    code = ("import sys, gridmap.photos, gridmap.cases.photos; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'flask'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
