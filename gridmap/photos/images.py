@@ -32,9 +32,9 @@ MAX_BYTES = 10 * 1024 * 1024  #: an upload larger than this is refused unread
 MAX_SIDE = 2048  #: longest side of the stored photo, in pixels
 THUMB_SIDE = 320  #: longest side of its thumbnail
 #: Pixels a header may announce. A JPEG is decoded at 1/2, 1/4 or 1/8 scale when
-#: that still covers MAX_SIDE, so 50 MP (a 48 MP phone photo) costs ~40 MB; PNG
-#: and WebP decode whole (4 bytes a pixel), so they stop at 4096 x 4096 (64 MB).
-MAX_PIXELS = {"JPEG": 50_000_000, "PNG": 4096 * 4096, "WEBP": 4096 * 4096}
+#: that still covers MAX_SIDE, so 50 MP (a 48 MP phone photo) peaks at ~85 MB; PNG
+#: and WebP decode whole, so they stop at 4096 x 3072 (a 12 MP photo; ~190 MB peak).
+MAX_PIXELS = {"JPEG": 50_000_000, "PNG": 4096 * 3072, "WEBP": 4096 * 3072}
 QUALITY, THUMB_QUALITY = 82, 75
 BACKGROUND = (255, 255, 255)  # what transparent pixels become
 SRGB = ImageCms.createProfile("sRGB")
@@ -252,16 +252,18 @@ def _to_srgb(img):
         rgba = img.convert("RGBA")
         img = Image.new("RGB", rgba.size, BACKGROUND)
         img.paste(rgba, mask=rgba.getchannel("A"))
-    clean = img.convert("RGB") if img.mode != "RGB" else img.copy()
+    clean = img.convert("RGB") if img.mode != "RGB" else img  # ours alone: no copy needed
     clean.info = {}
     return clean
 
 
 def _fit(img, side):
-    """A copy whose longest side is at most ``side`` (never enlarged)."""
-    out = img.copy()
-    out.thumbnail((side, side), Image.Resampling.LANCZOS)
-    return out
+    """``img`` scaled down so its longest side is at most ``side`` (never enlarged)."""
+    scale = side / max(img.size)
+    if scale >= 1:
+        return img
+    size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
+    return img.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
 
 
 def _encode(img, quality):
