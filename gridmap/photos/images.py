@@ -186,7 +186,8 @@ def _decode(data, kind, field):
     """Open (header only), check the pixel count, decode whole, turn upright, make sRGB."""
     try:
         img = Image.open(io.BytesIO(data), formats=[kind])
-    except Image.DecompressionBombError as exc:  # Pillow's own limit, far above ours
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        # Pillow's own limits, far above ours (its warning is an error under -W error)
         raise _too_many_pixels(kind, None, field) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         raise _damaged(kind, field, exc) from exc

@@ -5,6 +5,7 @@ import io
 import random
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -228,6 +229,15 @@ def test_a_50000_x_50000_png_is_a_413_without_decoding_it():
     err = refused(data, PhotoTooManyPixels, 413)
     assert err.detail["limit_pixels"] == images.MAX_PIXELS["PNG"]
     assert "too many pixels" in err.message
+
+
+def test_a_header_in_pillows_warning_range_is_a_413_whatever_the_warning_filter():
+    bomb = png_header_only(10_000, 10_000)  # 100 MP: Pillow warns, or raises under -W error
+    with pytest.warns(Image.DecompressionBombWarning):
+        refused(bomb, PhotoTooManyPixels, 413)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        refused(bomb, PhotoTooManyPixels, 413)
 
 
 def test_a_header_over_our_limit_but_under_pillows_is_a_413_naming_the_size():
