@@ -212,8 +212,13 @@ def _upright(img):
     a damaged EXIF block makes that raise. An orientation we cannot read leaves
     the image as stored."""
     orientation = img.getexif().get(ORIENTATION, 1)
+    if orientation == 1:
+        return img
     method = TRANSPOSE.get(orientation) if isinstance(orientation, int) else None
-    return img.transpose(method) if method is not None else img
+    if method is None:
+        log.info("ignored an EXIF orientation that is not 1-8: %r", orientation)
+        return img
+    return img.transpose(method)
 
 
 def _damaged(kind, field, exc):

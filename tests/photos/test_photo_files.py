@@ -1,6 +1,7 @@
 """PhotoStore (gridmap.photos.files): real files in a temporary data folder, and a
 child process killed with SIGKILL while it saves."""
 
+import fcntl
 import hashlib
 import io
 import os
@@ -150,7 +151,7 @@ def test_saving_a_photo_again_saves_it_from_the_next_sweep(data_dir):
 def test_a_sweep_waits_for_a_save_under_way(data_dir):
     store = PhotoStore(data_dir)
     ref = store.put(noise_jpeg(1))
-    with store._locked(__import__("fcntl").LOCK_SH):  # a save holding the shared lock
+    with store._locked(fcntl.LOCK_SH):  # a save holding the shared lock
         swept = []
         sweeper = threading.Thread(
             target=lambda: swept.append(store.sweep([], now=time.time() + 2 * SWEEP_GRACE_S)))
