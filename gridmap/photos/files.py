@@ -70,12 +70,6 @@ class PhotoStore:
     ----------
     data_dir : str or Path
         The data folder (it must exist); ``photos/`` is made in it if missing.
-
-    Raises
-    ------
-    StoreError
-        (from :meth:`save`) the disk refused a write; the photos may be
-        partly there, and :meth:`sweep` takes them away.
     """
 
     def __init__(self, data_dir):
@@ -91,7 +85,7 @@ class PhotoStore:
 
     def put_all(self, uploads, field="photos"):
         """Process every upload, then save them all: one bad upload (named
-        ``photos[i]``) refuses the lot and nothing is written."""
+        ``{field}[i]``) refuses the lot and nothing is written."""
         return self.save([process(data, f"{field}[{i}]") for i, data in enumerate(uploads)])
 
     def save(self, photos):
@@ -99,6 +93,12 @@ class PhotoStore:
 
         Check every upload of a request (``process``) before saving any, so a bad
         one leaves nothing behind. When this returns, every photo survives a crash.
+
+        Raises
+        ------
+        StoreError
+            The disk refused a write (500); some photos may be in place, and
+            :meth:`sweep` takes them away once no case names them.
         """
         folders = set()
         try:
