@@ -9,6 +9,7 @@ import click
 
 from gridmap import __version__
 from gridmap.cli.grids import grids
+from gridmap.cli.photos import photos
 from gridmap.cli.route import route
 from gridmap.cli.serve import serve
 from gridmap.cli.users import tokens, users
@@ -21,6 +22,7 @@ def main():
 
 
 main.add_command(grids)
+main.add_command(photos)
 main.add_command(route)
 main.add_command(serve)
 main.add_command(users)
