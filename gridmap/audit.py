@@ -98,7 +98,8 @@ class AuditLog:
             One of :data:`ACTIONS`.
         actor : str
             Who acted: a username, ``"cli:<os user>"``, or for failed sign-ins
-            the name tried.
+            the name tried if it is an account, else ``unknown:`` and a keyed
+            digest of it (:func:`gridmap.web.auth.shown_name`).
         role, target, ip : str, optional
             The actor's role, what was acted on (a username, token id, case
             id, grid code), the client address.
