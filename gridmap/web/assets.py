@@ -4,12 +4,14 @@ from flask import Blueprint, abort, current_app, send_from_directory
 
 from gridmap.maps.assets import ALLOWED_FILES
 from gridmap.web.access import ANYONE, allow
+from gridmap.web.security import cacheable
 
 bp = Blueprint("assets", __name__, url_prefix="/assets")
 
 
 @bp.get("/<path:filename>")
 @allow(ANYONE)
+@cacheable
 def asset(filename):
     """An allow-listed asset file: 200, or 404 for anything else.
 

@@ -13,6 +13,7 @@ from gridmap.errors import RateLimited
 from gridmap.web import durability
 from gridmap.web.access import ANYONE, STAFF_ROLES, allow
 from gridmap.web.i18n import t
+from gridmap.web.security import no_store
 
 bp = Blueprint("auth", __name__)
 IP_WINDOW_S = 300
@@ -41,6 +42,7 @@ def _safe_next(target):
 
 @bp.get("/login")
 @allow(ANYONE)
+@no_store
 def login_form():
     """The sign-in form: 200."""
     return render_template("auth/login.html", next=_safe_next(request.args.get("next")))
@@ -48,6 +50,7 @@ def login_form():
 
 @bp.post("/login")
 @allow(ANYONE)
+@no_store
 def login():
     """Sign in: 302 on success; 401 wrong name or password; 429 when throttled or locked.
 

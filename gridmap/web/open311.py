@@ -28,7 +28,7 @@ from gridmap.cases.workflow import OPEN_STATES, STATE_NAMES, STATES
 from gridmap.errors import BadCoordinate, BadInput, Forbidden, GridmapError, NotFound
 from gridmap.web.access import ANYONE, allow
 from gridmap.web.cases_api import limit_by_address, service
-from gridmap.web.security import csrf_exempt
+from gridmap.web.security import csrf_exempt, no_store
 
 log = logging.getLogger(__name__)
 
@@ -408,6 +408,7 @@ def request_list(fmt):
 @bp.post(f"/v2/requests.{FMT}")
 @allow(ANYONE)
 @csrf_exempt
+@no_store
 def create_request(fmt):
     """A service request from the spec's form fields, routed to its grid: 201 with
     ``[{service_request_id, token, service_notice, account_id}]`` (200 for a repeated
@@ -440,6 +441,7 @@ def request_detail(service_request_id, fmt):
 
 @bp.get(f"/v2/tokens/<token>.{FMT}")
 @allow(ANYONE)
+@no_store
 def token(token, fmt):
     """The request a token (the tracking code a POST answered) stands for: 200; 404 unknown."""
     feature = get_request(token=token)
