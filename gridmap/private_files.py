@@ -15,6 +15,7 @@ for a data folder at startup. ``tempfile.mkstemp`` and ``mkdtemp`` already
 make 0600 files and 0700 folders.
 """
 
+import itertools
 import logging
 import os
 import stat
@@ -81,14 +82,18 @@ def make_tree_private(folder):
     """
     me = os.geteuid()
     narrowed = 0
-    for top, folders, files in os.walk(folder):
-        for name in [None, *folders, *files]:
-            path = top if name is None else os.path.join(top, name)
+    paths = (os.path.join(top, name) for top, folders, files in os.walk(folder)
+             for name in folders + files)
+    for path in itertools.chain([os.fspath(folder)], paths):
+        try:
             st = os.lstat(path)
             if stat.S_ISLNK(st.st_mode) or st.st_uid != me:
                 continue
-            if _narrow(st, lambda mode: os.chmod(path, mode)):
-                log.warning("narrowed the mode of %s from %o: only the service's user may read it",
-                            path, stat.S_IMODE(st.st_mode))
-                narrowed += 1
+            changed = _narrow(st, lambda mode: os.chmod(path, mode))
+        except FileNotFoundError:
+            continue  # removed meanwhile by a running process (a compaction's leftovers)
+        if changed:
+            log.warning("narrowed the mode of %s from %o: only the service's user may read it",
+                        path, stat.S_IMODE(st.st_mode))
+            narrowed += 1
     return narrowed

@@ -3,7 +3,7 @@
 import os
 import stat
 
-from gridmap.private_files import open_private, private_folder
+from gridmap.private_files import make_tree_private, open_private, private_folder
 
 
 def mode(path):
@@ -34,3 +34,21 @@ def test_existing_ones_lose_only_the_bits_of_others(tmp_path):
     assert (mode(tmp_path / "open"), mode(tmp_path / "sealed"), mode(tmp_path / "dir")) == (
         0o600, 0o400, 0o700)
     assert (tmp_path / "open").read_text() == "x"
+
+
+def test_a_tree_is_narrowed_without_following_links(tmp_path):
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not ours to change")
+    tree = tmp_path / "data"
+    (tree / "cases").mkdir(parents=True)
+    (tree / "cases" / "cases.geojson").write_text("{}")
+    (tree / "link").symlink_to(outside)
+    for path in (outside, tree / "cases" / "cases.geojson"):
+        os.chmod(path, 0o644)
+    for path in (tree, tree / "cases"):
+        os.chmod(path, 0o755)
+    assert make_tree_private(tree) == 3
+    assert (mode(tree), mode(tree / "cases"), mode(tree / "cases" / "cases.geojson")) == (
+        0o700, 0o700, 0o600)
+    assert mode(outside) == 0o644
+    assert make_tree_private(tree) == 0

@@ -76,7 +76,9 @@ def login():
     locked = throttle.locked_for(key, cfg["SIGNIN_MAX_FAILURES"], cfg["SIGNIN_LOCK_SECONDS"])
     if locked:
         audit(SIGNIN_FAILED, actor, detail={"locked": True, **(detail or {})})
-        raise RateLimited("该账号因多次登录失败被暂时锁定 / account locked after repeated failures",
+        raise RateLimited("此设备登录失败次数过多，请稍后再试 / too many failed sign-ins on this "
+                          "device, try later" if device else
+                          "该账号因多次登录失败被暂时锁定 / account locked after repeated failures",
                           detail={"retry_after_s": locked})
     user = store.verify_password(username, password)
     if user is None:
