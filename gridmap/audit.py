@@ -26,6 +26,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from gridmap.errors import BadInput
+from gridmap.private_files import open_private
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,8 @@ class AuditLog:
             One of :data:`ACTIONS`.
         actor : str
             Who acted: a username, ``"cli:<os user>"``, or for failed sign-ins
-            the name tried.
+            the name tried if it is an account, else ``unknown:`` and a keyed
+            digest of it (:func:`gridmap.web.auth.shown_name`).
         role, target, ip : str, optional
             The actor's role, what was acted on (a username, token id, case
             id, grid code), the client address.
@@ -120,7 +122,7 @@ class AuditLog:
         entry = {"at": at, "action": action, "actor": actor, "role": role, "target": target,
                  "detail": detail, "ip": ip}
         data = (json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
-        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = open_private(self.path, os.O_RDWR | os.O_APPEND)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             size = os.fstat(fd).st_size

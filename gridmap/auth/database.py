@@ -20,6 +20,8 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from gridmap.private_files import open_private
+
 BUSY_TIMEOUT_S = 5.0
 SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 
@@ -46,7 +48,7 @@ def open_database(path, schema):
     path = Path(path)
     # Created here with owner-only permissions: SQLite gives its -wal and
     # -shm files the same mode as the database file.
-    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    os.close(open_private(path, os.O_WRONLY))
     with contextlib.closing(_connect(path)) as conn:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("BEGIN IMMEDIATE")

@@ -12,6 +12,7 @@ import secrets
 from pathlib import Path
 
 from gridmap.auth.roles import ADMIN, DISPATCHER, GRID_STAFF, PLANNER
+from gridmap.private_files import open_private
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ def ensure_demo_accounts(store, grid_codes, data_dir):
         the old one. ``roles`` and ``grids`` are sorted tuples.
     """
     path = Path(data_dir) / DEMO_FILE
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = open_private(path, os.O_RDWR)
     with os.fdopen(fd, "r+b") as f:
         fcntl.flock(f.fileno(), fcntl.LOCK_EX)
         passwords = _read_passwords(f)

@@ -12,6 +12,7 @@ from gridmap.web.access import ANYONE, allow, require_grid
 from gridmap.web.auth import audit
 from gridmap.web.cases_api import CASE_ROLES, actor, may_see_contact, service
 from gridmap.web.pages import grids_map, render_with_map
+from gridmap.web.security import no_store
 
 bp = Blueprint("case_pages", __name__)
 QUEUE_ARGS = ("state", "category", "overdue", "since", "until", "page", "per_page")
@@ -28,6 +29,7 @@ def report():
 
 @bp.get("/track")
 @allow(ANYONE)
+@no_store
 def track_lookup():
     """Look up a tracking code: 200 form, or 302 to the case's page."""
     code = request.args.get("code", "").strip().upper()
@@ -38,6 +40,7 @@ def track_lookup():
 
 @bp.get("/track/<code>")
 @allow(ANYONE)
+@no_store
 def track(code):
     """A case as its reporter sees it (no contact, no staff names): 200; 404 unknown."""
     view = service().public_view(service().by_tracking(code))

@@ -12,6 +12,7 @@ from gridmap.errors import BadInput, NotFound, RateLimited
 from gridmap.jsontext import parse
 from gridmap.web.access import ANYONE, allow, require_grid
 from gridmap.web.auth import audit
+from gridmap.web.security import no_store
 
 bp = Blueprint("cases_api", __name__, url_prefix="/api")
 CASE_ROLES = ("grid_staff", "dispatcher")
@@ -116,6 +117,7 @@ def intake_answer(svc, feature, duplicates):
 
 @bp.post("/reports")
 @allow(ANYONE)
+@no_store
 def create_report():
     """A resident's report: 201 created; 200 for a repeated idempotency key with the same
     report (the first case); 409 the key with a different report; 400 bad field; 422 outside
@@ -168,6 +170,7 @@ def grid_queue(code):
 
 @bp.get("/track/<code>")
 @allow(ANYONE)
+@no_store
 def track(code):
     """Public tracking by code: 200 (no contact, no staff names); 404 unknown."""
     return jsonify(service().public_view(service().by_tracking(code)))
@@ -175,6 +178,7 @@ def track(code):
 
 @bp.post("/track/<code>/rating")
 @allow(ANYONE)
+@no_store
 def rate(code):
     """The resident rates a closed case ``{"rating": 1-5, "comment"}``: 200; 400; 404; 409."""
     limit_by_address("rating", current_app.config["REPORT_IP_LIMIT"], 600)

@@ -25,10 +25,11 @@ from gridmap.cases.categories import CODE, check_offered, in_use
 from gridmap.cases.intake import CONTACT_RE
 from gridmap.cases.service import DATE_ONLY, TRACKING_ALPHABET, _choices
 from gridmap.cases.workflow import OPEN_STATES, STATE_NAMES, STATES
+from gridmap.config import HOST
 from gridmap.errors import BadCoordinate, BadInput, Forbidden, GridmapError, NotFound
 from gridmap.web.access import ANYONE, allow
 from gridmap.web.cases_api import limit_by_address, service
-from gridmap.web.security import csrf_exempt
+from gridmap.web.security import csrf_exempt, no_store
 
 log = logging.getLogger(__name__)
 
@@ -342,6 +343,22 @@ def _joined(args, *names):
     return {name: ",".join(args.getlist(name)) for name in names}
 
 
+def endpoint_url():
+    """Where clients reach this endpoint, never taken from the client's ``Host`` header:
+    under ``PUBLIC_URL``; else, behind trusted proxies (``PROXY_HOPS``), at the nearest
+    one's ``X-Forwarded-Host`` (a host name, checked) with its scheme; else a path on
+    whatever server the client asked (a relative reference, resolved by the client)."""
+    path = bp.url_prefix + "/v2"
+    public = current_app.config["PUBLIC_URL"]
+    if public:
+        return public + path
+    if current_app.config["PROXY_HOPS"]:
+        host = request.headers.get("X-Forwarded-Host", "").rpartition(",")[2].strip()
+        if HOST.fullmatch(host):
+            return f"{request.scheme}://{host}{path}"  # scheme: ProxyFix's X-Forwarded-Proto
+    return path
+
+
 # -- views ----------------------------------------------------------------------
 
 @bp.get(f"/v2/discovery.{FMT}")
@@ -356,7 +373,7 @@ def discovery(fmt):
         "key_service": ("向管理员申请 api_key / ask the administrator for an api_key" if keyed
                         else "POST requests need no api_key here"),
         "endpoints": [{"specification": SPECIFICATION,
-                       "url": request.host_url.rstrip("/") + bp.url_prefix + "/v2",
+                       "url": endpoint_url(),
                        "changeset": CHANGESET, "type": "production",
                        "formats": ["text/xml", "application/json"]}],
     })
@@ -408,6 +425,7 @@ def request_list(fmt):
 @bp.post(f"/v2/requests.{FMT}")
 @allow(ANYONE)
 @csrf_exempt
+@no_store
 def create_request(fmt):
     """A service request from the spec's form fields, routed to its grid: 201 with
     ``[{service_request_id, token, service_notice, account_id}]`` (200 for a repeated
@@ -440,6 +458,7 @@ def request_detail(service_request_id, fmt):
 
 @bp.get(f"/v2/tokens/<token>.{FMT}")
 @allow(ANYONE)
+@no_store
 def token(token, fmt):
     """The request a token (the tracking code a POST answered) stands for: 200; 404 unknown."""
     feature = get_request(token=token)
