@@ -45,7 +45,13 @@ def serve(host, port, workers, demo):
         def load_config(self):
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
-            self.cfg.set("accesslog", "-")
+            # tornado reads each request whole before the app runs: slow clients cost a
+            # file descriptor, not a worker (gridmap/server/worker.py)
+            self.cfg.set("worker_class", "gridmap.server.worker.BufferingWorker")
+            self.cfg.set("accesslog", "-")  # written by the worker, secrets masked
+            # gunicorn's control socket is one path per user: a second installation's
+            # server would take over the first one's; gridmap does not use it
+            self.cfg.set("control_socket_disable", True)
             # the app's long-lived objects (grids, router, index) leave the collector's
             # full passes, which otherwise rescan them all every few thousand requests
             self.cfg.set("post_worker_init", lambda worker: gc.freeze())
