@@ -71,6 +71,8 @@ class WSGIRequests(httputil.HTTPServerConnectionDelegate):
             answer.add(name, value)
         if code not in NO_BODY_STATUS and code >= 200 and "Content-Length" not in answer:
             answer["Content-Length"] = str(len(body))
+        if "Date" not in answer:
+            answer["Date"] = httputil.format_timestamp(started)
         if request.method == "HEAD":
             body = b""
         conn = request.connection
