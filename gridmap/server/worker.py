@@ -17,6 +17,7 @@ import time
 import tornado.httpserver
 from gunicorn.workers.gtornado import TornadoWorker
 from tornado.ioloop import IOLoop, PeriodicCallback
+from tornado.iostream import IOStream
 
 from gridmap.server.wsgi import WSGIRequests
 
@@ -58,8 +59,20 @@ class BufferingWorker(TornadoWorker):
         self.server_alive = True
         for sock in self.sockets:
             sock.setblocking(False)
-            self.server.add_socket(sock)
+            self.ioloop.add_handler(sock, self.accept, IOLoop.READ)
         self.ioloop.start()
+
+    def accept(self, sock, events):
+        """Take one connection per turn of the loop (tornado's own handler takes all that
+        wait): the workers share the listening socket, and one that is busy running the
+        app leaves the next connection to an idle one."""
+        if not self.server_alive:
+            return
+        try:
+            conn, address = sock.accept()
+        except (BlockingIOError, ConnectionAbortedError):
+            return  # another worker took it, or the client left
+        self.server.handle_stream(IOStream(conn), address)
 
     def heartbeat(self):
         """Once stopped (SIGTERM, a changed parent, max_requests): accept no more, then
@@ -67,7 +80,8 @@ class BufferingWorker(TornadoWorker):
         if self.alive:
             return
         if self.server_alive:
-            self.server.stop()
+            for sock in self.sockets:
+                self.ioloop.remove_handler(sock)
             self.server_alive = False
             self.stopping_since = time.monotonic()
         waited = time.monotonic() - self.stopping_since

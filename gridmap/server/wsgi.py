@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 #: request headers the WSGI environ takes apart from the HTTP_* ones
 BODY_HEADERS = ("Content-Length", "Content-Type", "Transfer-Encoding")
 NO_BODY_STATUS = frozenset((204, 304))
+MAX_URI_BYTES = 8190  # gunicorn's limit for the request line, about
+URI_TOO_LONG = ("414 URI Too Long", [("Content-Type", "text/plain; charset=utf-8")],
+                "请求地址过长 / request URI too long\n".encode())
 
 
 class WSGIRequests(httputil.HTTPServerConnectionDelegate):
@@ -61,7 +64,10 @@ class WSGIRequests(httputil.HTTPServerConnectionDelegate):
         started = time.time()
         environ = request.environ()
         try:
-            status, headers, body = _call(self.app, environ)
+            if len(request.start_line.path) > MAX_URI_BYTES:
+                status, headers, body = URI_TOO_LONG
+            else:
+                status, headers, body = _call(self.app, environ)
         except Exception:  # noqa: BLE001 - the server's last line: log it, answer 500, go on
             log.exception("the app failed on %s", accesslog.mask(environ.get("RAW_URI", "")))
             status, headers, body = "500 Internal Server Error", [], b""
