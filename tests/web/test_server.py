@@ -151,6 +151,8 @@ def test_the_access_log_masks_tracking_codes_and_keys(start_server, tmp_path):
         assert requests.get(url + path, timeout=5,
                             headers={"Referer": f"{url}/track/{code}"}).status_code in (200, 302)
     requests.post(f"{url}/api/track/{code}/rating", json={"rating": 5}, timeout=5)
+    # "_" for "-" must not pass for the proxy's header (dropped, as gunicorn does)
+    requests.get(url + "/api/health", headers={"X_Forwarded_For": "198.51.100.66"}, timeout=5)
     server.stop()
     log = server.log.read_text(encoding="utf-8")
     for path in ("/api/track/", "/track/", "/open311/v2/tokens/", "/rating", "code="):
@@ -159,6 +161,7 @@ def test_the_access_log_masks_tracking_codes_and_keys(start_server, tmp_path):
         assert secret not in log  # ...but not the secrets
     assert f'"GET /api/track/{code[:2]}*** HTTP/1.1" 200' in log
     assert "203.0.113.9 - - [" in log  # the client's address through the trusted proxy
+    assert "198.51.100.66" not in log
 
 
 def test_sigterm_ends_the_server_cleanly(tmp_path):
