@@ -12,6 +12,8 @@ gets 3 T to take its answer. Headers over 64 KiB close the connection; a
 malformed request gets tornado's bare 400.
 """
 
+import errno
+import resource
 import time
 
 import tornado.httpserver
@@ -56,6 +58,10 @@ class BufferingWorker(TornadoWorker):
         self.server = Server(self.requests, no_keep_alive=self.cfg.keepalive <= 0,
                              max_header_size=MAX_HEADER_BYTES, idle_connection_timeout=timeout,
                              body_timeout=3 * timeout, max_body_size=MAX_BODY_BYTES)
+        # each slow client holds a descriptor: allow as many as the hard limit lets
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft < hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         self.server_alive = True
         for sock in self.sockets:
             sock.setblocking(False)
@@ -72,7 +78,21 @@ class BufferingWorker(TornadoWorker):
             conn, address = sock.accept()
         except (BlockingIOError, ConnectionAbortedError):
             return  # another worker took it, or the client left
+        except OSError as exc:
+            if exc.errno not in (errno.EMFILE, errno.ENFILE):
+                raise
+            # out of file descriptors: leave new connections to the other workers (or
+            # the backlog) for a second instead of spinning on them
+            self.log.warning("worker %s: no file descriptor left for a new connection (%s)",
+                             self.pid, exc.strerror)
+            self.ioloop.remove_handler(sock)
+            self.ioloop.call_later(1, self._listen_again, sock)
+            return
         self.server.handle_stream(IOStream(conn), address)
+
+    def _listen_again(self, sock):
+        if self.server_alive:
+            self.ioloop.add_handler(sock, self.accept, IOLoop.READ)
 
     def heartbeat(self):
         """Once stopped (SIGTERM, a changed parent, max_requests): accept no more, then
