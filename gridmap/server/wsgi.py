@@ -17,6 +17,7 @@ import io
 import logging
 import sys
 import time
+from datetime import timedelta
 from urllib.parse import unquote_to_bytes
 
 from tornado import gen, httputil, iostream
@@ -93,7 +94,7 @@ class WSGIRequests(httputil.HTTPServerConnectionDelegate):
 
     async def _deliver(self, conn, written):
         try:
-            await gen.with_timeout(self.write_timeout_s, written,
+            await gen.with_timeout(timedelta(seconds=self.write_timeout_s), written,
                                    quiet_exceptions=iostream.StreamClosedError)
         except TimeoutError:  # a reader too slow to take its answer: let it go
             conn.close()
