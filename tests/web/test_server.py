@@ -125,7 +125,7 @@ def test_malformed_requests_get_a_4xx(server, raw, status):
 
 
 def test_a_client_that_never_finishes_is_dropped(start_server, tmp_path):
-    server = start_server(tmp_path / "data", GRIDMAP_CLIENT_TIMEOUT_S="1")
+    server = start_server(tmp_path / "data", GRIDMAP_CLIENT_TIMEOUT_SECONDS="1")
     stalled = []
     for start in (b"GET /api/health HTTP/1.1\r\nHost:",  # headers never end
                   b"POST /api/reports HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{",
