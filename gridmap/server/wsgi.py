@@ -69,7 +69,7 @@ class WSGIRequests(httputil.HTTPServerConnectionDelegate):
                 status, headers, body = URI_TOO_LONG
             else:
                 status, headers, body = _call(self.app, environ)
-        except Exception:  # noqa: BLE001 - the server's last line: log it, answer 500, go on
+        except Exception:  # the server's last line: log it, answer 500, go on
             log.exception("the app failed on %s", accesslog.mask(environ.get("RAW_URI", "")))
             status, headers, body = "500 Internal Server Error", [], b""
         code = int(status.split(" ", 1)[0])

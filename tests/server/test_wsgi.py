@@ -19,6 +19,10 @@ def big_app(environ, start_response):
     return [b"x" * BIG]
 
 
+def failing_app(environ, start_response):
+    raise RuntimeError("boom")
+
+
 class Quiet:
     def info(self, line):
         pass
@@ -29,14 +33,14 @@ def serve():
     """``serve(write_timeout_s)`` → port of a server running ``big_app``."""
     loops = []
 
-    def start(write_timeout_s):
+    def start(write_timeout_s, app=big_app):
         ready = threading.Event()
         box = {}
 
         def run():
             async def main():
                 server = tornado.httpserver.HTTPServer(
-                    WSGIRequests(big_app, 1024, write_timeout_s, Quiet()))
+                    WSGIRequests(app, 1024, write_timeout_s, Quiet()))
                 sock = socket.socket()
                 sock.bind(("127.0.0.1", 0))
                 sock.listen(8)
@@ -93,3 +97,10 @@ def test_a_reader_that_takes_nothing_is_let_go(serve):
     s.settimeout(5)
     assert read_all(s) < BIG
     s.close()
+
+
+def test_an_app_that_fails_gets_a_500_not_a_dropped_connection(serve, caplog):
+    with socket.create_connection(("127.0.0.1", serve(5, app=failing_app)), timeout=5) as s:
+        s.sendall(b"GET /track/7K3QD-M9XTA HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert s.recv(4096).startswith(b"HTTP/1.1 500 ")
+    assert "the app failed on /track/7K***" in caplog.text and "M9XTA" not in caplog.text
