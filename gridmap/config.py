@@ -36,6 +36,9 @@ SETTINGS = {
     "PROXY_HOPS": (0, int, "reverse proxies in front of the service (one nginx: 1); their "
                    "X-Forwarded-For and X-Forwarded-Proto are trusted, so rate limits and the "
                    "audit log see the client's address; 0: the socket's address, headers ignored"),
+    "CLIENT_TIMEOUT_SECONDS": (20, int, "a client gets this long to send a request's headers "
+                               "(and to idle between requests), three times as long for its "
+                               "body and to take the answer; then it is disconnected"),
     "OPEN311_API_KEYS": ("", str, "comma-separated keys an Open311 client must send as api_key "
                          "to POST requests; empty: POST needs no key"),
     "PUBLIC_URL": ("", str, "the address clients reach the service at, e.g. "
@@ -69,7 +72,7 @@ def load_config(mapping=None, environ=None):
     for key, (_, kind, _) in SETTINGS.items():
         config[key] = _coerce(key, config[key], kind)
     for key in ("SESSION_IDLE_MINUTES", "SIGNIN_MAX_FAILURES", "SIGNIN_LOCK_SECONDS",
-                "SIGNIN_IP_LIMIT", "REPORT_IP_LIMIT"):
+                "SIGNIN_IP_LIMIT", "REPORT_IP_LIMIT", "CLIENT_TIMEOUT_SECONDS"):
         if config[key] < 1:
             raise ConfigError(f"配置 {key} 须为正整数，收到 {config[key]!r} / "
                               f"{key} must be a positive integer, got {config[key]!r}")

@@ -47,12 +47,12 @@ def create_app(config=None):
     app.extensions["gridmap.cases"] = CaseService(GeoJSONSeqStore(data_dir / "cases"), community)
     app.config["MAX_CONTENT_LENGTH"] = 256 * 1024  # a report is text; bigger bodies get a 413
 
-    from gridmap.web import (access, admin, api, assets, auth, case_pages, cases_api,
+    from gridmap.web import (access, admin, api, assets, auth, case_pages, cases_api, demo,
                              durability, errors, i18n, open311, pages, security)
 
     # order matters: identify and authorise the caller before checking CSRF; the
     # durability hook first, so it answers last, once the request's writes are on disk
-    for module in (durability, i18n, errors, access, security):
+    for module in (durability, i18n, errors, access, security, demo):
         module.init_app(app)
     for module in (pages, api, assets, auth, admin, cases_api, case_pages, open311):
         app.register_blueprint(module.bp)

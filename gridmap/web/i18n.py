@@ -8,6 +8,8 @@ MESSAGES = {
     "title": ("路东社区网格地图", "Ludong Community Grid Map"),
     "schematic": ("示意数据：网格边界与人员均为虚构，仅供演示。",
                   "Schematic data: boundaries and people are invented, for demonstration only."),
+    "demo_banner": ("演示系统：账号密码公开，请勿用于真实数据。",
+                    "Demo system: account passwords are public. Do not use it for real data."),
     "grids": ("网格", "Grids"),
     "code": ("网格代码", "Grid code"),
     "name": ("名称", "Name"),
