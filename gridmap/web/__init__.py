@@ -47,7 +47,7 @@ def create_app(config=None):
     app.extensions["gridmap.cases"] = CaseService(GeoJSONSeqStore(data_dir / "cases"), community)
     app.config["MAX_CONTENT_LENGTH"] = 256 * 1024  # a report is text; bigger bodies get a 413
 
-    from gridmap.web import (access, admin, api, assets, auth, case_pages, cases_api,
+    from gridmap.web import (access, admin, api, assets, auth, body, case_pages, cases_api,
                              durability, errors, i18n, open311, pages, security)
 
     # order matters: identify and authorise the caller before checking CSRF; the
@@ -60,6 +60,7 @@ def create_app(config=None):
     # (two stat calls when nothing changed); store reads catch up by themselves
     app.before_request(community.refresh)
     access.check_policies(app)
+    app.wsgi_app = body.guard(app.wsgi_app)  # a body the server cannot read whole is a 400
     if app.config["PROXY_HOPS"]:  # the client's address from the proxies' headers, not the socket's
         # each proxy appends to X-Forwarded-For; the nearest one sets X-Forwarded-Proto
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_HOPS"], x_proto=1)

@@ -4,6 +4,9 @@ Contact details are returned only to dispatchers and the staff of the
 case's grid; public answers never name staff beyond their team role.
 """
 
+import codecs
+import json
+
 from flask import Blueprint, current_app, g, jsonify, request
 
 from gridmap.audit import CASE_FORWARD, CASE_TRANSITION
@@ -25,12 +28,19 @@ def service():
 
 def json_body(fields=None):
     """The request's JSON object, or a 400 naming what is wrong with it (also a key
-    not in ``fields``, if given)."""
+    not in ``fields``, if given). UTF-16 and UTF-32 are refused; a UTF-8 byte order
+    mark is ignored."""
     if request.mimetype != "application/json":
         raise BadInput(f"Content-Type 须为 application/json，收到 {request.mimetype or '无'!s} / "
                        f"Content-Type must be application/json, got {request.mimetype or 'none'}",
                        field="body")
     data = request.get_data()
+    encoding = json.detect_encoding(data)  # what json.loads would decode: JSON is UTF-8 only
+    if encoding not in ("utf-8", "utf-8-sig"):
+        name = encoding.upper()
+        raise BadInput(f"请求体须为 UTF-8 编码的 JSON，收到 {name} / the body must be JSON in UTF-8 "
+                       f"(RFC 8259), got {name}", field="body")
+    data = data.removeprefix(codecs.BOM_UTF8)  # RFC 8259 lets a parser ignore one
     try:
         body, strict = parse(data)
     except (ValueError, RecursionError):
