@@ -82,6 +82,21 @@ def _plain_json_problem(body, max_depth=MAX_DEPTH):
     return None
 
 
+JSON_TYPES = {dict: ("对象", "an object"), list: ("数组", "an array"), bool: ("布尔值", "a boolean"),
+              int: ("数字", "a number"), float: ("数字", "a number")}
+
+
+def check_text_fields(body, fields):
+    """A 400 naming the first of ``fields`` in ``body`` that is neither text nor null,
+    whether or not the request goes on to use it."""
+    for field in sorted(fields):
+        value = body.get(field)
+        if value is not None and not isinstance(value, str):
+            zh, en = JSON_TYPES.get(type(value), ("其他", "something else"))
+            raise BadInput(f"{field} 须为文本，收到{zh} / {field} must be text, got {en}",
+                           field=field)
+
+
 def limit_by_address(kind, limit, window_s):
     allowed, retry = current_app.extensions["gridmap.throttle"].hit(
         f"{kind}:ip:{request.remote_addr}", limit, window_s)
@@ -154,6 +169,7 @@ def act_on_case(case_id):
     feature = service().get(case_id)
     require_grid(feature["properties"]["grid_code"])
     body = json_body(ACTION_FIELDS)
+    check_text_fields(body, ACTION_FIELDS)
     params = {k: body[k] for k in ("to_grid", "to_person", "reason") if body.get(k) is not None}
     action = body.get("action")
     new = service().act(case_id, action, actor(), note=body.get("note"), **params)

@@ -386,6 +386,10 @@ def test_a_page_past_the_end_shows_the_last_page(app, client):
     ({"action": "forward", "note": "n", "to_person": {"x": [1]}}, "to_person"),
     ({"action": "forward", "note": "n", "to_person": "nobody"}, "to_person"),
     ({"action": "sign", "bogus": 1}, "body"),
+    # fields the action does not use are checked too
+    ({"action": "sign", "to_grid": {"$ne": 1}}, "to_grid"),
+    ({"action": "sign", "to_person": ["p"]}, "to_person"),
+    ({"action": "sign", "reason": 1}, "reason"), ({"action": "sign", "note": True}, "note"),
 ])
 def test_odd_action_bodies_are_a_400_naming_the_field_and_change_nothing(app, client, body,
                                                                           field):
