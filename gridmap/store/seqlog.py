@@ -92,6 +92,9 @@ class SeqLog:
         self._lock_fd = os.open(self.folder / LOCK, flags, 0o600)
         self._compact_fd = os.open(self.folder / COMPACT_LOCK, flags, 0o600)
         self._sync_fd = os.open(self.folder / SYNC, flags, 0o600)
+        # the mark's bytes exist before any fsync needs to write it: an fsync that
+        # succeeded never fails on a full disk afterwards (zeros mark nothing as synced)
+        os.posix_fallocate(self._sync_fd, 0, MARK.size)
 
     def after_fork(self):
         """Reopen the lock files: a forked child must not share its parent's flocks."""
