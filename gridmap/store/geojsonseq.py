@@ -36,8 +36,8 @@ answer), and leaving the block waits for it: the disk and the CPU work at
 once, and still nothing is acknowledged before it is durable.
 
 A full disk refuses a write (:class:`~gridmap.errors.DiskFull`, after cutting off
-what the ``write`` got in) and nothing more: the next write works once there
-is room. A failed fsync stops writing in the process for good (every later write and
+the record the ``write`` tore) and nothing more: the next write works once
+there is room. A failed fsync stops writing in the process for good (every later write and
 every fsync still queued fail too), as databases do since "fsyncgate": the
 kernel reports a write-back error once per open file, may drop the pages, and
 a later fsync that succeeds proves nothing about them. Check the disk, then
@@ -254,7 +254,7 @@ class GeoJSONSeqStore(CaseStore):
         except (OSError, StoreError) as exc:
             failure = exc
         finally:
-            if is_disk_full(failure):  # the append was cut off: nothing kept, writing goes on
+            if is_disk_full(failure):  # append() cut off the torn record: writing goes on
                 log.error("no room to write to %s: %s", self.folder, failure)
                 failure = DiskFull(("案件", "the case"))
             for op in batch:
