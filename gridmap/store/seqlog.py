@@ -92,6 +92,9 @@ class SeqLog:
         self._lock_fd = open_private(self.folder / LOCK, os.O_RDWR)
         self._compact_fd = open_private(self.folder / COMPACT_LOCK, os.O_RDWR)
         self._sync_fd = open_private(self.folder / SYNC, os.O_RDWR)
+        # the mark's bytes exist before any fsync needs to write it: an fsync that
+        # succeeded never fails on a full disk afterwards (zeros mark nothing as synced)
+        os.posix_fallocate(self._sync_fd, 0, MARK.size)
 
     def after_fork(self):
         """Reopen the lock files: a forked child must not share its parent's flocks."""

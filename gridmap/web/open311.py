@@ -22,7 +22,7 @@ from flask import Blueprint, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from gridmap.cases.categories import CODE, check_offered, in_use
-from gridmap.cases.intake import CONTACT_RE
+from gridmap.cases.intake import CONTACT_RE, DESCRIPTION_MAX
 from gridmap.cases.service import DATE_ONLY, TRACKING_ALPHABET, _choices
 from gridmap.cases.workflow import OPEN_STATES, STATE_NAMES, STATES
 from gridmap.config import HOST
@@ -261,13 +261,11 @@ def report_body(form, categories):
                            "be geocoded here: send lat and long (WGS 84)", field="lat")
         raise BadInput("缺少字段 lat 和 long / missing fields lat and long", field="lat")
     lat, lon = _coordinate(form, "lat", 90), _coordinate(form, "long", 180)
-    description = _form_text(form, "description", 4000)
+    description = _form_text(form, "description", DESCRIPTION_MAX)
     if description is None:
         raise BadInput("缺少字段 description / missing field description", field="description")
     media_url = _form_text(form, "media_url", 500, re.compile(r"https?://\S+"))
-    for label, extra in (("地址 / address", address), ("图片 / media", media_url)):
-        if extra:
-            description += f"\n{label}: {extra}"
+    description = _with_extras(description, address, media_url)
     first, last = _form_text(form, "first_name", 32), _form_text(form, "last_name", 32)
     name = _person_name(first, last)
     if name and len(name) > 32:
@@ -277,6 +275,25 @@ def report_body(form, categories):
     return {"lon": lon, "lat": lat, "datum": "wgs84", "category": code,
             "description": description, "contact": _form_text(form, "phone", 20, CONTACT_RE),
             "name": name}
+
+
+def _with_extras(description, address, media_url):
+    """The description with the address and media link appended as lines; a 400 naming
+    them all if together they pass the description's limit."""
+    alone, extras = len(description), []
+    for name, label, extra in (("address_string", "地址 / address", address),
+                               ("media_url", "图片 / media", media_url)):
+        if extra:
+            description += f"\n{label}: {extra}"
+            extras.append(name)
+    if len(description) > DESCRIPTION_MAX:
+        names = " + ".join(["description", *extras])
+        raise BadInput(f"{names} 合计最长 {DESCRIPTION_MAX} 字（地址与图片链接附在描述后），收到 "
+                       f"{len(description)}（description {alone} 字）/ {names} together are at most "
+                       f"{DESCRIPTION_MAX} characters (the address and the media link are appended "
+                       f"to the description), got {len(description)} (description alone: {alone})",
+                       field="description")
+    return description
 
 
 def api_keys():

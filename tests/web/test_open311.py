@@ -328,6 +328,19 @@ def test_bad_fields_are_400_naming_the_field_and_store_nothing(app, client, fiel
 
 
 @pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_a_description_too_long_with_its_address_names_both(app, client, fmt):
+    r = post(client, form(app, description="x" * 3990, address_string="y" * 200), fmt=fmt)
+    assert_error(r, 400, fmt, "description + address_string", "got 4205",
+                 "description alone: 3990")
+    r = post(client, form(app, description="x" * 3990, address_string="y" * 200,
+                          media_url="https://example.org/p.jpg"), fmt=fmt)
+    assert_error(r, 400, fmt, "description + address_string + media_url")
+    assert count(app) == 0
+    r = post(client, form(app, description="x" * 3700, address_string="y" * 200), fmt=fmt)
+    assert r.status_code == 201  # 3,915 together: within the limit
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
 def test_a_point_outside_the_service_area_names_the_nearest_grid(app, client, fmt):
     r = post(client, form(app, lat="29.0", long="108.0"), fmt=fmt)
     nearest = app.extensions["gridmap"].router.route_point(108.0, 29.0).nearest
