@@ -13,6 +13,7 @@ from gridmap.web.auth import audit
 from gridmap.web.cases_api import CASE_ROLES, actor, may_see_contact, service
 from gridmap.web.pages import grids_map, render_with_map
 from gridmap.web.security import no_store
+from gridmap.web.uploads import takes_photos, uploaded_photos
 
 bp = Blueprint("case_pages", __name__)
 QUEUE_ARGS = ("state", "category", "overdue", "since", "until", "page", "per_page")
@@ -43,7 +44,7 @@ def track_lookup():
 @no_store
 def track(code):
     """A case as its reporter sees it (no contact, no staff names): 200; 404 unknown."""
-    view = service().public_view(service().by_tracking(code))
+    view = service().public_view(service().by_tracking(code), all_photos=True)
     return render_template("cases/track.html", view=view, state_names=STATE_NAMES)
 
 
@@ -82,16 +83,19 @@ def render_queue(code, error=None, status=200):
 
 @bp.post("/grid/<code>/cases/<case_id>")
 @allow(*CASE_ROLES)
+@takes_photos
 def act(code, case_id):
-    """A queue button: 302 back to the queue with the outcome; a refusal re-renders the
-    queue with the reason and its status (400 bad note, 403 rule, 409 wrong state)."""
+    """A queue button (a reply may carry up to 3 ``photos``, multipart): 302 back to the
+    queue with the outcome; a refusal re-renders the queue with the reason and its status
+    (400 bad note, 4xx bad photo, 403 rule, 409 wrong state)."""
     feature = service().get(case_id)
     require_grid(feature["properties"]["grid_code"])
     form = request.form
     action = form.get("action", "")
     params = {k: form[k] for k in ("to_grid", "reason") if form.get(k)}
     try:
-        new = service().act(case_id, action, actor(), note=form.get("note") or None, **params)
+        new = service().act(case_id, action, actor(), note=form.get("note") or None,
+                            photos=uploaded_photos(request.files), **params)
     except GridmapError as exc:
         if exc.status >= 500:
             raise

@@ -148,6 +148,18 @@ MESSAGES = {
     "wd_mon": ("周一", "Mon"), "wd_tue": ("周二", "Tue"), "wd_wed": ("周三", "Wed"),
     "wd_thu": ("周四", "Thu"), "wd_fri": ("周五", "Fri"), "wd_sat": ("周六", "Sat"),
     "wd_sun": ("周日", "Sun"),
+    "photos": ("照片（最多 3 张）", "Photos (up to 3)"),
+    "photos_hint": ("JPEG、PNG 或 WebP，每张最多 10 MB；照片仅工作人员和您可见，公开须经工作人员同意。",
+                    "JPEG, PNG or WebP, at most 10 MB each; only staff and you see them unless "
+                    "staff make one public."),
+    "too_many_photos": ("照片最多 3 张", "At most 3 photos"),
+    "reply_photos": ("处置后照片", "Photos after the work"),
+    "photo_public": ("公开", "public"),
+    "photo_private": ("不公开", "private"),
+    "make_public": ("设为公开", "Make public"),
+    "make_private": ("取消公开", "Make private"),
+    "photo_made_public": ("照片已公开", "The photo is public now"),
+    "photo_made_private": ("照片已设为不公开", "The photo is private now"),
 }
 
 
