@@ -31,8 +31,10 @@ EXPECTED = {
     ("case_pages.report", "GET"): ANY,
     ("case_pages.track_lookup", "GET"): ANY,
     ("case_pages.track", "GET"): ANY,
-    ("case_pages.grid_queue", "GET"): {"grid_staff", "dispatcher"},
-    ("case_pages.act", "POST"): {"grid_staff", "dispatcher"},
+    ("staff_pages.grid_queue", "GET"): {"grid_staff", "dispatcher"},
+    ("staff_pages.all_cases", "GET"): {"grid_staff", "dispatcher"},
+    ("staff_pages.case_page", "GET"): {"grid_staff", "dispatcher"},
+    ("staff_pages.act", "POST"): {"grid_staff", "dispatcher"},
     ("assets.asset", "GET"): ANY,
     ("auth.login_form", "GET"): ANY,
     ("auth.login", "POST"): ANY,
@@ -105,7 +107,8 @@ def request_for(app, endpoint, method, counter):
         args["token"] = feature["properties"]["tracking_code"]
     if endpoint == "admin.change_category":
         args["code"] = "06"
-    if endpoint in ("cases_api.get_case", "cases_api.act_on_case", "case_pages.act"):
+    if endpoint in ("cases_api.get_case", "cases_api.act_on_case", "staff_pages.case_page",
+                    "staff_pages.act"):
         args["case_id"] = new_case(app)["id"]
         body = {"action": "sign"} if endpoint == "cases_api.act_on_case" else None
     elif endpoint in ("cases_api.track", "cases_api.rate", "case_pages.track"):
@@ -122,7 +125,7 @@ def request_for(app, endpoint, method, counter):
         url = url_for(endpoint, **{k: args[k] for k in rule.arguments})
     query = {"api.route": {"lon": "108.8", "lat": "29.52"}}.get(endpoint, {})
     form = {"csrf_token": CSRF}
-    if endpoint == "case_pages.act":
+    if endpoint == "staff_pages.act":
         form["action"] = "sign"
     if endpoint == "open311.create_request":
         spot = app.extensions["gridmap"].grids.grids[3].geometry.representative_point()
