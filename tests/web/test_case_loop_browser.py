@@ -52,12 +52,15 @@ def test_report_work_verify_and_rate(browser, live_server, tmp_path, grid_on_scr
     watch(phone, problems)
     phone.goto(live_server.url + "/report")
     phone.wait_for_selector("path.leaflet-interactive")
-    phone.select_option("select[name=category]", "06")
+    assert phone.input_value("select[name=category]") == ""  # 请选择: nothing preselected
     phone.fill("textarea[name=description]", "小区门口垃圾堆积三天未清运")
     phone.fill("input[name=contact]", PHONE)
     phone.click("#submit")
     assert "尚未选择位置" in phone.inner_text("#error")
     phone.mouse.click(*grid_on_screen(phone, grid.geometry))
+    phone.click("#submit")
+    assert "请选择类别" in phone.inner_text("#error")  # refused before anything is sent
+    phone.select_option("select[name=category]", "06")
     phone.click("#submit")
     phone.wait_for_selector("#result:not([hidden])")
     code = phone.inner_text("#result-code")
@@ -98,11 +101,15 @@ def test_report_work_verify_and_rate(browser, live_server, tmp_path, grid_on_scr
     assert "已联系物业清运完毕" in phone.inner_text("#reply")
     page_text = phone.inner_text("body")
     assert PHONE not in page_text and "worker7" not in page_text
-    phone.select_option("select[name=rating]", "4")
-    phone.fill("input[name=comment]", "及时")
+    phone.fill("textarea[name=comment]", "及时，\n谢谢！")
+    phone.click("#rate-form button[type=submit]")
+    assert "请点击星星评分" in phone.inner_text("#error")  # no stars: nothing sent
+    phone.click("label[for=star-4]")
+    assert phone.locator("input[name=rating]:checked").get_attribute("value") == "4"
+    phone.screenshot(path=str(tmp_path / "stars.png"))
     phone.click("#rate-form button[type=submit]")
     phone.wait_for_selector("#state:has-text('已评价')")  # no string eval: the page's CSP forbids it
-    assert "★★★★" in phone.inner_text("#case")
+    assert "★★★★" in phone.inner_text("#case") and "★★★★★" not in phone.inner_text("#case")
     assert problems == []
 
 
