@@ -116,8 +116,7 @@ def act(case_id):
     except GridmapError as exc:
         if exc.status >= 500:
             raise
-        return render_case(service().get(case_id), error=exc.message, form=form,
-                           status=exc.status)
+        return render_case(service().get(case_id), error=exc, form=form, status=exc.status)
     props = new["properties"]
     audit(CASE_FORWARD if action == "forward" else CASE_TRANSITION, g.user.username,
           target=case_id, detail={"action": action, "state": props["state"],
@@ -129,6 +128,8 @@ def act(case_id):
 
 
 def render_case(feature, error=None, form=None, confirm=None, status=200):
+    """The case page; ``error`` (a GridmapError) shown above it, ``form`` refilled,
+    ``confirm`` the action waiting for a confirmation."""
     cmty = community()
     view = service().staff_view(feature, may_see_contact(feature))
     grid = cmty.grids[view["grid_code"]]

@@ -146,7 +146,7 @@ def test_a_missing_reason_or_note_is_a_400_before_any_confirmation(app, form, fi
     for confirm in ({}, {"confirm": "yes"}):
         r = post(worker, case["id"], **form, **confirm)
         assert r.status_code == 400 and 'id="confirm-yes"' not in text(r)
-        assert 'role="alert"' in text(r) and field in text(r)
+        assert f'role="alert" id="error" data-field="{field}"' in text(r)
         assert stored(app, case["id"]) == before
 
 
