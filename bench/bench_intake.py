@@ -4,7 +4,7 @@ floor of a trivial JSON endpoint of the same server in the same run.
 Not a test. Run ``.venv/bin/python bench/bench_intake.py [--duration 8] [--rounds 3]
 [--profile]``.
 
-Starts ``gridmap serve --workers 2`` (gunicorn, sync workers, access log on) on a
+Starts ``gridmap serve --workers 2`` (gunicorn, tornado workers, access log on) on a
 temporary data folder with a high ``REPORT_IP_LIMIT``, then drives 32 concurrent
 connections at ``GET /api/health`` (the floor) and ``POST /api/reports`` (a new
 case each time, fsynced before the answer: random points inside the grids, random
@@ -94,15 +94,23 @@ end
 PROFILE_CONF = """
 import cProfile, os
 
-def post_fork(server, worker):
+worker_class = "gridmap.server.worker.BufferingWorker"
+control_socket_disable = True
+
+def post_worker_init(worker):  # the app's POST requests, inside the worker's event loop
     worker.profile = cProfile.Profile()
+    inner = worker.wsgi.wsgi_app
 
-def pre_request(worker, req):
-    if req.method == "POST":
+    def profiled(environ, start_response):
+        if environ["REQUEST_METHOD"] != "POST":
+            return inner(environ, start_response)
         worker.profile.enable()
+        try:
+            return inner(environ, start_response)
+        finally:
+            worker.profile.disable()
 
-def post_request(worker, req, environ, resp):
-    worker.profile.disable()
+    worker.wsgi.wsgi_app = profiled
 
 def worker_exit(server, worker):
     worker.profile.dump_stats(os.path.join(%(out)r, f"worker-{os.getpid()}.prof"))
@@ -403,7 +411,7 @@ def main():
 
         server = Server(workdir, args.workers, profile_dir)
         try:
-            print(f"gridmap serve: {args.workers} sync workers, {os.cpu_count()} CPUs, "
+            print(f"gridmap serve: {args.workers} workers, {os.cpu_count()} CPUs, "
                   f"{CONNECTIONS} connections, client "
                   f"{'wrk -t%d' % args.client_threads if use_wrk else 'python asyncio'}, "
                   f"{args.rounds} × {args.duration} s per endpoint; load average "

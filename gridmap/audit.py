@@ -8,6 +8,8 @@
 Writers in any number of processes append under an exclusive ``flock``,
 with one ``O_APPEND`` write and an ``fsync`` before :meth:`AuditLog.record`
 returns, so lines never interleave and a recorded action survives a crash.
+On a full disk the line is cut off again and :class:`~gridmap.errors.DiskFull`
+raised (the entry goes to the error log instead).
 A line torn by a crash is closed with a newline by the next writer and
 skipped by readers. There is no method to change or delete an entry.
 
@@ -25,7 +27,9 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from gridmap.errors import BadInput
+from gridmap.diskspace import is_disk_full
+from gridmap.errors import BadInput, DiskFull
+from gridmap.private_files import open_private
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +101,8 @@ class AuditLog:
             One of :data:`ACTIONS`.
         actor : str
             Who acted: a username, ``"cli:<os user>"``, or for failed sign-ins
-            the name tried.
+            the name tried if it is an account, else ``unknown:`` and a keyed
+            digest of it (:func:`gridmap.web.auth.shown_name`).
         role, target, ip : str, optional
             The actor's role, what was acted on (a username, token id, case
             id, grid code), the client address.
@@ -120,15 +125,22 @@ class AuditLog:
         entry = {"at": at, "action": action, "actor": actor, "role": role, "target": target,
                  "detail": detail, "ip": ip}
         data = (json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
-        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = open_private(self.path, os.O_RDWR | os.O_APPEND)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             size = os.fstat(fd).st_size
             if size and os.pread(fd, 1, size - 1) != b"\n":
                 data = b"\n" + data  # a crash tore the last line: close it, keep ours whole
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+            except OSError as exc:
+                if not is_disk_full(exc):
+                    raise
+                os.ftruncate(fd, size)  # no torn line left behind (we hold the lock)
+                log.error("audit entry not written, no room in %s: %s", self.path, entry)
+                raise DiskFull(("审计记录", "the audit entry")) from exc
             os.fsync(fd)
         finally:
             os.close(fd)  # also releases the lock

@@ -5,7 +5,9 @@ naming the key, the value and what is allowed.
 """
 
 import os
+import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from gridmap.errors import ConfigError
 
@@ -34,11 +36,20 @@ SETTINGS = {
     "PROXY_HOPS": (0, int, "reverse proxies in front of the service (one nginx: 1); their "
                    "X-Forwarded-For and X-Forwarded-Proto are trusted, so rate limits and the "
                    "audit log see the client's address; 0: the socket's address, headers ignored"),
+    "CLIENT_TIMEOUT_SECONDS": (20, int, "a client gets this long to send a request's headers "
+                               "(and to idle between requests), three times as long for its "
+                               "body and to take the answer; then it is disconnected"),
     "OPEN311_API_KEYS": ("", str, "comma-separated keys an Open311 client must send as api_key "
                          "to POST requests; empty: POST needs no key"),
+    "PUBLIC_URL": ("", str, "the address clients reach the service at, e.g. "
+                   "https://grid.example.cn (Open311 discovery names it); empty: see README"),
 }
 MAX_PROXY_HOPS = 5
 DIGITS = {"COUNTY_CODE": 6, "SUBDISTRICT_CODE": 3, "COMMUNITY_CODE": 3}
+#: a host name or address, and an optional port: what a URL's authority may be here
+HOST = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]"
+                  r"{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
+URL_PATH = re.compile(r"(?:/[A-Za-z0-9._~!$&'()*+,;=:@%-]*)*")
 
 
 def load_config(mapping=None, environ=None):
@@ -61,7 +72,7 @@ def load_config(mapping=None, environ=None):
     for key, (_, kind, _) in SETTINGS.items():
         config[key] = _coerce(key, config[key], kind)
     for key in ("SESSION_IDLE_MINUTES", "SIGNIN_MAX_FAILURES", "SIGNIN_LOCK_SECONDS",
-                "SIGNIN_IP_LIMIT", "REPORT_IP_LIMIT"):
+                "SIGNIN_IP_LIMIT", "REPORT_IP_LIMIT", "CLIENT_TIMEOUT_SECONDS"):
         if config[key] < 1:
             raise ConfigError(f"配置 {key} 须为正整数，收到 {config[key]!r} / "
                               f"{key} must be a positive integer, got {config[key]!r}")
@@ -72,6 +83,7 @@ def load_config(mapping=None, environ=None):
     if keys.strip() and not any(k.strip() for k in keys.split(",")):
         raise ConfigError(f"OPEN311_API_KEYS 没有可用的密钥：{keys!r} / OPEN311_API_KEYS holds no "
                           f"key, only commas and spaces: {keys!r} (leave it empty for none)")
+    config["PUBLIC_URL"] = _public_url(config["PUBLIC_URL"])
     for key, width in DIGITS.items():
         value = config[key]
         if not (value.isdigit() and len(value) == width):
@@ -81,6 +93,24 @@ def load_config(mapping=None, environ=None):
         raise ConfigError(f"SNAP_TOLERANCE_M 须为非负数，收到 {config['SNAP_TOLERANCE_M']!r} / "
                           "SNAP_TOLERANCE_M must be a non-negative number of metres")
     return config
+
+
+def _public_url(value):
+    """An absolute http(s) URL without user, query or fragment, kept without its final ``/``."""
+    value = value.strip()
+    if not value:
+        return ""
+    try:
+        parts = urlsplit(value)
+        ok = parts.port is None or parts.port > 0  # .port raises for one out of range
+    except ValueError:
+        ok = False
+    if not (ok and parts.scheme in ("http", "https") and HOST.fullmatch(parts.netloc)
+            and URL_PATH.fullmatch(parts.path) and "?" not in value and "#" not in value):
+        raise ConfigError(f"PUBLIC_URL 须为 http(s) 网址，如 https://grid.example.cn，收到 {value!r} / "
+                          "PUBLIC_URL must be an http(s) URL such as https://grid.example.cn "
+                          f"(a host, a port and a path at most), got {value!r}")
+    return value.rstrip("/")
 
 
 def _coerce(key, value, kind):

@@ -38,6 +38,7 @@ from gridmap.errors import BadInput, ConfigError, GridmapError
 from gridmap.geo.checks import check_grids
 from gridmap.geo.grids import GridSet, load_outline, make_grid_code
 from gridmap.geo.routing import Router
+from gridmap.private_files import make_tree_private, open_private, private_folder
 from gridmap.teams import load_teams
 
 log = logging.getLogger(__name__)
@@ -87,10 +88,17 @@ def init_data_folder(config, source=GEODATA):
 
     Returns the folder's path. A folder with files in it is left alone (only
     files of :data:`ADDED_LATER` that it lacks are added), so a deleted grid
-    file is reported at startup, not silently replaced by demo data.
+    file is reported at startup, not silently replaced by demo data; but it
+    and everything in it are made private to the service's user
+    (:func:`~gridmap.private_files.make_tree_private`).
     """
     data_dir = Path(config["DATA_DIR"])
     if data_dir.is_dir() and any(data_dir.iterdir()):
+        try:  # made by hand, by an older release, or restored from a backup
+            make_tree_private(data_dir)
+        except OSError as exc:
+            raise ConfigError(f"无法设置数据目录权限 / cannot make the data folder {data_dir} "
+                              f"private to its user: {exc}") from exc
         for name in ADDED_LATER:
             if not (data_dir / name).exists():
                 write_json_atomic(data_dir / name, _shipped(config, source)[name])
@@ -101,7 +109,8 @@ def init_data_folder(config, source=GEODATA):
     # never leaves a half-made data folder, and of two processes starting
     # at once, one wins and the other uses its folder.
     try:
-        data_dir.parent.mkdir(parents=True, exist_ok=True)
+        if not data_dir.parent.is_dir():  # an existing parent is not ours to change
+            private_folder(data_dir.parent, parents=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{data_dir.name}.init-", dir=data_dir.parent))
     except OSError as exc:
         raise ConfigError(f"无法创建数据目录 / cannot create the data folder {data_dir}: {exc}") from exc
@@ -338,7 +347,7 @@ def _document(path):
 @contextmanager
 def _settings_lock(data_dir):
     """An exclusive lock on ``DATA_DIR/.settings.lock`` across processes."""
-    fd = os.open(Path(data_dir) / ".settings.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fd = open_private(Path(data_dir) / ".settings.lock", os.O_RDWR)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

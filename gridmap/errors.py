@@ -91,3 +91,20 @@ class RateLimited(GridmapError):
 
     status = 429
     code = "rate_limited"
+
+
+class DiskFull(GridmapError):
+    """A write refused because the data folder's disk has no room (HTTP 503).
+
+    Nothing was written (or what was is cut off again); reads go on, and writes
+    work again as soon as there is room. ``detail["retry_after_s"]`` says when
+    to try again.
+    """
+
+    status = 503
+    code = "disk_full"
+
+    def __init__(self, what):
+        super().__init__(f"服务器磁盘已满，{what[0]}未能保存，请稍后再试 / the server's disk is full: "
+                         f"{what[1]} could not be saved, try again later",
+                         detail={"retry_after_s": 60})

@@ -18,7 +18,7 @@ import time
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from gridmap.auth.credentials import CREDENTIAL_SCHEMA, CredentialsMixin
-from gridmap.auth.database import open_database, transaction
+from gridmap.auth.database import Keeper, open_database, transaction
 from gridmap.auth.roles import check_grid_codes, check_roles
 from gridmap.auth.users import User, check_label, check_password, check_username
 from gridmap.errors import Conflict, NotFound
@@ -68,11 +68,13 @@ class AccountStore(CredentialsMixin):
 
     def __init__(self, path, idle_timeout_s=8 * 3600, max_age_s=7 * 86400, clock=time.time):
         self.path = open_database(path, SCHEMA)
+        self._keeper = Keeper(self.path)  # reads go on when the disk is full
         self.idle_timeout_s = idle_timeout_s
         self.max_age_s = max_age_s
         self.clock = clock
 
     def _tx(self, write=False):
+        self._keeper.hold()
         return transaction(self.path, write=write)
 
     def add_user(self, username, password, roles, grid_codes=(), display_name="", person_id=None):
@@ -190,8 +192,8 @@ class AccountStore(CredentialsMixin):
         if not check_password_hash(row["password_hash"], password) or not row["enabled"]:
             return None
         if not row["password_hash"].startswith(HASH_METHOD + "$"):  # older parameters: upgrade
-            new_hash = generate_password_hash(password, method=HASH_METHOD)
-            with self._tx(write=True) as db:
-                db.execute("UPDATE users SET password_hash = ? WHERE username = ? "
-                           "AND password_hash = ?", (new_hash, username, row["password_hash"]))
+            new_hash = generate_password_hash(password, method=HASH_METHOD)  # (or next time)
+            self._bookkeep("upgrading a password hash", "UPDATE users SET password_hash = ? "
+                           "WHERE username = ? AND password_hash = ?",
+                           (new_hash, username, row["password_hash"]))
         return User.from_row(row)

@@ -34,6 +34,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from gridmap.private_files import open_private
+
 MAGIC = b"GMBUCKET"
 VERSION = 2
 SLOTS = 1 << 16  # 1.5 MiB
@@ -132,7 +134,7 @@ class Buckets:
 
 def _open(path, slots):
     size = _HEADER_SIZE + slots * _SLOT.size
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    fd = open_private(path, os.O_RDWR)
     try:
         fcntl.lockf(fd, fcntl.LOCK_EX)
         try:

@@ -8,13 +8,20 @@ so a disabled user's session or token stops working at once.
 Session lifetime: a session ends when signed out, after ``idle_timeout_s``
 without use, or ``max_age_s`` after sign-in however active. ``last_seen`` is
 written at most once a minute, so idle time is measured to within a minute.
+Noting a use (``last_seen``, a token's ``last_used_at``) is bookkeeping: when
+it cannot be written (a full disk) it is skipped and logged, and the request
+goes on.
 """
 
 import hashlib
+import logging
 import secrets
+import sqlite3
 
 from gridmap.auth.users import User, check_label, iso_time
-from gridmap.errors import Forbidden, NotFound
+from gridmap.errors import DiskFull, Forbidden, NotFound
+
+log = logging.getLogger(__name__)
 
 TOKEN_PREFIX = "gm_"
 TOUCH_EVERY_S = 60
@@ -76,13 +83,14 @@ class CredentialsMixin:
         if row is None:
             return None
         if now - row["last_seen"] > self.idle_timeout_s or now - row["s_created"] > self.max_age_s:
-            self.end_session(sid)
+            self._bookkeep("ending an expired session", "DELETE FROM sessions WHERE sid_hash = ?",
+                           (sid_hash,))
             return None
         if not row["enabled"]:
             return None
         if now - row["last_seen"] >= TOUCH_EVERY_S:
-            with self._tx(write=True) as db:
-                db.execute("UPDATE sessions SET last_seen = ? WHERE sid_hash = ?", (now, sid_hash))
+            self._bookkeep("noting a session's use", "UPDATE sessions SET last_seen = ? "
+                           "WHERE sid_hash = ?", (now, sid_hash))
         return User.from_row(row)
 
     def end_session(self, sid):
@@ -165,9 +173,18 @@ class CredentialsMixin:
         if row is None or not row["enabled"]:
             return None
         if row["last_used_at"] is None or now - row["last_used_at"] >= TOUCH_EVERY_S:
-            with self._tx(write=True) as db:
-                db.execute("UPDATE tokens SET last_used_at = ? WHERE id = ?", (now, row["token_id"]))
+            self._bookkeep("noting an API token's use", "UPDATE tokens SET last_used_at = ? "
+                           "WHERE id = ?", (now, row["token_id"]))
         return User.from_row(row)
+
+    def _bookkeep(self, what, sql, params):
+        """A write that only notes a use: skipped and logged when it cannot be done (a full
+        disk, a lock held too long), so that the request it serves (maybe a read) goes on."""
+        try:
+            with self._tx(write=True) as db:
+                db.execute(sql, params)
+        except (DiskFull, sqlite3.OperationalError) as exc:
+            log.warning("%s skipped: %s", what, exc.__cause__ or exc)
 
 
 def _token_dict(row):

@@ -20,6 +20,10 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from gridmap.diskspace import is_disk_full
+from gridmap.errors import DiskFull
+from gridmap.private_files import open_private
+
 BUSY_TIMEOUT_S = 5.0
 SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 
@@ -46,7 +50,7 @@ def open_database(path, schema):
     path = Path(path)
     # Created here with owner-only permissions: SQLite gives its -wal and
     # -shm files the same mode as the database file.
-    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    os.close(open_private(path, os.O_WRONLY))
     with contextlib.closing(_connect(path)) as conn:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("BEGIN IMMEDIATE")
@@ -122,7 +126,7 @@ def transaction(path, write=False):
         Take the write lock at once (``BEGIN IMMEDIATE``); readers use a
         deferred transaction, which sees one consistent snapshot.
     """
-    with contextlib.closing(_connect(path)) as conn:
+    with contextlib.closing(_connect(path)) as conn, disk_full_refused():
         conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         try:
             yield conn
@@ -130,3 +134,46 @@ def transaction(path, write=False):
             conn.rollback()
             raise
         conn.execute("COMMIT")
+
+
+@contextlib.contextmanager
+def disk_full_refused():
+    """SQLite's "database or disk is full" as a DiskFull (HTTP 503); SQLite has rolled
+    the transaction back, so nothing of it is kept."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        if is_disk_full(exc):
+            raise DiskFull(("账号数据", "the account data")) from exc
+        raise
+
+
+class Keeper:
+    """One idle connection to a WAL database, held open by this process.
+
+    SQLite deletes the ``-wal`` and ``-shm`` files when the last connection
+    closes, and a reader must create them again, which fails on a full disk
+    (``SQLITE_IOERR_SHMSIZE``): with short-lived connections every read would
+    then fail, and so would opening the file (:func:`open_database`) in a worker
+    started then. While one connection stays open they stay, so reads go on:
+    every process keeps one (``gridmap serve``'s master too, through the app it
+    builds to check the configuration, so workers it starts on a full disk boot).
+    :meth:`hold` opens it again in a forked child (the inherited one is kept
+    from the collector, never closed).
+    """
+
+    def __init__(self, path):
+        self.path, self._conn, self._pid = Path(path), None, None
+        self.hold()
+
+    def hold(self):
+        """Open this process's connection if it has none (one ``getpid`` when it has)."""
+        pid = os.getpid()
+        if self._pid == pid:
+            return
+        if self._conn is not None:
+            _INHERITED.append(self._conn)
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                               check_same_thread=False)
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # opens -wal and -shm
+        self._conn, self._pid = conn, pid

@@ -2,7 +2,8 @@
 
 ``DATA_DIR/demo-accounts.txt`` (mode 0600) keeps each password made here, so
 every later start can print them again. Disable the accounts and delete the
-file before real use.
+file before real use. While the file names an enabled account, the service is
+a demo (``active_demo_accounts``): every page says so.
 """
 
 import fcntl
@@ -12,6 +13,7 @@ import secrets
 from pathlib import Path
 
 from gridmap.auth.roles import ADMIN, DISPATCHER, GRID_STAFF, PLANNER
+from gridmap.private_files import open_private
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +68,7 @@ def ensure_demo_accounts(store, grid_codes, data_dir):
         the old one. ``roles`` and ``grids`` are sorted tuples.
     """
     path = Path(data_dir) / DEMO_FILE
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = open_private(path, os.O_RDWR)
     with os.fdopen(fd, "r+b") as f:
         fcntl.flock(f.fileno(), fcntl.LOCK_EX)
         passwords = _read_passwords(f)
@@ -95,3 +97,15 @@ def ensure_demo_accounts(store, grid_codes, data_dir):
         accounts.append((username, password, tuple(sorted(user.roles)),
                          tuple(sorted(user.grid_codes))))
     return accounts
+
+
+def active_demo_accounts(store, data_dir):
+    """The enabled accounts ``demo-accounts.txt`` names (their passwords are known):
+    the service is a demo while there is one. Empty without the file."""
+    try:
+        with open(Path(data_dir) / DEMO_FILE, "rb") as f:
+            named = _read_passwords(f)
+    except FileNotFoundError:
+        return []
+    return [user.username for user in store.list_users()
+            if user.username in named and user.enabled]

@@ -43,7 +43,7 @@ import math
 import time
 
 from gridmap.auth.buckets import Buckets
-from gridmap.auth.database import LocalConnection, open_database
+from gridmap.auth.database import Keeper, LocalConnection, disk_full_refused, open_database
 from gridmap.errors import BadInput
 
 THROTTLE_FILE = "throttle.sqlite3"
@@ -90,6 +90,9 @@ class Throttle:
         self.clock = clock
         self._pruned_at = -math.inf
         self._conn = LocalConnection(self.path, synchronous=SYNCHRONOUS)
+        # -wal and -shm outlive this process's other connections: a worker started on a
+        # full disk opens the file only if they are there (see Keeper)
+        self._keeper = Keeper(self.path)
         self._buckets = Buckets(self.path.parent, self.path.stem)
 
     def hit(self, key, limit, window_s):
@@ -119,8 +122,9 @@ class Throttle:
         """Record one failed attempt (e.g. a wrong password) at ``key``."""
         now = self.clock()
         db = self._conn.get()
-        db.execute("INSERT INTO throttle_failures VALUES (?, ?)", (key, now))
-        self._prune(db, now)
+        with disk_full_refused():  # a failure not counted: refuse the attempt (503)
+            db.execute("INSERT INTO throttle_failures VALUES (?, ?)", (key, now))
+            self._prune(db, now)
 
     def failures(self, key, window_s):
         """How many failures were recorded at ``key`` in the last ``window_s`` seconds."""
@@ -147,7 +151,8 @@ class Throttle:
 
         Rate-limit hits are kept: signing in must not reset a rate limit.
         """
-        self._conn.get().execute("DELETE FROM throttle_failures WHERE key = ?", (key,))
+        with disk_full_refused():
+            self._conn.get().execute("DELETE FROM throttle_failures WHERE key = ?", (key,))
 
     def _prune(self, db, now):
         # At most once a minute per process.

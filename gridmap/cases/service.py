@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from gridmap.cases.categories import CODE, check_offered
 from gridmap.cases.intake import check_plain_text, check_report
+from gridmap.cases.masking import mask_numbers
 from gridmap.cases.workflow import OPEN_STATES, STATE_NAMES, apply_action
 from gridmap.errors import BadInput, Conflict, NotFound, OutsideServiceArea
 from gridmap.geo.datums import to_wgs84
@@ -317,7 +318,8 @@ class CaseService:
         return {"sign": late("sign"), "handle": late("handle"), "verify": late("verify")}
 
     def public_view(self, feature):
-        """What anyone with the tracking code may see: no contact, no staff names."""
+        """What anyone with the tracking code may see (and Open311, anyone): no contact, no
+        staff names, and the description with phone and ID numbers masked."""
         props = self._current_round(feature["properties"])
         grid = self.community.grids[props["grid_code"]]
         category = self.community.category(props["category"])
@@ -325,7 +327,7 @@ class CaseService:
             "tracking_code": props["tracking_code"], "state": props["state"],
             "state_name": STATE_NAMES[props["state"]][0],
             "category": {"code": category.code, "name": category.name, "name_en": category.name_en},
-            "description": props["description"],
+            "description": mask_numbers(props["description"]),
             "grid": {"code": grid.code, "name": grid.name},
             "handled_by": self.handler_role(props),
             "reported_at": props["reported_at"], "deadlines": props["deadlines"],

@@ -18,6 +18,7 @@ def serve(host, port, workers, demo):
     """Start the web service (gunicorn, WSGI app gridmap.web:create_app())."""
     from gunicorn.app.base import BaseApplication
 
+    from gridmap.auth.demo import DEMO_FILE, active_demo_accounts, ensure_demo_accounts
     from gridmap.errors import GridmapError
     from gridmap.web import create_app
 
@@ -28,16 +29,20 @@ def serve(host, port, workers, demo):
         sys.exit(2)
     community = app.extensions["gridmap"]
     if demo:
-        from gridmap.auth.demo import ensure_demo_accounts
-
         accounts = ensure_demo_accounts(app.extensions["gridmap.accounts"], community.grids.codes,
                                         community.data_dir)
         click.echo("演示账号 / demo accounts (also in "
-                   f"{community.data_dir / 'demo-accounts.txt'}):", err=True)
+                   f"{community.data_dir / DEMO_FILE}):", err=True)
         for username, password, roles, grids in accounts:
             where = f"  grids {', '.join(grids)}" if grids else ""
             password = password or "—"  # disabled, or not made here: not known
             click.echo(f"  {username:<12} {password:<20} {', '.join(roles)}{where}", err=True)
+    else:
+        left = active_demo_accounts(app.extensions["gridmap.accounts"], community.data_dir)
+        if left:
+            click.echo(f"注意：演示账号仍可登录，页面会标明演示系统 / demo accounts still enabled, "
+                       f"pages say this is a demo: {', '.join(left)}. Disable them (gridmap users "
+                       f"disable NAME) and delete {community.data_dir / DEMO_FILE}.", err=True)
     click.echo(f"gridmap {'demo ' if demo else ''}running on http://{host}:{port}/ "
                f"({len(community.grids)} grids, data folder {community.data_dir})", err=True)
 
@@ -45,7 +50,13 @@ def serve(host, port, workers, demo):
         def load_config(self):
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
-            self.cfg.set("accesslog", "-")
+            # tornado reads each request whole before the app runs: slow clients cost a
+            # file descriptor, not a worker (gridmap/server/worker.py)
+            self.cfg.set("worker_class", "gridmap.server.worker.BufferingWorker")
+            self.cfg.set("accesslog", "-")  # written by the worker, secrets masked
+            # gunicorn's control socket is one path per user: a second installation's
+            # server would take over the first one's; gridmap does not use it
+            self.cfg.set("control_socket_disable", True)
             # the app's long-lived objects (grids, router, index) leave the collector's
             # full passes, which otherwise rescan them all every few thousand requests
             self.cfg.set("post_worker_init", lambda worker: gc.freeze())

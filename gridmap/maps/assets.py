@@ -5,11 +5,14 @@ copies installed from the npm registry (``package-lock.json``) and served by
 the app under ``/assets/``.
 """
 
-#: npm package files the app may serve: (url path under /assets/, purpose)
-ALLOWED_PREFIXES = ("leaflet/dist/",)
-
 LEAFLET_JS = "leaflet/dist/leaflet.js"
 LEAFLET_CSS = "leaflet/dist/leaflet.css"
+#: The npm package files the app serves under ``/assets/``, by their exact path
+#: there: Leaflet and the images its stylesheet and default marker load. Nothing
+#: else is served, however the path is spelt (``..``, encoded, backslashes).
+ALLOWED_FILES = frozenset((LEAFLET_JS, LEAFLET_CSS, *(
+    f"leaflet/dist/images/{name}.png"
+    for name in ("layers", "layers-2x", "marker-icon", "marker-icon-2x", "marker-shadow"))))
 
 
 def use_local_assets(folium_map, assets_url):

@@ -35,7 +35,9 @@ thread instead, while the caller goes on (to find duplicates and build its
 answer), and leaving the block waits for it: the disk and the CPU work at
 once, and still nothing is acknowledged before it is durable.
 
-A failed fsync stops writing in the process for good (every later write and
+A full disk refuses a write (:class:`~gridmap.errors.DiskFull`, after cutting off
+the record the ``write`` tore) and nothing more: the next write works once
+there is room. A failed fsync stops writing in the process for good (every later write and
 every fsync still queued fail too), as databases do since "fsyncgate": the
 kernel reports a write-back error once per open file, may drop the pages, and
 a later fsync that succeeds proves nothing about them. Check the disk, then
@@ -60,7 +62,8 @@ import threading
 import time
 import weakref
 
-from gridmap.errors import BadInput, NotFound
+from gridmap.diskspace import is_disk_full
+from gridmap.errors import BadInput, DiskFull, GridmapError, NotFound
 from gridmap.store.base import CaseStore, DuplicateCase, StoreError, VersionConflict
 from gridmap.store.features import (check_codes, check_key, check_query, check_radius,
                                     check_text, check_version, parse_instant, prepare_feature)
@@ -251,9 +254,12 @@ class GeoJSONSeqStore(CaseStore):
         except (OSError, StoreError) as exc:
             failure = exc
         finally:
+            if is_disk_full(failure):  # append() cut off the torn record: writing goes on
+                log.error("no room to write to %s: %s", self.folder, failure)
+                failure = DiskFull(("案件", "the case"))
             for op in batch:
                 if not committed and op.error is None:
-                    op.result, op.error = None, failure if isinstance(failure, StoreError) else (
+                    op.result, op.error = None, failure if isinstance(failure, GridmapError) else (
                         StoreError(f"案件未能写入 / the case could not be written: "
                                    f"{failure or 'interrupted'}"))
 

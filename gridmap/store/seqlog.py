@@ -38,6 +38,7 @@ import threading
 from pathlib import Path
 
 from gridmap.jsontext import loads
+from gridmap.private_files import open_private, private_folder
 from gridmap.store.base import StoreError
 from gridmap.store.snapshot import (SNAPSHOT, fsync_dir, read_snapshot, snapshot_ident,
                                     snapshot_next, write_snapshot)
@@ -71,7 +72,7 @@ class SeqLog:
     def __init__(self, folder):
         self.folder = Path(folder)
         try:
-            self.folder.mkdir(exist_ok=True)
+            private_folder(self.folder)
             self._open_locks()
         except OSError as exc:
             raise StoreError(f"案件目录不可用 / cannot use the case folder {self.folder}: {exc}") from exc
@@ -88,10 +89,12 @@ class SeqLog:
         # error (reported once per open file) records it before any other returns
         self._fsync_lock = threading.Lock()
         self.failure = None  # the first failed fsync: nothing unsynced is trusted after it
-        flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
-        self._lock_fd = os.open(self.folder / LOCK, flags, 0o600)
-        self._compact_fd = os.open(self.folder / COMPACT_LOCK, flags, 0o600)
-        self._sync_fd = os.open(self.folder / SYNC, flags, 0o600)
+        self._lock_fd = open_private(self.folder / LOCK, os.O_RDWR)
+        self._compact_fd = open_private(self.folder / COMPACT_LOCK, os.O_RDWR)
+        self._sync_fd = open_private(self.folder / SYNC, os.O_RDWR)
+        # the mark's bytes exist before any fsync needs to write it: an fsync that
+        # succeeded never fails on a full disk afterwards (zeros mark nothing as synced)
+        os.posix_fallocate(self._sync_fd, 0, MARK.size)
 
     def after_fork(self):
         """Reopen the lock files: a forked child must not share its parent's flocks."""
@@ -205,7 +208,7 @@ class SeqLog:
         if self._fd is None:
             path = self.folder / segment_name(self.segment)
             tmp = self.folder / f".{path.name}.{os.getpid()}.tmp"
-            fd = os.open(tmp, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+            fd = open_private(tmp, os.O_RDWR | os.O_APPEND | os.O_TRUNC)
             try:
                 _write_all(fd, data)
                 os.fsync(fd)

@@ -18,6 +18,7 @@ import json
 import os
 
 from gridmap.jsontext import loads
+from gridmap.private_files import open_private
 from gridmap.store.base import StoreError
 
 SNAPSHOT = "cases.geojson"
@@ -47,7 +48,7 @@ def write_snapshot(folder, raws, next_segment):
     tmp = folder / f".{SNAPSHOT}.{os.getpid()}.tmp"
     header = {"type": "FeatureCollection",
               "gridmap_store": {"format": FORMAT, "next_segment": next_segment, "count": len(raws)}}
-    with open(tmp, "w", encoding="utf-8") as f:
+    with os.fdopen(open_private(tmp, os.O_WRONLY | os.O_TRUNC), "w", encoding="utf-8") as f:
         f.write(json.dumps(header)[:-1] + ', "features": [\n')
         f.writelines(f"{raw},\n" if i < len(raws) - 1 else f"{raw}\n" for i, raw in enumerate(raws))
         f.write("]}\n")

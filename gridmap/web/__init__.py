@@ -12,6 +12,7 @@ from gridmap.auth.accounts import AccountStore
 from gridmap.auth.throttle import Throttle
 from gridmap.cases.service import CaseService
 from gridmap.datafolder import load_community, secret_key
+from gridmap.diskspace import DiskWatch
 from gridmap.errors import ConfigError
 from gridmap.maps.assets import LEAFLET_JS
 from gridmap.store.geojsonseq import GeoJSONSeqStore
@@ -45,14 +46,16 @@ def create_app(config=None):
     app.extensions["gridmap.throttle"] = Throttle(data_dir / "throttle.sqlite3")
     app.extensions["gridmap.audit"] = AuditLog(data_dir / "audit.jsonl")
     app.extensions["gridmap.cases"] = CaseService(GeoJSONSeqStore(data_dir / "cases"), community)
+    app.extensions["gridmap.disks"] = DiskWatch({"store": data_dir / "cases", "accounts": data_dir})
     app.config["MAX_CONTENT_LENGTH"] = 256 * 1024  # a report is text; bigger bodies get a 413
 
-    from gridmap.web import (access, admin, api, assets, auth, case_pages, cases_api,
-                             durability, errors, i18n, open311, pages, security, staff_pages)
+    from gridmap.web import (access, admin, api, assets, auth, body, case_pages, cases_api,
+                             demo, durability, errors, i18n, open311, pages, security,
+                             staff_pages)
 
     # order matters: identify and authorise the caller before checking CSRF; the
     # durability hook first, so it answers last, once the request's writes are on disk
-    for module in (durability, i18n, errors, access, security):
+    for module in (durability, i18n, errors, access, security, demo):
         module.init_app(app)
     for module in (pages, api, assets, auth, admin, cases_api, case_pages, staff_pages,
                    open311):
@@ -60,7 +63,9 @@ def create_app(config=None):
     # each request sees categories and calendar changed by an admin in another worker
     # (two stat calls when nothing changed); store reads catch up by themselves
     app.before_request(community.refresh)
+    app.before_request(durability.refuse_without_room)  # once the caller is known
     access.check_policies(app)
+    app.wsgi_app = body.guard(app.wsgi_app)  # a body the server cannot read whole is a 400
     if app.config["PROXY_HOPS"]:  # the client's address from the proxies' headers, not the socket's
         # each proxy appends to X-Forwarded-For; the nearest one sets X-Forwarded-Proto
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_HOPS"], x_proto=1)

@@ -60,11 +60,20 @@ def grids():
 @bp.get("/health")
 @allow(ANYONE)
 def health():
-    """Liveness for load balancers and the benchmark's floor: 200 ``{"ok": true}``; 503
-    once a failed fsync stopped this worker writing cases (restart it after checking
-    the disk)."""
+    """For load balancers and monitors, and the benchmark's floor (no write, one ``statvfs``
+    per disk): 200 ``{"ok": true, "components": {"store": "ok", "accounts": "ok"}}``; 503
+    with ``ok`` false when a part cannot write: ``disk_full`` (reads go on; writes answer
+    503 until there is room), or for the store ``fsync_failed`` (this worker stopped
+    writing cases: check the disk, then restart it)."""
+    components = current_app.extensions["gridmap.disks"].status()
     error = current_app.extensions["gridmap.cases"].store.disk_error
     if error is not None:
-        return jsonify({"ok": False, "grids": len(community().grids),
-                        "error": "store_error", "message": f"写入已停止 / writing stopped: {error}"}), 503
-    return jsonify({"ok": True, "grids": len(community().grids)})
+        components["store"] = "fsync_failed"
+    body = {"ok": True, "grids": len(community().grids), "components": components}
+    if error is not None:
+        body.update(ok=False, error="store_error", message=f"写入已停止 / writing stopped: {error}")
+    elif "disk_full" in components.values():
+        full = ", ".join(name for name, status in components.items() if status == "disk_full")
+        body.update(ok=False, error="disk_full", message=f"磁盘已满，无法写入：{full} / the disk is "
+                    f"full: cannot write ({full}); reads go on")
+    return jsonify(body), 200 if body["ok"] else 503

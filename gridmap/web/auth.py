@@ -1,15 +1,19 @@
 """Staff sign-in and sign-out. Residents never sign in."""
 
+import hashlib
+import hmac
 from urllib.parse import urlsplit
 
 from flask import (Blueprint, current_app, g, redirect, render_template, request, session,
                    url_for)
 
 from gridmap.audit import SIGNIN, SIGNIN_FAILED, SIGNOUT
+from gridmap.auth.devices import COOKIE, DEVICE_DAYS, read_devices, remember_device
 from gridmap.errors import RateLimited
 from gridmap.web import durability
 from gridmap.web.access import ANYONE, STAFF_ROLES, allow
 from gridmap.web.i18n import t
+from gridmap.web.security import no_store
 
 bp = Blueprint("auth", __name__)
 IP_WINDOW_S = 300
@@ -57,6 +61,7 @@ def _next_field(target):
 
 @bp.get("/login")
 @allow(ANYONE)
+@no_store
 def login_form():
     """The sign-in form: 200."""
     return render_template("auth/login.html", next=_next_field(request.args.get("next")))
@@ -64,8 +69,13 @@ def login_form():
 
 @bp.post("/login")
 @allow(ANYONE)
+@no_store
 def login():
-    """Sign in: 302 on success; 401 wrong name or password; 429 when throttled or locked."""
+    """Sign in: 302 on success; 401 wrong name or password; 429 when throttled or locked.
+
+    Failures lock the account for unknown devices, or only the device when the browser
+    shows a known-device cookie for the account (:mod:`gridmap.auth.devices`).
+    """
     cfg = current_app.config
     throttle = current_app.extensions["gridmap.throttle"]
     allowed, retry = throttle.hit(f"signin:ip:{request.remote_addr}", cfg["SIGNIN_IP_LIMIT"],
@@ -74,27 +84,51 @@ def login():
         raise RateLimited("登录尝试过多，请稍后再试 / too many sign-in attempts, try later",
                           detail={"retry_after_s": retry})
     username = request.form.get("username", "").strip().lower()[:64]
-    actor = username or "(empty)"
     password = request.form.get("password", "")[:1024]
-    key = f"signin:user:{username}"
-    if throttle.failures(key, cfg["SIGNIN_LOCK_SECONDS"]) >= cfg["SIGNIN_MAX_FAILURES"]:
-        audit(SIGNIN_FAILED, actor, detail={"locked": True})
-        raise RateLimited("该账号因多次登录失败被暂时锁定 / account locked after repeated failures",
-                          detail={"retry_after_s": cfg["SIGNIN_LOCK_SECONDS"]})
     store = current_app.extensions["gridmap.accounts"]
+    actor = username if store.get_user(username) else shown_name(username)
+    device = read_devices(current_app.secret_key, request.cookies.get(COOKIE),
+                          throttle.clock()).get(username)
+    # a known device counts its own failures; unknown devices share the account's
+    key = f"signin:device:{device}" if device else f"signin:user:{actor}"
+    detail = {"known_device": True} if device else None
+    locked = throttle.locked_for(key, cfg["SIGNIN_MAX_FAILURES"], cfg["SIGNIN_LOCK_SECONDS"])
+    if locked:
+        audit(SIGNIN_FAILED, actor, detail={"locked": True, **(detail or {})})
+        raise RateLimited("此设备登录失败次数过多，请稍后再试 / too many failed sign-ins on this "
+                          "device, try later" if device else
+                          "该账号因多次登录失败被暂时锁定 / account locked after repeated failures",
+                          detail={"retry_after_s": locked})
     user = store.verify_password(username, password)
     if user is None:
         throttle.record_failure(key)
-        audit(SIGNIN_FAILED, actor)
+        audit(SIGNIN_FAILED, actor, detail=detail)
         return render_template("auth/login.html", next=_next_field(request.form.get("next")),
                                error=t("signin_failed"), username=username), 401
-    throttle.clear(key)
+    throttle.clear(key)  # from a known device: the lock for unknown devices stays
     session.clear()
     session["sid"] = store.create_session(user.username)
     g.user = user
-    audit(SIGNIN, user.username)
+    audit(SIGNIN, user.username, detail=detail)
     target = request.form.get("next")
-    return redirect(_safe_next(target) if target else landing(user))
+    response = redirect(_safe_next(target) if target else landing(user))
+    value, _ = remember_device(current_app.secret_key, request.cookies.get(COOKIE), user.username,
+                               throttle.clock())
+    response.set_cookie(COOKIE, value, max_age=DEVICE_DAYS * 86400, path=url_for("auth.login"),
+                        secure=cfg["COOKIE_SECURE"], httponly=True, samesite="Lax")
+    return response
+
+
+def shown_name(username):
+    """How a sign-in with a name that is no account is recorded: ``unknown:`` and a keyed
+    digest, so a password typed as the name cannot be read back, while repeated tries
+    with one name still show as one."""
+    if not username:
+        return "(empty)"
+    key = hmac.new(current_app.secret_key.encode("utf-8"), b"gridmap unknown sign-in name",
+                   hashlib.sha256).digest()
+    return "unknown:" + hmac.new(key, username.encode("utf-8", "surrogatepass"),
+                                 hashlib.sha256).hexdigest()[:16]
 
 
 @bp.post("/logout")

@@ -8,6 +8,7 @@ from gridmap.cases.workflow import STATE_NAMES
 from gridmap.web.access import ANYONE, allow
 from gridmap.web.cases_api import service
 from gridmap.web.pages import grids_map, render_with_map
+from gridmap.web.security import no_store
 
 bp = Blueprint("case_pages", __name__)
 
@@ -23,6 +24,7 @@ def report():
 
 @bp.get("/track")
 @allow(ANYONE)
+@no_store
 def track_lookup():
     """Look up a tracking code: 200 form, or 302 to the case's page."""
     code = request.args.get("code", "").strip().upper()
@@ -33,6 +35,7 @@ def track_lookup():
 
 @bp.get("/track/<code>")
 @allow(ANYONE)
+@no_store
 def track(code):
     """A case as its reporter sees it (no contact, no staff names): 200; 404 unknown."""
     view = service().public_view(service().by_tracking(code))

@@ -4,6 +4,9 @@ Contact details are returned only to dispatchers and the staff of the
 case's grid; public answers never name staff beyond their team role.
 """
 
+import codecs
+import json
+
 from flask import Blueprint, current_app, g, jsonify, request
 
 from gridmap.audit import CASE_FORWARD, CASE_TRANSITION
@@ -12,6 +15,7 @@ from gridmap.errors import BadInput, NotFound, RateLimited
 from gridmap.jsontext import parse
 from gridmap.web.access import ANYONE, allow, require_grid
 from gridmap.web.auth import audit
+from gridmap.web.security import no_store
 
 bp = Blueprint("cases_api", __name__, url_prefix="/api")
 CASE_ROLES = ("grid_staff", "dispatcher")
@@ -25,12 +29,19 @@ def service():
 
 def json_body(fields=None):
     """The request's JSON object, or a 400 naming what is wrong with it (also a key
-    not in ``fields``, if given)."""
+    not in ``fields``, if given). UTF-16 and UTF-32 are refused; a UTF-8 byte order
+    mark is ignored."""
     if request.mimetype != "application/json":
         raise BadInput(f"Content-Type 须为 application/json，收到 {request.mimetype or '无'!s} / "
                        f"Content-Type must be application/json, got {request.mimetype or 'none'}",
                        field="body")
     data = request.get_data()
+    encoding = json.detect_encoding(data)  # what json.loads would decode: JSON is UTF-8 only
+    if encoding not in ("utf-8", "utf-8-sig"):
+        name = encoding.upper()
+        raise BadInput(f"请求体须为 UTF-8 编码的 JSON，收到 {name} / the body must be JSON in UTF-8 "
+                       f"(RFC 8259), got {name}", field="body")
+    data = data.removeprefix(codecs.BOM_UTF8)  # RFC 8259 lets a parser ignore one
     try:
         body, strict = parse(data)
     except (ValueError, RecursionError):
@@ -70,6 +81,21 @@ def _plain_json_problem(body, max_depth=MAX_DEPTH):
                 return ("请求体含无效的 Unicode 字符（孤立代理项）/ the body holds invalid "
                         "Unicode (lone surrogates)")
     return None
+
+
+JSON_TYPES = {dict: ("对象", "an object"), list: ("数组", "an array"), bool: ("布尔值", "a boolean"),
+              int: ("数字", "a number"), float: ("数字", "a number")}
+
+
+def check_text_fields(body, fields):
+    """A 400 naming the first of ``fields`` in ``body`` that is neither text nor null,
+    whether or not the request goes on to use it."""
+    for field in sorted(fields):
+        value = body.get(field)
+        if value is not None and not isinstance(value, str):
+            zh, en = JSON_TYPES.get(type(value), ("其他", "something else"))
+            raise BadInput(f"{field} 须为文本，收到{zh} / {field} must be text, got {en}",
+                           field=field)
 
 
 def limit_by_address(kind, limit, window_s):
@@ -116,6 +142,7 @@ def intake_answer(svc, feature, duplicates):
 
 @bp.post("/reports")
 @allow(ANYONE)
+@no_store
 def create_report():
     """A resident's report: 201 created; 200 for a repeated idempotency key with the same
     report (the first case); 409 the key with a different report; 400 bad field; 422 outside
@@ -144,6 +171,7 @@ def act_on_case(case_id):
     feature = service().get(case_id)
     require_grid(feature["properties"]["grid_code"])
     body = json_body(ACTION_FIELDS)
+    check_text_fields(body, ACTION_FIELDS)
     params = {k: body[k] for k in ("to_grid", "to_person", "reason") if body.get(k) is not None}
     action = body.get("action")
     new = service().act(case_id, action, actor(), note=body.get("note"), **params)
@@ -168,6 +196,7 @@ def grid_queue(code):
 
 @bp.get("/track/<code>")
 @allow(ANYONE)
+@no_store
 def track(code):
     """Public tracking by code: 200 (no contact, no staff names); 404 unknown."""
     return jsonify(service().public_view(service().by_tracking(code)))
@@ -175,6 +204,7 @@ def track(code):
 
 @bp.post("/track/<code>/rating")
 @allow(ANYONE)
+@no_store
 def rate(code):
     """The resident rates a closed case ``{"rating": 1-5, "comment"}``: 200; 400; 404; 409."""
     limit_by_address("rating", current_app.config["REPORT_IP_LIMIT"], 600)

@@ -7,6 +7,10 @@ store's syncer thread while the request goes on (duplicate hints, the
 answer, the other response hooks), and the last response hook waits for it.
 If the fsync failed, the answer becomes a 500 instead: nothing is
 acknowledged before it is durable, and the disk and the CPU work at once.
+
+A request that may write is refused with a 503 (``disk_full``) before it
+starts when a disk of the data folder is (nearly) full
+(:func:`refuse_without_room`): it is never left halfway.
 """
 
 from flask import current_app, g, request
@@ -22,6 +26,12 @@ def _begin():
         block = current_app.extensions["gridmap.cases"].store.deferred_sync()
         block.__enter__()
         g.deferred_sync = block
+
+
+def refuse_without_room():
+    """Before a request that may write (after its caller is known): 503 if a disk is full."""
+    if request.method not in READ_METHODS:
+        current_app.extensions["gridmap.disks"].check_room()
 
 
 def flush():

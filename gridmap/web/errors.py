@@ -6,6 +6,7 @@ from flask import current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from gridmap.errors import GridmapError
+from gridmap.server.accesslog import mask
 
 log = logging.getLogger(__name__)
 JSON_PREFIXES = ("/api/", "/open311/")
@@ -50,6 +51,6 @@ def init_app(app):
 
     @app.errorhandler(Exception)
     def unexpected(exc):
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception("unhandled error on %s %s", request.method, mask(request.path))
         return _render(500, {"error": "internal_error",
                              "message": "服务器内部错误 / internal server error"})

@@ -8,6 +8,8 @@ MESSAGES = {
     "title": ("路东社区网格地图", "Ludong Community Grid Map"),
     "schematic": ("示意数据：网格边界与人员均为虚构，仅供演示。",
                   "Schematic data: boundaries and people are invented, for demonstration only."),
+    "demo_banner": ("演示系统：账号密码公开，请勿用于真实数据。",
+                    "Demo system: account passwords are public. Do not use it for real data."),
     "grids": ("网格", "Grids"),
     "code": ("网格代码", "Grid code"),
     "name": ("名称", "Name"),
@@ -54,7 +56,13 @@ MESSAGES = {
     "no_location": ("尚未选择位置", "No location chosen yet"),
     "category": ("类别", "Category"),
     "description": ("问题描述", "Description"),
-    "contact": ("联系电话（选填，仅网格员可见）", "Contact phone (optional, seen only by the grid team)"),
+    "description_public": ("描述会公开显示（进度查询页和开放数据接口），请勿填写电话、身份证号等个人信息；"
+                           "电话请填在下方“联系电话”。",
+                           "The description is public (tracking page and open data): don't put phone "
+                           "or ID numbers in it; give your phone in the contact field below."),
+    "contact": ("联系电话（选填，仅负责网格的工作人员和调度员可见，不公开）",
+                "Contact phone (optional; seen only by the responsible grid's team and the "
+                "dispatchers, never published)"),
     "contact_short": ("联系方式", "Contact"),
     "reporter_name": ("称呼（选填）", "Your name (optional)"),
     "hide_name": ("不显示我的姓名", "Don't show my name"),

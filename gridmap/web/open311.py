@@ -22,13 +22,14 @@ from flask import Blueprint, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from gridmap.cases.categories import CODE, check_offered, in_use
-from gridmap.cases.intake import CONTACT_RE
+from gridmap.cases.intake import CONTACT_RE, DESCRIPTION_MAX
 from gridmap.cases.service import DATE_ONLY, TRACKING_ALPHABET, _choices
 from gridmap.cases.workflow import OPEN_STATES, STATE_NAMES, STATES
+from gridmap.config import HOST
 from gridmap.errors import BadCoordinate, BadInput, Forbidden, GridmapError, NotFound
 from gridmap.web.access import ANYONE, allow
 from gridmap.web.cases_api import limit_by_address, service
-from gridmap.web.security import csrf_exempt
+from gridmap.web.security import csrf_exempt, no_store
 
 log = logging.getLogger(__name__)
 
@@ -260,13 +261,11 @@ def report_body(form, categories):
                            "be geocoded here: send lat and long (WGS 84)", field="lat")
         raise BadInput("缺少字段 lat 和 long / missing fields lat and long", field="lat")
     lat, lon = _coordinate(form, "lat", 90), _coordinate(form, "long", 180)
-    description = _form_text(form, "description", 4000)
+    description = _form_text(form, "description", DESCRIPTION_MAX)
     if description is None:
         raise BadInput("缺少字段 description / missing field description", field="description")
     media_url = _form_text(form, "media_url", 500, re.compile(r"https?://\S+"))
-    for label, extra in (("地址 / address", address), ("图片 / media", media_url)):
-        if extra:
-            description += f"\n{label}: {extra}"
+    description = _with_extras(description, address, media_url)
     first, last = _form_text(form, "first_name", 32), _form_text(form, "last_name", 32)
     name = _person_name(first, last)
     if name and len(name) > 32:
@@ -276,6 +275,25 @@ def report_body(form, categories):
     return {"lon": lon, "lat": lat, "datum": "wgs84", "category": code,
             "description": description, "contact": _form_text(form, "phone", 20, CONTACT_RE),
             "name": name}
+
+
+def _with_extras(description, address, media_url):
+    """The description with the address and media link appended as lines; a 400 naming
+    them all if together they pass the description's limit."""
+    alone, extras = len(description), []
+    for name, label, extra in (("address_string", "地址 / address", address),
+                               ("media_url", "图片 / media", media_url)):
+        if extra:
+            description += f"\n{label}: {extra}"
+            extras.append(name)
+    if len(description) > DESCRIPTION_MAX:
+        names = " + ".join(["description", *extras])
+        raise BadInput(f"{names} 合计最长 {DESCRIPTION_MAX} 字（地址与图片链接附在描述后），收到 "
+                       f"{len(description)}（description {alone} 字）/ {names} together are at most "
+                       f"{DESCRIPTION_MAX} characters (the address and the media link are appended "
+                       f"to the description), got {len(description)} (description alone: {alone})",
+                       field="description")
+    return description
 
 
 def api_keys():
@@ -342,6 +360,22 @@ def _joined(args, *names):
     return {name: ",".join(args.getlist(name)) for name in names}
 
 
+def endpoint_url():
+    """Where clients reach this endpoint, never taken from the client's ``Host`` header:
+    under ``PUBLIC_URL``; else, behind trusted proxies (``PROXY_HOPS``), at the nearest
+    one's ``X-Forwarded-Host`` (a host name, checked) with its scheme; else a path on
+    whatever server the client asked (a relative reference, resolved by the client)."""
+    path = bp.url_prefix + "/v2"
+    public = current_app.config["PUBLIC_URL"]
+    if public:
+        return public + path
+    if current_app.config["PROXY_HOPS"]:
+        host = request.headers.get("X-Forwarded-Host", "").rpartition(",")[2].strip()
+        if HOST.fullmatch(host):
+            return f"{request.scheme}://{host}{path}"  # scheme: ProxyFix's X-Forwarded-Proto
+    return path
+
+
 # -- views ----------------------------------------------------------------------
 
 @bp.get(f"/v2/discovery.{FMT}")
@@ -356,7 +390,7 @@ def discovery(fmt):
         "key_service": ("向管理员申请 api_key / ask the administrator for an api_key" if keyed
                         else "POST requests need no api_key here"),
         "endpoints": [{"specification": SPECIFICATION,
-                       "url": request.host_url.rstrip("/") + bp.url_prefix + "/v2",
+                       "url": endpoint_url(),
                        "changeset": CHANGESET, "type": "production",
                        "formats": ["text/xml", "application/json"]}],
     })
@@ -408,6 +442,7 @@ def request_list(fmt):
 @bp.post(f"/v2/requests.{FMT}")
 @allow(ANYONE)
 @csrf_exempt
+@no_store
 def create_request(fmt):
     """A service request from the spec's form fields, routed to its grid: 201 with
     ``[{service_request_id, token, service_notice, account_id}]`` (200 for a repeated
@@ -440,6 +475,7 @@ def request_detail(service_request_id, fmt):
 
 @bp.get(f"/v2/tokens/<token>.{FMT}")
 @allow(ANYONE)
+@no_store
 def token(token, fmt):
     """The request a token (the tracking code a POST answered) stands for: 200; 404 unknown."""
     feature = get_request(token=token)

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from flask import current_app, g, request, session
 
 from gridmap.errors import Forbidden
+from gridmap.web.access import ANYONE
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data", "text/plain")
@@ -28,6 +29,18 @@ class CsrfFailed(Forbidden):
 
 def csrf_exempt(view):
     view.csrf_exempt = True
+    return view
+
+
+def no_store(view):
+    """Mark a public view whose answers carry a secret (a tracking code, a CSRF token)."""
+    view.no_store = True
+    return view
+
+
+def cacheable(view):
+    """Mark a view whose answers are the same for everyone (static files), whoever asks."""
+    view.cacheable = True
     return view
 
 
@@ -75,7 +88,21 @@ def _tile_origin():
     return f"{parts.scheme}://{parts.netloc.replace('{s}', '*')}" if parts.netloc else ""
 
 
+def _cache_control(response):
+    """``no-store`` for every answer that may carry a contact or a secret: to staff roles'
+    views, to anyone signed in (a page names them and holds their CSRF token), and from
+    views marked :func:`no_store`; :func:`cacheable` views keep their own."""
+    view = current_app.view_functions.get(request.endpoint)
+    if getattr(view, "cacheable", False):
+        return
+    roles = getattr(view, "allowed_roles", None)
+    if (g.get("user") is not None or getattr(view, "no_store", False)
+            or (roles is not None and ANYONE not in roles)):
+        response.headers["Cache-Control"] = "no-store"
+
+
 def add_headers(response):
+    _cache_control(response)
     csp = (f"default-src 'self'; script-src 'self' 'nonce-{nonce()}'; "
            "style-src 'self' 'unsafe-inline'; "
            f"img-src 'self' data: {_tile_origin()}; connect-src 'self'; font-src 'self'; "

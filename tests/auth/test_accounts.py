@@ -14,7 +14,7 @@ import pytest
 from gridmap.auth.accounts import ACCOUNTS_FILE, AccountStore
 from gridmap.auth.demo import DEMO_FILE, ensure_demo_accounts
 from gridmap.auth.roles import ROLES, check_roles, role_label
-from gridmap.errors import BadInput, Conflict, Forbidden, NotFound
+from gridmap.errors import BadInput, Conflict, DiskFull, Forbidden, NotFound
 
 GRID1, GRID2, GRID3 = "500114005001001", "500114005001002", "500114005001003"
 PASSWORD = "correct horse battery"
@@ -372,3 +372,47 @@ def test_auth_package_imports_no_flask():
             "gridmap.audit; print(sorted(m for m in sys.modules if m.split('.')[0] == 'flask'))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def until_disk_full(write, limit=2000):
+    """Call ``write(i)`` until it raises DiskFull (SQLite reuses its WAL's room for a while)."""
+    for i in range(limit):
+        try:
+            write(i)
+        except DiskFull as exc:
+            assert exc.status == 503 and "disk is full" in exc.message
+            return i
+    raise AssertionError(f"{limit} writes fit on a full disk")
+
+
+def test_on_a_full_disk_staff_can_still_read_and_writes_are_a_503(small_disk, clock):
+    store = AccountStore(small_disk.path / ACCOUNTS_FILE, clock=clock)
+    store.add_user("disp", "correct horse battery", ["dispatcher"])
+    _, fresh = store.create_token("disp", "never used yet")
+    sid = store.create_session("disp")
+    small_disk.fill()
+    clock.advance(120)  # every use is due to be noted
+    until_disk_full(lambda i: store.create_token("disp", f"t{i}"))
+    # noting uses is skipped, not the requests: the token and session still work
+    assert store.user_for_token(fresh).username == "disp"
+    assert store.user_for_session(sid).username == "disp"
+    assert store.list_tokens("disp")[0]["last_used_at"] is None
+    with pytest.raises(DiskFull):
+        store.create_session("disp")
+    small_disk.free()
+    assert store.user_for_token(fresh).username == "disp"
+    assert store.list_tokens("disp")[0]["last_used_at"] is not None
+    assert store.user_for_session(store.create_session("disp")).username == "disp"
+
+
+def test_a_process_opening_the_accounts_on_a_full_disk_can_read(small_disk):
+    """Like a worker booted on a full disk: it opens the file after the disk filled, while
+    other processes (here, this one) keep theirs open."""
+    path = small_disk.path / ACCOUNTS_FILE
+    store = AccountStore(path)
+    store.add_user("disp", "correct horse battery", ["dispatcher"])
+    small_disk.fill()
+    code = ("import sys; from gridmap.auth.accounts import AccountStore; "
+            "print(AccountStore(sys.argv[1]).get_user('disp').username)")
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "disp", done.stderr

@@ -6,7 +6,7 @@ from datetime import datetime
 import pytest
 
 from gridmap.audit import ACTIONS, AUDIT_FILE, AuditLog
-from gridmap.errors import BadInput
+from gridmap.errors import BadInput, DiskFull
 
 
 class TickingClock:
@@ -119,3 +119,17 @@ def test_processes_append_without_interleaving(tmp_path, run_in_processes):
         mine = [e["target"] for e in entries if e["actor"] == f"worker{w}"]
         assert mine == [f"{w}-{i}" for i in range(50)]
     assert len(AuditLog(path).read(limit=500)) == 200
+
+
+def test_a_full_disk_refuses_an_entry_whole_and_the_log_goes_on_after(small_disk):
+    log = AuditLog(small_disk.path / AUDIT_FILE)
+    log.record("signin", "alice")
+    before = (small_disk.path / AUDIT_FILE).read_bytes()
+    small_disk.fill()
+    with pytest.raises(DiskFull) as refused:  # more than the file's last page holds
+        log.record("user_add", "alice", target="bob", detail={"note": "x" * 8000})
+    assert refused.value.status == 503
+    assert (small_disk.path / AUDIT_FILE).read_bytes() == before  # no torn line
+    small_disk.free()
+    log.record("user_add", "alice", target="bob", detail={"note": "x" * 8000})
+    assert [e["action"] for e in log.read()] == ["user_add", "signin"]

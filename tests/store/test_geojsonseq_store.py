@@ -15,6 +15,7 @@ from contract import CaseStoreContract, make_feature, run_and_kill
 
 from gridmap.store import GeoJSONSeqStore
 from gridmap.store import seqlog, snapshot
+from gridmap.errors import DiskFull
 from gridmap.store.base import StoreError
 
 
@@ -536,3 +537,23 @@ def test_nested_deferred_blocks_wait_at_the_outermost(folder, open_store, monkey
     assert store.count() == 3  # and a plain create still syncs inline, in its own thread
     store.create(make_feature("c3"))
     assert held.calls[-1] == threading.current_thread().name
+
+
+def test_a_full_disk_refuses_a_write_whole_and_writing_resumes_once_there_is_room(small_disk):
+    folder = small_disk.path / "cases"
+    store = GeoJSONSeqStore(folder)
+    store.create(make_feature("c0"))
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    small_disk.fill()
+    big = make_feature("c1", note="x" * 20_000)  # more than the last page of the segment holds
+    with pytest.raises(DiskFull) as refused:
+        store.create(big)
+    assert refused.value.status == 503 and "disk is full" in refused.value.message
+    with pytest.raises(DiskFull), store.deferred_sync():  # as a web request writes
+        store.create(big)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # nothing torn
+    assert store.disk_error is None  # a refused write() is no failed fsync: not stopped
+    assert store.get("c0") is not None and store.count() == 1  # reads go on
+    small_disk.free()
+    store.create(big)
+    assert sorted(f["id"] for f in GeoJSONSeqStore(folder).all()) == ["c0", "c1"]

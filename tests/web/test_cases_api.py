@@ -1,7 +1,9 @@
 """The case API through Flask: intake answers and refusals, queues, the workflow
 by role and grid, and public tracking that never shows contact or staff names."""
 
+import codecs
 import html
+import json
 import re
 from datetime import datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -130,6 +132,28 @@ def test_broken_and_oversized_bodies(app, client):
     big = client.post("/api/reports", data="x" * 300_000, content_type="application/json")
     assert big.status_code == 413 and big.get_json()["error"]
     assert count(app) == 0
+
+
+def report_text(app):
+    lon, lat = spot(app, 6)
+    return json.dumps({"lon": lon, "lat": lat, "category": "06", "description": "垃圾堆积"},
+                      ensure_ascii=False)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le",
+                                      "utf-32-be"])
+def test_json_not_in_utf8_is_a_400_naming_the_encoding(app, client, encoding):
+    r = client.post("/api/reports", data=report_text(app).encode(encoding),
+                    content_type="application/json")
+    assert r.status_code == 400 and r.get_json()["field"] == "body"
+    assert f"got {encoding.upper()}" in r.get_json()["message"]
+    assert count(app) == 0
+
+
+def test_a_utf8_byte_order_mark_is_ignored(app, client):
+    r = client.post("/api/reports", data=codecs.BOM_UTF8 + report_text(app).encode(),
+                    content_type="application/json")
+    assert r.status_code == 201 and count(app) == 1
 
 
 def test_anonymous_reports_are_rate_limited(tmp_path):
@@ -355,6 +379,10 @@ def test_a_page_past_the_end_shows_the_last_page(app, client):
     ({"action": "forward", "note": "n", "to_person": {"x": [1]}}, "to_person"),
     ({"action": "forward", "note": "n", "to_person": "nobody"}, "to_person"),
     ({"action": "sign", "bogus": 1}, "body"),
+    # fields the action does not use are checked too
+    ({"action": "sign", "to_grid": {"$ne": 1}}, "to_grid"),
+    ({"action": "sign", "to_person": ["p"]}, "to_person"),
+    ({"action": "sign", "reason": 1}, "reason"), ({"action": "sign", "note": True}, "note"),
 ])
 def test_odd_action_bodies_are_a_400_naming_the_field_and_change_nothing(app, client, body,
                                                                           field):

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from gridmap.cases.workflow import OPEN_STATES, STATES, Actor
 from gridmap.config import ROOT, load_config
+from gridmap.errors import ConfigError
 from gridmap.web import create_app, open311
 
 BASE = "/open311/v2"
@@ -173,7 +174,7 @@ def answer_of(response, fmt):
 def test_discovery_points_at_this_endpoint_in_both_formats(client, path):
     body = strict_json(client.get(f"{path}.json"))
     endpoint, = body["endpoints"]
-    assert endpoint["url"] == "http://localhost/open311/v2"
+    assert endpoint["url"] == "/open311/v2"  # no PUBLIC_URL: on whatever host was asked
     assert endpoint["specification"] == "http://wiki.open311.org/GeoReport_v2"
     assert set(endpoint["formats"]) == {"text/xml", "application/json"}
     assert datetime.fromisoformat(body["changeset"]).tzinfo is not None
@@ -184,16 +185,51 @@ def test_discovery_points_at_this_endpoint_in_both_formats(client, path):
     assert [f.text for f in formats] == endpoint["formats"]
 
 
-@pytest.mark.parametrize("hops, url", [(0, "http://grid.example.cn/open311/v2"),
-                                       (2, "https://grid.example.cn/open311/v2")])
-def test_discovery_behind_proxies_names_the_public_scheme(tmp_path, hops, url):
-    """Two proxies: both append to X-Forwarded-For, the nearest sets X-Forwarded-Proto."""
-    app = create_app({"DATA_DIR": str(tmp_path / "d"), "PROXY_HOPS": hops})
-    body = strict_json(app.test_client().get(
-        "/open311/v2/discovery.json", headers={"Host": "grid.example.cn",
-                                               "X-Forwarded-For": "203.0.113.5, 10.0.0.2",
-                                               "X-Forwarded-Proto": "https"}))
-    assert body["endpoints"][0]["url"] == url
+@pytest.mark.parametrize("settings, headers, url", [
+    ({}, {}, "/open311/v2"),
+    ({"PUBLIC_URL": "https://grid.example.cn/"}, {}, "https://grid.example.cn/open311/v2"),
+    ({"PUBLIC_URL": "https://example.cn/gm", "PROXY_HOPS": 1},
+     {"X-Forwarded-Host": "grid.example.cn"}, "https://example.cn/gm/open311/v2"),
+    ({}, {"X-Forwarded-Host": "grid.example.cn"}, "/open311/v2"),  # no proxy to trust
+    # two proxies: both append to X-Forwarded-For, the outer one sets -Host and -Proto
+    ({"PROXY_HOPS": 2}, {"X-Forwarded-Host": "grid.example.cn"}, "https://grid.example.cn/open311/v2"),
+    ({"PROXY_HOPS": 1}, {"X-Forwarded-Host": "evil.example, grid.example.cn:8443"},
+     "https://grid.example.cn:8443/open311/v2"),
+    ({"PROXY_HOPS": 1}, {}, "/open311/v2"),
+    ({"PROXY_HOPS": 1}, {"X-Forwarded-Host": "evil.example/x?"}, "/open311/v2"),
+    ({"PROXY_HOPS": 1}, {"X-Forwarded-Host": "<b>evil</b>"}, "/open311/v2"),
+])
+def test_discovery_never_names_the_host_a_client_sent(tmp_path, settings, headers, url):
+    app = create_app({"DATA_DIR": str(tmp_path / "d"), **settings})
+    for fmt in ("json", "xml"):
+        r = app.test_client().get(f"/open311/v2/discovery.{fmt}", headers={
+            "Host": "attacker.example", "X-Forwarded-For": "203.0.113.5, 10.0.0.2",
+            "X-Forwarded-Proto": "https", **headers})
+        body = r.get_data(as_text=True)
+        assert "attacker" not in body and "evil" not in body
+        found = (strict_json(r)["endpoints"][0]["url"] if fmt == "json"
+                 else strict_xml(r).findtext("endpoints/endpoint/url"))
+        assert found == url
+
+
+@pytest.mark.parametrize("value", ["grid.example.cn", "ftp://grid.example.cn", "https://u:p@x.cn",
+                                   "https://x.cn/?a=1", "https://x.cn/#top", "https://x.cn:99999",
+                                   "https://x .cn", "https://evil.cn\\@x.cn", "https://"])
+def test_a_bad_public_url_stops_startup_naming_it(tmp_path, value):
+    with pytest.raises(ConfigError, match="PUBLIC_URL"):
+        create_app({"DATA_DIR": str(tmp_path / "d"), "PUBLIC_URL": value})
+
+
+def test_a_hostile_host_header_over_a_real_socket(open311_server):
+    import socket
+    host, port = open311_server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(b"GET /open311/v2/discovery.json HTTP/1.1\r\nHost: attacker.example\r\n"
+                  b"X-Forwarded-Host: attacker.example\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 200") and b"attacker" not in data.partition(b"\r\n\r\n")[2]
 
 
 def test_services_are_the_categories_as_a_bare_array_and_as_xml(client):
@@ -289,6 +325,19 @@ def test_a_repeated_idempotency_key_returns_the_first_request(app, client):
 def test_bad_fields_are_400_naming_the_field_and_store_nothing(app, client, fields, word, fmt):
     assert_error(post(client, form(app, **fields), fmt=fmt), 400, fmt, word)
     assert count(app) == 0
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_a_description_too_long_with_its_address_names_both(app, client, fmt):
+    r = post(client, form(app, description="x" * 3990, address_string="y" * 200), fmt=fmt)
+    assert_error(r, 400, fmt, "description + address_string", "got 4205",
+                 "description alone: 3990")
+    r = post(client, form(app, description="x" * 3990, address_string="y" * 200,
+                          media_url="https://example.org/p.jpg"), fmt=fmt)
+    assert_error(r, 400, fmt, "description + address_string + media_url")
+    assert count(app) == 0
+    r = post(client, form(app, description="x" * 3700, address_string="y" * 200), fmt=fmt)
+    assert r.status_code == 201  # 3,915 together: within the limit
 
 
 @pytest.mark.parametrize("fmt", ["json", "xml"])

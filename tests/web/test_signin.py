@@ -135,3 +135,24 @@ def test_an_admin_cannot_disable_themselves_but_another_account(app):
 def test_sign_in_fuzz_never_fails_with_a_5xx(app, username, password):
     r = sign_in(app.test_client(), username=username, password=password)
     assert r.status_code in (401, 429)
+
+
+def test_a_name_that_is_no_account_is_kept_unreadable_but_comparable(app, caplog):
+    """A password typed into the name field must not be readable in the audit log."""
+    caplog.set_level(logging.DEBUG)
+    typed = "Hunter2-secret"
+    for name in (typed, typed, "someone else"):
+        assert sign_in(app.test_client(), username=name, password="x").status_code == 401
+    assert sign_in(app.test_client(), username="alice", password="wrong").status_code == 401
+    actors = [e["actor"] for e in audit_entries(app)]
+    assert actors[0] == actors[1] != actors[2] and actors[3] == "alice"
+    assert all(a.startswith("unknown:") and len(a) == 24 for a in actors[:3])
+    admin = app.test_client()
+    sign_in(admin)
+    page = admin.get("/admin/audit").get_data(as_text=True)
+    assert actors[0] in page and "alice" in page
+    stored = [p.read_bytes().decode("latin-1")
+              for p in app.extensions["gridmap"].data_dir.glob("[at][uh]*")]  # audit, throttle
+    assert any("signin:user:alice" in text for text in stored)  # the failures are in there
+    for text in (page, caplog.text, *stored):
+        assert typed.lower() not in text.lower() and "someone else" not in text

@@ -1,0 +1,1 @@
+"""The HTTP server under gunicorn: buffered requests, masked access log."""
