@@ -81,8 +81,7 @@ def render_list(codes, grid):
             else url_for("staff_pages.all_cases"))
     return render_template("cases/grid.html", grid=grid, cards=cards, total=total, page=page,
                            pages=pages, filters=filters, here=here, state_names=STATE_NAMES,
-                           categories=community().categories.values(), grids=choosable,
-                           team=grid and community().teams[grid.code])
+                           categories=community().categories.values(), grids=choosable)
 
 
 @bp.get("/case/<case_id>")
