@@ -91,6 +91,7 @@ def test_the_page_shows_the_case_in_the_pages_language(app):
     assert 'data-action="sign"' in zh and 'data-action="close"' not in zh
     en = text(as_user(app, "staff7").get(f"/case/{case['id']}?lang=en"))
     assert "1 working hours left" in en and "Sign for by" in en and "剩余" not in en
+    assert "(just now)" in en and "（" not in en  # English punctuation too
     queue = text(as_user(app, "staff7").get(f"/grid/{case['properties']['grid_code']}?lang=en"))
     assert "Sanitation" in queue and "1 working hours left" in queue and "剩余" not in queue
 
