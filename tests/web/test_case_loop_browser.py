@@ -193,4 +193,18 @@ def test_a_worker_and_a_dispatcher_work_a_case_on_their_phones(browser, live_ser
     assert dispatcher.get_attribute("#case", "data-state") == "closed"
     assert dispatcher.inner_text("#state") == "已结案"
     dispatcher.screenshot(path=str(shots / "7-dispatcher-closed.png"), full_page=True)
+
+    dispatcher.locator("#nearby a", has_text=f"#{earlier['case_no']}").tap()  # the older case
+    dispatcher.locator("#actions summary", has_text="撤销").tap()
+    cancel = dispatcher.locator('#actions form:has(button[data-action="cancel"])')
+    cancel.locator("select[name=reason]").select_option("duplicate")
+    cancel.locator("textarea[name=note]").fill(f"与 #{case['case_no']} 同一处")
+    cancel.locator('button[data-action="cancel"]').tap()
+    dispatcher.wait_for_selector("#confirm")  # asked first: nothing changed yet
+    assert dispatcher.get_attribute("#case", "data-state") == "reported"
+    assert f"确认撤销案件 #{earlier['case_no']}？" in dispatcher.inner_text("#confirm")
+    dispatcher.screenshot(path=str(shots / "8-dispatcher-confirms-cancel.png"), full_page=True)
+    dispatcher.tap("#confirm-yes")
+    dispatcher.wait_for_selector(".flash")
+    assert dispatcher.inner_text("#state") == "已撤销"
     assert problems == []
