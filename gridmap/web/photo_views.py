@@ -6,7 +6,8 @@
   dispatchers) see every photo; everyone else only those marked public (other
   grids' staff get a 403 for the rest, the public a 401);
 - staff mark a photo public or private again: ``POST /api/cases/<id>/photos/<id>``
-  (JSON ``{"public": true}``) or the form on the case's page.
+  (JSON ``{"public": true}``) or the form on the case's page
+  (``POST /case/<id>/photos/<id>``).
 
 The file name is matched whole against ``<64 hex>[.thumb].jpg`` and the id must
 be one of the case's: no part of a client's path reaches the disk. Private
@@ -23,10 +24,10 @@ from gridmap.cases.photos import may_see_photo
 from gridmap.errors import GridmapError, NotFound
 from gridmap.web.access import ANYONE, allow, require_grid
 from gridmap.web.auth import audit
-from gridmap.web.case_pages import queue_filters, render_queue
 from gridmap.web.cases_api import CASE_ROLES, json_body, may_see_contact, service
 from gridmap.web.i18n import t
 from gridmap.web.security import cacheable, no_store
+from gridmap.web.staff_pages import render_case
 
 bp = Blueprint("photo_views", __name__)
 NAME = re.compile(r"([0-9a-f]{64})(\.thumb)?\.jpg")
@@ -94,10 +95,11 @@ def set_public_api(case_id, photo_id):
     return jsonify(service().staff_view(new, may_see_contact(new)))
 
 
-@bp.post("/grid/<code>/cases/<case_id>/photos/<photo_id>")
+@bp.post("/case/<case_id>/photos/<photo_id>")
 @allow(*CASE_ROLES)
-def set_public_form(code, case_id, photo_id):
-    """The form: ``public`` = 1 or 0; 302 back to the queue with the outcome."""
+def set_public_form(case_id, photo_id):
+    """The case page's form: ``public`` = 1 or 0; 302 back to the case page with the
+    outcome; a refusal re-renders it with the reason (400, 404 no such photo, 409)."""
     raw = request.form.get("public", "")
     public = {"1": True, "0": False}.get(raw, raw)
     try:
@@ -105,6 +107,6 @@ def set_public_form(code, case_id, photo_id):
     except GridmapError as exc:
         if exc.status >= 500 or exc.status in (401, 403):
             raise
-        return render_queue(code, error=exc.message, status=exc.status)
+        return render_case(service().get(case_id), error=exc, status=exc.status)
     flash(t("photo_made_public" if public else "photo_made_private"))
-    return redirect(url_for("case_pages.grid_queue", code=code, **queue_filters()))
+    return redirect(url_for("staff_pages.case_page", case_id=case_id))

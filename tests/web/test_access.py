@@ -1,10 +1,12 @@
 """Who may call what. The role × endpoint matrix walks the app's URL map, so a
 new route cannot escape it; refused calls get 401/403 and change nothing."""
 
+import io
 import itertools
 import json
 
 import pytest
+from PIL import Image
 
 from gridmap.web import create_app
 
@@ -31,8 +33,15 @@ EXPECTED = {
     ("case_pages.report", "GET"): ANY,
     ("case_pages.track_lookup", "GET"): ANY,
     ("case_pages.track", "GET"): ANY,
-    ("case_pages.grid_queue", "GET"): {"grid_staff", "dispatcher"},
-    ("case_pages.act", "POST"): {"grid_staff", "dispatcher"},
+    ("staff_pages.grid_queue", "GET"): {"grid_staff", "dispatcher"},
+    ("staff_pages.all_cases", "GET"): {"grid_staff", "dispatcher"},
+    ("staff_pages.case_page", "GET"): {"grid_staff", "dispatcher"},
+    ("staff_pages.act", "POST"): {"grid_staff", "dispatcher"},
+    ("photo_views.reporter_photo", "GET"): ANY,  # by the tracking code
+    # open to anyone for public photos; a private one (as here) to the case's staff
+    ("photo_views.case_photo", "GET"): {"grid_staff", "dispatcher"},
+    ("photo_views.set_public_api", "POST"): {"grid_staff", "dispatcher"},
+    ("photo_views.set_public_form", "POST"): {"grid_staff", "dispatcher"},
     ("assets.asset", "GET"): ANY,
     ("auth.login_form", "GET"): ANY,
     ("auth.login", "POST"): ANY,
@@ -73,7 +82,7 @@ def client_as(app, role):
     return signed_in(app, role and f"u_{role}", CSRF)
 
 
-def new_case(app, state="reported"):
+def new_case(app, state="reported", photos=()):
     """A fresh case in the first grid (the grid of the grid_staff user), driven to ``state``."""
     from gridmap.cases.workflow import Actor
 
@@ -81,13 +90,20 @@ def new_case(app, state="reported"):
     grid = app.extensions["gridmap"].grids.grids[0]
     spot = grid.geometry.representative_point()
     feature, _, _ = service.report({"lon": spot.x, "lat": spot.y, "category": "06",
-                                    "description": "矩阵测试", "contact": "100-0000-0000"})
+                                    "description": "矩阵测试", "contact": "100-0000-0000"},
+                                   photos=photos)
     staff = Actor("grid_staff", "u_grid_staff", frozenset({grid.code}))
     steps = {"closed": [("sign", staff), ("start", staff), ("reply", staff),
                         ("close", Actor("dispatcher", "u_dispatcher"))]}.get(state, [])
     for action, actor in steps:
         feature = service.act(feature["id"], action, actor, note="处理完毕")
     return feature
+
+
+def small_jpeg():
+    buf = io.BytesIO()
+    Image.new("RGB", (16, 12), (200, 30, 30)).save(buf, "JPEG")
+    return buf.getvalue()
 
 
 def request_for(app, endpoint, method, counter):
@@ -105,13 +121,20 @@ def request_for(app, endpoint, method, counter):
         args["token"] = feature["properties"]["tracking_code"]
     if endpoint == "admin.change_category":
         args["code"] = "06"
-    if endpoint in ("cases_api.get_case", "cases_api.act_on_case", "case_pages.act"):
+    if endpoint in ("cases_api.get_case", "cases_api.act_on_case", "staff_pages.case_page",
+                    "staff_pages.act"):
         args["case_id"] = new_case(app)["id"]
         body = {"action": "sign"} if endpoint == "cases_api.act_on_case" else None
     elif endpoint in ("cases_api.track", "cases_api.rate", "case_pages.track"):
         feature = new_case(app, "closed" if method == "POST" else "reported")
         args["code"] = feature["properties"]["tracking_code"]
         body = {"rating": 5, "comment": "好"} if method == "POST" else None
+    elif endpoint.startswith("photo_views."):  # a private photo of a case of the first grid
+        feature = new_case(app, photos=[small_jpeg()])
+        photo_id = feature["properties"]["photos"][0]["id"]
+        args.update(case_id=feature["id"], code=feature["properties"]["tracking_code"],
+                    photo_id=photo_id, name=f"{photo_id}.jpg")
+        body = {"public": True} if endpoint == "photo_views.set_public_api" else None
     elif endpoint == "cases_api.create_report":
         spot = app.extensions["gridmap"].grids.grids[3].geometry.representative_point()
         body = {"lon": spot.x, "lat": spot.y, "category": "07", "description": "路灯不亮"}
@@ -122,8 +145,10 @@ def request_for(app, endpoint, method, counter):
         url = url_for(endpoint, **{k: args[k] for k in rule.arguments})
     query = {"api.route": {"lon": "108.8", "lat": "29.52"}}.get(endpoint, {})
     form = {"csrf_token": CSRF}
-    if endpoint == "case_pages.act":
+    if endpoint == "staff_pages.act":
         form["action"] = "sign"
+    if endpoint == "photo_views.set_public_form":
+        form["public"] = "1"
     if endpoint == "open311.create_request":
         spot = app.extensions["gridmap"].grids.grids[3].geometry.representative_point()
         form.update(service_code="07", lat=str(spot.y), long=str(spot.x), description="路灯不亮")

@@ -1,6 +1,7 @@
 """Photos in a real Chromium against real gunicorn: a resident attaches a photo on
 the phone-sized report page (preview, multipart), sees it on the tracking page;
-the grid worker replies with an after-photo from the queue's form."""
+the grid worker sees it on the case page, replies with an after-photo and makes
+it public."""
 
 import sys
 from pathlib import Path
@@ -36,12 +37,14 @@ def test_a_resident_reports_with_a_photo_and_staff_reply_with_one(browser, live_
     phone.select_option("select[name=category]", "06")
     phone.fill("textarea[name=description]", "路灯不亮")
     phone.mouse.click(*grid_on_screen(phone, grid.geometry))
+    phone.wait_for_function("!document.getElementById('where').textContent.includes('尚未')")
     phone.set_input_files("#photos", str(tmp_path / "street.jpg"))
     phone.wait_for_function("document.querySelector('#previews img') && "
                             "document.querySelector('#previews img').naturalWidth > 0")
     phone.screenshot(path=str(tmp_path / "report-with-photo.png"), full_page=True)
     phone.click("#submit")
-    phone.wait_for_selector("#result:not([hidden])")
+    phone.wait_for_selector("#result:not([hidden]), #error:not([hidden])")
+    assert phone.is_hidden("#error"), phone.inner_text("#error")
     code = phone.inner_text("#result-code")
 
     phone.goto(f"{live_server.url}/track/{code}")
@@ -53,20 +56,26 @@ def test_a_resident_reports_with_a_photo_and_staff_reply_with_one(browser, live_
     worker = sign_in(browser, live_server.url, "photos6")
     watch(worker, problems)
     worker.goto(f"{live_server.url}/grid/{grid.code}")
-    row = worker.locator("#queue tr[data-case-id]").first
-    case_id = row.get_attribute("data-case-id")
-    assert row.locator("ul.photos img").evaluate(LOADED)  # the resident's photo, to staff
-    press(worker, case_id, "sign")
-    press(worker, case_id, "start")
-    form = worker.locator(f'tr[data-case-id="{case_id}"] form:has(button[value="reply"])')
+    case_id = worker.locator("#queue li.case-card").first.get_attribute("data-case-id")
+    worker.goto(f"{live_server.url}/case/{case_id}")
+    assert worker.locator("#photos ul.photos img").evaluate(LOADED)  # the resident's, to staff
+    press(worker, "sign")
+    press(worker, "start")
+    form = worker.locator('#actions form:has(button[data-action="reply"])')
     form.locator("input[name=photos]").set_input_files(str(tmp_path / "after.jpg"))
-    press(worker, case_id, "reply", note="已更换灯泡")
-    photos = worker.locator(f'tr[data-case-id="{case_id}"] ul.photos li')
+    press(worker, "reply", note="已更换灯泡")
+    photos = worker.locator("#photos ul.photos li")
     assert [photos.nth(i).get_attribute("data-stage") for i in range(photos.count())] == [
         "report", "reply"]
     assert photos.nth(1).locator("img").evaluate(LOADED)
-    worker.screenshot(path=str(tmp_path / "replied.png"))
+    photos.nth(1).locator("form.photo-public button").click()  # the after-photo: public
+    worker.wait_for_selector(".flash")
+    assert "照片已公开" in worker.inner_text(".flash")
+    worker.screenshot(path=str(tmp_path / "replied.png"), full_page=True)
 
     phone.goto(f"{live_server.url}/track/{code}")
     assert phone.locator("ul.photos img").count() == 2
+    after = photos.nth(1).get_attribute("data-photo-id")
+    public = phone.request.get(f"{live_server.url}/photos/{case_id}/{after}.jpg")
+    assert public.status == 200  # anyone, now that it is public
     assert problems == []

@@ -41,7 +41,7 @@ def site(start_server, tmp_path_factory):
         tokens[name] = {"Authorization": f"Bearer {accounts.create_token(name, 'test')[1]}"}
     point = app.extensions["gridmap"].grids.grids[6].geometry.representative_point()
     server = start_server(data_dir, GRIDMAP_REPORT_IP_LIMIT="100000", GRIDMAP_PUBLIC_URL=PUBLIC_URL)
-    return {"url": server.url, "data_dir": data_dir, "tokens": tokens, "grid": codes[6],
+    return {"url": server.url, "data_dir": data_dir, "tokens": tokens,
             "fields": {"lon": str(point.x), "lat": str(point.y), "category": "06",
                        "description": "井盖缺失"}}
 
@@ -200,7 +200,7 @@ def test_four_photos_or_a_body_over_the_upload_limit_are_refused(site):
 
 
 def test_staff_reply_with_photos_by_api_and_by_the_queue_form(site):
-    url, tokens, grid = site["url"], site["tokens"], site["grid"]
+    url, tokens = site["url"], site["tokens"]
 
     def act(case_id, files=(), **fields):
         if not files:
@@ -227,26 +227,29 @@ def test_staff_reply_with_photos_by_api_and_by_the_queue_form(site):
     tracked = requests.get(f"{url}/api/track/{cases[0]['tracking_code']}", timeout=10).json()
     assert [p["stage"] for p in tracked["photos"]] == ["reply", "reply"]
 
-    # the queue's reply form, as a browser posts it (session, CSRF token, multipart)
+    # the case page's reply form, as a browser posts it (session, CSRF token, multipart)
     _, session = sign_in(url, "staff7", PASSWORD)
-    queue = session.get(f"{url}/grid/{grid}", timeout=10).text
-    assert 'enctype="multipart/form-data"' in queue and 'name="photos"' in queue
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', queue).group(1)
-    form = session.post(f"{url}/grid/{grid}/cases/{cases[1]['case_id']}",
-                        data={"csrf_token": csrf, "action": "reply", "note": "修好了"},
+    page_url = f"{url}/case/{cases[1]['case_id']}"
+    page = session.get(page_url, timeout=10).text
+    assert 'enctype="multipart/form-data"' in page and 'name="photos"' in page
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    form = session.post(page_url, data={"csrf_token": csrf, "action": "reply", "note": "修好了"},
                         files=[("photos", ("after.jpg", noise_jpeg(33), "image/jpeg"))],
                         allow_redirects=False, timeout=30)
     assert form.status_code == 302, form.text
     case = requests.get(f"{url}/api/cases/{cases[1]['case_id']}", headers=tokens["staff7"],
                         timeout=10).json()
     assert case["state"] == "replied" and [p["stage"] for p in case["photos"]] == ["reply"]
-    queue = session.get(f"{url}/grid/{grid}", timeout=10).text
+    page = session.get(page_url, timeout=10).text
     photo_id = case["photos"][0]["id"]
-    assert f'src="/photos/{case["case_id"]}/{photo_id}.thumb.jpg"' in queue
-    # ... and its form to make a photo public
-    made = session.post(f"{url}/grid/{grid}/cases/{case['case_id']}/photos/{photo_id}",
-                        data={"csrf_token": csrf, "public": "1"}, allow_redirects=False,
+    assert f'src="/photos/{case["case_id"]}/{photo_id}.thumb.jpg"' in page
+    # ... and its form to make a photo public (a bad value re-renders the page with a 400)
+    toggle = f"{page_url}/photos/{photo_id}"
+    bad = session.post(toggle, data={"csrf_token": csrf, "public": "maybe"}, timeout=10)
+    assert bad.status_code == 400 and 'id="error"' in bad.text
+    made = session.post(toggle, data={"csrf_token": csrf, "public": "1"}, allow_redirects=False,
                         timeout=10)
-    assert made.status_code == 302
+    assert made.status_code == 302 and made.headers["Location"].endswith(
+        f"/case/{case['case_id']}")
     assert requests.get(f"{url}/photos/{case['case_id']}/{photo_id}.jpg",
                         timeout=10).status_code == 200
