@@ -17,13 +17,12 @@ from gridmap.jsontext import parse
 from gridmap.web.access import ANYONE, allow, require_grid
 from gridmap.web.auth import audit
 from gridmap.web.security import no_store
-from gridmap.web.uploads import takes_photos, uploaded_photos
+from gridmap.web.uploads import MULTIPART, takes_photos, uploaded_photos
 
 bp = Blueprint("cases_api", __name__, url_prefix="/api")
 CASE_ROLES = ("grid_staff", "dispatcher")
 MAX_DEPTH = 16  # of containers in a JSON body
 ACTION_FIELDS = frozenset(("action", "note", "to_grid", "to_person", "reason"))  # of a transition
-MULTIPART = "multipart/form-data"
 FORM_TRUE, FORM_FALSE = ("true", "on", "1"), ("false", "off", "0", "")
 
 
