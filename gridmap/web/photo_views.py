@@ -62,6 +62,7 @@ def reporter_photo(code, name):
 
 @bp.get("/photos/<case_id>/<name>")
 @allow(ANYONE)
+@no_store  # refusals; a photo sets its own Cache-Control
 @cacheable
 def case_photo(case_id, name):
     """A photo of the case: public ones to anyone, the rest to staff who may see the case:
