@@ -50,13 +50,14 @@ class LiveServer:
     ``workers`` and ``port`` go to ``gridmap serve``; with ``own_group`` the
     server runs in a session of its own, so :meth:`kill` takes down the
     master and every worker at once (``kill -9`` of the process group).
+    The server's output goes to ``log_dir`` (default: beside the data folder).
     """
 
-    def __init__(self, data_dir, workers=1, port=None, own_group=False, **env):
+    def __init__(self, data_dir, workers=1, port=None, own_group=False, log_dir=None, **env):
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = Path(data_dir).parent / f"server-{self.port}-{time.monotonic_ns()}.log"
+        self.log = Path(log_dir or Path(data_dir).parent) / f"server-{self.port}-{time.monotonic_ns()}.log"
         environ = dict(os.environ, GRIDMAP_DATA_DIR=str(data_dir),
                        GRIDMAP_TILES=f"{self.url}/test-tiles/{{z}}/{{x}}/{{y}}.png", **env)
         with open(self.log, "wb") as log:

@@ -62,9 +62,10 @@ def workers(server):
         return [int(pid) for pid in f.read().split()]
 
 
-def test_a_full_disk_keeps_reads_refuses_writes_with_a_503_and_loses_nothing(small_disk):
+def test_a_full_disk_keeps_reads_refuses_writes_with_a_503_and_loses_nothing(small_disk, tmp_path):
     data_dir = small_disk.path / "data"
-    server = LiveServer(data_dir, workers=2, own_group=True, GRIDMAP_REPORT_IP_LIMIT="100000")
+    server = LiveServer(data_dir, workers=2, own_group=True, log_dir=tmp_path,  # log off the full disk
+                        GRIDMAP_REPORT_IP_LIMIT="100000")
     try:
         url = server.url
         dd = ["--data-dir", str(data_dir)]
