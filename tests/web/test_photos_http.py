@@ -253,3 +253,29 @@ def test_staff_reply_with_photos_by_api_and_by_the_queue_form(site):
         f"/case/{case['case_id']}")
     assert requests.get(f"{url}/photos/{case['case_id']}/{photo_id}.jpg",
                         timeout=10).status_code == 200
+
+
+def test_multipart_fields_are_checked_like_json_ones(site):
+    before = stored(site)
+    url = site["url"] + "/api/reports"
+    photo = [("photos", ("a.jpg", noise_jpeg(40), "image/jpeg"))]
+    cases = [  # (fields, files, field named)
+        ([*site["fields"].items(), ("lon", "108.8")], photo, "lon"),  # sent twice
+        ({**site["fields"], "lon": "east"}, photo, "lon"),
+        ({**site["fields"], "hide_name": "perhaps"}, photo, "hide_name"),
+        ({**site["fields"], "colour": "red"}, photo, "colour"),
+        (site["fields"], [("photo", ("a.jpg", noise_jpeg(40), "image/jpeg"))], "photo"),
+    ]
+    for fields, files, field in cases:
+        r = requests.post(url, data=fields, files=files, timeout=10)
+        assert (r.status_code, r.json()["field"]) == (400, field), r.text
+    # with a session cookie (a browser that opened /report), the CSRF token is needed
+    session = requests.Session()
+    page = session.get(site["url"] + "/report", timeout=10).text
+    token = re.search(r'const csrf = "([^"]+)"', page).group(1)
+    r = session.post(url, data=site["fields"], files=photo, timeout=10)
+    assert r.status_code == 403 and r.json()["error"] == "csrf_failed"
+    assert stored(site) == before
+    r = session.post(url, data=site["fields"], files=photo, headers={"X-CSRF-Token": token},
+                     timeout=10)
+    assert r.status_code == 201 and r.json()["photos"][0]["stage"] == "report"
