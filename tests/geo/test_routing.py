@@ -4,6 +4,7 @@ lowest code on shared boundaries, nearest grid by brute-force metric distance.""
 import math
 
 import numpy as np
+import pyproj
 import pytest
 import shapely
 from hypothesis import HealthCheck, given, settings
@@ -224,3 +225,80 @@ def test_tolerance_must_be_a_non_negative_number(demo_grids):
         with pytest.raises(BadInput, match="tolerance"):
             Router(demo_grids, tolerance_m=bad)
 
+
+
+# -- every point on Earth, in every datum ---------------------------------------------
+
+GEOD = pyproj.Geod(ellps="WGS84")
+#: Points where the demo grids' UTM zone (49N) has no finite projection: about 90°
+#: of longitude from its central meridian (111°E), on the equator.
+UTM_BREAKS = [(-159.6, -7.7), (21.0, 0.0), (-159.0, 0.5), (20.5, -3.0)]
+EXTREMES = [-180.0, -179.99, -90.0, -89.99, 0.0, 89.99, 90.0, 179.99, 180.0]
+
+
+def geodesic_m_to_community(grids, lon, lat):
+    """Independent distance: along the ellipsoid to the community's centroid."""
+    c = shapely.union_all(grids.geometries).centroid
+    return GEOD.inv(lon, lat, c.x, c.y)[2]
+
+
+def check_far_answer(router, grids, lon, lat):
+    got = router.route_point(lon, lat)
+    assert got.status == "outside" and got.grid is None, (lon, lat, got)
+    assert got.nearest in grids.grids and math.isfinite(got.distance_m) and got.distance_m > 50
+    body = got.to_dict()
+    assert body["nearest"]["code"] == got.nearest.code
+    batch = router.route_points([lon], [lat], nearest=True)
+    assert list(batch.status) == [OUTSIDE], (lon, lat)
+    assert grids.codes[batch.nearest_index[0]] == got.nearest.code
+    assert batch.distance_m[0] == got.distance_m
+    return got
+
+
+@pytest.mark.parametrize("lon, lat", UTM_BREAKS)
+def test_a_point_the_utm_zone_cannot_project_is_outside_at_its_geodesic_distance(
+        demo_router, demo_grids, lon, lat):
+    mx, my = pyproj.Transformer.from_crs(4326, metric_crs_for(demo_grids.geometries),
+                                         always_xy=True).transform(lon, lat)
+    assert not (math.isfinite(mx) and math.isfinite(my))
+    got = check_far_answer(demo_router, demo_grids, lon, lat)
+    assert got.distance_m == pytest.approx(geodesic_m_to_community(demo_grids, lon, lat), rel=1e-3)
+
+
+@settings(max_examples=300, deadline=None)
+@given(lon=st.one_of(st.floats(-180, 180), st.sampled_from(EXTREMES)),
+       lat=st.one_of(st.floats(-90, 90), st.sampled_from(EXTREMES[2:-2])))
+def test_every_in_range_wgs84_point_far_away_is_outside_with_a_nearest_grid(
+        demo_router, demo_grids, lon, lat):
+    if abs(lon - 108.8) < 1 and abs(lat - 29.5) < 1:
+        return  # near the community: the oracle tests above cover it
+    check_far_answer(demo_router, demo_grids, lon, lat)
+
+
+def test_a_batch_over_the_whole_globe_snaps_nothing_and_names_a_nearest_grid_everywhere(
+        demo_router, demo_grids):
+    lons, lats = np.meshgrid(np.linspace(-180, 180, 361), np.linspace(-90, 90, 181))
+    batch = demo_router.route_points(lons.ravel(), lats.ravel(), nearest=True)
+    assert set(np.unique(batch.status)) == {OUTSIDE}
+    assert ((batch.nearest_index >= 0) & (batch.nearest_index < len(demo_grids))).all()
+    assert np.isfinite(batch.distance_m).all() and (batch.distance_m > 1000).all()
+
+
+@pytest.mark.parametrize("lon, lat, datum, field, shown", [
+    (-180, -90, "bd09", "lon", "-180.0067"),      # both leave the range: lon is named first
+    (0, -90, "bd09", "lat", "-90.006"),
+    (0, -89.995, "bd09", "lat", "-90.001"),
+    (-180, 0, "bd09", "lon", "-180.006"),
+    (-179.999, 89.99, "BD-09", "lon", "-180.005"),
+])
+def test_a_point_whose_datum_conversion_leaves_the_range_is_refused_naming_the_coordinate(
+        demo_router, lon, lat, datum, field, shown):
+    with pytest.raises(BadCoordinate) as info:
+        demo_router.route_point(lon, lat, datum=datum)
+    assert info.value.field == field
+    assert shown in info.value.message and "bd09" in info.value.message
+    assert info.value.detail["datum"] == "bd09"
+    assert info.value.detail["received"] == repr(float(lon if field == "lon" else lat))
+    inside = wgs84_to_bd09(108.8, 29.52)
+    batch = demo_router.route_points([lon, inside[0]], [lat, inside[1]], datum=datum, nearest=True)
+    assert list(batch.status) == [INVALID, INSIDE]
