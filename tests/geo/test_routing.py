@@ -302,3 +302,67 @@ def test_a_point_whose_datum_conversion_leaves_the_range_is_refused_naming_the_c
     inside = wgs84_to_bd09(108.8, 29.52)
     batch = demo_router.route_points([lon, inside[0]], [lat, inside[1]], datum=datum, nearest=True)
     assert list(batch.status) == [INVALID, INSIDE]
+
+
+# -- the rules of the answer ------------------------------------------------------------
+
+SWAP_HINT = "经纬度可能颠倒：参数顺序为 lon, lat / lon and lat may be swapped: the order is lon, lat"
+
+
+def west_of(grids, metres):
+    """A point ``metres`` due west of the westernmost vertex of the grids."""
+    west = min(shapely.get_coordinates(grids.geometries), key=lambda c: c[0])
+    return west[0] - metres / (111320 * math.cos(math.radians(west[1]))), west[1]
+
+
+def test_a_tolerance_of_zero_turns_snapping_off(demo_grids, demo_router):
+    router = Router(demo_grids, tolerance_m=0)
+    assert router.tolerance_m == 0.0
+    lon, lat = west_of(demo_grids, 1.0)
+    got = router.route_point(lon, lat)
+    assert (got.status, got.grid, got.nearest.code) == (
+        "outside", None, demo_router.route_point(lon, lat).code)
+    assert 0.5 < got.distance_m < 1.5
+    batch = router.route_points([lon, 108.7999], [lat, 29.5232], nearest=True)
+    assert list(batch.status_names()) == ["outside", "inside"]
+    vertex = min(shapely.get_coordinates(demo_grids.geometries), key=lambda c: c[0])
+    assert router.route_point(*vertex).status == "boundary"
+
+
+def test_a_snapped_answer_names_its_grid_as_nearest_and_an_inside_one_does_not(demo_grids,
+                                                                                demo_router):
+    got = demo_router.route_point(*west_of(demo_grids, 30.0))
+    body = got.to_dict()
+    assert body["status"] == "snapped" and body["grid"] == body["nearest"]
+    assert body["nearest"] == {"code": got.code, "name": got.grid.name,
+                               "name_en": got.grid.name_en}
+    assert body["candidates"] == [] and "hint" not in body
+    inside = demo_router.route_point(108.7999, 29.5232).to_dict()
+    assert "nearest" not in inside and inside["candidates"] == [inside["grid_code"]]
+
+
+def test_distances_are_given_to_the_centimetre(demo_grids, demo_router, oracle):
+    for metres in (30.0, 1234.5):
+        lon, lat = west_of(demo_grids, metres)
+        got = demo_router.route_point(lon, lat)
+        exact = oracle.route(lon, lat)[2]
+        assert got.distance_m == pytest.approx(exact, abs=1e-6)
+        assert got.to_dict()["distance_m"] == round(exact, 2) != exact
+        assert demo_router.route_point(108.7999, 29.5232).to_dict()["distance_m"] == 0
+
+
+def test_an_outside_point_that_looks_swapped_gets_the_hint(demo_router):
+    body = demo_router.route_point(29.52, 80.0).to_dict()
+    assert body["status"] == "outside" and body["hint"] == SWAP_HINT
+    plain = demo_router.route_point(108.70, 29.52).to_dict()
+    assert plain["status"] == "outside" and "hint" not in plain
+
+
+def test_an_outside_point_whose_swapped_pair_lies_in_a_grid_gets_the_hint():
+    # grids where lon and lat can trade places: lon 10-11, lat 20-21
+    router = Router(GridSet([Grid("500114005001001", "a", shapely.box(10, 20, 11, 21))]),
+                    tolerance_m=10)
+    assert router.route_point(20.5, 10.5).hint == SWAP_HINT
+    assert router.route_point(10.5, 20.5).status == "inside"
+    assert router.route_point(30.5, 10.5).hint is None  # swapped it is still outside
+    assert router.route_point(10.5, 20.0 - 1e-3).hint is None  # 111 m south: not swapped
