@@ -16,7 +16,7 @@ from contract import make_feature
 from gridmap.store import GeoJSONSeqStore, seqlog
 from gridmap.store.base import DuplicateCase, StoreError, VersionConflict
 
-WAIT = 30  # seconds: only ever reached when something is broken
+WAIT = 10  # seconds: only ever reached when something is broken
 
 
 class GatedSync:

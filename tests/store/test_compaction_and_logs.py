@@ -1,0 +1,191 @@
+"""GeoJSONSeqStore: what compaction takes in and when it runs, that two instances
+never compact at once, forks during a write, and what the store logs (the
+operator's only view of a failing disk)."""
+
+import logging
+import os
+import threading
+
+import pytest
+from contract import make_feature
+
+from gridmap.store import GeoJSONSeqStore, geojsonseq, seqlog, snapshot
+from gridmap.store.base import StoreError
+
+WAIT = 10  # seconds: only ever reached when something is broken
+
+
+@pytest.fixture
+def folder(tmp_path):
+    return tmp_path / "cases"
+
+
+@pytest.fixture
+def open_store(folder):
+    opened = []
+
+    def open_(**kwargs):
+        opened.append(GeoJSONSeqStore(folder, **kwargs))
+        return opened[-1]
+
+    yield open_
+    for store in opened:
+        store.close()
+
+
+def snapshot_ids(folder):
+    ids = []
+    snapshot.read_snapshot(folder, lambda records: ids.extend(rec["id"] for rec, _ in records))
+    return sorted(ids)
+
+
+def test_compaction_takes_in_what_another_instance_wrote_and_logs_it(folder, open_store,
+                                                                      caplog):
+    store, other = open_store(), open_store()
+    store.create(make_feature("c0"))
+    other.create(make_feature("c1"))  # store has not read it yet
+    with caplog.at_level(logging.INFO, logger="gridmap.store.geojsonseq"):
+        assert store.compact() is True
+    assert snapshot_ids(folder) == ["c0", "c1"]
+    assert f"compacted {folder}: 2 cases, log segment 1 sealed" in caplog.messages
+
+
+def test_compaction_runs_once_the_segment_holds_min_bytes(folder, open_store):
+    store = open_store(compact_bytes=None)
+    store.create(make_feature("c0"))
+    size = (folder / seqlog.segment_name(1)).stat().st_size
+    assert store.compact(min_bytes=size + 1) is False
+    assert store.compact(min_bytes=size) is True
+    assert store.compact() is False  # an empty segment: nothing to do
+
+
+def test_two_instances_never_compact_at_once(folder, open_store, monkeypatch):
+    first, second = open_store(), open_store()  # each with its own locks, as two processes
+    first.create(make_feature("c0"))
+    release, writing = threading.Event(), threading.Event()
+    real = geojsonseq.write_snapshot
+
+    def held_write(*args):
+        if threading.current_thread().name == "first-compaction":
+            writing.set()
+            assert release.wait(WAIT)
+        return real(*args)
+
+    monkeypatch.setattr(geojsonseq, "write_snapshot", held_write)
+    compacting = threading.Thread(target=first.compact, name="first-compaction")
+    compacting.start()
+    assert writing.wait(WAIT)
+    second.create(make_feature("c1"))  # writers wait only for the seal, not the snapshot
+    done = threading.Event()
+    waiting = threading.Thread(target=lambda: second.compact() and done.set())
+    waiting.start()
+    assert not done.wait(0.3)  # the second compaction waits for the first
+    release.set()
+    compacting.join(WAIT)
+    waiting.join(WAIT)
+    assert done.is_set() and snapshot_ids(folder) == ["c0", "c1"]
+
+
+def test_a_failed_background_compaction_is_logged_and_writing_goes_on(folder, open_store,
+                                                                      monkeypatch, caplog):
+    def full(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(geojsonseq, "write_snapshot", full)
+    store = open_store(compact_bytes=1)
+    store.create(make_feature("c0"))  # starts a compaction in the background
+    store._compactor.join(WAIT)
+    assert (f"compaction of {folder} failed: [Errno 28] No space left on device"
+            in caplog.messages)
+    store.create(make_feature("c1"))
+    assert store.count() == 2
+
+
+def test_a_failed_fsync_is_logged_once_naming_the_folder(folder, open_store, monkeypatch, caplog):
+    store = open_store()
+    store.create(make_feature("c0"))
+
+    def failing(fd):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(seqlog.os, "fdatasync", failing)
+    for name in ("c1", "c2"):
+        with pytest.raises(StoreError, match="Input/output error"):
+            store.create(make_feature(name))
+    critical = [r.getMessage() for r in caplog.records if r.levelno == logging.CRITICAL]
+    assert critical == [f"fsync of {folder} failed: [Errno 5] Input/output error; writing stops "
+                        "in this process: check the disk, then restart"]
+
+
+def test_a_deferred_fsync_that_cannot_be_handed_over_says_why(folder, open_store, monkeypatch,
+                                                               caplog):
+    store = open_store()
+    store.create(make_feature("c0"))
+
+    def no_descriptor():
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(store._log, "descriptor", no_descriptor)
+    with store.deferred_sync():
+        store.create(make_feature("c1"))
+    assert (f"deferred fsync of {folder} unavailable ([Errno 24] Too many open files): "
+            "syncing inline") in caplog.messages
+
+
+def run_in_child(body):
+    """Fork; run ``body()`` in the child; its exit code (0: it returned), or None if it
+    had not ended after WAIT seconds (then it is killed)."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            body()
+            code = 0
+        finally:
+            os._exit(code)
+    for _ in range(WAIT * 20):
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        threading.Event().wait(0.05)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    return None
+
+
+def test_a_child_forked_during_a_write_has_locks_of_its_own(folder, open_store, monkeypatch):
+    store = open_store()
+    store.create(make_feature("c0"))
+    syncing, release = threading.Event(), threading.Event()
+    real = os.fdatasync
+    parent = os.getpid()
+
+    def held(fd):
+        if os.getpid() == parent and not release.is_set():
+            syncing.set()
+            assert release.wait(WAIT)
+        real(fd)
+
+    monkeypatch.setattr(seqlog.os, "fdatasync", held)
+    writer = threading.Thread(target=store.create, args=(make_feature("parent"),))
+    writer.start()
+    assert syncing.wait(WAIT)  # the parent's commit holds its locks now
+    try:
+        assert run_in_child(lambda: store.create(make_feature("child"))) == 0
+    finally:
+        release.set()
+        writer.join(WAIT)
+    assert sorted(f["id"] for f in open_store().all()) == ["c0", "child", "parent"]
+
+
+def test_a_forked_child_of_a_compacting_store_compacts_by_itself(folder, open_store):
+    store = open_store(compact_bytes=1)
+    store.create(make_feature("c0"))
+    store._compactor.join(WAIT)  # the parent's compactor thread is not the child's
+
+    def child():
+        store.create(make_feature("child"))
+        store._compactor.join(WAIT)
+
+    assert run_in_child(child) == 0
+    assert snapshot_ids(folder) == ["c0", "child"]
