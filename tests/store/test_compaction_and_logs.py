@@ -189,3 +189,125 @@ def test_a_forked_child_of_a_compacting_store_compacts_by_itself(folder, open_st
 
     assert run_in_child(child) == 0
     assert snapshot_ids(folder) == ["c0", "child"]
+
+
+def test_a_key_written_in_a_deferred_block_is_answered_again_once_synced(folder, open_store):
+    store = open_store()
+    with store.deferred_sync():
+        store.create(make_feature("c1"), idempotency_key="k1")
+    feature, created = store.create(make_feature("c2"), idempotency_key="k1")
+    assert (feature["id"], created) == ("c1", False)
+
+
+def test_a_deferred_fsync_outlives_a_compaction_that_closes_the_segment(folder, open_store,
+                                                                       monkeypatch):
+    store = open_store(compact_bytes=None)
+    store.create(make_feature("c0"))
+    release, started = threading.Event(), threading.Event()
+    real = os.fdatasync
+
+    def held(fd):
+        if threading.current_thread().name.startswith("gridmap-store-sync"):
+            started.set()
+            assert release.wait(WAIT)
+        real(fd)
+
+    monkeypatch.setattr(seqlog.os, "fdatasync", held)
+    outcome = []
+
+    def deferred():
+        with store.deferred_sync():
+            store.create(make_feature("c1"))
+        outcome.append("ok")
+
+    writer = threading.Thread(target=deferred)
+    writer.start()
+    assert started.wait(WAIT)  # the syncer has its descriptor and waits ...
+    assert store.compact() is True  # ... while the segment is sealed and closed
+    release.set()
+    writer.join(WAIT)
+    assert outcome == ["ok"] and store.disk_error is None
+    assert snapshot_ids(folder) == ["c0", "c1"]
+
+
+def test_a_failed_deferred_fsync_names_the_error(folder, open_store, monkeypatch):
+    store = open_store()
+    store.create(make_feature("c0"))
+
+    def failing(fd):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(seqlog.os, "fdatasync", failing)
+    with pytest.raises(StoreError) as info:
+        with store.deferred_sync():
+            store.create(make_feature("c1"))
+    assert info.value.message == ("案件未能写入 / the case could not be written: "
+                                  "[Errno 5] Input/output error")
+
+
+def test_a_store_closed_while_a_write_waits_refuses_it(folder, open_store, monkeypatch):
+    store = open_store()
+    store.create(make_feature("c0"))
+    release, started = threading.Event(), threading.Event()
+    real = os.fdatasync
+
+    def held(fd):
+        if not release.is_set():
+            started.set()
+            assert release.wait(WAIT)
+        real(fd)
+
+    monkeypatch.setattr(seqlog.os, "fdatasync", held)
+    leader = threading.Thread(target=store.create, args=(make_feature("leader"),))
+    leader.start()
+    assert started.wait(WAIT)
+    errors = []
+
+    def queued():
+        try:
+            store.create(make_feature("queued"))
+        except StoreError as exc:
+            errors.append(exc.message)
+
+    waiting = threading.Thread(target=queued)
+    waiting.start()
+    for _ in range(WAIT * 100):
+        if store._group._queue:
+            break
+        threading.Event().wait(0.01)
+    closing = threading.Thread(target=store.close)
+    closing.start()
+    for _ in range(WAIT * 100):
+        if store._closed:
+            break
+        threading.Event().wait(0.01)
+    release.set()
+    for thread in (leader, waiting, closing):
+        thread.join(WAIT)
+    assert errors == [f"案件库已关闭 / the case store {folder} is closed"]
+    assert sorted(f["id"] for f in open_store().all()) == ["c0", "leader"]
+
+
+CHILD = """
+import sys, threading
+from gridmap.store import GeoJSONSeqStore, geojsonseq
+sys.path.insert(0, {tests!r})
+from contract import make_feature
+geojsonseq.write_snapshot = lambda *args: threading.Event().wait()  # a compaction that hangs
+store = GeoJSONSeqStore({folder!r}, compact_bytes=1)
+store.create(make_feature("c0"))
+assert store._compactor.name == "gridmap-store-compact"
+print("written", flush=True)
+"""
+
+
+def test_a_process_may_exit_while_its_compaction_runs(folder):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    child = subprocess.run(
+        [sys.executable, "-c", CHILD.format(tests=str(Path(__file__).parent), folder=str(folder))],
+        capture_output=True, text=True, timeout=WAIT * 3)
+    assert child.returncode == 0 and child.stdout == "written\n", child.stderr
+    assert GeoJSONSeqStore(folder).count() == 1
