@@ -581,3 +581,113 @@ def test_to_dict_round_trips(cal):
     again = WorkingCalendar.from_dict(json.loads(json.dumps(cal.to_dict())))
     assert again == cal
     assert again.add_working_hours(sh(2026, 2, 13, 17, 0), 1) == sh(2026, 2, 14, 9, 0)
+
+
+# -- what each refusal says (Chinese, then English) ---------------------------------
+
+def refusal(field, shown, zh, en):
+    return f"日历字段 {field} 的值 {shown} 无效，应为{zh} / calendar field {field}: got {shown}, expected {en}"
+
+
+@pytest.mark.parametrize("doc, message", [
+    ([OFFICE], refusal("calendar", repr([OFFICE]), "JSON 对象", "a JSON object")),
+    (mutated(holiday=["2026-01-01"]), refusal(
+        "holiday", "['2026-01-01']", "已知字段之一 " + str(
+            ("note", "timezone", "working_days", "working_hours", "years", "holidays", "workdays")),
+        "one of the fields " + str(
+            ("note", "timezone", "working_days", "working_hours", "years", "holidays", "workdays")))),
+    (mutated(working_hours=KeyError), "日历缺少字段 working_hours / calendar field working_hours is missing"),
+    (mutated(timezone=8), refusal("timezone", "8", "时区名字符串", "a zone name string")),
+    (mutated(timezone="Mars/Olympus"), refusal("timezone", "'Mars/Olympus'", "IANA 时区名（如 Asia/Shanghai）",
+                                               "an IANA zone name such as 'Asia/Shanghai'")),
+    (mutated(working_days="mon-fri"), refusal("working_days", "'mon-fri'", "星期名列表",
+                                              'a list like ["mon", "tue"]')),
+    (mutated(working_days=["mon", "funday"]), refusal(
+        "working_days", "'funday'", "mon…sun 或 monday…sunday", "one of mon…sun or monday…sunday")),
+    (mutated(working_days=["mon", "monday"]), refusal("working_days", "'monday'", "不重复的星期名",
+                                                      "weekday names listed once")),
+    (mutated(working_days=[]), refusal("working_days", "[]", "非空的星期列表",
+                                       "a non-empty list of weekday names")),
+    (mutated(working_hours="08:30-12:00"), refusal("working_hours", "'08:30-12:00'", "时段列表",
+                                                   'a list like [["08:30", "12:00"]]')),
+    (mutated(working_hours=[["08:30"]]), refusal("working_hours", "['08:30']", "[开始, 结束] 时段",
+                                                 'a period ["HH:MM", "HH:MM"]')),
+    (mutated(working_hours=[["noon", "13:00"]]), refusal(
+        "working_hours", "'noon'", "HH:MM 时刻（结束可为 24:00）", "a time HH:MM (an end may be 24:00)")),
+    (mutated(working_hours=[]), refusal("working_hours", "[]", "非空的时段列表",
+                                        'a non-empty list like [["08:30", "12:00"]]')),
+    (mutated(working_hours=[["12:00", "08:30"]]), refusal(
+        "working_hours", "['12:00', '08:30']", "开始早于结束、在 00:00-24:00 内的时段",
+        "a period whose start is before its end, within 00:00-24:00")),
+    (mutated(working_hours=[["08:30", "12:00"], ["11:00", "13:00"]]), refusal(
+        "working_hours", "[['08:30', '12:00'], ['11:00', '13:00']]", "按时间先后排列、互不重叠的时段",
+        "periods in order that do not overlap")),
+    (mutated(holidays="2026-01-01"), refusal("holidays", "'2026-01-01'", "日期列表",
+                                             'a list of dates "YYYY-MM-DD"')),
+    (mutated(holidays=["2026-02-30"]), refusal("holidays", "'2026-02-30'", "YYYY-MM-DD 格式的有效日期",
+                                               'a real date "YYYY-MM-DD"')),
+    (mutated(holidays=["2026-01-01", "2026-01-01"]), refusal("holidays", "'2026-01-01'", "不重复的日期",
+                                                             "dates listed once")),
+    (mutated(workdays=["2026-02-15"]), refusal("workdays", "['2026-02-15']", "不同时列为放假日的日期",
+                                               "dates that are not also listed in holidays")),
+    (mutated(workdays=["2026-03-16"]), refusal(
+        "workdays", "['2026-03-16']", "本来不上班的日期（调休上班日）",
+        "dates that are not working weekdays already (make-up days)")),
+    (mutated(holidays=["2029-01-01", "2028-01-03"]), refusal(
+        "years", "[2026, 2027]", "包含 2028-01-03 所在年份", "a list covering the year of 2028-01-03")),
+    (mutated(years="2026"), refusal("years", "'2026'", "以年份为键的对象",
+                                    'an object like {"2026": {"source": …, "provisional": false}}')),
+    (mutated(years={"26": {}}), refusal("years", "'26'", "四位数年份", 'a four-digit year such as "2026"')),
+    (mutated(years={"2026": {"provisional": "no"}}), refusal(
+        "years.2026", "{'provisional': 'no'}", "{source: 文本, provisional: 布尔}",
+        "{source: text, provisional: true or false}")),
+])
+def test_each_refusal_of_a_calendar_document_says_what_is_expected(doc, message):
+    with pytest.raises(ConfigError) as err:
+        WorkingCalendar.from_dict(doc)
+    assert err.value.message == message
+
+
+@pytest.mark.parametrize("end, accepted", [(86400, True), (86401, False)])
+def test_a_period_may_end_at_midnight_and_no_later(end, accepted):
+    args = {"timezone": "Asia/Shanghai", "working_days": frozenset(range(5)),
+            "periods": ((30600, end),)}
+    if accepted:
+        assert WorkingCalendar(**args).to_dict()["working_hours"] == [["08:30", "24:00"]]
+    else:
+        with pytest.raises(ConfigError) as err:
+            WorkingCalendar(**args)
+        assert err.value.field == "working_hours" and "['08:30', '24:00']" in err.value.message
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda c: c.is_working_time(datetime(2026, 3, 16, 9, 0)), "t"),
+    (lambda c: c.next_working_start(datetime(2026, 3, 16, 9, 0)), "t"),
+    (lambda c: c.working_hours_between(datetime(2026, 3, 16), sh(2026, 3, 17)), "a"),
+    (lambda c: c.working_hours_between(sh(2026, 3, 16), datetime(2026, 3, 17)), "b"),
+    (lambda c: c.add_working_hours("2026-03-16T09:00", 1), "start"),
+    (lambda c: overdue(datetime(2026, 3, 16), sh(2026, 3, 16)), "now"),
+    (lambda c: overdue(sh(2026, 3, 16), datetime(2026, 3, 16)), "deadline"),
+])
+def test_a_naive_time_is_refused_naming_the_argument(cal, call, name):
+    with pytest.raises(BadInput) as err:
+        call(cal)
+    assert err.value.field == name
+    assert err.value.message.startswith(f"{name} 须为带时区的时间，收到 ")
+    assert f" / {name} must be a timezone-aware datetime, got " in err.value.message
+
+
+def test_a_category_without_limits_is_named(cal):
+    with pytest.raises(BadInput) as err:
+        cal.deadlines(sh(2026, 3, 16, 9, 0), "06")
+    assert err.value.field == "category"
+    assert err.value.message == "类别缺少 sign_hours / category '06' has no sign_hours"
+
+
+def test_loading_names_the_provisional_years_exactly(tmp_path, caplog):
+    path = tmp_path / "calendar.json"
+    path.write_text(json.dumps(SHIPPED_DOC, ensure_ascii=False), encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="gridmap.cases.calendar"):
+        WorkingCalendar.load(path)
+    assert caplog.messages == [f"{path}: holiday lists for [2027] are provisional; update them "
+                               "from the State Council notice"]
