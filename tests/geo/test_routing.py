@@ -366,3 +366,37 @@ def test_an_outside_point_whose_swapped_pair_lies_in_a_grid_gets_the_hint():
     assert router.route_point(10.5, 20.5).status == "inside"
     assert router.route_point(30.5, 10.5).hint is None  # swapped it is still outside
     assert router.route_point(10.5, 20.0 - 1e-3).hint is None  # 111 m south: not swapped
+
+
+# -- the raster index only skips work -----------------------------------------------
+
+def test_every_cell_the_index_decides_holds_one_answer_for_all_its_points(demo_grids, oracle):
+    """Each cell that the index answers for alone (not marked for exact tests) lies
+    clear of every grid and tolerance-band boundary, and its label is the exact answer."""
+    router = Router(demo_grids, tolerance_m=50.0, max_cells=20_000)
+    cells = router._cells_array
+    free = np.flatnonzero(cells != router._mixed)
+    assert 0.5 < len(free) / len(cells) < 1
+    i, j = free % router._nx, free // router._nx
+    x0, y0 = router._x0 + i / router._sx, router._y0 + j / router._sy
+    boxes = shapely.box(x0, y0, x0 + 1 / router._sx, y0 + 1 / router._sy)
+    lines = shapely.get_parts(np.concatenate([
+        shapely.get_parts(shapely.boundary(demo_grids.geometries)),
+        shapely.get_parts(shapely.boundary(router._zone))]))
+    xy, line = shapely.get_coordinates(lines, return_index=True)
+    same = line[1:] == line[:-1]
+    segments = shapely.STRtree(shapely.linestrings(np.stack([xy[:-1][same], xy[1:][same]], axis=1)))
+    assert segments.query(boxes, predicate="intersects").size == 0
+    centres = shapely.centroid(boxes)
+    covering = np.array([shapely.covered_by(centres, g) for g in demo_grids.geometries])
+    expected = np.where(covering.any(axis=0), covering.argmax(axis=0),  # the lowest code
+                        np.where(shapely.covered_by(centres, router._zone), router._near,
+                                 router._far))
+    np.testing.assert_array_equal(cells[free], expected)
+    assert {router._near, router._far} < set(expected)
+
+
+def test_the_index_marks_under_one_percent_of_its_cells_for_exact_tests(demo_router):
+    cells = demo_router._cells_array
+    assert len(cells) == demo_router._nx * demo_router._ny >= 1 << 22
+    assert 0 < np.mean(cells == demo_router._mixed) < 0.01

@@ -311,3 +311,35 @@ def test_a_process_may_exit_while_its_compaction_runs(folder):
         capture_output=True, text=True, timeout=WAIT * 3)
     assert child.returncode == 0 and child.stdout == "written\n", child.stderr
     assert GeoJSONSeqStore(folder).count() == 1
+
+
+def test_compaction_starts_once_the_segment_reaches_compact_bytes(tmp_path):
+    with GeoJSONSeqStore(tmp_path / "measure", compact_bytes=None) as scratch:
+        scratch.create(make_feature("c0"))
+        size = (tmp_path / "measure" / seqlog.segment_name(1)).stat().st_size
+    below = GeoJSONSeqStore(tmp_path / "below", compact_bytes=size + 1)
+    exact = GeoJSONSeqStore(tmp_path / "exact", compact_bytes=size)
+    for store in (below, exact):
+        store.create(make_feature("c0"))
+        store.close()  # waits for a compaction it started
+    assert (tmp_path / "below" / seqlog.segment_name(1)).exists()
+    assert not (tmp_path / "exact" / seqlog.segment_name(1)).exists()
+    assert snapshot_ids(tmp_path / "exact") == ["c0"]
+
+
+def test_the_fork_hook_gives_every_store_fresh_locks_and_no_compactor(folder, open_store):
+    """What ``os.fork`` runs in a child, called here in-process: a lock held by a
+    thread of the parent at the fork (here: this thread) must not block the child."""
+    store = open_store(compact_bytes=1)
+    store.create(make_feature("c0"))
+    store._compactor.join(WAIT)
+    with store._io_lock:
+        geojsonseq._reset_after_fork()
+        assert store._compactor is None
+        done = threading.Event()
+        writer = threading.Thread(target=lambda: store.create(make_feature("c1")) and done.set())
+        writer.start()
+        assert done.wait(WAIT)  # neither the old io lock nor the old flock holds it up
+    writer.join(WAIT)
+    store._compactor.join(WAIT)
+    assert snapshot_ids(folder) == ["c0", "c1"]
