@@ -614,6 +614,18 @@ def refusal(field, shown, zh, en):
                                                  'a period ["HH:MM", "HH:MM"]')),
     (mutated(working_hours=[["noon", "13:00"]]), refusal(
         "working_hours", "'noon'", "HH:MM 时刻（结束可为 24:00）", "a time HH:MM (an end may be 24:00)")),
+    (mutated(working_hours=[[830, "12:00"]]), refusal(
+        "working_hours", "830", "HH:MM 时刻（结束可为 24:00）", "a time HH:MM (an end may be 24:00)")),
+    (mutated(working_hours=[["24:00", "24:00"]]), refusal(
+        "working_hours", "'24:00'", "HH:MM 时刻（结束可为 24:00）", "a time HH:MM (an end may be 24:00)")),
+    (mutated(working_hours=[["24:30", "24:30"]]), refusal(
+        "working_hours", "'24:30'", "HH:MM 时刻（结束可为 24:00）", "a time HH:MM (an end may be 24:00)")),
+    (mutated(working_hours=[["25:00", "26:00"]]), refusal(
+        "working_hours", "'25:00'", "HH:MM 时刻（结束可为 24:00）", "a time HH:MM (an end may be 24:00)")),
+    (mutated(working_hours=[["08:30", "25:00"]]), refusal(
+        "working_hours", "'25:00'", "HH:MM 时刻（结束可为 24:00）", "a time HH:MM (an end may be 24:00)")),
+    (mutated(working_hours=[["08:30", "24:30"]]), refusal(
+        "working_hours", "'24:30'", "HH:MM 时刻（结束可为 24:00）", "a time HH:MM (an end may be 24:00)")),
     (mutated(working_hours=[]), refusal("working_hours", "[]", "非空的时段列表",
                                         'a non-empty list like [["08:30", "12:00"]]')),
     (mutated(working_hours=[["12:00", "08:30"]]), refusal(
@@ -691,3 +703,67 @@ def test_loading_names_the_provisional_years_exactly(tmp_path, caplog):
         WorkingCalendar.load(path)
     assert caplog.messages == [f"{path}: holiday lists for [2027] are provisional; update them "
                                "from the State Council notice"]
+
+
+def test_a_year_entry_may_leave_out_its_source_and_provisional_flag():
+    cal = WorkingCalendar.from_dict(OFFICE | {"years": {"2026": {}, "2027": {"provisional": True}}})
+    assert cal.years == ((2026, "", False), (2027, "", True))
+    assert cal.provisional_years == {2027}
+
+
+def test_a_holiday_stretch_longer_than_the_timeline_is_walked_past():
+    days = [(date(2026, 1, 1) + timedelta(days=i)).isoformat() for i in range(200)]
+    cal = WorkingCalendar.from_dict(OFFICE | {"holidays": days, "years": {"2026": {}}})
+    # 1 Jan - 19 Jul 2026 off: the first working day after is Monday 20 July
+    assert cal.add_working_hours(sh(2026, 1, 1, 9, 0), 1) == sh(2026, 7, 20, 9, 30)
+    assert cal.working_hours_between(sh(2026, 1, 1), sh(2026, 7, 20, 12, 0)) == 3.5
+
+
+def test_a_deadline_within_the_timeline_is_found_without_walking_the_calendar(monkeypatch):
+    cal = WorkingCalendar.from_dict(OFFICE)
+    now = datetime.now(UTC).astimezone(SH).replace(microsecond=0)
+    first = cal.add_working_hours(now, 1)  # builds the timeline from the day before now
+
+    def no_walk(self, t):
+        raise AssertionError("walked the calendar")
+
+    monkeypatch.setattr(WorkingCalendar, "_spans", no_walk)
+    assert cal.add_working_hours(now, 1) == first
+    assert cal.deadlines(now, SANITATION)["sign"] == first
+
+
+def test_no_working_time_left_is_plus_zero_also_past_the_deadline(cal):
+    status = cal.overdue_status(sh(2026, 3, 16, 18, 0), sh(2026, 3, 16, 17, 30))
+    assert status.is_overdue and status.working_hours_left == 0.0
+    assert json.dumps(status.to_dict()["working_hours_left"]) == "0.0"
+
+
+def test_hours_left_are_given_to_the_hundredth(cal):
+    status = cal.overdue_status(sh(2026, 3, 16, 16, 40), sh(2026, 3, 16, 17, 0))
+    assert status.to_dict()["working_hours_left"] == 0.33
+
+
+@pytest.mark.parametrize("call", ["deadlines", "verify_deadline"])
+def test_both_ends_of_a_deadline_are_checked_against_the_holiday_lists(call, caplog):
+    cal = WorkingCalendar.load(SHIPPED)  # lists for 2026 and 2027
+    with caplog.at_level(logging.WARNING, logger="gridmap.cases.calendar"):
+        getattr(cal, call)(sh(2025, 12, 31, 17, 0), SANITATION)  # reported in 2025, due in 2026
+        getattr(cal, call)(sh(2027, 12, 31, 17, 0), SANITATION)  # reported in 2027, due in 2028
+    assert [r.getMessage() for r in caplog.records if "no holiday list" in r.getMessage()] == [
+        f"calendar has no holiday list for {year}; deadlines in it count plain weekdays"
+        for year in (2025, 2028)]
+
+
+def test_the_year_of_a_deadline_is_the_calendar_s_not_the_machine_s(monkeypatch, caplog):
+    import time
+
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    try:
+        cal = WorkingCalendar.from_dict(OFFICE | {"years": {"2028": {}}})
+        with caplog.at_level(logging.WARNING, logger="gridmap.cases.calendar"):
+            cal.deadlines(datetime(2027, 12, 31, 20, 0, tzinfo=UTC), SANITATION)  # 1 Jan 2028 in Beijing
+        assert caplog.records == []
+    finally:
+        monkeypatch.undo()
+        time.tzset()
