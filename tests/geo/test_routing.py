@@ -222,8 +222,15 @@ def test_grids_with_holes_and_enclaves():
 
 def test_tolerance_must_be_a_non_negative_number(demo_grids):
     for bad in (-1, float("nan"), "10"):
-        with pytest.raises(BadInput, match="tolerance"):
+        with pytest.raises(BadInput) as info:
             Router(demo_grids, tolerance_m=bad)
+        assert info.value.field == "tolerance_m"
+        assert info.value.message == (f"容差须为非负米数，收到 {bad!r} / tolerance must be a "
+                                      f"non-negative number of metres, got {bad!r}")
+
+
+def test_the_default_tolerance_is_50_metres(demo_grids):
+    assert Router(demo_grids, max_cells=4096).tolerance_m == 50.0
 
 
 
@@ -398,5 +405,51 @@ def test_every_cell_the_index_decides_holds_one_answer_for_all_its_points(demo_g
 
 def test_the_index_marks_under_one_percent_of_its_cells_for_exact_tests(demo_router):
     cells = demo_router._cells_array
-    assert len(cells) == demo_router._nx * demo_router._ny >= 1 << 22
+    # 4,096 cells a grid, at least 2**22: 13 grids get about 2**22
+    assert (1 << 22) <= len(cells) == demo_router._nx * demo_router._ny < (1 << 22) * 1.01
     assert 0 < np.mean(cells == demo_router._mixed) < 0.01
+
+
+def test_a_point_in_a_cell_the_index_decides_needs_no_exact_test(demo_router, monkeypatch):
+    def exact(*args):
+        raise AssertionError("exact test")
+
+    monkeypatch.setattr(demo_router, "_route_exact", exact)
+    monkeypatch.setattr(demo_router, "_exact", exact)
+    for grid in demo_router.grids:
+        spot = grid.geometry.representative_point()
+        assert demo_router.route_point(spot.x, spot.y).code == grid.code
+        assert demo_router.route_points([spot.x], [spot.y]).codes()[0] == grid.code
+
+
+def test_inside_and_boundary_answers_name_their_grid_as_nearest(demo_router, demo_grids):
+    inside = demo_router.route_point(108.7999, 29.5232)
+    assert inside.nearest is inside.grid and inside.distance_m == 0.0
+    vertex = shared_vertices(demo_grids)[0]
+    edge = demo_router.route_point(*vertex)
+    assert edge.status == "boundary" and edge.nearest is edge.grid and edge.distance_m == 0.0
+
+
+@pytest.mark.parametrize("tolerance, metres", [(10.0, 9.8), (500.0, 495.0)])
+def test_a_batch_snaps_every_point_within_the_tolerance(demo_grids, tolerance, metres):
+    router = Router(demo_grids, tolerance_m=tolerance, max_cells=1 << 16)
+    lon, lat = west_of(demo_grids, metres)
+    exact = router.route_point(lon, lat)
+    assert exact.status == "snapped" and exact.distance_m < tolerance
+    batch = router.route_points([lon], [lat])  # decided by the index's band, no nearest search
+    assert list(batch.status_names()) == ["snapped"] and batch.codes()[0] == exact.code
+
+
+def test_equally_near_grids_go_to_the_lowest_code():
+    # mirror images about the central meridian of UTM zone 31 (3°E): exactly as near
+    low, high = "500114005001001", "500114005001002"
+    router = Router(GridSet([Grid(low, "east", shapely.box(3.0, 0, 3.001, 0.001)),
+                             Grid(high, "west", shapely.box(2.999, 0, 3.0, 0.001))]),
+                    tolerance_m=50)
+    got = router.route_point(3.0, 0.0011)  # about 11 m north of the vertex both share
+    assert (got.status, got.code) == ("snapped", low)
+    far = router.route_point(3.0, 0.01)
+    assert (far.status, far.nearest.code) == ("outside", low)
+    batch = router.route_points([3.0, 3.0], [0.0011, 0.01], nearest=True)
+    assert list(batch.codes()) == [low, None]
+    assert [batch.codes_table[i] for i in batch.nearest_index] == [low, low]
