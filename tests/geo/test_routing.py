@@ -1,6 +1,7 @@
 """Routing agrees with a brute-force oracle: shapely covers against every grid,
 lowest code on shared boundaries, nearest grid by brute-force metric distance."""
 
+import logging
 import math
 
 import numpy as np
@@ -453,3 +454,36 @@ def test_equally_near_grids_go_to_the_lowest_code():
     batch = router.route_points([3.0, 3.0], [0.0011, 0.01], nearest=True)
     assert list(batch.codes()) == [low, None]
     assert [batch.codes_table[i] for i in batch.nearest_index] == [low, low]
+
+
+def test_the_index_logs_its_size_and_its_share_of_exact_cells(demo_grids, caplog):
+    with caplog.at_level(logging.INFO, logger="gridmap.geo.routing"):
+        router = Router(demo_grids, tolerance_m=50.0, max_cells=4096)
+    share = 100.0 * np.mean(router._cells_array == router._mixed)
+    assert caplog.messages == [f"routing index {router._nx}×{router._ny} cells, "
+                               f"{share:.1f}% need exact tests"]
+
+
+def test_a_point_exactly_the_tolerance_away_is_snapped(demo_grids, demo_router):
+    lon, lat = west_of(demo_grids, 80.0)
+    metres = demo_router.route_point(lon, lat).distance_m
+    router = Router(demo_grids, tolerance_m=metres, max_cells=4096)
+    assert router.route_point(lon, lat).status == "snapped"
+    assert list(router.route_points([lon], [lat], nearest=True).status_names()) == ["snapped"]
+
+
+@pytest.mark.parametrize("datum", ["gcj02", "bd09"])
+def test_a_batch_keeps_bad_rows_invalid_whatever_the_datum(demo_router, datum):
+    batch = demo_router.route_points([np.nan, 200.0, 108.8], [29.5, 29.5, np.inf], datum=datum,
+                                     nearest=True)
+    assert list(batch.status) == [INVALID] * 3 and list(batch.codes()) == [None] * 3
+
+
+def test_a_batch_snaps_points_deep_in_the_tolerance_band_by_the_index_alone(demo_grids):
+    router = Router(demo_grids, tolerance_m=500.0, max_cells=1 << 16)
+    lon, lat = west_of(demo_grids, 300.0)
+    cell = int((lat - router._y0) * router._sy) * router._nx + int((lon - router._x0) * router._sx)
+    assert router._cells_array[cell] == router._near  # decided by the index, not exact tests
+    batch = router.route_points([lon], [lat])
+    assert list(batch.status_names()) == ["snapped"]
+    assert batch.codes()[0] == router.route_point(lon, lat).code
