@@ -487,3 +487,11 @@ def test_a_batch_snaps_points_deep_in_the_tolerance_band_by_the_index_alone(demo
     batch = router.route_points([lon], [lat])
     assert list(batch.status_names()) == ["snapped"]
     assert batch.codes()[0] == router.route_point(lon, lat).code
+
+
+def test_a_batch_leaves_far_points_without_nearest_unless_asked(demo_router):
+    plain = demo_router.route_points([108.70], [29.52])
+    assert list(plain.status) == [OUTSIDE] and plain.nearest_index[0] == -1
+    assert np.isnan(plain.distance_m[0])
+    asked = demo_router.route_points([108.70], [29.52], nearest=True)
+    assert asked.nearest_index[0] >= 0 and 8000 < asked.distance_m[0] < 9000
