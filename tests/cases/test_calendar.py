@@ -559,6 +559,8 @@ def test_shipped_calendar_is_the_documented_default(cal):
     assert cal.to_dict()["working_hours"] == [["08:30", "12:00"], ["14:00", "17:30"]]
     assert cal.covered_years == {2026, 2027}
     assert cal.provisional_years == {2027}
+    assert [(year, source[:6]) for year, source, _ in cal.years] == [(2026, "国务院办公厅"),
+                                                                   (2027, "暂定推算，非")]
     assert "State Council" in SHIPPED_DOC["note"]
 
 
