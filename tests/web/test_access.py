@@ -4,6 +4,7 @@ new route cannot escape it; refused calls get 401/403 and change nothing."""
 import io
 import itertools
 import json
+import re
 
 import pytest
 from PIL import Image
@@ -65,12 +66,12 @@ EXPECTED = {
 }
 
 #: (endpoint, method) -> what an allowed call answers: the status, and a text its body
-#: holds (for a redirect: where it leads)
+#: holds (for a redirect: a pattern of where it leads; for a photo: its type)
 ANSWERS = {
     ("pages.index", "GET"): (200, "<title>路东社区网格地图</title>"),
     ("api.route", "GET"): (200, '"status":"inside","grid_code":"500114005001007"'),
     ("api.grids", "GET"): (200, '"code":"500114005001013"'),
-    ("api.health", "GET"): (200, '{"ok":true,"grids":13}'),
+    ("api.health", "GET"): (200, '{"ok":true,"grids":13,'),
     ("cases_api.create_report", "POST"): (201, '"state":"reported","routing":"inside"'),
     ("cases_api.track", "GET"): (200, '"state":"reported"'),
     ("cases_api.rate", "POST"): (200, '"state":"rated"'),
@@ -80,8 +81,14 @@ ANSWERS = {
     ("case_pages.report", "GET"): (200, "<title>我要上报 · 路东社区网格地图</title>"),
     ("case_pages.track_lookup", "GET"): (200, "<title>进度查询 · 路东社区网格地图</title>"),
     ("case_pages.track", "GET"): (200, "矩阵测试"),
-    ("case_pages.grid_queue", "GET"): (200, "<title>第1网格（正阳北片） · 案件队列</title>"),
-    ("case_pages.act", "POST"): (302, "/grid/500114005001001"),
+    ("staff_pages.grid_queue", "GET"): (200, "<title>第1网格（正阳北片） · 案件队列</title>"),
+    ("staff_pages.all_cases", "GET"): (200, "<title>全部案件</title>"),
+    ("staff_pages.case_page", "GET"): (200, "矩阵测试"),
+    ("staff_pages.act", "POST"): (302, "/case/[0-9a-f]{32}"),
+    ("photo_views.reporter_photo", "GET"): (200, "image/jpeg"),
+    ("photo_views.case_photo", "GET"): (200, "image/jpeg"),
+    ("photo_views.set_public_api", "POST"): (200, '"public":true'),
+    ("photo_views.set_public_form", "POST"): (302, "/case/[0-9a-f]{32}"),
     ("assets.asset", "GET"): (200, "Leaflet 1.9.4"),
     ("auth.login_form", "GET"): (200, 'name="password"'),
     ("auth.login", "POST"): (302, "/"),
@@ -251,11 +258,14 @@ def test_role_matrix(matrix_app, role):
         where = f"{role} {method} {url}"
         if role in allowed:
             status, needle = ANSWERS[endpoint, method]
-            text = r.get_data(as_text=True)
+            text = r.get_data(as_text=r.mimetype != "image/jpeg")
             assert r.status_code == status, (where, r.status_code, text[:300])
-            if status == 302:  # a form's redirect: where it leads, and what it changed
-                assert r.headers["Location"] == needle, where
-                if endpoint in ("case_pages.act", "admin.add_user", "admin.add_category"):
+            if r.mimetype == "image/jpeg":
+                assert needle == r.mimetype and text[:3] == b"\xff\xd8\xff", where
+            elif status == 302:  # a form's redirect: where it leads, and what it changed
+                assert re.fullmatch(needle, r.headers["Location"]), where
+                if endpoint in ("staff_pages.act", "photo_views.set_public_form",
+                                "admin.add_user", "admin.add_category"):
                     assert snapshot(matrix_app) != before, where  # (the others change
                     # nothing here: sign-in, and forms sent back as they are)
             else:
