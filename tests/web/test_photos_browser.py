@@ -18,7 +18,11 @@ from photomaker import noise_jpeg, phone_jpeg  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
-LOADED = "img => img.complete && img.naturalWidth > 0"
+
+def loaded(img):
+    """Whether the image ``img`` (a locator) loads and decodes (lazy ones once scrolled to)."""
+    img.scroll_into_view_if_needed()
+    return img.evaluate("img => img.decode().then(() => img.naturalWidth > 0, () => false)")
 
 
 def test_a_resident_reports_with_a_photo_and_staff_reply_with_one(browser, live_server, tmp_path,
@@ -49,7 +53,7 @@ def test_a_resident_reports_with_a_photo_and_staff_reply_with_one(browser, live_
 
     phone.goto(f"{live_server.url}/track/{code}")
     thumb = phone.locator("ul.photos img")
-    assert thumb.count() == 1 and thumb.evaluate(LOADED)
+    assert thumb.count() == 1 and loaded(thumb)
     assert thumb.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [200, 300]  # upright
     phone.screenshot(path=str(tmp_path / "tracked.png"))
 
@@ -58,7 +62,7 @@ def test_a_resident_reports_with_a_photo_and_staff_reply_with_one(browser, live_
     worker.goto(f"{live_server.url}/grid/{grid.code}")
     case_id = worker.locator("#queue li.case-card").first.get_attribute("data-case-id")
     worker.goto(f"{live_server.url}/case/{case_id}")
-    assert worker.locator("#photos ul.photos img").evaluate(LOADED)  # the resident's, to staff
+    assert loaded(worker.locator("#photos ul.photos img"))  # the resident's, to staff
     press(worker, "sign")
     press(worker, "start")
     form = worker.locator('#actions form:has(button[data-action="reply"])')
@@ -67,7 +71,7 @@ def test_a_resident_reports_with_a_photo_and_staff_reply_with_one(browser, live_
     photos = worker.locator("#photos ul.photos li")
     assert [photos.nth(i).get_attribute("data-stage") for i in range(photos.count())] == [
         "report", "reply"]
-    assert photos.nth(1).locator("img").evaluate(LOADED)
+    assert loaded(photos.nth(1).locator("img"))
     photos.nth(1).locator("form.photo-public button").click()  # the after-photo: public
     worker.wait_for_selector(".flash")
     assert "照片已公开" in worker.inner_text(".flash")
