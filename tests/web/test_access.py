@@ -71,7 +71,7 @@ ANSWERS = {
     ("pages.index", "GET"): (200, "<title>路东社区网格地图</title>"),
     ("api.route", "GET"): (200, '"status":"inside","grid_code":"500114005001007"'),
     ("api.grids", "GET"): (200, '"code":"500114005001013"'),
-    ("api.health", "GET"): (200, '{"ok":true,"grids":13,'),
+    ("api.health", "GET"): (200, '{"ok":true,"grids":13,"components":{"store":"ok","accounts":"ok"}}'),
     ("cases_api.create_report", "POST"): (201, '"state":"reported","routing":"inside"'),
     ("cases_api.track", "GET"): (200, '"state":"reported"'),
     ("cases_api.rate", "POST"): (200, '"state":"rated"'),
