@@ -41,10 +41,8 @@ def test_a_resident_reports_with_a_photo_and_staff_reply_with_one(browser, live_
     phone.select_option("select[name=category]", "06")
     phone.fill("textarea[name=description]", "路灯不亮")
     phone.mouse.click(*grid_on_screen(phone, grid.geometry))
-    phone.wait_for_function("!document.getElementById('where').textContent.includes('尚未')")
     phone.set_input_files("#photos", str(tmp_path / "street.jpg"))
-    phone.wait_for_function("document.querySelector('#previews img') && "
-                            "document.querySelector('#previews img').naturalWidth > 0")
+    assert loaded(phone.locator("#previews img[src]"))  # the preview, before anything is sent
     phone.screenshot(path=str(tmp_path / "report-with-photo.png"), full_page=True)
     phone.click("#submit")
     phone.wait_for_selector("#result:not([hidden]), #error:not([hidden])")
