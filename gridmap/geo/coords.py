@@ -113,6 +113,46 @@ def validate_lonlat(lon, lat):
     return lon_f, lat_f
 
 
+def validate_converted(lon, lat, datum, received):
+    """Check a point converted to WGS 84 from ``datum``; return it as given.
+
+    A conversion can carry a point at the edge of the range out of it (BD-09
+    at latitude -90 is south of the pole in WGS 84).
+
+    Parameters
+    ----------
+    lon, lat : float
+        The converted point.
+    datum : str
+        The datum it was received in.
+    received : (float, float)
+        The point as received (already checked by :func:`validate_lonlat`).
+
+    Raises
+    ------
+    BadCoordinate
+        Naming the coordinate (``lon`` first) whose converted value is out of range.
+
+    Examples
+    --------
+    >>> validate_converted(-0.00675, -90.006, "bd09", (0.0, -90.0))
+    Traceback (most recent call last):
+    ...
+    gridmap.errors.BadCoordinate: 纬度 lat -90.0 (bd09) 换算为 WGS 84 后为 -90.006，超出范围 [-90, 90] / lat -90.0 in bd09 is -90.006 in WGS 84, out of range [-90, 90]
+    """
+    for field, value, original in (("lon", lon, received[0]), ("lat", lat, received[1])):
+        lo, hi = _RANGES[field]
+        if not lo <= value <= hi:
+            shown = _show(original)
+            raise BadCoordinate(
+                f"{_NAMES_ZH[field]} {shown} ({datum}) 换算为 WGS 84 后为 {value!r}，"
+                f"超出范围 [{lo:g}, {hi:g}] / {field} {shown} in {datum} is {value!r} in WGS 84, "
+                f"out of range [{lo:g}, {hi:g}]",
+                field=field, detail={"received": shown, "datum": datum, "wgs84": value,
+                                     "allowed": [lo, hi]})
+    return lon, lat
+
+
 def validate_lonlats(lons, lats):
     """Check columns of points, vectorised.
 

@@ -25,14 +25,17 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import pyproj
 import shapely
 
 from gridmap.errors import BadInput
-from gridmap.geo.coords import looks_swapped, validate_lonlat, validate_lonlats
+from gridmap.geo.coords import (looks_swapped, validate_converted, validate_lonlat,
+                                validate_lonlats)
 from gridmap.geo.datums import normalize_datum, to_wgs84
 from gridmap.geo.metric import WGS84, from_metric, metric_crs_for, to_metric, transformer
 
 log = logging.getLogger(__name__)
+_GEOD = pyproj.Geod(ellps="WGS84")
 
 INSIDE, BOUNDARY, SNAPPED, OUTSIDE, INVALID = range(5)
 STATUS_NAMES = ("inside", "boundary", "snapped", "outside", "invalid")
@@ -140,6 +143,8 @@ class Router:
         self._to_metric = transformer(WGS84, crs)
         metric = to_metric(geoms, crs)
         self._metric_tree = shapely.STRtree(metric)
+        vertices, self._vertex_rank = shapely.get_coordinates(geoms, return_index=True)
+        self._vertex_lon, self._vertex_lat = vertices.T
         band = shapely.union_all(metric).buffer(self.tolerance_m * 1.02 + 1.0)
         self._zone = from_metric(shapely.segmentize(band, 5.0), crs)
         shapely.prepare(self._zone)
@@ -239,7 +244,8 @@ class Router:
         Raises
         ------
         BadCoordinate
-            Non-numeric, non-finite or out-of-range coordinates.
+            Non-numeric, non-finite or out-of-range coordinates, also after
+            conversion to WGS 84.
         BadInput
             Unknown datum.
         """
@@ -247,7 +253,7 @@ class Router:
             datum = normalize_datum(datum)
         lon, lat = validate_lonlat(lon, lat)
         if datum != "wgs84":
-            lon, lat = to_wgs84(lon, lat, datum)
+            lon, lat = validate_converted(*to_wgs84(lon, lat, datum), datum, (lon, lat))
         fx = (lon - self._x0) * self._sx
         fy = (lat - self._y0) * self._sy
         if 0.0 <= fx < self._nx and 0.0 <= fy < self._ny:
@@ -304,6 +310,7 @@ class Router:
         lons, lats, valid = validate_lonlats(lons, lats)
         if datum != "wgs84":
             lons, lats = to_wgs84(np.where(valid, lons, 0.0), np.where(valid, lats, 0.0), datum)
+            valid &= validate_lonlats(lons, lats)[2]  # a conversion can leave the range
         fx = np.where(valid, (lons - self._x0) * self._sx, -1.0)
         fy = np.where(valid, (lats - self._y0) * self._sy, -1.0)
         inr = (fx >= 0) & (fx < self._nx) & (fy >= 0) & (fy < self._ny)
@@ -346,16 +353,41 @@ class Router:
 
         out = np.flatnonzero(hits == 0)
         if len(out):
-            mx, my = self._to_metric.transform(lons[out], lats[out])
-            (qi, ti), dist = self._metric_tree.query_nearest(
-                shapely.points(mx, my), return_distance=True, all_matches=True)
-            best = np.full(len(out), self._n, dtype=np.int64)
-            np.minimum.at(best, qi, ti)
-            d = np.empty(len(out))
-            d[qi] = dist
+            best, d = self._nearest(lons[out], lats[out])
             nearest_index[out] = best
             distance[out] = d
             snap = d <= self.tolerance_m
             grid_index[out[snap]] = best[snap]
             status[out[snap]] = SNAPPED
         return RoutedPoints(grid_index, status, nearest_index, distance, self.grids.codes)
+
+    def _nearest(self, lons, lats):
+        """Rank of the nearest grid (lowest among equally near) and distance in metres.
+
+        Measured in the UTM zone; where the zone has no finite projection (on the
+        equator, about 90° of longitude away), along the ellipsoid to the nearest
+        grid vertex instead.
+        """
+        mx, my = self._to_metric.transform(lons, lats)
+        projected = np.isfinite(mx) & np.isfinite(my)
+        best = np.full(len(lons), self._n, dtype=np.int64)
+        d = np.full(len(lons), np.inf)
+        ok = np.flatnonzero(projected)
+        (qi, ti), dist = self._metric_tree.query_nearest(
+            shapely.points(mx[ok], my[ok]), return_distance=True, all_matches=True)
+        np.minimum.at(best, ok[qi], ti)
+        d[ok[qi]] = dist
+        far = np.flatnonzero(~projected)
+        v = len(self._vertex_rank)
+        step = max(1, 1_000_000 // v)
+        for start in range(0, len(far), step):
+            chunk = far[start:start + step]
+            n = len(chunk)
+            meters = _GEOD.inv(np.repeat(lons[chunk], v), np.repeat(lats[chunk], v),
+                               np.tile(self._vertex_lon, n), np.tile(self._vertex_lat, n))[2]
+            per_grid = np.full((n, self._n), np.inf)
+            np.minimum.at(per_grid, (np.repeat(np.arange(n), v), np.tile(self._vertex_rank, n)),
+                          meters)
+            best[chunk] = np.argmin(per_grid, axis=1)
+            d[chunk] = per_grid[np.arange(n), best[chunk]]
+        return best, d

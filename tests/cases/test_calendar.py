@@ -386,9 +386,12 @@ def test_deadlines_for_every_shipped_category(cal):
     report = sh(2026, 9, 30, 11, 0)
     for category in load_categories(ROOT / "geodata" / "categories.json").values():
         got = cal.deadlines(report, category)
-        assert report < got["sign"] < got["handle"]
-        assert cal.working_hours_between(report, got["handle"]) == pytest.approx(
-            category.sign_hours + category.handle_hours)
+        naive = report.replace(tzinfo=None)
+        sign_minutes = round(category.sign_hours * 60)
+        assert got == {  # by the minute walk, across the National Day holiday (1-7 Oct)
+            "sign": oracle_add_minutes(naive, sign_minutes).replace(tzinfo=SH),
+            "handle": oracle_add_minutes(naive, sign_minutes + round(
+                category.handle_hours * 60)).replace(tzinfo=SH)}
 
 
 def test_deadline_beyond_the_holiday_lists_is_logged_once(caplog):
@@ -556,6 +559,8 @@ def test_shipped_calendar_is_the_documented_default(cal):
     assert cal.to_dict()["working_hours"] == [["08:30", "12:00"], ["14:00", "17:30"]]
     assert cal.covered_years == {2026, 2027}
     assert cal.provisional_years == {2027}
+    assert [(year, source[:6]) for year, source, _ in cal.years] == [(2026, "国务院办公厅"),
+                                                                   (2027, "暂定推算，非")]
     assert "State Council" in SHIPPED_DOC["note"]
 
 
@@ -578,3 +583,189 @@ def test_to_dict_round_trips(cal):
     again = WorkingCalendar.from_dict(json.loads(json.dumps(cal.to_dict())))
     assert again == cal
     assert again.add_working_hours(sh(2026, 2, 13, 17, 0), 1) == sh(2026, 2, 14, 9, 0)
+
+
+# -- what each refusal says (Chinese, then English) ---------------------------------
+
+def refusal(field, shown, zh, en):
+    return f"日历字段 {field} 的值 {shown} 无效，应为{zh} / calendar field {field}: got {shown}, expected {en}"
+
+
+@pytest.mark.parametrize("doc, message", [
+    ([OFFICE], refusal("calendar", repr([OFFICE]), "JSON 对象", "a JSON object")),
+    (mutated(holiday=["2026-01-01"]), refusal(
+        "holiday", "['2026-01-01']", "已知字段之一 " + str(
+            ("note", "timezone", "working_days", "working_hours", "years", "holidays", "workdays")),
+        "one of the fields " + str(
+            ("note", "timezone", "working_days", "working_hours", "years", "holidays", "workdays")))),
+    (mutated(working_hours=KeyError), "日历缺少字段 working_hours / calendar field working_hours is missing"),
+    (mutated(timezone=8), refusal("timezone", "8", "时区名字符串", "a zone name string")),
+    (mutated(timezone="Mars/Olympus"), refusal("timezone", "'Mars/Olympus'", "IANA 时区名（如 Asia/Shanghai）",
+                                               "an IANA zone name such as 'Asia/Shanghai'")),
+    (mutated(working_days="mon-fri"), refusal("working_days", "'mon-fri'", "星期名列表",
+                                              'a list like ["mon", "tue"]')),
+    (mutated(working_days=["mon", "funday"]), refusal(
+        "working_days", "'funday'", "mon…sun 或 monday…sunday", "one of mon…sun or monday…sunday")),
+    (mutated(working_days=["mon", "monday"]), refusal("working_days", "'monday'", "不重复的星期名",
+                                                      "weekday names listed once")),
+    (mutated(working_days=[]), refusal("working_days", "[]", "非空的星期列表",
+                                       "a non-empty list of weekday names")),
+    (mutated(working_hours="08:30-12:00"), refusal("working_hours", "'08:30-12:00'", "时段列表",
+                                                   'a list like [["08:30", "12:00"]]')),
+    (mutated(working_hours=[["08:30"]]), refusal("working_hours", "['08:30']", "[开始, 结束] 时段",
+                                                 'a period ["HH:MM", "HH:MM"]')),
+    (mutated(working_hours=[["noon", "13:00"]]), refusal(
+        "working_hours", "'noon'", "HH:MM 时刻（结束可为 24:00）", "a time HH:MM (an end may be 24:00)")),
+    (mutated(working_hours=[[830, "12:00"]]), refusal(
+        "working_hours", "830", "HH:MM 时刻（结束可为 24:00）", "a time HH:MM (an end may be 24:00)")),
+    (mutated(working_hours=[["24:00", "24:00"]]), refusal(
+        "working_hours", "'24:00'", "HH:MM 时刻（结束可为 24:00）", "a time HH:MM (an end may be 24:00)")),
+    (mutated(working_hours=[["24:30", "24:30"]]), refusal(
+        "working_hours", "'24:30'", "HH:MM 时刻（结束可为 24:00）", "a time HH:MM (an end may be 24:00)")),
+    (mutated(working_hours=[["25:00", "26:00"]]), refusal(
+        "working_hours", "'25:00'", "HH:MM 时刻（结束可为 24:00）", "a time HH:MM (an end may be 24:00)")),
+    (mutated(working_hours=[["08:30", "25:00"]]), refusal(
+        "working_hours", "'25:00'", "HH:MM 时刻（结束可为 24:00）", "a time HH:MM (an end may be 24:00)")),
+    (mutated(working_hours=[["08:30", "24:30"]]), refusal(
+        "working_hours", "'24:30'", "HH:MM 时刻（结束可为 24:00）", "a time HH:MM (an end may be 24:00)")),
+    (mutated(working_hours=[]), refusal("working_hours", "[]", "非空的时段列表",
+                                        'a non-empty list like [["08:30", "12:00"]]')),
+    (mutated(working_hours=[["12:00", "08:30"]]), refusal(
+        "working_hours", "['12:00', '08:30']", "开始早于结束、在 00:00-24:00 内的时段",
+        "a period whose start is before its end, within 00:00-24:00")),
+    (mutated(working_hours=[["08:30", "12:00"], ["11:00", "13:00"]]), refusal(
+        "working_hours", "[['08:30', '12:00'], ['11:00', '13:00']]", "按时间先后排列、互不重叠的时段",
+        "periods in order that do not overlap")),
+    (mutated(holidays="2026-01-01"), refusal("holidays", "'2026-01-01'", "日期列表",
+                                             'a list of dates "YYYY-MM-DD"')),
+    (mutated(holidays=["2026-02-30"]), refusal("holidays", "'2026-02-30'", "YYYY-MM-DD 格式的有效日期",
+                                               'a real date "YYYY-MM-DD"')),
+    (mutated(holidays=["2026-01-01", "2026-01-01"]), refusal("holidays", "'2026-01-01'", "不重复的日期",
+                                                             "dates listed once")),
+    (mutated(workdays=["2026-02-15"]), refusal("workdays", "['2026-02-15']", "不同时列为放假日的日期",
+                                               "dates that are not also listed in holidays")),
+    (mutated(workdays=["2026-03-16"]), refusal(
+        "workdays", "['2026-03-16']", "本来不上班的日期（调休上班日）",
+        "dates that are not working weekdays already (make-up days)")),
+    (mutated(holidays=["2029-01-01", "2028-01-03"]), refusal(
+        "years", "[2026, 2027]", "包含 2028-01-03 所在年份", "a list covering the year of 2028-01-03")),
+    (mutated(years="2026"), refusal("years", "'2026'", "以年份为键的对象",
+                                    'an object like {"2026": {"source": …, "provisional": false}}')),
+    (mutated(years={"26": {}}), refusal("years", "'26'", "四位数年份", 'a four-digit year such as "2026"')),
+    (mutated(years={"2026": {"provisional": "no"}}), refusal(
+        "years.2026", "{'provisional': 'no'}", "{source: 文本, provisional: 布尔}",
+        "{source: text, provisional: true or false}")),
+])
+def test_each_refusal_of_a_calendar_document_says_what_is_expected(doc, message):
+    with pytest.raises(ConfigError) as err:
+        WorkingCalendar.from_dict(doc)
+    assert err.value.message == message
+
+
+@pytest.mark.parametrize("end, accepted", [(86400, True), (86401, False)])
+def test_a_period_may_end_at_midnight_and_no_later(end, accepted):
+    args = {"timezone": "Asia/Shanghai", "working_days": frozenset(range(5)),
+            "periods": ((30600, end),)}
+    if accepted:
+        assert WorkingCalendar(**args).to_dict()["working_hours"] == [["08:30", "24:00"]]
+    else:
+        with pytest.raises(ConfigError) as err:
+            WorkingCalendar(**args)
+        assert err.value.field == "working_hours" and "['08:30', '24:00']" in err.value.message
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda c: c.is_working_time(datetime(2026, 3, 16, 9, 0)), "t"),
+    (lambda c: c.next_working_start(datetime(2026, 3, 16, 9, 0)), "t"),
+    (lambda c: c.working_hours_between(datetime(2026, 3, 16), sh(2026, 3, 17)), "a"),
+    (lambda c: c.working_hours_between(sh(2026, 3, 16), datetime(2026, 3, 17)), "b"),
+    (lambda c: c.add_working_hours("2026-03-16T09:00", 1), "start"),
+    (lambda c: overdue(datetime(2026, 3, 16), sh(2026, 3, 16)), "now"),
+    (lambda c: overdue(sh(2026, 3, 16), datetime(2026, 3, 16)), "deadline"),
+])
+def test_a_naive_time_is_refused_naming_the_argument(cal, call, name):
+    with pytest.raises(BadInput) as err:
+        call(cal)
+    assert err.value.field == name
+    assert err.value.message.startswith(f"{name} 须为带时区的时间，收到 ")
+    assert f" / {name} must be a timezone-aware datetime, got " in err.value.message
+
+
+def test_a_category_without_limits_is_named(cal):
+    with pytest.raises(BadInput) as err:
+        cal.deadlines(sh(2026, 3, 16, 9, 0), "06")
+    assert err.value.field == "category"
+    assert err.value.message == "类别缺少 sign_hours / category '06' has no sign_hours"
+
+
+def test_loading_names_the_provisional_years_exactly(tmp_path, caplog):
+    path = tmp_path / "calendar.json"
+    path.write_text(json.dumps(SHIPPED_DOC, ensure_ascii=False), encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="gridmap.cases.calendar"):
+        WorkingCalendar.load(path)
+    assert caplog.messages == [f"{path}: holiday lists for [2027] are provisional; update them "
+                               "from the State Council notice"]
+
+
+def test_a_year_entry_may_leave_out_its_source_and_provisional_flag():
+    cal = WorkingCalendar.from_dict(OFFICE | {"years": {"2026": {}, "2027": {"provisional": True}}})
+    assert cal.years == ((2026, "", False), (2027, "", True))
+    assert cal.provisional_years == {2027}
+
+
+def test_a_holiday_stretch_longer_than_the_timeline_is_walked_past():
+    days = [(date(2026, 1, 1) + timedelta(days=i)).isoformat() for i in range(200)]
+    cal = WorkingCalendar.from_dict(OFFICE | {"holidays": days, "years": {"2026": {}}})
+    # 1 Jan - 19 Jul 2026 off: the first working day after is Monday 20 July
+    assert cal.add_working_hours(sh(2026, 1, 1, 9, 0), 1) == sh(2026, 7, 20, 9, 30)
+    assert cal.working_hours_between(sh(2026, 1, 1), sh(2026, 7, 20, 12, 0)) == 3.5
+
+
+def test_a_deadline_within_the_timeline_is_found_without_walking_the_calendar(monkeypatch):
+    cal = WorkingCalendar.from_dict(OFFICE)
+    now = datetime.now(UTC).astimezone(SH).replace(microsecond=0)
+    first = cal.add_working_hours(now, 1)  # builds the timeline from the day before now
+
+    def no_walk(self, t):
+        raise AssertionError("walked the calendar")
+
+    monkeypatch.setattr(WorkingCalendar, "_spans", no_walk)
+    assert cal.add_working_hours(now, 1) == first
+    assert cal.deadlines(now, SANITATION)["sign"] == first
+
+
+def test_no_working_time_left_is_plus_zero_also_past_the_deadline(cal):
+    status = cal.overdue_status(sh(2026, 3, 16, 18, 0), sh(2026, 3, 16, 17, 30))
+    assert status.is_overdue and status.working_hours_left == 0.0
+    assert json.dumps(status.to_dict()["working_hours_left"]) == "0.0"
+
+
+def test_hours_left_are_given_to_the_hundredth(cal):
+    status = cal.overdue_status(sh(2026, 3, 16, 16, 40), sh(2026, 3, 16, 17, 0))
+    assert status.to_dict()["working_hours_left"] == 0.33
+
+
+@pytest.mark.parametrize("call", ["deadlines", "verify_deadline"])
+def test_both_ends_of_a_deadline_are_checked_against_the_holiday_lists(call, caplog):
+    cal = WorkingCalendar.load(SHIPPED)  # lists for 2026 and 2027
+    with caplog.at_level(logging.WARNING, logger="gridmap.cases.calendar"):
+        getattr(cal, call)(sh(2025, 12, 31, 17, 0), SANITATION)  # reported in 2025, due in 2026
+        getattr(cal, call)(sh(2027, 12, 31, 17, 0), SANITATION)  # reported in 2027, due in 2028
+    assert [r.getMessage() for r in caplog.records if "no holiday list" in r.getMessage()] == [
+        f"calendar has no holiday list for {year}; deadlines in it count plain weekdays"
+        for year in (2025, 2028)]
+
+
+def test_the_year_of_a_deadline_is_the_calendar_s_not_the_machine_s(monkeypatch, caplog):
+    import time
+
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    try:
+        cal = WorkingCalendar.from_dict(OFFICE | {"years": {"2028": {}}})
+        with caplog.at_level(logging.WARNING, logger="gridmap.cases.calendar"):
+            cal.deadlines(datetime(2027, 12, 31, 20, 0, tzinfo=UTC), SANITATION)  # 1 Jan 2028 in Beijing
+        assert caplog.records == []
+    finally:
+        monkeypatch.undo()
+        time.tzset()

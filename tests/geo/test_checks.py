@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gridmap.errors import BadCoordinate, BadInput
-from gridmap.geo.checks import DEFAULT_CODE_PATTERN, SEVERITY, check_grids
+from gridmap.geo.checks import SEVERITY, check_grids
 from gridmap.geo.metric import local_metric_crs, to_metric, utm_epsg
 
 X, Y, D = 108.800, 29.520, 0.001  # origin and cell size (about 97 m x 111 m)
@@ -320,8 +320,11 @@ def test_bad_code_pattern_is_refused(messy):
         check_grids(messy, code_pattern="500114(")
 
 
-def test_default_pattern_is_the_15_digit_code():
-    assert DEFAULT_CODE_PATTERN == r"^500114\d{9}$"
+def test_by_default_a_code_is_15_digits_of_the_county():
+    codes = ["500114005001001", "50011400500100", "5001140050010011", "500115005001004",
+             "500114abc001005"]
+    grids = frame(codes, [cell(i, 0, i + 1, 1) for i in range(len(codes))])
+    assert sorted(i.rows[0] for i in of_kind(check_grids(grids), "bad_code")) == [1, 2, 3, 4]
 
 
 def test_voronoi_partition_is_clean():

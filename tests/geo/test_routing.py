@@ -1,9 +1,11 @@
 """Routing agrees with a brute-force oracle: shapely covers against every grid,
 lowest code on shared boundaries, nearest grid by brute-force metric distance."""
 
+import logging
 import math
 
 import numpy as np
+import pyproj
 import pytest
 import shapely
 from hypothesis import HealthCheck, given, settings
@@ -221,6 +223,275 @@ def test_grids_with_holes_and_enclaves():
 
 def test_tolerance_must_be_a_non_negative_number(demo_grids):
     for bad in (-1, float("nan"), "10"):
-        with pytest.raises(BadInput, match="tolerance"):
+        with pytest.raises(BadInput) as info:
             Router(demo_grids, tolerance_m=bad)
+        assert info.value.field == "tolerance_m"
+        assert info.value.message == (f"容差须为非负米数，收到 {bad!r} / tolerance must be a "
+                                      f"non-negative number of metres, got {bad!r}")
 
+
+def test_the_default_tolerance_is_50_metres(demo_grids):
+    assert Router(demo_grids, max_cells=4096).tolerance_m == 50.0
+
+
+
+# -- every point on Earth, in every datum ---------------------------------------------
+
+GEOD = pyproj.Geod(ellps="WGS84")
+#: Points where the demo grids' UTM zone (49N) has no finite projection: about 90°
+#: of longitude from its central meridian (111°E), on the equator.
+UTM_BREAKS = [(-159.6, -7.7), (21.0, 0.0), (-159.0, 0.5), (20.5, -3.0)]
+EXTREMES = [-180.0, -179.99, -90.0, -89.99, 0.0, 89.99, 90.0, 179.99, 180.0]
+
+
+def geodesic_m_to_community(grids, lon, lat):
+    """Independent distance: along the ellipsoid to the community's centroid."""
+    c = shapely.union_all(grids.geometries).centroid
+    return GEOD.inv(lon, lat, c.x, c.y)[2]
+
+
+def check_far_answer(router, grids, lon, lat):
+    got = router.route_point(lon, lat)
+    assert got.status == "outside" and got.grid is None, (lon, lat, got)
+    assert got.nearest in grids.grids and math.isfinite(got.distance_m) and got.distance_m > 50
+    body = got.to_dict()
+    assert body["nearest"]["code"] == got.nearest.code
+    batch = router.route_points([lon], [lat], nearest=True)
+    assert list(batch.status) == [OUTSIDE], (lon, lat)
+    assert grids.codes[batch.nearest_index[0]] == got.nearest.code
+    assert batch.distance_m[0] == got.distance_m
+    return got
+
+
+@pytest.mark.parametrize("lon, lat", UTM_BREAKS)
+def test_a_point_the_utm_zone_cannot_project_is_outside_at_its_geodesic_distance(
+        demo_router, demo_grids, lon, lat):
+    mx, my = pyproj.Transformer.from_crs(4326, metric_crs_for(demo_grids.geometries),
+                                         always_xy=True).transform(lon, lat)
+    assert not (math.isfinite(mx) and math.isfinite(my))
+    got = check_far_answer(demo_router, demo_grids, lon, lat)
+    assert got.distance_m == pytest.approx(geodesic_m_to_community(demo_grids, lon, lat), rel=1e-3)
+
+
+@settings(max_examples=300, deadline=None)
+@given(lon=st.one_of(st.floats(-180, 180), st.sampled_from(EXTREMES)),
+       lat=st.one_of(st.floats(-90, 90), st.sampled_from(EXTREMES[2:-2])))
+def test_every_in_range_wgs84_point_far_away_is_outside_with_a_nearest_grid(
+        demo_router, demo_grids, lon, lat):
+    if abs(lon - 108.8) < 1 and abs(lat - 29.5) < 1:
+        return  # near the community: the oracle tests above cover it
+    check_far_answer(demo_router, demo_grids, lon, lat)
+
+
+def test_a_batch_over_the_whole_globe_snaps_nothing_and_names_a_nearest_grid_everywhere(
+        demo_router, demo_grids):
+    lons, lats = np.meshgrid(np.linspace(-180, 180, 361), np.linspace(-90, 90, 181))
+    batch = demo_router.route_points(lons.ravel(), lats.ravel(), nearest=True)
+    assert set(np.unique(batch.status)) == {OUTSIDE}
+    assert ((batch.nearest_index >= 0) & (batch.nearest_index < len(demo_grids))).all()
+    assert np.isfinite(batch.distance_m).all() and (batch.distance_m > 1000).all()
+
+
+@pytest.mark.parametrize("lon, lat, datum, field, shown", [
+    (-180, -90, "bd09", "lon", "-180.0067"),      # both leave the range: lon is named first
+    (0, -90, "bd09", "lat", "-90.006"),
+    (0, -89.995, "bd09", "lat", "-90.001"),
+    (-180, 0, "bd09", "lon", "-180.006"),
+    (-179.999, 89.99, "BD-09", "lon", "-180.005"),
+])
+def test_a_point_whose_datum_conversion_leaves_the_range_is_refused_naming_the_coordinate(
+        demo_router, lon, lat, datum, field, shown):
+    with pytest.raises(BadCoordinate) as info:
+        demo_router.route_point(lon, lat, datum=datum)
+    assert info.value.field == field
+    assert shown in info.value.message and "bd09" in info.value.message
+    assert info.value.detail["datum"] == "bd09"
+    assert info.value.detail["received"] == repr(float(lon if field == "lon" else lat))
+    inside = wgs84_to_bd09(108.8, 29.52)
+    batch = demo_router.route_points([lon, inside[0]], [lat, inside[1]], datum=datum, nearest=True)
+    assert list(batch.status) == [INVALID, INSIDE]
+
+
+# -- the rules of the answer ------------------------------------------------------------
+
+SWAP_HINT = "经纬度可能颠倒：参数顺序为 lon, lat / lon and lat may be swapped: the order is lon, lat"
+
+
+def west_of(grids, metres):
+    """A point ``metres`` due west of the westernmost vertex of the grids."""
+    west = min(shapely.get_coordinates(grids.geometries), key=lambda c: c[0])
+    return west[0] - metres / (111320 * math.cos(math.radians(west[1]))), west[1]
+
+
+def test_a_tolerance_of_zero_turns_snapping_off(demo_grids, demo_router):
+    router = Router(demo_grids, tolerance_m=0)
+    assert router.tolerance_m == 0.0
+    lon, lat = west_of(demo_grids, 1.0)
+    got = router.route_point(lon, lat)
+    assert (got.status, got.grid, got.nearest.code) == (
+        "outside", None, demo_router.route_point(lon, lat).code)
+    assert 0.5 < got.distance_m < 1.5
+    batch = router.route_points([lon, 108.7999], [lat, 29.5232], nearest=True)
+    assert list(batch.status_names()) == ["outside", "inside"]
+    vertex = min(shapely.get_coordinates(demo_grids.geometries), key=lambda c: c[0])
+    assert router.route_point(*vertex).status == "boundary"
+
+
+def test_a_snapped_answer_names_its_grid_as_nearest_and_an_inside_one_does_not(demo_grids,
+                                                                                demo_router):
+    got = demo_router.route_point(*west_of(demo_grids, 30.0))
+    body = got.to_dict()
+    assert body["status"] == "snapped" and body["grid"] == body["nearest"]
+    assert body["nearest"] == {"code": got.code, "name": got.grid.name,
+                               "name_en": got.grid.name_en}
+    assert body["candidates"] == [] and "hint" not in body
+    inside = demo_router.route_point(108.7999, 29.5232).to_dict()
+    assert "nearest" not in inside and inside["candidates"] == [inside["grid_code"]]
+
+
+def test_distances_are_given_to_the_centimetre(demo_grids, demo_router, oracle):
+    for metres in (30.0, 1234.5):
+        lon, lat = west_of(demo_grids, metres)
+        got = demo_router.route_point(lon, lat)
+        exact = oracle.route(lon, lat)[2]
+        assert got.distance_m == pytest.approx(exact, abs=1e-6)
+        assert got.to_dict()["distance_m"] == round(exact, 2) != exact
+        assert demo_router.route_point(108.7999, 29.5232).to_dict()["distance_m"] == 0
+
+
+def test_an_outside_point_that_looks_swapped_gets_the_hint(demo_router):
+    body = demo_router.route_point(29.52, 80.0).to_dict()
+    assert body["status"] == "outside" and body["hint"] == SWAP_HINT
+    plain = demo_router.route_point(108.70, 29.52).to_dict()
+    assert plain["status"] == "outside" and "hint" not in plain
+
+
+def test_an_outside_point_whose_swapped_pair_lies_in_a_grid_gets_the_hint():
+    # grids where lon and lat can trade places: lon 10-11, lat 20-21
+    router = Router(GridSet([Grid("500114005001001", "a", shapely.box(10, 20, 11, 21))]),
+                    tolerance_m=10)
+    assert router.route_point(20.5, 10.5).hint == SWAP_HINT
+    assert router.route_point(10.5, 20.5).status == "inside"
+    assert router.route_point(30.5, 10.5).hint is None  # swapped it is still outside
+    assert router.route_point(10.5, 20.0 - 1e-3).hint is None  # 111 m south: not swapped
+
+
+# -- the raster index only skips work -----------------------------------------------
+
+def test_every_cell_the_index_decides_holds_one_answer_for_all_its_points(demo_grids, oracle):
+    """Each cell that the index answers for alone (not marked for exact tests) lies
+    clear of every grid and tolerance-band boundary, and its label is the exact answer."""
+    router = Router(demo_grids, tolerance_m=50.0, max_cells=20_000)
+    cells = router._cells_array
+    free = np.flatnonzero(cells != router._mixed)
+    assert 0.5 < len(free) / len(cells) < 1
+    i, j = free % router._nx, free // router._nx
+    x0, y0 = router._x0 + i / router._sx, router._y0 + j / router._sy
+    boxes = shapely.box(x0, y0, x0 + 1 / router._sx, y0 + 1 / router._sy)
+    lines = shapely.get_parts(np.concatenate([
+        shapely.get_parts(shapely.boundary(demo_grids.geometries)),
+        shapely.get_parts(shapely.boundary(router._zone))]))
+    xy, line = shapely.get_coordinates(lines, return_index=True)
+    same = line[1:] == line[:-1]
+    segments = shapely.STRtree(shapely.linestrings(np.stack([xy[:-1][same], xy[1:][same]], axis=1)))
+    assert segments.query(boxes, predicate="intersects").size == 0
+    centres = shapely.centroid(boxes)
+    covering = np.array([shapely.covered_by(centres, g) for g in demo_grids.geometries])
+    expected = np.where(covering.any(axis=0), covering.argmax(axis=0),  # the lowest code
+                        np.where(shapely.covered_by(centres, router._zone), router._near,
+                                 router._far))
+    np.testing.assert_array_equal(cells[free], expected)
+    assert {router._near, router._far} < set(expected)
+
+
+def test_the_index_marks_under_one_percent_of_its_cells_for_exact_tests(demo_router):
+    cells = demo_router._cells_array
+    # 4,096 cells a grid, at least 2**22: 13 grids get about 2**22
+    assert (1 << 22) <= len(cells) == demo_router._nx * demo_router._ny < (1 << 22) * 1.01
+    assert 0 < np.mean(cells == demo_router._mixed) < 0.01
+
+
+def test_a_point_in_a_cell_the_index_decides_needs_no_exact_test(demo_router, monkeypatch):
+    def exact(*args):
+        raise AssertionError("exact test")
+
+    monkeypatch.setattr(demo_router, "_route_exact", exact)
+    monkeypatch.setattr(demo_router, "_exact", exact)
+    for grid in demo_router.grids:
+        spot = grid.geometry.representative_point()
+        assert demo_router.route_point(spot.x, spot.y).code == grid.code
+        assert demo_router.route_points([spot.x], [spot.y]).codes()[0] == grid.code
+
+
+def test_inside_and_boundary_answers_name_their_grid_as_nearest(demo_router, demo_grids):
+    inside = demo_router.route_point(108.7999, 29.5232)
+    assert inside.nearest is inside.grid and inside.distance_m == 0.0
+    vertex = shared_vertices(demo_grids)[0]
+    edge = demo_router.route_point(*vertex)
+    assert edge.status == "boundary" and edge.nearest is edge.grid and edge.distance_m == 0.0
+
+
+@pytest.mark.parametrize("tolerance, metres", [(10.0, 9.8), (500.0, 495.0)])
+def test_a_batch_snaps_every_point_within_the_tolerance(demo_grids, tolerance, metres):
+    router = Router(demo_grids, tolerance_m=tolerance, max_cells=1 << 16)
+    lon, lat = west_of(demo_grids, metres)
+    exact = router.route_point(lon, lat)
+    assert exact.status == "snapped" and exact.distance_m < tolerance
+    batch = router.route_points([lon], [lat])  # decided by the index's band, no nearest search
+    assert list(batch.status_names()) == ["snapped"] and batch.codes()[0] == exact.code
+
+
+def test_equally_near_grids_go_to_the_lowest_code():
+    # mirror images about the central meridian of UTM zone 31 (3°E): exactly as near
+    low, high = "500114005001001", "500114005001002"
+    router = Router(GridSet([Grid(low, "east", shapely.box(3.0, 0, 3.001, 0.001)),
+                             Grid(high, "west", shapely.box(2.999, 0, 3.0, 0.001))]),
+                    tolerance_m=50)
+    got = router.route_point(3.0, 0.0011)  # about 11 m north of the vertex both share
+    assert (got.status, got.code) == ("snapped", low)
+    far = router.route_point(3.0, 0.01)
+    assert (far.status, far.nearest.code) == ("outside", low)
+    batch = router.route_points([3.0, 3.0], [0.0011, 0.01], nearest=True)
+    assert list(batch.codes()) == [low, None]
+    assert [batch.codes_table[i] for i in batch.nearest_index] == [low, low]
+
+
+def test_the_index_logs_its_size_and_its_share_of_exact_cells(demo_grids, caplog):
+    with caplog.at_level(logging.INFO, logger="gridmap.geo.routing"):
+        router = Router(demo_grids, tolerance_m=50.0, max_cells=4096)
+    share = 100.0 * np.mean(router._cells_array == router._mixed)
+    assert caplog.messages == [f"routing index {router._nx}×{router._ny} cells, "
+                               f"{share:.1f}% need exact tests"]
+
+
+def test_a_point_exactly_the_tolerance_away_is_snapped(demo_grids, demo_router):
+    lon, lat = west_of(demo_grids, 80.0)
+    metres = demo_router.route_point(lon, lat).distance_m
+    router = Router(demo_grids, tolerance_m=metres, max_cells=4096)
+    assert router.route_point(lon, lat).status == "snapped"
+    assert list(router.route_points([lon], [lat], nearest=True).status_names()) == ["snapped"]
+
+
+@pytest.mark.parametrize("datum", ["gcj02", "bd09"])
+def test_a_batch_keeps_bad_rows_invalid_whatever_the_datum(demo_router, datum):
+    batch = demo_router.route_points([np.nan, 200.0, 108.8], [29.5, 29.5, np.inf], datum=datum,
+                                     nearest=True)
+    assert list(batch.status) == [INVALID] * 3 and list(batch.codes()) == [None] * 3
+
+
+def test_a_batch_snaps_points_deep_in_the_tolerance_band_by_the_index_alone(demo_grids):
+    router = Router(demo_grids, tolerance_m=500.0, max_cells=1 << 16)
+    lon, lat = west_of(demo_grids, 300.0)
+    cell = int((lat - router._y0) * router._sy) * router._nx + int((lon - router._x0) * router._sx)
+    assert router._cells_array[cell] == router._near  # decided by the index, not exact tests
+    batch = router.route_points([lon], [lat])
+    assert list(batch.status_names()) == ["snapped"]
+    assert batch.codes()[0] == router.route_point(lon, lat).code
+
+
+def test_a_batch_leaves_far_points_without_nearest_unless_asked(demo_router):
+    plain = demo_router.route_points([108.70], [29.52])
+    assert list(plain.status) == [OUTSIDE] and plain.nearest_index[0] == -1
+    assert np.isnan(plain.distance_m[0])
+    asked = demo_router.route_points([108.70], [29.52], nearest=True)
+    assert asked.nearest_index[0] >= 0 and 8000 < asked.distance_m[0] < 9000

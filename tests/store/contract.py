@@ -381,11 +381,36 @@ class CaseStoreContract:
 
     @pytest.mark.parametrize("kwargs", [
         {"order": "state"}, {"limit": -1}, {"offset": None}, {"grid_codes": "A"},
+        {"states": [1]}, {"categories": "road"},
         {"since": "2025-05-01T09:00:00"}, {"until": "soon"}, {"predicate": "overdue"},
     ])
-    def test_query_refuses_bad_arguments(self, filled, kwargs):
-        with pytest.raises(BadInput):
+    def test_query_refuses_bad_arguments_naming_them(self, filled, kwargs):
+        (name, value), = kwargs.items()
+        with pytest.raises(BadInput) as info:
             filled.query(**kwargs)
+        assert info.value.field == name and name in info.value.message
+        if name == "predicate":
+            assert info.value.message == ("predicate 须可调用 / predicate must be callable, "
+                                          "got 'overdue'")
+
+    def test_a_query_answers_50_cases_a_page_by_default(self, store):
+        for i in range(51):
+            store.create(make_feature(f"c{i:02d}"))
+        page, total = store.query(order="case_no")
+        assert total == 51 and len(page) == 50 and page[-1]["id"] == "c49"
+
+    @pytest.mark.parametrize("call, field", [
+        (lambda s: s.get(""), "case_id"), (lambda s: s.get_by_tracking(7), "tracking_code"),
+        (lambda s: s.get_by_key(["k"]), "idempotency_key"),
+        (lambda s: s.update("", make_feature("c0"), 1), "case_id"),
+        (lambda s: s.near(LON, LAT, 50, categories="road"), "categories"),
+        (lambda s: s.near(LON, LAT, 50, states=[None]), "states"),
+        (lambda s: s.near(LON, LAT, 50, properties="state"), "properties"),
+    ])
+    def test_lookups_refuse_bad_arguments_naming_them(self, store, call, field):
+        with pytest.raises(BadInput) as info:
+            call(store)
+        assert info.value.field == field and field in info.value.message
 
     def test_near_finds_cases_within_the_radius_nearest_first(self, store):
         for name, metres in (("at40", 40), ("at0", 0), ("at49", 49.5), ("at51", 51), ("at500", 500)):

@@ -57,6 +57,46 @@ EXPECTED = {
     ("open311.token", "GET"): ANY,
 }
 
+#: (endpoint, method) -> what an allowed call answers: the status, and a text its body
+#: holds (for a redirect: where it leads)
+ANSWERS = {
+    ("pages.index", "GET"): (200, "<title>路东社区网格地图</title>"),
+    ("api.route", "GET"): (200, '"status":"inside","grid_code":"500114005001007"'),
+    ("api.grids", "GET"): (200, '"code":"500114005001013"'),
+    ("api.health", "GET"): (200, '{"ok":true,"grids":13,"components":{"store":"ok","accounts":"ok"}}'),
+    ("cases_api.create_report", "POST"): (201, '"state":"reported","routing":"inside"'),
+    ("cases_api.track", "GET"): (200, '"state":"reported"'),
+    ("cases_api.rate", "POST"): (200, '"state":"rated"'),
+    ("cases_api.get_case", "GET"): (200, '"description":"矩阵测试"'),
+    ("cases_api.act_on_case", "POST"): (200, '"state":"signed"'),
+    ("cases_api.grid_queue", "GET"): (200, '"grid_code":"500114005001001"'),
+    ("case_pages.report", "GET"): (200, "<title>我要上报 · 路东社区网格地图</title>"),
+    ("case_pages.track_lookup", "GET"): (200, "<title>进度查询 · 路东社区网格地图</title>"),
+    ("case_pages.track", "GET"): (200, "矩阵测试"),
+    ("case_pages.grid_queue", "GET"): (200, "<title>第1网格（正阳北片） · 案件队列</title>"),
+    ("case_pages.act", "POST"): (302, "/grid/500114005001001"),
+    ("assets.asset", "GET"): (200, "Leaflet 1.9.4"),
+    ("auth.login_form", "GET"): (200, 'name="password"'),
+    ("auth.login", "POST"): (302, "/"),
+    ("auth.logout", "POST"): (302, "/"),
+    ("admin.users", "GET"): (200, "victim"),
+    ("admin.add_user", "POST"): (302, "/admin/users"),
+    ("admin.change_user", "POST"): (302, "/admin/users"),
+    ("admin.audit_log", "GET"): (200, "<title>审计日志 · 路东社区网格地图</title>"),
+    ("admin.categories", "GET"): (200, "环境卫生"),
+    ("admin.add_category", "POST"): (302, "/admin/categories"),
+    ("admin.change_category", "POST"): (302, "/admin/categories"),
+    ("admin.calendar", "GET"): (200, "<title>工作日历 · 路东社区网格地图</title>"),
+    ("admin.change_calendar", "POST"): (302, "/admin/calendar"),
+    ("open311.discovery", "GET"): (200, '"endpoints"'),
+    ("open311.service_list", "GET"): (200, '"service_code": "06"'),
+    ("open311.service_definition", "GET"): (200, '{"service_code": "06", "attributes": []}'),
+    ("open311.request_list", "GET"): (200, '"status": "open"'),
+    ("open311.create_request", "POST"): (201, '"token"'),
+    ("open311.request_detail", "GET"): (200, '"status_notes": "待签收 / reported"'),
+    ("open311.token", "GET"): (200, '"token"'),
+}
+
 
 @pytest.fixture(scope="module")
 def matrix_app(tmp_path_factory):
@@ -174,6 +214,7 @@ def test_every_route_has_an_expected_policy(matrix_app):
     routes = {(r.endpoint, m) for r in matrix_app.url_map.iter_rules()
               for m in r.methods - {"HEAD", "OPTIONS"}}
     assert routes == set(EXPECTED), "add new routes to EXPECTED with the roles that may call them"
+    assert set(ANSWERS) == set(EXPECTED), "and to ANSWERS with what an allowed call answers"
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -187,7 +228,16 @@ def test_role_matrix(matrix_app, role):
                         headers={"X-CSRF-Token": CSRF})
         where = f"{role} {method} {url}"
         if role in allowed:
-            assert r.status_code < 400, (where, r.status_code, r.get_data(as_text=True)[:300])
+            status, needle = ANSWERS[endpoint, method]
+            text = r.get_data(as_text=True)
+            assert r.status_code == status, (where, r.status_code, text[:300])
+            if status == 302:  # a form's redirect: where it leads, and what it changed
+                assert r.headers["Location"] == needle, where
+                if endpoint in ("case_pages.act", "admin.add_user", "admin.add_category"):
+                    assert snapshot(matrix_app) != before, where  # (the others change
+                    # nothing here: sign-in, and forms sent back as they are)
+            else:
+                assert needle in text, (where, needle, text[:300])
         else:
             assert r.status_code == (401 if role is None else 403), (where, r.status_code)
             assert snapshot(matrix_app) == before, where

@@ -64,7 +64,14 @@ def test_a_report_is_routed_with_team_and_deadlines(app, client):
     assert body["grid"]["code"] == grid.code and body["grid"]["head"]
     assert body["grid"]["handler"]["role"] == "full_time" and body["grid"]["handler"]["name"]
     assert body["state"] == "reported" and body["routing"] == "inside"
-    assert body["deadlines"]["sign"] < body["deadlines"]["handle"]
+    # category 06: signed for within 1 working hour, handled within 4 more, both from the report
+    calendar = app.extensions["gridmap"].calendar
+    case = app.extensions["gridmap.cases"].store.get(body["case_id"])["properties"]
+    reported = datetime.fromisoformat(case["reported_at"])
+    expected = {"sign": calendar.add_working_hours(reported, 1),
+                "handle": calendar.add_working_hours(reported, 1 + 4)}
+    assert {k: datetime.fromisoformat(v) for k, v in body["deadlines"].items()} == expected
+    assert calendar.working_hours_between(reported, expected["handle"]) == 5
     assert len(body["tracking_code"]) == 11 and body["duplicates"] == []
     assert PHONE not in r.get_data(as_text=True)
 
@@ -127,8 +134,12 @@ def test_bad_fields_are_400s_naming_the_field(app, client, body, field):
 
 
 def test_broken_and_oversized_bodies(app, client):
-    assert client.post("/api/reports", data="{", content_type="application/json").status_code == 400
-    assert client.post("/api/reports", data="lon=1", content_type="text/plain").status_code in (400, 403)
+    broken = client.post("/api/reports", data="{", content_type="application/json")
+    assert (broken.status_code, broken.get_json()) == (400, {
+        "error": "bad_input", "field": "body",
+        "message": "请求体不是有效的 JSON / the body is not valid JSON"})
+    plain = client.post("/api/reports", data="lon=1", content_type="text/plain")
+    assert (plain.status_code, plain.get_json()["error"]) == (403, "csrf_failed")  # no JSON: a form
     big = client.post("/api/reports", data="x" * 300_000, content_type="application/json")
     assert big.status_code == 413 and big.get_json()["error"]
     assert count(app) == 0
