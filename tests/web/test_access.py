@@ -73,8 +73,10 @@ ANSWERS = {
     ("case_pages.report", "GET"): (200, "<title>我要上报 · 路东社区网格地图</title>"),
     ("case_pages.track_lookup", "GET"): (200, "<title>进度查询 · 路东社区网格地图</title>"),
     ("case_pages.track", "GET"): (200, "矩阵测试"),
-    ("case_pages.grid_queue", "GET"): (200, "<title>第1网格（正阳北片） · 案件队列</title>"),
-    ("case_pages.act", "POST"): (302, "/grid/500114005001001"),
+    ("staff_pages.grid_queue", "GET"): (200, "<title>第1网格（正阳北片） · 案件队列</title>"),
+    ("staff_pages.all_cases", "GET"): (200, "<title>全部案件 · 路东社区网格地图</title>"),
+    ("staff_pages.case_page", "GET"): (200, "矩阵测试"),
+    ("staff_pages.act", "POST"): (302, "{url}"),  # back to the case page it was sent from
     ("assets.asset", "GET"): (200, "Leaflet 1.9.4"),
     ("auth.login_form", "GET"): (200, 'name="password"'),
     ("auth.login", "POST"): (302, "/"),
@@ -232,8 +234,8 @@ def test_role_matrix(matrix_app, role):
             text = r.get_data(as_text=True)
             assert r.status_code == status, (where, r.status_code, text[:300])
             if status == 302:  # a form's redirect: where it leads, and what it changed
-                assert r.headers["Location"] == needle, where
-                if endpoint in ("case_pages.act", "admin.add_user", "admin.add_category"):
+                assert r.headers["Location"] == needle.format(url=url), where
+                if endpoint in ("staff_pages.act", "admin.add_user", "admin.add_category"):
                     assert snapshot(matrix_app) != before, where  # (the others change
                     # nothing here: sign-in, and forms sent back as they are)
             else:
