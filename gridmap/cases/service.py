@@ -168,8 +168,9 @@ class CaseService:
             raise NotFound("没有该查询码对应的案件 / no case with that tracking code")
         return feature
 
-    def queue(self, grid_code, args):
-        """A grid's cases filtered by query arguments (strings, as from a URL).
+    def queue(self, grid_codes, args):
+        """The cases of ``grid_codes`` (a list; None: every grid) filtered by query
+        arguments (strings, as from a URL).
 
         ``state``, ``category`` (comma-separated), ``overdue`` (sign, handle,
         verify or any), ``since`` / ``until`` (ISO 8601 dates or times; a date as
@@ -193,7 +194,7 @@ class CaseService:
             return any(flags.values()) if overdue == "any" else flags[overdue]
 
         items, total = self.store.query(
-            grid_codes=[grid_code], states=states, categories=categories, since=since,
+            grid_codes=grid_codes, states=states, categories=categories, since=since,
             until=until, predicate=is_overdue if overdue else None,
             limit=per_page, offset=(page - 1) * per_page)
         return items, total, page, per_page
@@ -202,6 +203,17 @@ class CaseService:
 
     def act(self, case_id, action, actor, note=None, **params):
         """Apply ``action`` as ``actor`` and store it (409 if someone else got there first)."""
+        feature, props = self._acted(case_id, action, actor, note, params)
+        new = dict(feature, properties=props)
+        return self.store.update(case_id, new, expected_version=feature["properties"]["version"])
+
+    def check_act(self, case_id, action, actor, note=None, **params):
+        """Raise what :meth:`act` would raise for these arguments, storing nothing
+        (a page's confirmation step checks first)."""
+        self._acted(case_id, action, actor, note, params)
+
+    def _acted(self, case_id, action, actor, note, params):
+        """``(feature, new_properties)``: the case and its properties after ``action``."""
         feature = self.get(case_id)
         if action == "forward":
             self._check_forward(feature["properties"]["grid_code"], **params)
@@ -226,8 +238,7 @@ class CaseService:
             props["deadlines"].pop("verify", None)
             props["deadlines"]["handle"] = self.community.calendar.add_working_hours(
                 now, category.handle_hours).isoformat(timespec="seconds")
-        new = dict(feature, properties=props)
-        return self.store.update(case_id, new, expected_version=feature["properties"]["version"])
+        return feature, props
 
     def _check_forward(self, grid_code, to_grid=None, to_person=None, **_):
         """A 400 unless ``to_grid`` is a grid and ``to_person`` a member of the team of

@@ -40,12 +40,31 @@ def _safe_next(target):
     return target
 
 
+def landing(user):
+    """Where staff go after signing in (without ``next=``): dispatchers to all cases,
+    grid staff to their grid's queue (with several grids, to all their cases), admins
+    to the users page, anyone else to the map."""
+    codes = sorted(user.grid_codes) if user.has_role("grid_staff") else []
+    if user.has_role("dispatcher") or len(codes) > 1:
+        return url_for("staff_pages.all_cases")
+    if codes:
+        return url_for("staff_pages.grid_queue", code=codes[0])
+    if user.has_role("admin"):
+        return url_for("admin.users")
+    return url_for("pages.index")
+
+
+def _next_field(target):
+    """The sign-in form's ``next``: a safe path, or empty (then :func:`landing` decides)."""
+    return _safe_next(target) if target else ""
+
+
 @bp.get("/login")
 @allow(ANYONE)
 @no_store
 def login_form():
     """The sign-in form: 200."""
-    return render_template("auth/login.html", next=_safe_next(request.args.get("next")))
+    return render_template("auth/login.html", next=_next_field(request.args.get("next")))
 
 
 @bp.post("/login")
@@ -84,14 +103,15 @@ def login():
     if user is None:
         throttle.record_failure(key)
         audit(SIGNIN_FAILED, actor, detail=detail)
-        return render_template("auth/login.html", next=_safe_next(request.form.get("next")),
+        return render_template("auth/login.html", next=_next_field(request.form.get("next")),
                                error=t("signin_failed"), username=username), 401
     throttle.clear(key)  # from a known device: the lock for unknown devices stays
     session.clear()
     session["sid"] = store.create_session(user.username)
     g.user = user
     audit(SIGNIN, user.username, detail=detail)
-    response = redirect(_safe_next(request.form.get("next")))
+    target = request.form.get("next")
+    response = redirect(_safe_next(target) if target else landing(user))
     value, _ = remember_device(current_app.secret_key, request.cookies.get(COOKIE), user.username,
                                throttle.clock())
     response.set_cookie(COOKIE, value, max_age=DEVICE_DAYS * 86400, path=url_for("auth.login"),

@@ -189,7 +189,7 @@ def grid_queue(code):
     if code not in service().community.grids:
         raise NotFound(f"没有该网格 / no such grid: {code[:20]}")
     require_grid(code)
-    items, total, page, per_page = service().queue(code, request.args)
+    items, total, page, per_page = service().queue([code], request.args)
     return jsonify({"grid_code": code, "total": total, "page": page, "per_page": per_page,
                     "cases": [service().staff_view(f, may_see_contact(f)) for f in items]})
 

@@ -10,13 +10,17 @@ from gridmap.web.security import add_nonce
 bp = Blueprint("pages", __name__)
 
 
+def map_settings():
+    """Tiles, their attribution and where Leaflet is served: what every map builder takes."""
+    cfg = current_app.config
+    return {"tiles": cfg["TILES"], "attribution": cfg["TILES_ATTRIBUTION"],
+            "assets_url": url_for("assets.asset", filename="x")[:-2]}
+
+
 def grids_map(tooltips=True):
     """The folium map of all grids, in the request's language, with local assets."""
-    cfg = current_app.config
     return build_grids_map(
-        current_app.extensions["gridmap"], tiles=cfg["TILES"],
-        attribution=cfg["TILES_ATTRIBUTION"],
-        assets_url=url_for("assets.asset", filename="x")[:-2],
+        current_app.extensions["gridmap"], **map_settings(),
         labels={"code": t("code"), "name": t("name"), "team": t("team"),
                 "layer": t("grids"), "lang": g.lang}, tooltips=tooltips)
 

@@ -31,8 +31,10 @@ EXPECTED = {
     ("case_pages.report", "GET"): ANY,
     ("case_pages.track_lookup", "GET"): ANY,
     ("case_pages.track", "GET"): ANY,
-    ("case_pages.grid_queue", "GET"): {"grid_staff", "dispatcher"},
-    ("case_pages.act", "POST"): {"grid_staff", "dispatcher"},
+    ("staff_pages.grid_queue", "GET"): {"grid_staff", "dispatcher"},
+    ("staff_pages.all_cases", "GET"): {"grid_staff", "dispatcher"},
+    ("staff_pages.case_page", "GET"): {"grid_staff", "dispatcher"},
+    ("staff_pages.act", "POST"): {"grid_staff", "dispatcher"},
     ("assets.asset", "GET"): ANY,
     ("auth.login_form", "GET"): ANY,
     ("auth.login", "POST"): ANY,
@@ -71,8 +73,10 @@ ANSWERS = {
     ("case_pages.report", "GET"): (200, "<title>我要上报 · 路东社区网格地图</title>"),
     ("case_pages.track_lookup", "GET"): (200, "<title>进度查询 · 路东社区网格地图</title>"),
     ("case_pages.track", "GET"): (200, "矩阵测试"),
-    ("case_pages.grid_queue", "GET"): (200, "<title>第1网格（正阳北片） · 案件队列</title>"),
-    ("case_pages.act", "POST"): (302, "/grid/500114005001001"),
+    ("staff_pages.grid_queue", "GET"): (200, "<title>第1网格（正阳北片） · 案件队列</title>"),
+    ("staff_pages.all_cases", "GET"): (200, "<title>全部案件 · 路东社区网格地图</title>"),
+    ("staff_pages.case_page", "GET"): (200, "矩阵测试"),
+    ("staff_pages.act", "POST"): (302, "{url}"),  # back to the case page it was sent from
     ("assets.asset", "GET"): (200, "Leaflet 1.9.4"),
     ("auth.login_form", "GET"): (200, 'name="password"'),
     ("auth.login", "POST"): (302, "/"),
@@ -145,7 +149,8 @@ def request_for(app, endpoint, method, counter):
         args["token"] = feature["properties"]["tracking_code"]
     if endpoint == "admin.change_category":
         args["code"] = "06"
-    if endpoint in ("cases_api.get_case", "cases_api.act_on_case", "case_pages.act"):
+    if endpoint in ("cases_api.get_case", "cases_api.act_on_case", "staff_pages.case_page",
+                    "staff_pages.act"):
         args["case_id"] = new_case(app)["id"]
         body = {"action": "sign"} if endpoint == "cases_api.act_on_case" else None
     elif endpoint in ("cases_api.track", "cases_api.rate", "case_pages.track"):
@@ -162,7 +167,7 @@ def request_for(app, endpoint, method, counter):
         url = url_for(endpoint, **{k: args[k] for k in rule.arguments})
     query = {"api.route": {"lon": "108.8", "lat": "29.52"}}.get(endpoint, {})
     form = {"csrf_token": CSRF}
-    if endpoint == "case_pages.act":
+    if endpoint == "staff_pages.act":
         form["action"] = "sign"
     if endpoint == "open311.create_request":
         spot = app.extensions["gridmap"].grids.grids[3].geometry.representative_point()
@@ -229,8 +234,8 @@ def test_role_matrix(matrix_app, role):
             text = r.get_data(as_text=True)
             assert r.status_code == status, (where, r.status_code, text[:300])
             if status == 302:  # a form's redirect: where it leads, and what it changed
-                assert r.headers["Location"] == needle, where
-                if endpoint in ("case_pages.act", "admin.add_user", "admin.add_category"):
+                assert r.headers["Location"] == needle.format(url=url), where
+                if endpoint in ("staff_pages.act", "admin.add_user", "admin.add_category"):
                     assert snapshot(matrix_app) != before, where  # (the others change
                     # nothing here: sign-in, and forms sent back as they are)
             else:

@@ -344,36 +344,32 @@ def test_an_admin_who_is_also_grid_staff_reads_only_their_own_grids_cases(app, c
     app.extensions["gridmap.accounts"].add_user("adm7", PASSWORD, ["grid_staff", "admin"],
                                                 grid_codes=[codes[6]])
     other = report(client, app, index=7, contact=PHONE).get_json()["case_id"]
-    report(client, app, index=6, contact="100-5151-5151")
+    own = report(client, app, index=6, contact="100-5151-5151").get_json()["case_id"]
     admin = as_user(app, "adm7")
-    for path in (f"/grid/{codes[7]}", f"/api/grids/{codes[7]}/cases", f"/api/cases/{other}"):
+    for path in (f"/grid/{codes[7]}", f"/api/grids/{codes[7]}/cases", f"/api/cases/{other}",
+                 f"/case/{other}", f"/cases?grid={codes[7]}"):
         r = admin.get(path)
         assert r.status_code == 403 and PHONE not in r.get_data(as_text=True)
-    assert "100-5151-5151" in admin.get(f"/grid/{codes[6]}").get_data(as_text=True)  # own grid
+    assert "100-5151-5151" in admin.get(f"/case/{own}").get_data(as_text=True)  # own grid
+    listed = admin.get("/cases").get_data(as_text=True)  # all the cases of their grids
+    assert own in listed and other not in listed
 
 
-def test_the_queue_page_pages_and_keeps_its_filters_across_actions(app, client):
+def test_the_queue_page_pages_and_keeps_its_filters(app, client):
     for i in range(5):
         report(client, app, description=f"第{i}条", category="06" if i < 3 else "07")
     code = app.extensions["gridmap"].grids.codes[6]
     staff = as_user(app, "staff7")
     first = staff.get(f"/grid/{code}?category=06&per_page=2").get_data(as_text=True)
-    assert first.count('<tr data-case-id=') == 2 and "第 1 / 2 页" in first
+    assert first.count('<li class="case-card"') == 2 and "第 1 / 2 页" in first
     link = html.unescape(re.search(r'<a rel="next" href="([^"]+)"', first)[1])
+    assert urlsplit(link).path == f"/grid/{code}"
     assert parse_qs(urlsplit(link).query) == {"category": ["06"], "per_page": ["2"], "page": ["2"]}
     second = staff.get(link).get_data(as_text=True)
-    assert second.count('<tr data-case-id=') == 1 and 'rel="prev"' in second
+    assert second.count('<li class="case-card"') == 1 and 'rel="prev"' in second
     assert 'rel="next"' not in second  # newest first: the oldest is last
     assert "第0条" not in first and "第0条" in second
-    action = html.unescape(re.search(r'<form method="post" action="([^"]+)" class="act"',
-                                     second)[1])
-    r = staff.post(action, data={"csrf_token": CSRF, "action": "sign"})
-    back = urlsplit(r.headers["Location"])
-    assert r.status_code == 302 and back.path == f"/grid/{code}"
-    assert parse_qs(back.query) == {"category": ["06"], "per_page": ["2"], "page": ["2"]}
-    refused = staff.post(action, data={"csrf_token": CSRF, "action": "close"})
-    assert refused.status_code == 409  # re-rendered with the same filters and page
-    assert refused.get_data(as_text=True).count('<tr data-case-id=') == 1
+    assert "<form method=\"post\"" not in second.split('id="queue"')[1]  # actions: case page
 
 
 def test_a_page_past_the_end_shows_the_last_page(app, client):
@@ -381,14 +377,11 @@ def test_a_page_past_the_end_shows_the_last_page(app, client):
         report(client, app, description=f"第{i}条")
     code = app.extensions["gridmap"].grids.codes[6]
     staff = as_user(app, "staff7")
-    last = staff.get(f"/grid/{code}?state=reported&per_page=1&page=3").get_data(as_text=True)
-    action = html.unescape(re.search(r'<form method="post" action="([^"]+)" class="act"',
-                                     last)[1])
-    r = staff.post(action, data={"csrf_token": CSRF, "action": "sign"}, follow_redirects=True)
-    page = r.get_data(as_text=True)  # two reported cases are left: page 3 is past the end
-    assert page.count('<tr data-case-id=') == 1 and "第 2 / 2 页" in page
-    form = html.unescape(re.search(r'<form method="post" action="([^"]+)" class="act"', page)[1])
-    assert parse_qs(urlsplit(form).query)["page"] == ["2"]
+    page = staff.get(f"/grid/{code}?state=reported&per_page=1&page=7").get_data(as_text=True)
+    assert page.count('<li class="case-card"') == 1 and "第 3 / 3 页" in page
+    assert "第0条" in page  # the oldest
+    prev = html.unescape(re.search(r'<a rel="prev" href="([^"]+)"', page)[1])
+    assert parse_qs(urlsplit(prev).query)["page"] == ["2"]
 
 
 @pytest.mark.parametrize("body, field", [

@@ -47,7 +47,7 @@ def site(start_server, tmp_path_factory):
                                      {"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=10) as r:
         case = json.load(r)
-    grid, case_id = case["grid"]["code"], case["case_id"]
+    case_id = case["case_id"]
     form, js = "application/x-www-form-urlencoded", "application/json"
     posts = {  # endpoint -> (path, content type, a whole body, authenticated by token)
         "auth.login": ("/login", form, b"username=boss&password=x", False),
@@ -69,7 +69,7 @@ def site(start_server, tmp_path_factory):
                                   True),
         "cases_api.rate": (f"/api/track/{case['tracking_code']}/rating", js, b'{"rating": 5}',
                            False),
-        "case_pages.act": (f"/grid/{grid}/cases/{case_id}", form, b"action=sign", True),
+        "staff_pages.act": (f"/case/{case_id}", form, b"action=sign", True),
         "open311.create_request": ("/open311/v2/requests.json", form,
                                    f"service_code=06&lat={point.y}&long={point.x}&description=x"
                                    .encode(), False),

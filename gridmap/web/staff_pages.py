@@ -1,0 +1,175 @@
+"""Staff pages of the case loop: a grid's queue and the all-cases list (cards, phone
+first), and the case page with its map, deadlines, history, nearby cases and the
+actions the caller may take."""
+
+from datetime import datetime
+
+from flask import (Blueprint, current_app, flash, g, redirect, render_template, request,
+                   url_for)
+
+from gridmap.audit import CASE_FORWARD, CASE_TRANSITION
+from gridmap.cases.workflow import CANCEL_REASONS, STATE_NAMES, allowed_actions
+from gridmap.errors import BadInput, GridmapError, NotFound
+from gridmap.maps.case_map import build_case_map
+from gridmap.store.features import haversine_m
+from gridmap.web import case_display
+from gridmap.web.access import allow, require_grid
+from gridmap.web.auth import audit, landing
+from gridmap.web.cases_api import CASE_ROLES, actor, may_see_contact, service
+from gridmap.web.pages import map_settings, render_with_map
+
+bp = Blueprint("staff_pages", __name__)
+LIST_ARGS = ("grid", "state", "category", "overdue", "since", "until", "page", "per_page")
+CONFIRMED = ("forward", "cancel")  #: actions that ask "are you sure?" first
+NEARBY_RADIUS_M = 300.0
+NEARBY_SHOWN = 5  #: the latest few of the nearby cases the caller may see
+NEARBY_SCANNED = 200  #: the nearest this many are looked at (a hot spot holds hundreds)
+NEARBY_PROPERTIES = ("case_no", "state", "reported_at", "grid_code", "category")
+
+
+def community():
+    return current_app.extensions["gridmap"]
+
+
+@bp.get("/grid/<code>")
+@allow(*CASE_ROLES)
+def grid_queue(code):
+    """A grid team's queue, a card a case: 200; 400 bad filter; 403 other grid; 404."""
+    if code not in community().grids:
+        raise NotFound(f"没有该网格 / no such grid: {code[:20]}")
+    require_grid(code)
+    return render_list([code], grid=community().grids[code])
+
+
+@bp.get("/cases")
+@allow(*CASE_ROLES)
+def all_cases():
+    """Every case the caller may see (dispatchers: all; grid staff: their grids), a card
+    a case, ``grid=`` narrowing it to one: 200; 400 bad filter; 403 a grid not theirs."""
+    chosen = request.args.get("grid")
+    if chosen:
+        if chosen not in community().grids:
+            raise BadInput(f"grid 取值无效：{chosen[:20]!r} / no such grid: {chosen[:20]!r}",
+                           field="grid")
+        require_grid(chosen)
+        codes = [chosen]
+    else:
+        codes = None if g.user.has_role("dispatcher") else sorted(g.user.grid_codes)
+    return render_list(codes, grid=None)
+
+
+def list_filters():
+    """The list's filters and page from the query string, to keep across pages."""
+    return {k: v for k in LIST_ARGS if (v := request.args.get(k))}
+
+
+def render_list(codes, grid):
+    filters = list_filters()
+    query = {k: v for k, v in filters.items() if k != "grid"}
+    items, total, page, per_page = service().queue(codes, query)
+    pages = max(1, -(-total // per_page))
+    if page > pages:  # past the end (cases left the filter meanwhile): the last page
+        filters["page"] = query["page"] = str(pages)
+        items, total, page, per_page = service().queue(codes, query)
+    now = service().clock()
+    cards = [case_display.card(community(), now, service().staff_view(f, False), f["id"])
+             for f in items]
+    user = g.user
+    choosable = [gr for gr in community().grids
+                 if user.has_role("dispatcher") or user.can_act_on_grid(gr.code)]
+    here = (url_for("staff_pages.grid_queue", code=grid.code) if grid
+            else url_for("staff_pages.all_cases"))
+    return render_template("cases/grid.html", grid=grid, cards=cards, total=total, page=page,
+                           pages=pages, filters=filters, here=here, state_names=STATE_NAMES,
+                           categories=community().categories.values(), grids=choosable)
+
+
+@bp.get("/case/<case_id>")
+@allow(*CASE_ROLES)
+def case_page(case_id):
+    """One case: map, fields, deadlines, history, nearby cases and the caller's actions:
+    200; 403 another grid's case; 404 unknown."""
+    feature = service().get(case_id)
+    require_grid(feature["properties"]["grid_code"])
+    return render_case(feature)
+
+
+@bp.post("/case/<case_id>")
+@allow(*CASE_ROLES)
+def act(case_id):
+    """An action from the case page: 302 back to it with the outcome (to the caller's own
+    list when the case left their grids). Forward and cancel answer 200 with a
+    confirmation first, unless ``confirm=yes``. A refusal re-renders the page with the
+    reason and its status (400 missing note or reason, 403 rule, 409 wrong state)."""
+    feature = service().get(case_id)
+    require_grid(feature["properties"]["grid_code"])
+    form = request.form
+    action = form.get("action", "")
+    params = {k: form[k] for k in ("to_grid", "reason") if form.get(k)}
+    note = form.get("note", "").replace("\r\n", "\n") or None  # a textarea sends CRLF
+    try:
+        if action in CONFIRMED and form.get("confirm") != "yes":
+            service().check_act(case_id, action, actor(), note=note, **params)
+            return render_case(feature, confirm={"action": action, "note": note, **params})
+        new = service().act(case_id, action, actor(), note=note, **params)
+    except GridmapError as exc:
+        if exc.status >= 500:
+            raise
+        return render_case(service().get(case_id), error=exc, form=form, status=exc.status)
+    props = new["properties"]
+    audit(CASE_FORWARD if action == "forward" else CASE_TRANSITION, g.user.username,
+          target=case_id, detail={"action": action, "state": props["state"],
+                                  "grid_code": props["grid_code"]})
+    flash(f"#{props['case_no']} → {STATE_NAMES[props['state']][0 if g.lang == 'zh' else 1]}")
+    if may_see_contact(new):
+        return redirect(url_for("staff_pages.case_page", case_id=case_id))
+    return redirect(landing(g.user))  # forwarded out of the caller's grids
+
+
+def render_case(feature, error=None, form=None, confirm=None, status=200):
+    """The case page; ``error`` (a GridmapError) shown above it, ``form`` refilled,
+    ``confirm`` the action waiting for a confirmation."""
+    cmty = community()
+    view = service().staff_view(feature, may_see_contact(feature))
+    grid = cmty.grids[view["grid_code"]]
+    lon, lat = view["location"]
+    near = nearby(feature)
+    fmap = build_case_map(grid, lon, lat, **map_settings(), nearby=[
+        dict(n, label=f"#{n['case_no']} {n['category_name']} {n['state_name']}") for n in near])
+    now = service().clock()
+    actions = [a for a in allowed_actions(feature["properties"], actor()) if a != "rate"]
+    team = cmty.teams[grid.code]
+    members = {m.person_id: (zh, en, m.name) for _, zh, en, m in team.slots() if m}
+    return render_with_map(
+        "cases/case.html", fmap, case=view, case_id=feature["id"], grid=grid,
+        category=cmty.category(view["category"]), state_names=STATE_NAMES,
+        deadlines=case_display.deadlines(cmty, now, view),
+        ago=case_display.time_ago(now, view["reported_at"]),
+        assignee=members.get(view.get("assignee")), nearby=near, actions=actions,
+        nearby_radius=round(NEARBY_RADIUS_M),
+        other_grids=[gr for gr in cmty.grids if gr.code != grid.code],
+        cancel_reasons=CANCEL_REASONS, grids=cmty.grids, error=error, form=form or {},
+        confirm=confirm), status
+
+
+def nearby(feature):
+    """The latest few other cases of the case's category within
+    :data:`NEARBY_RADIUS_M` that the caller may see, newest first."""
+    lon, lat = feature["geometry"]["coordinates"][:2]
+    category = feature["properties"]["category"]
+    found = [f for f in service().store.near(lon, lat, NEARBY_RADIUS_M, categories=[category],
+                                             limit=NEARBY_SCANNED, properties=NEARBY_PROPERTIES)
+             if f["id"] != feature["id"] and may_see_contact(f)]
+    found.sort(key=lambda f: datetime.fromisoformat(f["properties"]["reported_at"]),
+               reverse=True)
+    zh = g.lang == "zh"
+    cat = community().category(category)
+    return [{"case_id": f["id"], "case_no": f["properties"]["case_no"],
+             "url": url_for("staff_pages.case_page", case_id=f["id"]),
+             "state": f["properties"]["state"],
+             "state_name": STATE_NAMES[f["properties"]["state"]][0 if zh else 1],
+             "category_name": cat.name if zh else cat.name_en,
+             "reported_at": f["properties"]["reported_at"][5:16].replace("T", " "),
+             "lon": f["geometry"]["coordinates"][0], "lat": f["geometry"]["coordinates"][1],
+             "distance_m": haversine_m(lon, lat, *f["geometry"]["coordinates"][:2])}
+            for f in found[:NEARBY_SHOWN]]
