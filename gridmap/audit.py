@@ -41,11 +41,12 @@ USER_ADD, USER_DISABLE, USER_ENABLE = "user_add", "user_disable", "user_enable"
 PASSWORD_RESET, ROLES_CHANGE = "password_reset", "roles_change"
 TOKEN_CREATE, TOKEN_REVOKE = "token_create", "token_revoke"
 CASE_TRANSITION, CASE_FORWARD = "case_transition", "case_forward"
+CASE_PHOTO = "case_photo"  # a photo made public or private
 BOUNDARY_PUBLISH, BOUNDARY_ROLLBACK = "boundary_publish", "boundary_rollback"
 CATEGORY_ADD, CATEGORY_CHANGE, CALENDAR_CHANGE = "category_add", "category_change", "calendar_change"
 #: Every action the log accepts.
 ACTIONS = (SIGNIN, SIGNIN_FAILED, SIGNOUT, USER_ADD, USER_DISABLE, USER_ENABLE, PASSWORD_RESET,
-           ROLES_CHANGE, TOKEN_CREATE, TOKEN_REVOKE, CASE_TRANSITION, CASE_FORWARD,
+           ROLES_CHANGE, TOKEN_CREATE, TOKEN_REVOKE, CASE_TRANSITION, CASE_FORWARD, CASE_PHOTO,
            BOUNDARY_PUBLISH, BOUNDARY_ROLLBACK, CATEGORY_ADD, CATEGORY_CHANGE, CALENDAR_CHANGE)
 #: ``detail`` keys refused anywhere in the detail, because they name secrets.
 SECRET_KEYS = frozenset({"password", "new_password", "password_hash", "secret", "token",

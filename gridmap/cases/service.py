@@ -18,9 +18,11 @@ from zoneinfo import ZoneInfo
 from gridmap.cases.categories import CODE, check_offered
 from gridmap.cases.intake import check_plain_text, check_report
 from gridmap.cases.masking import mask_numbers
+from gridmap.cases.photos import add_photos, check_count, set_public, visible_photos
 from gridmap.cases.workflow import OPEN_STATES, STATE_NAMES, apply_action
 from gridmap.errors import BadInput, Conflict, NotFound, OutsideServiceArea
 from gridmap.geo.datums import to_wgs84
+from gridmap.photos import process
 from gridmap.teams import SLOTS
 
 log = logging.getLogger(__name__)
@@ -64,32 +66,41 @@ class CaseService:
         Grids, router, teams, categories and the working calendar.
     clock : callable, optional
         Returns the current aware datetime (tests pass a fixed one).
+    photos : gridmap.photos.PhotoStore, optional
+        Where the photos of reports and replies go (needed only to take photos).
     """
 
-    def __init__(self, store, community, clock=None):
+    def __init__(self, store, community, clock=None, photos=None):
         self.store = store
         self.community = community
+        self.photos = photos
         tz = ZoneInfo(community.calendar.timezone)
         self.clock = clock or (lambda: datetime.now(tz))
 
     # -- intake ---------------------------------------------------------------
 
-    def report(self, body, idempotency_key=None):
-        """Check, route and store a resident's report.
+    def report(self, body, idempotency_key=None, photos=()):
+        """Check, route and store a resident's report, with up to 3 photos (the
+        uploads' bytes).
 
         Returns ``(feature, created, duplicates)``; ``created`` is False when
-        the idempotency key was seen before with the same report (the first
-        case comes back); the same key with a different report is a 409.
+        the idempotency key was seen before with the same report and photos (the
+        first case comes back); the same key with a different report is a 409.
+
+        Every upload is checked before anything is stored; the photos are saved
+        (durably) once everything else passed, before the case naming them.
 
         Raises
         ------
         BadInput
-            A bad field (400, named).
+            A bad field (400, named); a bad photo is a ``BadPhoto`` (4xx, naming
+            ``photos[i]``).
         OutsideServiceArea
             Farther than the tolerance from every grid (422); nothing stored.
         """
         categories = self.community.categories  # one read: an admin may change them meanwhile
         fields = check_report(body, categories)
+        check_count(len(photos), "report")
         key = fields.pop("idempotency_key") or idempotency_key
         if key is not None and (not isinstance(key, str) or len(key) > 128):
             raise BadInput("Idempotency-Key 最长 128 字符 / Idempotency-Key is at most 128 "
@@ -99,7 +110,10 @@ class CaseService:
         category = categories[fields["category"]]
         if category.retired and (key is None or self.store.get_by_key(key) is None):
             check_offered(category.code, categories)  # a 400: only a replay may name it now
-        fingerprint = key and hashlib.sha256(_FINGERPRINT.encode(fields).encode()).hexdigest()
+        processed = self._process(photos)
+        # photo ids are content hashes: the same photos again are the same report
+        signed = dict(fields, photos=[p.id for p in processed]) if processed else fields
+        fingerprint = key and hashlib.sha256(_FINGERPRINT.encode(signed).encode()).hexdigest()
         route = self.community.router.route_point(fields["lon"], fields["lat"], fields["datum"])
         if route.grid is None:
             raise OutsideServiceArea(
@@ -135,6 +149,8 @@ class CaseService:
                    "geometry": {"type": "Point", "coordinates": [lon, lat]}, "properties": props}
         if key:
             props["idempotency_fingerprint"] = fingerprint
+        if processed:  # durable before the case that names them
+            props["photos"] = add_photos(None, self.photos.save(processed), "report")
         feature, created = self.store.create(feature, idempotency_key=key)
         if not created and feature["properties"].get("idempotency_fingerprint") != fingerprint:
             # a key only replays the report it was made for: knowing someone's key
@@ -147,6 +163,10 @@ class CaseService:
                                                  properties=DUPLICATE_PROPERTIES)
                       if f["id"] != feature["id"]][:DUPLICATES_SHOWN]
         return feature, created, duplicates
+
+    def _process(self, photos):
+        """Each upload checked, decoded and re-encoded (nothing stored yet)."""
+        return [process(data, f"photos[{i}]") for i, data in enumerate(photos)]
 
     def _default_assignee(self, grid_code):
         """The grid's full-time worker handles its cases; the head while that slot is vacant."""
@@ -201,9 +221,18 @@ class CaseService:
 
     # -- transitions ----------------------------------------------------------
 
-    def act(self, case_id, action, actor, note=None, **params):
-        """Apply ``action`` as ``actor`` and store it (409 if someone else got there first)."""
+    def act(self, case_id, action, actor, note=None, photos=(), **params):
+        """Apply ``action`` as ``actor`` and store it (409 if someone else got there first).
+
+        A ``reply`` may carry up to 3 photos (the uploads' bytes, taken after the
+        work): checked first, saved once the action passed, before the case."""
+        if photos and action != "reply":
+            raise BadInput("只有回复可以附照片 / only a reply may carry photos", field="photos")
+        check_count(len(photos), "reply")
+        processed = self._process(photos)
         feature, props = self._acted(case_id, action, actor, note, params)
+        if processed:  # durable before the case that names them
+            props["photos"] = add_photos(props.get("photos"), self.photos.save(processed), "reply")
         new = dict(feature, properties=props)
         return self.store.update(case_id, new, expected_version=feature["properties"]["version"])
 
@@ -239,6 +268,15 @@ class CaseService:
             props["deadlines"]["handle"] = self.community.calendar.add_working_hours(
                 now, category.handle_hours).isoformat(timespec="seconds")
         return feature, props
+
+    def set_photo_public(self, case_id, photo_id, public):
+        """Show a photo of the case to everyone (``public``), or to its reporter and
+        staff only again; returns the stored case (404 no such photo, 409 a race)."""
+        feature = self.get(case_id)
+        props = dict(feature["properties"],
+                     photos=set_public(feature["properties"].get("photos"), photo_id, public))
+        return self.store.update(case_id, dict(feature, properties=props),
+                                 expected_version=feature["properties"]["version"])
 
     def _check_forward(self, grid_code, to_grid=None, to_person=None, **_):
         """A 400 unless ``to_grid`` is a grid and ``to_person`` a member of the team of
@@ -317,9 +355,10 @@ class CaseService:
 
         return {"sign": late("sign"), "handle": late("handle"), "verify": late("verify")}
 
-    def public_view(self, feature):
+    def public_view(self, feature, all_photos=False):
         """What anyone with the tracking code may see (and Open311, anyone): no contact, no
-        staff names, and the description with phone and ID numbers masked."""
+        staff names, and the description with phone and ID numbers masked. ``photos``:
+        all of them for the reporter (``all_photos``), else those staff made public."""
         props = self._current_round(feature["properties"])
         grid = self.community.grids[props["grid_code"]]
         category = self.community.category(props["category"])
@@ -336,6 +375,7 @@ class CaseService:
                          **({"note": e["note"]} if e["action"] in ("reply", "rate") else {})}
                         for e in props["history"]],
             "location": feature["geometry"]["coordinates"],
+            "photos": visible_photos(props.get("photos"), all_photos),
         }
 
     def staff_view(self, feature, may_see_contact):

@@ -31,7 +31,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from gridmap.errors import NotFound
+from gridmap.diskspace import is_disk_full
+from gridmap.errors import DiskFull, NotFound
 from gridmap.photos.images import process
 from gridmap.store.base import StoreError
 
@@ -96,6 +97,8 @@ class PhotoStore:
 
         Raises
         ------
+        DiskFull
+            No room on the disk (503); the photo being written is not left behind.
         StoreError
             The disk refused a write (500); some photos may be in place, and
             :meth:`sweep` takes them away once no case names them.
@@ -116,6 +119,9 @@ class PhotoStore:
                 if folders:
                     fsync_path(self.root)
         except OSError as exc:
+            if is_disk_full(exc):  # the temporary file is gone again: room brings it back
+                log.error("no room to save a photo in %s: %s", self.root, exc)
+                raise DiskFull(("照片", "the photo")) from exc
             raise StoreError(f"照片无法保存 / cannot save the photo: {exc}") from exc
         return [PhotoRef(p.id, p.width, p.height, p.thumb_width, p.thumb_height) for p in photos]
 

@@ -5,7 +5,8 @@ configuration, the app called through ``wsgi.WSGIRequests`` (each request read
 whole before the app runs; answers logged with secrets masked), and a
 graceful stop that lets answers already written reach their clients.
 
-Limits (``CLIENT_TIMEOUT_SECONDS`` = T, 20 s by default): a request's headers must
+Limits (a body as big as the app takes on its route: ``web/uploads.py``;
+``CLIENT_TIMEOUT_SECONDS`` = T, 20 s by default): a request's headers must
 arrive within T of the connection's start or of the previous answer (so an
 idle kept-alive connection closes after T too); its body within 3 T; a client
 gets 3 T to take its answer. Headers over 64 KiB close the connection; a
@@ -45,7 +46,8 @@ class BufferingWorker(TornadoWorker):
 
         config = self.wsgi.config
         timeout = config["CLIENT_TIMEOUT_SECONDS"]
-        self.requests = WSGIRequests(self.wsgi, body_limit=config["MAX_CONTENT_LENGTH"],
+        self.requests = WSGIRequests(self.wsgi,
+                                     body_limit=self.wsgi.extensions["gridmap.body_limit"],
                                      write_timeout_s=3 * timeout,
                                      access_log=self.log.access_log)
         worker = self

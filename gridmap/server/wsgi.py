@@ -6,7 +6,8 @@ a time per process (as gunicorn's sync workers do: the app needs no thread
 safety). A client that sends slowly, or reads its answer slowly, costs a file
 descriptor and its buffers, never a worker.
 
-A body larger than the app's ``MAX_CONTENT_LENGTH`` is read and dropped: the
+A body larger than the app's limit for its route (``MAX_CONTENT_LENGTH``, more
+on the routes that take photos: ``body_limit``) is read and dropped: the
 app then sees its true ``CONTENT_LENGTH`` and an empty stream, and answers its
 own 413 (the client has sent all it wanted to, so it reads the answer rather
 than a reset connection). A chunked body reaches the app whole, with its
@@ -41,8 +42,10 @@ class WSGIRequests(httputil.HTTPServerConnectionDelegate):
     Parameters
     ----------
     app : WSGI callable
-    body_limit : int
-        Body bytes kept for the app; the app's own limit (it answers 413 above it).
+    body_limit : callable
+        ``body_limit(method, path, content_type)``: the body bytes kept for a request
+        to ``path`` (URL-decoded, without the query); the app's own limit for that
+        route and type (it answers 413 above it).
     write_timeout_s : float
         A client that has not taken a whole answer this long after it was
         written is disconnected.
@@ -140,10 +143,12 @@ class _Request(httputil.HTTPMessageDelegate):
 
     def headers_received(self, start_line, headers):
         self.start_line, self.headers = start_line, headers
+        path = unquote_to_bytes(start_line.path.partition("?")[0]).decode("utf-8", "replace")
+        self.limit = self.server.body_limit(start_line.method, path, headers.get("Content-Type"))
 
     def data_received(self, chunk):
         self.size += len(chunk)
-        if self.size <= self.server.body_limit:
+        if self.size <= self.limit:
             self.chunks.append(chunk)
         else:  # the app answers 413 from the length alone
             self.chunks.clear()

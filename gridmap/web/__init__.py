@@ -1,6 +1,7 @@
 """The Flask app factory. Nothing is built at import time."""
 
 import logging
+from functools import partial
 from pathlib import Path
 
 from flask import Flask
@@ -15,7 +16,9 @@ from gridmap.datafolder import load_community, secret_key
 from gridmap.diskspace import DiskWatch
 from gridmap.errors import ConfigError
 from gridmap.maps.assets import LEAFLET_JS
+from gridmap.photos import PhotoStore
 from gridmap.store.geojsonseq import GeoJSONSeqStore
+from gridmap.web import uploads
 from gridmap.web.jsonanswer import AnswerJSONProvider
 
 log = logging.getLogger(__name__)
@@ -32,6 +35,7 @@ def create_app(config=None):
     app = Flask("gridmap", template_folder=str(ROOT / "templates"),
                 instance_path=str(ROOT / "instance"), static_folder=None)
     app.json = AnswerJSONProvider(app)
+    app.request_class = uploads.Request  # the body limit of the view asked
     app.config.update(load_config(config))
     app.url_map.merge_slashes = False  # "a//b" is a 404, not a redirect to "a/b"
     if not (Path(app.config["ASSETS_DIR"]) / LEAFLET_JS).is_file():
@@ -45,20 +49,23 @@ def create_app(config=None):
         data_dir / "accounts.sqlite3", idle_timeout_s=app.config["SESSION_IDLE_MINUTES"] * 60)
     app.extensions["gridmap.throttle"] = Throttle(data_dir / "throttle.sqlite3")
     app.extensions["gridmap.audit"] = AuditLog(data_dir / "audit.jsonl")
-    app.extensions["gridmap.cases"] = CaseService(GeoJSONSeqStore(data_dir / "cases"), community)
+    app.extensions["gridmap.cases"] = CaseService(GeoJSONSeqStore(data_dir / "cases"), community,
+                                                  photos=PhotoStore(data_dir))
     app.extensions["gridmap.disks"] = DiskWatch({"store": data_dir / "cases", "accounts": data_dir})
-    app.config["MAX_CONTENT_LENGTH"] = 256 * 1024  # a report is text; bigger bodies get a 413
+    # a report is text, bigger bodies get a 413; views that take photos allow more (uploads.py)
+    app.config["MAX_CONTENT_LENGTH"] = 256 * 1024
+    app.extensions["gridmap.body_limit"] = partial(uploads.body_limit, app)  # for the server
 
     from gridmap.web import (access, admin, api, assets, auth, body, case_pages, cases_api,
-                             demo, durability, errors, i18n, open311, pages, security,
-                             staff_pages)
+                             demo, durability, errors, i18n, open311, pages, photo_views,
+                             security, staff_pages)
 
     # order matters: identify and authorise the caller before checking CSRF; the
     # durability hook first, so it answers last, once the request's writes are on disk
     for module in (durability, i18n, errors, access, security, demo):
         module.init_app(app)
     for module in (pages, api, assets, auth, admin, cases_api, case_pages, staff_pages,
-                   open311):
+                   photo_views, open311):
         app.register_blueprint(module.bp)
     # each request sees categories and calendar changed by an admin in another worker
     # (two stat calls when nothing changed); store reads catch up by themselves

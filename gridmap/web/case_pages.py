@@ -38,5 +38,5 @@ def track_lookup():
 @no_store
 def track(code):
     """A case as its reporter sees it (no contact, no staff names): 200; 404 unknown."""
-    view = service().public_view(service().by_tracking(code))
+    view = service().public_view(service().by_tracking(code), all_photos=True)
     return render_template("cases/track.html", view=view, state_names=STATE_NAMES)

@@ -6,6 +6,7 @@ case's grid; public answers never name staff beyond their team role.
 
 import codecs
 import json
+import math
 
 from flask import Blueprint, current_app, g, jsonify, request
 
@@ -16,11 +17,13 @@ from gridmap.jsontext import parse
 from gridmap.web.access import ANYONE, allow, require_grid
 from gridmap.web.auth import audit
 from gridmap.web.security import no_store
+from gridmap.web.uploads import MULTIPART, takes_photos, uploaded_photos
 
 bp = Blueprint("cases_api", __name__, url_prefix="/api")
 CASE_ROLES = ("grid_staff", "dispatcher")
 MAX_DEPTH = 16  # of containers in a JSON body
 ACTION_FIELDS = frozenset(("action", "note", "to_grid", "to_person", "reason"))  # of a transition
+FORM_TRUE, FORM_FALSE = ("true", "on", "1"), ("false", "off", "0", "")
 
 
 def service():
@@ -58,6 +61,46 @@ def json_body(fields=None):
         unknown = sorted(set(body) - fields)
         raise BadInput(f"未知字段 / unknown fields: {', '.join(unknown)[:200]}", field="body")
     return body
+
+
+def form_fields(fields=None):
+    """The text fields of a multipart request as a dict; a field sent twice, or one
+    not in ``fields`` (if given), is a 400."""
+    form = request.form
+    twice = sorted(k for k in form if len(form.getlist(k)) > 1)
+    if twice:
+        raise BadInput(f"字段重复 / fields sent more than once: {', '.join(twice)[:200]}",
+                       field=twice[0][:64])
+    if fields is not None and not fields.issuperset(form):
+        unknown = sorted(set(form) - fields)
+        raise BadInput(f"未知字段 / unknown fields: {', '.join(unknown)[:200]}", field="body")
+    return form.to_dict()
+
+
+def form_report():
+    """A multipart report as the JSON body it stands for: ``lon`` and ``lat`` as
+    numbers and ``hide_name`` as a boolean where they read as such (else left as
+    text, for ``check_report`` to name)."""
+    body = form_fields()
+    for name in ("lon", "lat"):
+        try:
+            value = float(body[name])
+        except (KeyError, ValueError):
+            continue
+        if math.isfinite(value):
+            body[name] = value
+    hide = body.get("hide_name")
+    if isinstance(hide, str) and hide.lower() in FORM_TRUE + FORM_FALSE:
+        body["hide_name"] = hide.lower() in FORM_TRUE
+    return body
+
+
+def body_and_photos(fields=None):
+    """The request's fields (JSON, or a multipart form) and its photos' bytes."""
+    if request.mimetype == MULTIPART:
+        body = form_report() if fields is None else form_fields(fields)
+        return body, uploaded_photos(request.files)
+    return json_body(fields), []
 
 
 def _plain_json_problem(body, max_depth=MAX_DEPTH):
@@ -134,6 +177,7 @@ def intake_answer(svc, feature, duplicates):
                  "head": team.head.name if team.head else None,
                  "handler": handler and {**handler,
                                          "name": getattr(team, handler["role"]).name}},
+        "photos": props.get("photos", []),
         # by case number only: a tracking code is its reporter's secret
         "duplicates": [{"case_no": d["properties"]["case_no"], "state": d["properties"].get("state"),
                         "reported_at": d["properties"].get("reported_at")} for d in duplicates],
@@ -143,14 +187,17 @@ def intake_answer(svc, feature, duplicates):
 @bp.post("/reports")
 @allow(ANYONE)
 @no_store
+@takes_photos
 def create_report():
-    """A resident's report: 201 created; 200 for a repeated idempotency key with the same
-    report (the first case); 409 the key with a different report; 400 bad field; 422 outside
-    the service area; 429 too many from one address."""
+    """A resident's report, JSON or multipart with up to 3 ``photos``: 201 created; 200 for
+    a repeated idempotency key with the same report (the first case); 409 the key with a
+    different report; 400 bad field; 4xx bad photo; 422 outside the service area; 429 too
+    many from one address."""
     limit_by_address("report", current_app.config["REPORT_IP_LIMIT"], 600)
-    body = json_body()
+    body, photos = body_and_photos()
     svc = service()
-    feature, created, duplicates = svc.report(body, request.headers.get("Idempotency-Key"))
+    feature, created, duplicates = svc.report(body, request.headers.get("Idempotency-Key"),
+                                              photos=photos)
     return jsonify(intake_answer(svc, feature, duplicates)), 201 if created else 200
 
 
@@ -165,16 +212,19 @@ def get_case(case_id):
 
 @bp.post("/cases/<case_id>/actions")
 @allow(*CASE_ROLES)
+@takes_photos
 def act_on_case(case_id):
-    """Apply ``{"action", "note", "to_grid", "to_person", "reason"}``: 200 with the case;
-    400 bad field; 403 role/grid/handler rule; 404 unknown; 409 wrong state or a race."""
+    """Apply ``{"action", "note", "to_grid", "to_person", "reason"}`` (JSON, or multipart
+    with up to 3 ``photos`` on a reply): 200 with the case; 400 bad field; 4xx bad photo;
+    403 role/grid/handler rule; 404 unknown; 409 wrong state or a race."""
     feature = service().get(case_id)
     require_grid(feature["properties"]["grid_code"])
-    body = json_body(ACTION_FIELDS)
+    body, photos = body_and_photos(ACTION_FIELDS)
     check_text_fields(body, ACTION_FIELDS)
     params = {k: body[k] for k in ("to_grid", "to_person", "reason") if body.get(k) is not None}
     action = body.get("action")
-    new = service().act(case_id, action, actor(), note=body.get("note"), **params)
+    new = service().act(case_id, action, actor(), note=body.get("note"), photos=photos,
+                        **params)
     audit(CASE_FORWARD if action == "forward" else CASE_TRANSITION, g.user.username,
           target=case_id, detail={"action": action, "state": new["properties"]["state"],
                                   "grid_code": new["properties"]["grid_code"]})
@@ -198,8 +248,8 @@ def grid_queue(code):
 @allow(ANYONE)
 @no_store
 def track(code):
-    """Public tracking by code: 200 (no contact, no staff names); 404 unknown."""
-    return jsonify(service().public_view(service().by_tracking(code)))
+    """Public tracking by code: 200 (no contact, no staff names; all photos); 404 unknown."""
+    return jsonify(service().public_view(service().by_tracking(code), all_photos=True))
 
 
 @bp.post("/track/<code>/rating")
@@ -212,4 +262,4 @@ def rate(code):
     body = json_body({"rating", "comment"})
     new = service().act(feature["id"], "rate", Actor(RESIDENT), note=body.get("comment"),
                         rating=body.get("rating"))
-    return jsonify(service().public_view(new))
+    return jsonify(service().public_view(new, all_photos=True))

@@ -186,8 +186,6 @@ MESSAGES = {
     "resident": ("居民", "resident"),
     "nearby": ("附近同类案件（{r} 米内）", "Cases of the same kind nearby (within {r} m)"),
     "photos": ("照片", "Photos"),
-    "photos_coming": ("本案有 {n} 张照片；在线查看即将上线。",
-                      "This case has {n} photos; viewing them here is coming soon."),
     "actions": ("可执行的操作", "What you can do"),
     "no_actions": ("你现在不能对该案件执行操作。", "There is nothing for you to do on this case now."),
     "note_reply": ("回复内容（居民可见）", "Reply (the resident sees it)"),
@@ -205,6 +203,18 @@ MESSAGES = {
     "choose_category": ("请选择类别", "Choose a category"),
     "choose_stars": ("请点击星星评分", "Tap a star to rate"),
     "stars": ("{n} 星", "{n} stars"),
+    "attach_photos": ("照片（最多 3 张）", "Photos (up to 3)"),
+    "photos_hint": ("JPEG、PNG 或 WebP，每张最多 10 MB；照片仅工作人员和您可见，公开须经工作人员同意。",
+                    "JPEG, PNG or WebP, at most 10 MB each; only staff and you see them unless "
+                    "staff make one public."),
+    "too_many_photos": ("照片最多 3 张", "At most 3 photos"),
+    "reply_photos": ("处置后照片", "Photos after the work"),
+    "photo_public": ("公开", "public"),
+    "photo_private": ("不公开", "private"),
+    "make_public": ("设为公开", "Make public"),
+    "make_private": ("取消公开", "Make private"),
+    "photo_made_public": ("照片已公开", "The photo is public now"),
+    "photo_made_private": ("照片已设为不公开", "The photo is private now"),
 }
 
 

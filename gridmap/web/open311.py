@@ -18,7 +18,7 @@ import unicodedata
 import xml.etree.ElementTree as ET
 from datetime import datetime, time, timedelta
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from gridmap.cases.categories import CODE, check_offered, in_use
@@ -185,8 +185,16 @@ def as_request(feature):
         "updated_datetime": view["history"][-1]["at"] if view["history"] else view["reported_at"],
         "expected_datetime": view["deadlines"].get("handle"),
         "address": None, "address_id": None, "zipcode": None,
-        "lat": lat, "long": lon, "media_url": None,
+        "lat": lat, "long": lon, "media_url": media_url(feature["id"], view["photos"]),
     }
+
+
+def media_url(case_id, photos):
+    """Where the first photo staff made public is (``photos`` from the public view), or None."""
+    if not photos:
+        return None
+    return public_url(url_for("photo_views.case_photo", case_id=case_id,
+                              name=f"{photos[0]['id']}.jpg"))
 
 
 def get_request(service_request_id=None, token=None):
@@ -361,11 +369,15 @@ def _joined(args, *names):
 
 
 def endpoint_url():
-    """Where clients reach this endpoint, never taken from the client's ``Host`` header:
+    """Where clients reach this endpoint (:func:`public_url`)."""
+    return public_url(bp.url_prefix + "/v2")
+
+
+def public_url(path):
+    """Where clients reach ``path``, never taken from the client's ``Host`` header:
     under ``PUBLIC_URL``; else, behind trusted proxies (``PROXY_HOPS``), at the nearest
     one's ``X-Forwarded-Host`` (a host name, checked) with its scheme; else a path on
     whatever server the client asked (a relative reference, resolved by the client)."""
-    path = bp.url_prefix + "/v2"
     public = current_app.config["PUBLIC_URL"]
     if public:
         return public + path

@@ -6,7 +6,8 @@ form submission) must echo the session's CSRF token, as the form field
 ``csrf_token`` or the ``X-CSRF-Token`` header. Requests authenticated by an
 API token (``Authorization: Bearer``) carry no ambient credential and are
 exempt; so are views marked :func:`csrf_exempt` (e.g. Open311 POST, which
-authenticates by ``api_key``).
+authenticates by ``api_key``), and multipart requests without a session cookie
+to the public JSON API (a report with photos from an app: nothing to ride on).
 """
 
 import hmac
@@ -75,6 +76,9 @@ def _check_csrf():
     view = current_app.view_functions.get(request.endpoint)
     if view is None or getattr(view, "csrf_exempt", False):
         return
+    if (not has_cookie and request.mimetype == "multipart/form-data"
+            and request.path.startswith("/api/") and ANYONE in getattr(view, "allowed_roles", ())):
+        return  # a report with photos from an app
     sent = request.form.get("csrf_token") if is_form else None
     sent = sent or request.headers.get("X-CSRF-Token", "")
     expected = session.get("csrf", "")
@@ -91,9 +95,10 @@ def _tile_origin():
 def _cache_control(response):
     """``no-store`` for every answer that may carry a contact or a secret: to staff roles'
     views, to anyone signed in (a page names them and holds their CSRF token), and from
-    views marked :func:`no_store`; :func:`cacheable` views keep their own."""
+    views marked :func:`no_store`; :func:`cacheable` views keep their own (their errors,
+    which set none, follow the rules)."""
     view = current_app.view_functions.get(request.endpoint)
-    if getattr(view, "cacheable", False):
+    if getattr(view, "cacheable", False) and "Cache-Control" in response.headers:
         return
     roles = getattr(view, "allowed_roles", None)
     if (g.get("user") is not None or getattr(view, "no_store", False)

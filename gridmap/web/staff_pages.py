@@ -17,6 +17,7 @@ from gridmap.web.access import allow, require_grid
 from gridmap.web.auth import audit, landing
 from gridmap.web.cases_api import CASE_ROLES, actor, may_see_contact, service
 from gridmap.web.pages import map_settings, render_with_map
+from gridmap.web.uploads import takes_photos, uploaded_photos
 
 bp = Blueprint("staff_pages", __name__)
 LIST_ARGS = ("grid", "state", "category", "overdue", "since", "until", "page", "per_page")
@@ -96,11 +97,13 @@ def case_page(case_id):
 
 @bp.post("/case/<case_id>")
 @allow(*CASE_ROLES)
+@takes_photos
 def act(case_id):
-    """An action from the case page: 302 back to it with the outcome (to the caller's own
-    list when the case left their grids). Forward and cancel answer 200 with a
-    confirmation first, unless ``confirm=yes``. A refusal re-renders the page with the
-    reason and its status (400 missing note or reason, 403 rule, 409 wrong state)."""
+    """An action from the case page (a reply may carry up to 3 ``photos``, multipart): 302
+    back to it with the outcome (to the caller's own list when the case left their grids).
+    Forward and cancel answer 200 with a confirmation first, unless ``confirm=yes``. A
+    refusal re-renders the page with the reason and its status (400 missing note or
+    reason, 4xx bad photo, 403 rule, 409 wrong state)."""
     feature = service().get(case_id)
     require_grid(feature["properties"]["grid_code"])
     form = request.form
@@ -111,7 +114,8 @@ def act(case_id):
         if action in CONFIRMED and form.get("confirm") != "yes":
             service().check_act(case_id, action, actor(), note=note, **params)
             return render_case(feature, confirm={"action": action, "note": note, **params})
-        new = service().act(case_id, action, actor(), note=note, **params)
+        new = service().act(case_id, action, actor(), note=note,
+                            photos=uploaded_photos(request.files), **params)
     except GridmapError as exc:
         if exc.status >= 500:
             raise

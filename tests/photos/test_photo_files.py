@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 from photomaker import noise_jpeg, phone_jpeg, png_header_only
 
-from gridmap.errors import NotFound
+from gridmap.errors import DiskFull, NotFound
 from gridmap.photos import NotAnImage, PhotoStore, PhotoTooManyPixels, process
 from gridmap.photos.files import SWEEP_GRACE_S
 from gridmap.store.base import StoreError
@@ -209,3 +209,15 @@ def test_acknowledged_photos_survive_kill_9(data_dir):
     removed = store.sweep(acked, now=time.time() + 2 * SWEEP_GRACE_S)
     assert removed == sorted(set(before) - set(acked)) and store.ids() == sorted(acked)
     assert not [p for p in (data_dir / "photos").rglob(".*") if p.name != ".lock"]
+
+
+def test_a_full_disk_is_a_503_and_leaves_no_file_behind(small_disk):
+    store = PhotoStore(small_disk.path)
+    photo = process(noise_jpeg(5, (800, 600)))
+    small_disk.fill()
+    with pytest.raises(DiskFull):
+        store.save([photo])
+    assert [p.name for p in (small_disk.path / "photos").rglob("*") if p.is_file()] == [".lock"]
+    small_disk.free()
+    assert store.save([photo])[0].id == photo.id
+    assert store.read(photo.id) == photo.jpeg

@@ -40,7 +40,7 @@ def serve():
         def run():
             async def main():
                 server = tornado.httpserver.HTTPServer(
-                    WSGIRequests(app, 1024, write_timeout_s, Quiet()))
+                    WSGIRequests(app, lambda method, path, content_type: 1024, write_timeout_s, Quiet()))
                 sock = socket.socket()
                 sock.bind(("127.0.0.1", 0))
                 sock.listen(8)

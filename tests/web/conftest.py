@@ -127,7 +127,8 @@ def browser():
 
 @pytest.fixture
 def grid_on_screen():
-    """``(page, geometry) -> (x, y)``: where a grid's representative point is on the page."""
+    """``(page, geometry) -> (x, y)``: where a grid's representative point is on the page
+    (the map scrolled into view first: a long form may have scrolled it away)."""
     return _grid_on_screen
 
 
@@ -136,6 +137,7 @@ def _grid_on_screen(page, geometry):
     return page.evaluate(
         """([lat, lon]) => {
             const map = Object.values(window).find(v => v instanceof L.Map);
+            map.getContainer().scrollIntoViewIfNeeded(true);
             const p = map.latLngToContainerPoint([lat, lon]);
             const r = map.getContainer().getBoundingClientRect();
             return [r.left + p.x, r.top + p.y];

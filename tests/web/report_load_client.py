@@ -1,22 +1,25 @@
 """A load client for the durability test (run as a script; standard library only).
 
 ``python report_load_client.py PORT TASKS OUT STOP`` POSTs the reports listed
-in the JSON file ``TASKS`` (``[{"key", "body", "key_in": "header"|"body"}]``)
+in the JSON file ``TASKS`` (``[{"key", "body", "key_in": "header"|"body",
+"photos": [base64 JPEG, ...]}]``; with photos, as multipart/form-data)
 to ``/api/reports`` one after the other, until the file ``STOP`` appears or
 the list ends. A report whose request fails on the network (the server was
 killed, or is restarting) is sent again with the same idempotency key until
 the server answers. Every answer is appended to ``OUT`` as one JSON line and
 flushed at once, so the test can watch progress:
 
-``{"key", "status", "case_id", "tracking_code", "grid_code", "failures",
-"sent_failures", "error"}`` where ``failures`` counts the network failures
+``{"key", "status", "case_id", "tracking_code", "grid_code", "photos", "failures",
+"sent_failures", "error"}`` (``photos``: the ids answered) where ``failures`` counts the network failures
 before the answer and ``sent_failures`` those after the whole request had
 been sent (the server may have stored the case without answering).
 """
 
+import base64
 import http.client
 import json
 import os
+import secrets
 import sys
 import time
 
@@ -32,7 +35,10 @@ def post(port, task):
         headers["Idempotency-Key"] = task["key"]
     else:
         body["idempotency_key"] = task["key"]
-    data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+    if task.get("photos"):
+        headers["Content-Type"], data = multipart(body, task["photos"])
+    else:
+        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT_S)
     sent = False
     try:
@@ -46,6 +52,22 @@ def post(port, task):
         raise
     finally:
         conn.close()
+
+
+def multipart(body, photos):
+    """``(content type, body)`` of a multipart/form-data report: the fields as text
+    (numbers as Python spells them, booleans as true/false), then the photos."""
+    boundary = secrets.token_hex(16)
+    parts = []
+    for name, value in body.items():
+        text = json.dumps(value) if isinstance(value, bool) else str(value)
+        parts.append(f'Content-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
+                     + text.encode("utf-8"))
+    for i, photo in enumerate(photos):
+        parts.append(f'Content-Disposition: form-data; name="photos"; filename="p{i}.jpg"\r\n'
+                     'Content-Type: image/jpeg\r\n\r\n'.encode() + base64.b64decode(photo))
+    data = b"".join(b"--" + boundary.encode() + b"\r\n" + part + b"\r\n" for part in parts)
+    return f"multipart/form-data; boundary={boundary}", data + b"--" + boundary.encode() + b"--\r\n"
 
 
 def send(port, task):
@@ -72,7 +94,8 @@ def send(port, task):
             return record
         if status in (200, 201):
             record.update(case_id=answer.get("case_id"), tracking_code=answer.get("tracking_code"),
-                          grid_code=(answer.get("grid") or {}).get("code"))
+                          grid_code=(answer.get("grid") or {}).get("code"),
+                          photos=[p["id"] for p in answer.get("photos", [])])
         else:
             record["error"] = answer.get("error")
         return record

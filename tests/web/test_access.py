@@ -1,10 +1,12 @@
 """Who may call what. The role × endpoint matrix walks the app's URL map, so a
 new route cannot escape it; refused calls get 401/403 and change nothing."""
 
+import io
 import itertools
 import json
 
 import pytest
+from PIL import Image
 
 from gridmap.web import create_app
 
@@ -35,6 +37,11 @@ EXPECTED = {
     ("staff_pages.all_cases", "GET"): {"grid_staff", "dispatcher"},
     ("staff_pages.case_page", "GET"): {"grid_staff", "dispatcher"},
     ("staff_pages.act", "POST"): {"grid_staff", "dispatcher"},
+    ("photo_views.reporter_photo", "GET"): ANY,  # by the tracking code
+    # open to anyone for public photos; a private one (as here) to the case's staff
+    ("photo_views.case_photo", "GET"): {"grid_staff", "dispatcher"},
+    ("photo_views.set_public_api", "POST"): {"grid_staff", "dispatcher"},
+    ("photo_views.set_public_form", "POST"): {"grid_staff", "dispatcher"},
     ("assets.asset", "GET"): ANY,
     ("auth.login_form", "GET"): ANY,
     ("auth.login", "POST"): ANY,
@@ -58,7 +65,7 @@ EXPECTED = {
 }
 
 #: (endpoint, method) -> what an allowed call answers: the status, and a text its body
-#: holds (for a redirect: where it leads)
+#: holds (for a redirect: a pattern of where it leads; for a photo: its type)
 ANSWERS = {
     ("pages.index", "GET"): (200, "<title>路东社区网格地图</title>"),
     ("api.route", "GET"): (200, '"status":"inside","grid_code":"500114005001007"'),
@@ -77,6 +84,10 @@ ANSWERS = {
     ("staff_pages.all_cases", "GET"): (200, "<title>全部案件 · 路东社区网格地图</title>"),
     ("staff_pages.case_page", "GET"): (200, "矩阵测试"),
     ("staff_pages.act", "POST"): (302, "{url}"),  # back to the case page it was sent from
+    ("photo_views.reporter_photo", "GET"): (200, "image/jpeg"),
+    ("photo_views.case_photo", "GET"): (200, "image/jpeg"),
+    ("photo_views.set_public_api", "POST"): (200, '"public":true'),
+    ("photo_views.set_public_form", "POST"): (302, "{case_url}"),  # back to the case page
     ("assets.asset", "GET"): (200, "Leaflet 1.9.4"),
     ("auth.login_form", "GET"): (200, 'name="password"'),
     ("auth.login", "POST"): (302, "/"),
@@ -117,7 +128,7 @@ def client_as(app, role):
     return signed_in(app, role and f"u_{role}", CSRF)
 
 
-def new_case(app, state="reported"):
+def new_case(app, state="reported", photos=()):
     """A fresh case in the first grid (the grid of the grid_staff user), driven to ``state``."""
     from gridmap.cases.workflow import Actor
 
@@ -125,13 +136,20 @@ def new_case(app, state="reported"):
     grid = app.extensions["gridmap"].grids.grids[0]
     spot = grid.geometry.representative_point()
     feature, _, _ = service.report({"lon": spot.x, "lat": spot.y, "category": "06",
-                                    "description": "矩阵测试", "contact": "100-0000-0000"})
+                                    "description": "矩阵测试", "contact": "100-0000-0000"},
+                                   photos=photos)
     staff = Actor("grid_staff", "u_grid_staff", frozenset({grid.code}))
     steps = {"closed": [("sign", staff), ("start", staff), ("reply", staff),
                         ("close", Actor("dispatcher", "u_dispatcher"))]}.get(state, [])
     for action, actor in steps:
         feature = service.act(feature["id"], action, actor, note="处理完毕")
     return feature
+
+
+def small_jpeg():
+    buf = io.BytesIO()
+    Image.new("RGB", (16, 12), (200, 30, 30)).save(buf, "JPEG")
+    return buf.getvalue()
 
 
 def request_for(app, endpoint, method, counter):
@@ -157,6 +175,12 @@ def request_for(app, endpoint, method, counter):
         feature = new_case(app, "closed" if method == "POST" else "reported")
         args["code"] = feature["properties"]["tracking_code"]
         body = {"rating": 5, "comment": "好"} if method == "POST" else None
+    elif endpoint.startswith("photo_views."):  # a private photo of a case of the first grid
+        feature = new_case(app, photos=[small_jpeg()])
+        photo_id = feature["properties"]["photos"][0]["id"]
+        args.update(case_id=feature["id"], code=feature["properties"]["tracking_code"],
+                    photo_id=photo_id, name=f"{photo_id}.jpg")
+        body = {"public": True} if endpoint == "photo_views.set_public_api" else None
     elif endpoint == "cases_api.create_report":
         spot = app.extensions["gridmap"].grids.grids[3].geometry.representative_point()
         body = {"lon": spot.x, "lat": spot.y, "category": "07", "description": "路灯不亮"}
@@ -169,6 +193,8 @@ def request_for(app, endpoint, method, counter):
     form = {"csrf_token": CSRF}
     if endpoint == "staff_pages.act":
         form["action"] = "sign"
+    if endpoint == "photo_views.set_public_form":
+        form["public"] = "1"
     if endpoint == "open311.create_request":
         spot = app.extensions["gridmap"].grids.grids[3].geometry.representative_point()
         form.update(service_code="07", lat=str(spot.y), long=str(spot.x), description="路灯不亮")
@@ -231,11 +257,15 @@ def test_role_matrix(matrix_app, role):
         where = f"{role} {method} {url}"
         if role in allowed:
             status, needle = ANSWERS[endpoint, method]
-            text = r.get_data(as_text=True)
+            text = r.get_data(as_text=r.mimetype != "image/jpeg")
             assert r.status_code == status, (where, r.status_code, text[:300])
-            if status == 302:  # a form's redirect: where it leads, and what it changed
-                assert r.headers["Location"] == needle.format(url=url), where
-                if endpoint in ("staff_pages.act", "admin.add_user", "admin.add_category"):
+            if r.mimetype == "image/jpeg":
+                assert needle == r.mimetype and text[:3] == b"\xff\xd8\xff", where
+            elif status == 302:  # a form's redirect: where it leads, and what it changed
+                case_url = url.split("/photos/")[0]
+                assert r.headers["Location"] == needle.format(url=url, case_url=case_url), where
+                if endpoint in ("staff_pages.act", "photo_views.set_public_form",
+                                "admin.add_user", "admin.add_category"):
                     assert snapshot(matrix_app) != before, where  # (the others change
                     # nothing here: sign-in, and forms sent back as they are)
             else:

@@ -2,18 +2,23 @@
 
 Four client processes (``report_load_client.py``) POST reports with unique
 descriptions and idempotency keys at random points in and around the 13 demo
-grids, against ``gridmap serve`` with 2 workers. The whole server (master and
-workers) is killed with SIGKILL three times at random moments while the load
-runs and restarted on the same data folder and port; clients send a report
+grids, against ``gridmap serve`` with 2 workers; one report in six carries one
+or two photos (multipart). The whole server (master and workers) is killed
+with SIGKILL three times at random moments while the load runs and restarted on the same data folder and port; clients send a report
 whose request failed again with the same key until the server answers.
 
 Afterwards every acknowledged (2xx) report must be stored exactly once (by
 id, tracking code and idempotency key), routed to the grid the routing rules
 give, nothing refused may be stored, a repeated key must return the first
-case, and the store files must load in geopandas. Set ``GRIDMAP_TEST_SEED``
+case, every photo an acknowledged report was answered with must be on disk,
+whole (its id is the SHA-256 of its bytes) and readable, and the store files
+must load in geopandas. Set ``GRIDMAP_TEST_SEED``
 to replay a run (the seed is in every failure message).
 """
 
+import base64
+import hashlib
+import io
 import json
 import os
 import random
@@ -24,8 +29,10 @@ from collections import Counter
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import requests
 import shapely
+from PIL import Image
 
 from conftest import LiveServer
 from gridmap.config import load_config
@@ -39,14 +46,28 @@ CLIENTS = 4
 WORKERS = 2
 KILLS = 3
 TASKS_PER_CLIENT = 4000  # far more than a run sends: clients stop on the stop file
+PHOTO_SHARE = 1 / 6  # of the reports, with one or two photos
+PHOTO_POOL = 300  # distinct small photos they are drawn from
 CLIENT_SCRIPT = Path(__file__).with_name("report_load_client.py")
 RS = b"\x1e"
 
 
-def make_tasks(grids, categories, rng, client):
+def photo_pool(rng):
+    """Small distinct JPEGs (noise), base64 for the clients' task files."""
+    pool = []
+    for _ in range(PHOTO_POOL):
+        pixels = np.random.default_rng(rng.getrandbits(64)).integers(0, 256, (24, 32, 3),
+                                                                     dtype=np.uint8)
+        buf = io.BytesIO()
+        Image.fromarray(pixels, "RGB").save(buf, "JPEG", quality=80)
+        pool.append(base64.b64encode(buf.getvalue()).decode())
+    return pool
+
+
+def make_tasks(grids, categories, rng, client, photos):
     """Reports at random points: in the grids' box (padded by ~150 m, so some are
     snapped and some outside), on grid vertices (shared boundaries) and near them;
-    one in ten sent in GCJ-02."""
+    one in ten sent in GCJ-02; some with photos from the pool ``photos``."""
     x0, y0, x1, y1 = grids.bounds
     pad = 0.0015
     vertices = sorted({tuple(c) for c in shapely.get_coordinates(grids.geometries).tolist()})
@@ -69,8 +90,11 @@ def make_tasks(grids, categories, rng, client):
                 "description": f"c{client}-{i} 井盖缺失 <b>&amp;</b> ]]> \"引号\""}
         if rng.random() < 0.3:
             body["name"], body["contact"] = f"居民{i}", f"138{rng.randrange(10**8):08d}"
-        tasks.append({"key": f"load-{client}-{i}-{rng.getrandbits(32):08x}", "body": body,
-                      "key_in": rng.choice(("header", "body"))})
+        task = {"key": f"load-{client}-{i}-{rng.getrandbits(32):08x}", "body": body,
+                "key_in": rng.choice(("header", "body"))}
+        if rng.random() < PHOTO_SHARE:
+            task["photos"] = rng.sample(photos, rng.randint(1, 2))
+        tasks.append(task)
     return tasks
 
 
@@ -140,8 +164,9 @@ def test_acknowledged_reports_survive_kill_9_exactly_once(tmp_path):
             encoding="utf-8"))["categories"]]
         tasks, out_files = {}, []
         stop = tmp_path / "stop"
+        photos = photo_pool(rng)
         for n in range(CLIENTS):
-            client_tasks = make_tasks(grids, categories, rng, n)
+            client_tasks = make_tasks(grids, categories, rng, n, photos)
             tasks.update((t["key"], t) for t in client_tasks)
             (tmp_path / f"tasks-{n}.json").write_text(json.dumps(client_tasks), encoding="utf-8")
             out_files.append(tmp_path / f"out-{n}.jsonl")
@@ -224,6 +249,20 @@ def test_acknowledged_reports_survive_kill_9_exactly_once(tmp_path):
             o["case_id"], o["tracking_code"], o["grid_code"]), f"{context}: {key}"
         assert props["description"] == body["description"]
         assert props["input"] == {"datum": body["datum"], "lon": body["lon"], "lat": body["lat"]}
+        assert [p["id"] for p in props.get("photos", ())] == o["photos"], f"{context}: {key}"
+        assert len(o["photos"]) == len(tasks[key].get("photos", ())), f"{context}: {key}"
+
+    # every photo of an acknowledged report is on disk, whole, and readable
+    with_photos = [o for o in acked.values() if o["photos"]]
+    assert len(with_photos) >= 10, f"{context}: only {len(with_photos)} reports with photos"
+    for photo_id in {i for o in with_photos for i in o["photos"]}:
+        photo_dir = data_dir / "photos" / photo_id[:2]
+        data = (photo_dir / f"{photo_id}.jpg").read_bytes()
+        assert hashlib.sha256(data).hexdigest() == photo_id, f"{context}: {photo_id}"
+        for jpeg in (data, (photo_dir / f"{photo_id}.thumb.jpg").read_bytes()):
+            with Image.open(io.BytesIO(jpeg)) as img:
+                img.load()  # whole: a truncated file raises
+                assert (img.format, img.size) == ("JPEG", (32, 24)), f"{context}: {photo_id}"
 
     # ... and through geopandas (pyogrio): the log segments, then a compacted snapshot
     frame = gpd.pd.concat([gpd.read_file(p, engine="pyogrio")

@@ -70,6 +70,10 @@ def site(start_server, tmp_path_factory):
         "cases_api.rate": (f"/api/track/{case['tracking_code']}/rating", js, b'{"rating": 5}',
                            False),
         "staff_pages.act": (f"/case/{case_id}", form, b"action=sign", True),
+        "photo_views.set_public_api": (f"/api/cases/{case_id}/photos/{'0' * 64}", js,
+                                       b'{"public": true}', True),
+        "photo_views.set_public_form": (f"/case/{case_id}/photos/{'0' * 64}", form, b"public=1",
+                                        True),
         "open311.create_request": ("/open311/v2/requests.json", form,
                                    f"service_code=06&lat={point.y}&long={point.x}&description=x"
                                    .encode(), False),
