@@ -6,12 +6,18 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from gridmap.geo.grids import GridSet
 from gridmap.geo.routing import Router
 
 ROOT = Path(__file__).resolve().parents[1]
 GEODATA = ROOT / "geodata"
+
+# property tests judge answers, not speed (bench/ does that): no deadline per example,
+# which a busy two-core machine overran now and then (a flaky failure, not a finding)
+settings.register_profile("gridmap", deadline=None)
+settings.load_profile("gridmap")
 
 
 @pytest.fixture(scope="session")
