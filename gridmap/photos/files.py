@@ -35,6 +35,7 @@ from gridmap.diskspace import is_disk_full
 from gridmap.errors import DiskFull, NotFound
 from gridmap.photos.images import process
 from gridmap.store.base import StoreError
+from gridmap.store.snapshot import fsync_dir
 
 log = logging.getLogger(__name__)
 
@@ -55,15 +56,6 @@ class PhotoRef:
     thumb_height: int
 
 
-def fsync_path(path):
-    """fsync a file or folder by name."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class PhotoStore:
     """Photos of one data folder; any number of threads and processes at once.
 
@@ -77,7 +69,7 @@ class PhotoStore:
         data_dir = Path(data_dir)
         self.root = data_dir / FOLDER
         if _mkdir(self.root):
-            fsync_path(data_dir)
+            fsync_dir(data_dir)
         self._lock_path = self.root / ".lock"
 
     def put(self, data, field="photo"):
@@ -115,9 +107,9 @@ class PhotoStore:
                 # also when the files or folders were there: another process may
                 # have made them and not yet synced (or died before it could)
                 for folder in sorted(folders):
-                    fsync_path(folder)
+                    fsync_dir(folder)
                 if folders:
-                    fsync_path(self.root)
+                    fsync_dir(self.root)
         except OSError as exc:
             if is_disk_full(exc):  # the temporary file is gone again: room brings it back
                 log.error("no room to save a photo in %s: %s", self.root, exc)
@@ -199,7 +191,7 @@ class PhotoStore:
                         continue
                     removed.append(photo_id)
                 if changed:
-                    fsync_path(folder)
+                    fsync_dir(folder)
         if removed:
             log.info("swept %d photos that no case names", len(removed))
         return removed

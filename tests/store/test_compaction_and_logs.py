@@ -15,24 +15,6 @@ from gridmap.store.base import StoreError
 WAIT = 10  # seconds: only ever reached when something is broken
 
 
-@pytest.fixture
-def folder(tmp_path):
-    return tmp_path / "cases"
-
-
-@pytest.fixture
-def open_store(folder):
-    opened = []
-
-    def open_(**kwargs):
-        opened.append(GeoJSONSeqStore(folder, **kwargs))
-        return opened[-1]
-
-    yield open_
-    for store in opened:
-        store.close()
-
-
 def snapshot_ids(folder):
     ids = []
     snapshot.read_snapshot(folder, lambda records: ids.extend(rec["id"] for rec, _ in records))

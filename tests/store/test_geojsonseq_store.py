@@ -53,24 +53,6 @@ class TestGeoJSONSeqContract(CaseStoreContract):
         assert sorted(ids) == sorted(f["id"] for f in store.all())
 
 
-@pytest.fixture
-def folder(tmp_path):
-    return tmp_path / "cases"
-
-
-@pytest.fixture
-def open_store(folder):
-    opened = []
-
-    def open_(**kwargs):
-        opened.append(GeoJSONSeqStore(folder, **kwargs))
-        return opened[-1]
-
-    yield open_
-    for store in opened:
-        store.close()
-
-
 def test_files_are_geojson_that_geopandas_reads(folder, open_store):
     store = open_store()
     for i in range(5):
