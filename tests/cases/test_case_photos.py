@@ -28,6 +28,10 @@ def test_a_photo_the_case_has_keeps_its_entry():
         ("1", "report", True), ("2", "reply", False)]
 
 
+def test_a_new_photo_sent_twice_at_once_gets_one_entry():
+    assert [e["id"][-1] for e in add_photos([], [ref(2), ref(2)], "report")] == ["2"]
+
+
 def test_adding_changes_nothing_it_was_given():
     entries = add_photos([], [ref(1)], "report")
     add_photos(entries, [ref(2)], "reply")
@@ -66,11 +70,12 @@ def test_the_public_sees_only_photos_staff_marked_public():
 
 def test_marking_a_photo_the_case_lacks_is_a_404_and_public_must_be_a_boolean():
     entries = add_photos([], [ref(1)], "report")
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound) as missing:
         set_public(entries, f"{2:064x}", True)
+    assert missing.value.field == "photo" and f"{2:064x}" in missing.value.message
     with pytest.raises(BadInput) as err:
         set_public(entries, f"{1:064x}", "yes")
-    assert err.value.field == "public"
+    assert err.value.field == "public" and "'yes'" in err.value.message
 
 
 def test_referenced_ids_are_every_photo_of_every_case():

@@ -68,3 +68,9 @@ def test_examples():
         "身份证 ******************，银行卡 **** **** **** ****")
     assert mask_numbers("١٣٨٠٠١٣٨٠٠٠") == "*" * 11  # any script's digits
     assert mask_numbers(None) is None
+
+
+def test_seven_digits_are_the_shortest_run_masked():
+    assert mask_numbers("座机 8765432") == "座机 *******"
+    assert mask_numbers("座机 876543") == "座机 876543"
+    assert mask_numbers("约 200 米，座机 876-5432") == "约 200 米，座机 ***-****"
