@@ -23,6 +23,7 @@ from gridmap.cases.workflow import OPEN_STATES, STATE_NAMES, apply_action
 from gridmap.errors import BadInput, Conflict, NotFound, OutsideServiceArea
 from gridmap.geo.datums import to_wgs84
 from gridmap.photos import process
+from gridmap.store.features import haversine_m
 from gridmap.teams import SLOTS
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 DUPLICATE_RADIUS_M = 50.0
 DUPLICATES_SHOWN = 5  # the nearest few; a hot spot must not list (or parse) hundreds
 DUPLICATE_PROPERTIES = ("case_no", "state", "reported_at")  # served from the store's index
+NEARBY_PROPERTIES = ("case_no", "state", "reported_at", "grid_code", "category")
 #: Crockford base32 without I, L, O, U: easy to read out over the phone.
 TRACKING_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _TO_TRACKING = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", TRACKING_ALPHABET.encode())
@@ -110,10 +112,6 @@ class CaseService:
         category = categories[fields["category"]]
         if category.retired and (key is None or self.store.get_by_key(key) is None):
             check_offered(category.code, categories)  # a 400: only a replay may name it now
-        processed = self._process(photos)
-        # photo ids are content hashes: the same photos again are the same report
-        signed = dict(fields, photos=[p.id for p in processed]) if processed else fields
-        fingerprint = key and hashlib.sha256(_FINGERPRINT.encode(signed).encode()).hexdigest()
         route = self.community.router.route_point(fields["lon"], fields["lat"], fields["datum"])
         if route.grid is None:
             raise OutsideServiceArea(
@@ -123,6 +121,10 @@ class CaseService:
                 detail={"nearest": {"code": route.nearest.code, "name": route.nearest.name},
                         "distance_m": round(route.distance_m, 1), **(
                             {"hint": route.hint} if route.hint else {})})
+        processed = self._process(photos)  # decoding is the costly check: after the cheap ones
+        # photo ids are content hashes: the same photos again are the same report
+        signed = dict(fields, photos=[p.id for p in processed]) if processed else fields
+        fingerprint = key and hashlib.sha256(_FINGERPRINT.encode(signed).encode()).hexdigest()
         lon, lat = to_wgs84(fields["lon"], fields["lat"], fields["datum"])
         lon, lat = round(lon, 7), round(lat, 7)
         now = self.clock()
@@ -163,6 +165,20 @@ class CaseService:
                                                  properties=DUPLICATE_PROPERTIES)
                       if f["id"] != feature["id"]][:DUPLICATES_SHOWN]
         return feature, created, duplicates
+
+    def nearby(self, feature, radius_m, visible, shown=5, scanned=200):
+        """The latest ``shown`` other cases of ``feature``'s category within ``radius_m``
+        that ``visible(case)`` allows, newest first, as ``(case, metres away)``; the
+        nearest ``scanned`` are looked at (a hot spot holds hundreds)."""
+        lon, lat = feature["geometry"]["coordinates"][:2]
+        found = [f for f in self.store.near(lon, lat, radius_m,
+                                            categories=[feature["properties"]["category"]],
+                                            limit=scanned, properties=NEARBY_PROPERTIES)
+                 if f["id"] != feature["id"] and visible(f)]
+        found.sort(key=lambda f: datetime.fromisoformat(f["properties"]["reported_at"]),
+                   reverse=True)
+        return [(f, haversine_m(lon, lat, *f["geometry"]["coordinates"][:2]))
+                for f in found[:shown]]
 
     def _process(self, photos):
         """Each upload checked, decoded and re-encoded (nothing stored yet)."""
@@ -229,8 +245,8 @@ class CaseService:
         if photos and action != "reply":
             raise BadInput("只有回复可以附照片 / only a reply may carry photos", field="photos")
         check_count(len(photos), "reply")
-        processed = self._process(photos)
         feature, props = self._acted(case_id, action, actor, note, params)
+        processed = self._process(photos)  # decoding is the costly check: after the rules
         if processed:  # durable before the case that names them
             props["photos"] = add_photos(props.get("photos"), self.photos.save(processed), "reply")
         new = dict(feature, properties=props)

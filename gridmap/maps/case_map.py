@@ -43,6 +43,7 @@ def build_case_map(grid, lon, lat, *, tiles, attribution, assets_url, nearby=())
                        ).add_to(fmap)
     folium.CircleMarker([lat, lon], radius=10, color=CASE_COLOUR, weight=3, fill=True,
                         fill_opacity=0.5, interactive=False).add_to(fmap)
-    x0, y0, x1, y1 = shapely.union(grid.geometry, shapely.Point(lon, lat)).bounds
+    x0, y0, x1, y1 = grid.geometry.bounds  # widened to the case (a snapped one lies outside)
+    x0, y0, x1, y1 = min(x0, lon), min(y0, lat), max(x1, lon), max(y1, lat)
     fmap.fit_bounds([[y0, x0], [y1, x1]], max_zoom=18)
     return fmap

@@ -2,8 +2,6 @@
 first), and the case page with its map, deadlines, history, nearby cases and the
 actions the caller may take."""
 
-from datetime import datetime
-
 from flask import (Blueprint, current_app, flash, g, redirect, render_template, request,
                    url_for)
 
@@ -11,7 +9,6 @@ from gridmap.audit import CASE_FORWARD, CASE_TRANSITION
 from gridmap.cases.workflow import CANCEL_REASONS, STATE_NAMES, allowed_actions
 from gridmap.errors import BadInput, GridmapError, NotFound
 from gridmap.maps.case_map import build_case_map
-from gridmap.store.features import haversine_m
 from gridmap.web import case_display
 from gridmap.web.access import allow, require_grid
 from gridmap.web.auth import audit, landing
@@ -23,9 +20,6 @@ bp = Blueprint("staff_pages", __name__)
 LIST_ARGS = ("grid", "state", "category", "overdue", "since", "until", "page", "per_page")
 CONFIRMED = ("forward", "cancel")  #: actions that ask "are you sure?" first
 NEARBY_RADIUS_M = 300.0
-NEARBY_SHOWN = 5  #: the latest few of the nearby cases the caller may see
-NEARBY_SCANNED = 200  #: the nearest this many are looked at (a hot spot holds hundreds)
-NEARBY_PROPERTIES = ("case_no", "state", "reported_at", "grid_code", "category")
 
 
 def community():
@@ -157,17 +151,10 @@ def render_case(feature, error=None, form=None, confirm=None, status=200):
 
 
 def nearby(feature):
-    """The latest few other cases of the case's category within
-    :data:`NEARBY_RADIUS_M` that the caller may see, newest first."""
-    lon, lat = feature["geometry"]["coordinates"][:2]
-    category = feature["properties"]["category"]
-    found = [f for f in service().store.near(lon, lat, NEARBY_RADIUS_M, categories=[category],
-                                             limit=NEARBY_SCANNED, properties=NEARBY_PROPERTIES)
-             if f["id"] != feature["id"] and may_see_contact(f)]
-    found.sort(key=lambda f: datetime.fromisoformat(f["properties"]["reported_at"]),
-               reverse=True)
+    """:meth:`CaseService.nearby` within :data:`NEARBY_RADIUS_M` that the caller may
+    see, labelled for the page."""
     zh = g.lang == "zh"
-    cat = community().category(category)
+    cat = community().category(feature["properties"]["category"])
     return [{"case_id": f["id"], "case_no": f["properties"]["case_no"],
              "url": url_for("staff_pages.case_page", case_id=f["id"]),
              "state": f["properties"]["state"],
@@ -175,5 +162,5 @@ def nearby(feature):
              "category_name": cat.name if zh else cat.name_en,
              "reported_at": f["properties"]["reported_at"][5:16].replace("T", " "),
              "lon": f["geometry"]["coordinates"][0], "lat": f["geometry"]["coordinates"][1],
-             "distance_m": haversine_m(lon, lat, *f["geometry"]["coordinates"][:2])}
-            for f in found[:NEARBY_SHOWN]]
+             "distance_m": metres}
+            for f, metres in service().nearby(feature, NEARBY_RADIUS_M, may_see_contact)]

@@ -47,11 +47,14 @@ def body_limit(app, method, path, content_type):
     """The body bytes the server keeps for a request to ``path`` (URL-decoded, no query)
     with the ``Content-Type`` header ``content_type`` (or None): the limit of the view it
     is routed to for that type, the app's ``MAX_CONTENT_LENGTH`` if none."""
+    mimetype = parse_options_header(content_type or "")[0].lower()
+    if mimetype != MULTIPART:  # only uploads differ: no URL match for every other request
+        return app.config["MAX_CONTENT_LENGTH"]
     try:
         endpoint, _ = app.url_map.bind("localhost").match(path, method)
     except HTTPException:  # 404, 405, a redirect: the app answers without reading the body
         return app.config["MAX_CONTENT_LENGTH"]
-    return _limit_of(app, endpoint, parse_options_header(content_type or "")[0].lower())
+    return _limit_of(app, endpoint, mimetype)
 
 
 def uploaded_photos(files):

@@ -52,7 +52,7 @@ def whole_records(folder):
 def sign_in(url):
     """``(browser session, its CSRF token, the answer to signing in as disp)``."""
     browser = requests.Session()
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', browser.get(f"{url}/login").text)[1]
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', browser.get(f"{url}/login", timeout=10).text)[1]
     return browser, csrf, browser.post(f"{url}/login", data={
         "username": "disp", "password": PASSWORD, "csrf_token": csrf}, timeout=10)
 
@@ -81,9 +81,9 @@ def test_a_full_disk_keeps_reads_refuses_writes_with_a_503_and_loses_nothing(sma
             return {"lon": spot.x, "lat": spot.y, "category": "06", "description": f"井盖 {n}",
                     "contact": "100-0000-0000"}
 
-        cases = [requests.post(f"{url}/api/reports", json=report(n)).json() for n in range(3)]
+        cases = [requests.post(f"{url}/api/reports", json=report(n), timeout=10).json() for n in range(3)]
         signed = requests.post(f"{url}/api/cases/{cases[0]['case_id']}/actions", headers=bearer,
-                               json={"action": "sign"})
+                               json={"action": "sign"}, timeout=10)
         assert signed.status_code == 200
         staff, _, signed_in = sign_in(url)
         assert signed_in.status_code == 200 and signed_in.url == f"{url}/cases"  # its landing
@@ -106,7 +106,7 @@ def test_a_full_disk_keeps_reads_refuses_writes_with_a_503_and_loses_nothing(sma
                 "Authorization": f"Bearer {token}"})
             assert case.status_code == 200 and case.json()["reporter"]["contact"]
         assert call("GET", f"/api/track/{cases[2]['tracking_code']}").status_code == 200
-        page = staff.get(f"{url}/grid/{grid}")
+        page = staff.get(f"{url}/grid/{grid}", timeout=10)
         assert page.status_code == 200 and "井盖 1" in page.text
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)[1]
         health = call("GET", "/api/health")
@@ -124,7 +124,7 @@ def test_a_full_disk_keeps_reads_refuses_writes_with_a_503_and_loses_nothing(sma
             call("POST", "/admin/users", headers=bearer, data={
                 "username": "newbie", "roles": "planner", "password": PASSWORD}),
             staff.post(f"{url}/case/{cases[1]['case_id']}",
-                       data={"action": "sign", "csrf_token": csrf}),
+                       data={"action": "sign", "csrf_token": csrf}, timeout=10),
             sign_in(url)[2],
         ]
         for r in refused:

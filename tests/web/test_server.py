@@ -166,13 +166,16 @@ def test_the_access_log_masks_tracking_codes_and_keys(start_server, tmp_path):
 
 def test_sigterm_ends_the_server_cleanly(tmp_path):
     server = LiveServer(tmp_path / "data", workers=2)
-    keep = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
-    keep.request("GET", "/api/health")  # a kept-alive connection, idle
-    assert keep.getresponse().read()
-    server.proc.send_signal(signal.SIGTERM)
-    assert server.proc.wait(10) == 0
-    assert "Shutting down" in server.log.read_text()
-    keep.close()
+    try:
+        keep = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+        keep.request("GET", "/api/health")  # a kept-alive connection, idle
+        assert keep.getresponse().read()
+        server.proc.send_signal(signal.SIGTERM)
+        assert server.proc.wait(10) == 0
+        assert "Shutting down" in server.log.read_text()
+        keep.close()
+    finally:
+        server.kill()  # a no-op once it ended; else no server outlives a failed test
 
 
 def test_two_installations_start_side_by_side(tmp_path):
