@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gridmap.errors import BadCoordinate, BadInput
-from gridmap.geo.coords import CHINA_BBOX, looks_swapped, validate_lonlat, validate_lonlats
+from gridmap.geo.coords import (CHINA_BBOX, looks_swapped, validate_converted, validate_lonlat,
+                                validate_lonlats)
 
 SWAP_HINT_ZH = "经纬度是否颠倒"
 SWAP_HINT_EN = "did you swap lon and lat? the order is lon, lat"
@@ -246,3 +247,22 @@ def test_validate_lonlats_refuses_non_number_lats():
         validate_lonlats([108.8], ["29.5"])
     assert info.value.field == "lat"
     assert "dtype <U4" in info.value.message
+
+
+@pytest.mark.parametrize("lon, lat", [(-180.0, -90.0), (180.0, 90.0), (0.0, 0.0)])
+def test_a_converted_point_on_the_range_s_edge_is_kept(lon, lat):
+    assert validate_converted(lon, lat, "bd09", (lon, lat)) == (lon, lat)
+
+
+@pytest.mark.parametrize("lon, lat, field, value, allowed", [
+    (-180.0001, 0.0, "lon", -180.0001, [-180, 180]),
+    (10.0, 90.006, "lat", 90.006, [-90, 90]),
+    (180.5, -90.5, "lon", 180.5, [-180, 180]),  # lon named first
+])
+def test_a_converted_point_out_of_range_names_the_coordinate_and_both_values(
+        lon, lat, field, value, allowed):
+    with pytest.raises(BadCoordinate) as err:
+        validate_converted(lon, lat, "gcj02", (179.9, 89.9))
+    assert err.value.field == field
+    assert err.value.detail["datum"] == "gcj02" and err.value.detail["wgs84"] == value
+    assert err.value.detail["allowed"] == allowed
