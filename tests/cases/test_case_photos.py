@@ -72,7 +72,11 @@ def test_marking_a_photo_the_case_lacks_is_a_404_and_public_must_be_a_boolean():
     entries = add_photos([], [ref(1)], "report")
     with pytest.raises(NotFound) as missing:
         set_public(entries, f"{2:064x}", True)
-    assert missing.value.field == "photo" and f"{2:064x}" in missing.value.message
+    assert missing.value.field == "photo" and missing.value.message.count(f"{2:064x}") == 2
+    long = "a" * 80 + "b" * 20  # an id from a client is echoed cut to 80 characters
+    with pytest.raises(NotFound) as cut:
+        set_public(entries, long, True)
+    assert cut.value.message.count("a" * 80) == 2 and "b" not in cut.value.message
     with pytest.raises(BadInput) as err:
         set_public(entries, f"{1:064x}", "yes")
     assert err.value.field == "public" and "'yes'" in err.value.message
