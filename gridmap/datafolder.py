@@ -90,12 +90,16 @@ def init_data_folder(config, source=GEODATA):
     files of :data:`ADDED_LATER` that it lacks are added), so a deleted grid
     file is reported at startup, not silently replaced by demo data; but it
     and everything in it are made private to the service's user
-    (:func:`~gridmap.private_files.make_tree_private`).
+    (:func:`~gridmap.private_files.make_tree_private`) while the folder itself is
+    open to others.
     """
     data_dir = Path(config["DATA_DIR"])
     if data_dir.is_dir() and any(data_dir.iterdir()):
-        try:  # made by hand, by an older release, or restored from a backup
-            make_tree_private(data_dir)
+        try:  # made by hand, by an older release, or restored from a backup; once the
+            # folder is 0700 nobody else reaches what is in it: later starts (each worker's
+            # too) stat the folder only instead of walking years of files
+            if data_dir.stat().st_mode & 0o077:
+                make_tree_private(data_dir)
         except OSError as exc:
             raise ConfigError(f"无法设置数据目录权限 / cannot make the data folder {data_dir} "
                               f"private to its user: {exc}") from exc
