@@ -257,12 +257,16 @@ def test_a_store_closed_while_a_write_waits_refuses_it(folder, open_store, monke
         if store._group._queue:
             break
         threading.Event().wait(0.01)
+    else:
+        pytest.fail("the write never queued behind the held fsync")
     closing = threading.Thread(target=store.close)
     closing.start()
     for _ in range(WAIT * 100):
         if store._closed:
             break
         threading.Event().wait(0.01)
+    else:
+        pytest.fail("the store never closed")
     release.set()
     for thread in (leader, waiting, closing):
         thread.join(WAIT)
