@@ -53,7 +53,7 @@ def add_user():
                                    roles, grid_codes=grid_codes,
                                    display_name=form.get("display_name", "").strip())
     except GridmapError as exc:
-        return users(error=exc.message, status=exc.status if exc.status < 500 else 400)
+        return users(error=exc.render(g.lang), status=exc.status if exc.status < 500 else 400)
     audit(USER_ADD, g.user.username, target=user.username,  # the same detail as the CLI's
           detail={"roles": sorted(user.roles), "grid_codes": sorted(user.grid_codes)})
     return redirect(url_for("admin.users"))
@@ -136,7 +136,7 @@ def add_category():
         category = _category_from_form(code)
         community().save_categories(add)
     except GridmapError as exc:
-        return categories(error=exc.message, failed="new", status=_refused(exc))
+        return categories(error=exc.render(g.lang), failed="new", status=_refused(exc))
     audit(CATEGORY_ADD, g.user.username, target=code, detail=_category_detail(category))
     flash(t("settings_saved"))
     _, cases = current_app.extensions["gridmap.cases"].store.query(categories=[code], limit=1)
@@ -161,7 +161,7 @@ def change_category(code):
         category = _category_from_form(code)
         old, _ = community().save_categories(change)
     except GridmapError as exc:
-        return categories(error=exc.message, failed=code, status=_refused(exc))
+        return categories(error=exc.render(g.lang), failed=code, status=_refused(exc))
     audit(CATEGORY_CHANGE, g.user.username, target=code,
           detail=_category_detail(category, old.get(code)))
     flash(t("settings_saved"))
@@ -198,7 +198,7 @@ def change_calendar():
                   "years": _years(form.get("years", ""))}
         old, new = community().save_calendar(lambda doc: dict(doc, **fields))
     except GridmapError as exc:
-        return calendar(error=exc.message, status=_refused(exc))
+        return calendar(error=exc.render(g.lang), status=_refused(exc))
     audit(CALENDAR_CHANGE, g.user.username, detail=_calendar_detail(old, new))
     flash(t("settings_saved"))
     return redirect(url_for("admin.calendar"))

@@ -26,9 +26,10 @@ from gridmap.cases.intake import CONTACT_RE, DESCRIPTION_MAX
 from gridmap.cases.service import DATE_ONLY, TRACKING_ALPHABET, _choices
 from gridmap.cases.workflow import OPEN_STATES, STATE_NAMES, STATES
 from gridmap.config import HOST
-from gridmap.errors import BadCoordinate, BadInput, Forbidden, GridmapError, NotFound
+from gridmap.errors import BadCoordinate, BadInput, Forbidden, GridmapError, Msg, NotFound
 from gridmap.web.access import ANYONE, allow
 from gridmap.web.cases_api import limit_by_address, service
+from gridmap.web.errors import request_lang
 from gridmap.web.security import csrf_exempt, no_store
 
 log = logging.getLogger(__name__)
@@ -108,8 +109,8 @@ def error_response(status, description):
 @bp.errorhandler(GridmapError)
 def _gridmap_error(exc):
     if exc.status >= 500:
-        log.error("%s: %s", type(exc).__name__, exc.message)
-    response = error_response(exc.status, exc.message)
+        log.error("%s: %s", type(exc).__name__, exc)
+    response = error_response(exc.status, exc.render(request_lang()))
     if "retry_after_s" in exc.detail:
         response.headers["Retry-After"] = str(exc.detail["retry_after_s"])
     return response
@@ -123,7 +124,7 @@ def _http_error(exc):
 @bp.errorhandler(Exception)
 def _unexpected(exc):
     log.exception("unhandled error on %s %s", request.method, request.path)
-    return error_response(500, "服务器内部错误 / internal server error")
+    return error_response(500, Msg("error.internal").render(request_lang()))
 
 
 @bp.before_app_request
