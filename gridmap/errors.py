@@ -10,7 +10,7 @@ and ``/open311/`` and as an HTML page elsewhere; the CLI prints them and
 exits non-zero.
 
 How to raise one (docs/translating.md): add the message to both catalogs,
-then ``raise BadInput("error.note_too_long", field="note", limit=500, got=n)``.
+then ``raise BadInput("error.workflow.note_too_long", field="note", limit=500, got=n)``.
 A message may embed another error's message as a parameter (``Msg`` values
 render in the same language): ``ConfigError("error.file_problem",
 path=str(path), problem=exc.msg)``.
@@ -52,7 +52,7 @@ class Msg:
     Parameters
     ----------
     id : str
-        The message id in the ``errors`` catalog (``"error.note_too_long"``).
+        The message id in the ``errors`` catalog (``"error.workflow.note_too_long"``).
         An id missing from the catalog raises ``KeyError`` at once.
     **params
         Values for the message's ``{fields}``: strings, numbers, lists, other

@@ -114,9 +114,8 @@ class CaseService:
         route = self.community.router.route_point(fields["lon"], fields["lat"], fields["datum"])
         if route.grid is None:
             raise OutsideServiceArea(
-                f"该位置不在服务范围内：距最近网格 {route.nearest.name} {route.distance_m:.0f} 米 / "
-                f"outside the service area: {route.distance_m:.0f} m from the nearest grid "
-                f"{route.nearest.code}",
+                "error.cases.outside_service_area", distance=round(route.distance_m),
+                grid={"zh": route.nearest.name, "en": route.nearest.code},
                 detail={"nearest": {"code": route.nearest.code, "name": route.nearest.name},
                         "distance_m": round(route.distance_m, 1), **(
                             {"hint": route.hint} if route.hint else {})})

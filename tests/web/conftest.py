@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
 
 from gridmap.web import create_app
 
@@ -21,9 +22,20 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
+class EnglishClient(FlaskClient):
+    """A test client whose requests ask for English (``Accept-Language: en``): API errors
+    answer in it, so tests read their English text (pages keep ``?lang=``)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+
+
 @pytest.fixture
 def app(tmp_path):
-    return create_app({"DATA_DIR": str(tmp_path / "data")})
+    app = create_app({"DATA_DIR": str(tmp_path / "data")})
+    app.test_client_class = EnglishClient
+    return app
 
 
 @pytest.fixture
