@@ -115,7 +115,8 @@ class CaseService:
         if route.grid is None:
             raise OutsideServiceArea(
                 "error.cases.outside_service_area", distance=round(route.distance_m),
-                grid={"zh": route.nearest.name, "en": route.nearest.code},
+                grid={"zh": f"{route.nearest.name}（{route.nearest.code}）",
+                      "en": route.nearest.code},
                 detail={"nearest": {"code": route.nearest.code, "name": route.nearest.name},
                         "distance_m": round(route.distance_m, 1), **(
                             {"hint": route.hint} if route.hint else {})})
