@@ -38,7 +38,7 @@ def _render_value(value, lang):
     if isinstance(value, Msg):
         return value.render(lang)
     if isinstance(value, dict):  # data in each language, such as a category's names
-        return value.get(lang) or value[DEFAULT_LANG]
+        return value.get(lang) or value.get(DEFAULT_LANG) or next(iter(value.values()))
     if isinstance(value, list):
         if value and all(isinstance(item, Msg) for item in value):
             return "\n  - ".join(item.render(lang) for item in value)
