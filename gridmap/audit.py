@@ -57,8 +57,7 @@ def _check_detail(value, path="detail"):
     if isinstance(value, dict):
         for key, item in value.items():
             if str(key).lower() in SECRET_KEYS:
-                raise BadInput(f"审计记录不得包含机密字段 {path}.{key} / audit detail must not hold "
-                               f"secrets: {path}.{key}", field="detail")
+                raise BadInput("error.audit.secret_in_detail", path=f"{path}.{key}", field="detail")
             _check_detail(item, f"{path}.{key}")
     elif isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
@@ -70,11 +69,10 @@ def _as_datetime(value):
         try:
             value = datetime.fromisoformat(value)
         except ValueError:
-            raise BadInput(f"before 须为 ISO 8601 时间，收到 {value!r} / before must be an ISO 8601 "
-                           f"time, got {value!r}", field="before") from None
+            raise BadInput("error.audit.bad_before_text", value=repr(value)[:60],
+                           field="before") from None
     if not isinstance(value, datetime):
-        raise BadInput(f"before 须为时间，收到 {value!r} / before must be a time, got {value!r}",
-                       field="before")
+        raise BadInput("error.audit.bad_before", value=repr(value)[:60], field="before")
     return value if value.tzinfo else value.replace(tzinfo=CHINA_TZ)
 
 
@@ -116,11 +114,10 @@ class AuditLog:
             An unknown action, an empty actor, or a secret-named detail key.
         """
         if action not in ACTIONS:
-            raise BadInput(f"未知审计动作 {action!r}，可选：{', '.join(ACTIONS)} / unknown audit "
-                           f"action {action!r}; allowed: {', '.join(ACTIONS)}", field="action")
+            raise BadInput("error.audit.unknown_action", action=repr(action)[:60],
+                           allowed=list(ACTIONS), field="action")
         if not (isinstance(actor, str) and actor):
-            raise BadInput(f"actor 不能为空，收到 {actor!r} / actor must be a non-empty string, "
-                           f"got {actor!r}", field="actor")
+            raise BadInput("error.audit.bad_actor", value=repr(actor)[:60], field="actor")
         _check_detail(detail)
         at = datetime.fromtimestamp(self.clock(), CHINA_TZ).isoformat(timespec="milliseconds")
         entry = {"at": at, "action": action, "actor": actor, "role": role, "target": target,
@@ -141,7 +138,7 @@ class AuditLog:
                     raise
                 os.ftruncate(fd, size)  # no torn line left behind (we hold the lock)
                 log.error("audit entry not written, no room in %s: %s", self.path, entry)
-                raise DiskFull(("审计记录", "the audit entry")) from exc
+                raise DiskFull("error.what.audit_entry") from exc
             os.fsync(fd)
         finally:
             os.close(fd)  # also releases the lock
@@ -168,8 +165,7 @@ class AuditLog:
         Lines that are not JSON objects (a torn last line) are skipped.
         """
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise BadInput(f"limit 须为正整数，收到 {limit!r} / limit must be a positive integer, "
-                           f"got {limit!r}", field="limit")
+            raise BadInput("error.audit.bad_limit", value=repr(limit)[:60], field="limit")
         before = None if before is None else _as_datetime(before)
         found = []
         if not self.path.exists():

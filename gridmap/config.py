@@ -74,24 +74,20 @@ def load_config(mapping=None, environ=None):
     for key in ("SESSION_IDLE_MINUTES", "SIGNIN_MAX_FAILURES", "SIGNIN_LOCK_SECONDS",
                 "SIGNIN_IP_LIMIT", "REPORT_IP_LIMIT", "CLIENT_TIMEOUT_SECONDS"):
         if config[key] < 1:
-            raise ConfigError(f"配置 {key} 须为正整数，收到 {config[key]!r} / "
-                              f"{key} must be a positive integer, got {config[key]!r}")
+            raise ConfigError("error.config.not_positive", key=key, value=repr(config[key]))
     if not 0 <= config["PROXY_HOPS"] <= MAX_PROXY_HOPS:
-        raise ConfigError(f"PROXY_HOPS 须为 0 到 {MAX_PROXY_HOPS}，收到 {config['PROXY_HOPS']!r} / "
-                          f"PROXY_HOPS must be 0 to {MAX_PROXY_HOPS}, got {config['PROXY_HOPS']!r}")
+        raise ConfigError("error.config.bad_proxy_hops", high=MAX_PROXY_HOPS,
+                          value=repr(config["PROXY_HOPS"]))
     keys = config["OPEN311_API_KEYS"]
     if keys.strip() and not any(k.strip() for k in keys.split(",")):
-        raise ConfigError(f"OPEN311_API_KEYS 没有可用的密钥：{keys!r} / OPEN311_API_KEYS holds no "
-                          f"key, only commas and spaces: {keys!r} (leave it empty for none)")
+        raise ConfigError("error.config.no_api_key", value=repr(keys))
     config["PUBLIC_URL"] = _public_url(config["PUBLIC_URL"])
     for key, width in DIGITS.items():
         value = config[key]
         if not (value.isdigit() and len(value) == width):
-            raise ConfigError(f"配置 {key} 须为 {width} 位数字，收到 {value!r} / "
-                              f"{key} must be {width} digits, got {value!r}")
+            raise ConfigError("error.config.bad_digits", key=key, width=width, value=repr(value))
     if config["SNAP_TOLERANCE_M"] < 0 or config["SNAP_TOLERANCE_M"] != config["SNAP_TOLERANCE_M"]:
-        raise ConfigError(f"SNAP_TOLERANCE_M 须为非负数，收到 {config['SNAP_TOLERANCE_M']!r} / "
-                          "SNAP_TOLERANCE_M must be a non-negative number of metres")
+        raise ConfigError("error.config.bad_tolerance", value=repr(config["SNAP_TOLERANCE_M"]))
     return config
 
 
@@ -107,9 +103,7 @@ def _public_url(value):
         ok = False
     if not (ok and parts.scheme in ("http", "https") and HOST.fullmatch(parts.netloc)
             and URL_PATH.fullmatch(parts.path) and "?" not in value and "#" not in value):
-        raise ConfigError(f"PUBLIC_URL 须为 http(s) 网址，如 https://grid.example.cn，收到 {value!r} / "
-                          "PUBLIC_URL must be an http(s) URL such as https://grid.example.cn "
-                          f"(a host, a port and a path at most), got {value!r}")
+        raise ConfigError("error.config.bad_public_url", value=repr(value))
     return value.rstrip("/")
 
 
@@ -124,5 +118,5 @@ def _coerce(key, value, kind):
                     "0": False, "false": False, "no": False, "off": False}[str(value).lower()]
         return kind(value)
     except (TypeError, ValueError, KeyError):
-        raise ConfigError(f"配置 {key} 须为 {kind.__name__}，收到 {value!r} / "
-                          f"{key} must be a {kind.__name__}, got {value!r}") from None
+        raise ConfigError("error.config.bad_type", key=key, type=kind.__name__,
+                          value=repr(value)) from None

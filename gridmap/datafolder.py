@@ -71,7 +71,7 @@ def _shipped(config, source):
     try:
         docs = {name: json.loads((source / name).read_text(encoding="utf-8")) for name in FILES}
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"无法读取内置数据 / cannot read shipped data in {source}: {exc}") from exc
+        raise ConfigError("error.datafolder.no_shipped_data", path=source, problem=str(exc)) from exc
 
     def recode(code):
         return make_grid_code(config["COUNTY_CODE"], config["SUBDISTRICT_CODE"],
@@ -101,8 +101,8 @@ def init_data_folder(config, source=GEODATA):
             if data_dir.stat().st_mode & 0o077:
                 make_tree_private(data_dir)
         except OSError as exc:
-            raise ConfigError(f"无法设置数据目录权限 / cannot make the data folder {data_dir} "
-                              f"private to its user: {exc}") from exc
+            raise ConfigError("error.datafolder.cannot_make_private", path=data_dir,
+                              problem=str(exc)) from exc
         for name in ADDED_LATER:
             if not (data_dir / name).exists():
                 write_json_atomic(data_dir / name, _shipped(config, source)[name])
@@ -117,7 +117,7 @@ def init_data_folder(config, source=GEODATA):
             private_folder(data_dir.parent, parents=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{data_dir.name}.init-", dir=data_dir.parent))
     except OSError as exc:
-        raise ConfigError(f"无法创建数据目录 / cannot create the data folder {data_dir}: {exc}") from exc
+        raise ConfigError("error.datafolder.cannot_create", path=data_dir, problem=str(exc)) from exc
     for name in FILES:
         write_json_atomic(staging / name, docs[name])
     try:
@@ -215,7 +215,7 @@ class LiveFile:
                 # remember the bad file's stamp: one error per change, not one per request
                 self._current = (last_good, stamp)
                 log.error("%s 无效，继续使用上次的有效内容 / is invalid, keeping the last good "
-                          "values: %s", self.path, exc.message)
+                          "values: %s", self.path, exc)
                 return False
             self._current = (value, stamp)
         log.info("reloaded %s", self.path)
@@ -336,7 +336,7 @@ def _as_bad_input():
     try:
         yield
     except ConfigError as exc:
-        raise BadInput(exc.message, field=exc.field) from exc
+        raise BadInput(exc.msg, field=exc.field) from exc
 
 
 def _document(path):
@@ -367,16 +367,15 @@ def load_community(config):
         report = check_grids(grids.to_frame(), outline=load_outline(data_dir / "community.geojson"),
                              code_pattern=rf"^{config['COUNTY_CODE']}\d{{9}}$")
         if not report.ok:
-            shown = "\n".join(f"  - {issue.message}" for issue in report.errors[:5])
-            raise ConfigError(
-                f"{data_dir / 'grids.geojson'}: {len(report.errors)} 个问题 / problems, e.g.\n{shown}\n"
-                f"完整列表 / full list: gridmap grids check {data_dir / 'grids.geojson'} "
-                f"--outline {data_dir / 'community.geojson'}")
+            raise ConfigError("error.grid_check_failed", path=data_dir / "grids.geojson",
+                              count=len(report.errors),
+                              problems=[issue.message for issue in report.errors[:5]],
+                              outline=data_dir / "community.geojson")
         router = Router(grids, tolerance_m=config["SNAP_TOLERANCE_M"])
     except ConfigError:
         raise
     except GridmapError as exc:
-        raise ConfigError(f"网格文件不可用 / grid file unusable: {exc.message}") from exc
+        raise ConfigError("error.grid_file_unusable", problem=exc.msg) from exc
     teams = load_teams(data_dir / "teams.json", grids.codes)
     # stamps first: a file changed while it is read is reloaded on the first request
     stamps = {key: file_stamp(data_dir / name) for key, name in LIVE_FILES.items()}

@@ -62,4 +62,4 @@ class DiskWatch:
     def check_room(self):
         """Raise DiskFull unless every part has room to write."""
         if any(free_bytes(folder) < MIN_FREE_BYTES for folder in self.folders.values()):
-            raise DiskFull(("更改", "the change"))
+            raise DiskFull("error.what.change")

@@ -19,7 +19,7 @@ from babel.support import Translations
 
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"
-DOMAINS = ("messages",)
+DOMAINS = ("messages", "errors")
 LOCALE_DIR = Path(__file__).parent / "locale"
 
 

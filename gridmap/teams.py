@@ -71,10 +71,10 @@ def load_teams(path, grid_codes):
     except FileNotFoundError:
         entries = {}
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ConfigError(f"团队文件无法读取 / teams file unreadable: {path}: {exc}") from exc
+        raise ConfigError("error.teams.unreadable", path=path, problem=str(exc)) from exc
     unknown = sorted(set(entries) - set(grid_codes))
     if unknown:
-        raise ConfigError(f"团队文件含未知网格代码 / teams file names unknown grids: {unknown}")
+        raise ConfigError("error.teams.unknown_grids", codes=repr(unknown))
     teams = {}
     for code in grid_codes:
         entry = entries.get(code) or {}
@@ -85,5 +85,5 @@ def load_teams(path, grid_codes):
                 helpers=tuple(Member(**h) for h in entry.get("helpers", ())),
             )
         except TypeError as exc:
-            raise ConfigError(f"团队文件中网格 {code} 的条目格式错误 / bad team entry for {code}: {exc}") from exc
+            raise ConfigError("error.teams.bad_entry", code=code, problem=str(exc)) from exc
     return teams

@@ -43,3 +43,38 @@ def test_gettext_fills_fields_and_names_a_missing_message():
     assert i18n.gettext("fr", "stars", n=4) == "4 星"  # unknown languages read Chinese
     with pytest.raises(KeyError, match="no_such_message"):
         i18n.gettext("en", "no_such_message")
+
+
+ERROR_ID = re.compile(r"""["'](error\.[a-z0-9_.]+)["']""")
+
+
+def test_every_error_message_the_code_raises_is_in_the_errors_catalog_and_used():
+    """A raise with an unknown message id is caught here, before it runs (and
+    ``Msg`` refuses one at once when it does); no message is left unused."""
+    sources = [p for p in ROOT.joinpath("gridmap").rglob("*.py") if p.name != "i18n.py"]
+    used = {msgid for path in sources for msgid in ERROR_ID.findall(path.read_text("utf-8"))}
+    catalog = {m.id for m in i18n.read_catalog("zh", "errors") if m.id}
+    assert len(used) > 250
+    assert used - catalog == set()
+    assert catalog - used == set()
+
+
+def test_a_message_id_missing_from_the_catalog_is_refused_at_the_raise():
+    from gridmap.errors import BadInput, Msg
+    with pytest.raises(KeyError, match="error.no_such_message"):
+        BadInput("error.no_such_message", field="x")
+    with pytest.raises(KeyError, match="not a message id"):
+        Msg("not a message id / 不是")
+
+
+@pytest.mark.parametrize("msgid", sorted(
+    m.id for m in i18n.read_catalog("zh", "errors") if m.id))
+def test_every_error_message_speaks_one_language(msgid):
+    """Filled with plain values, each error message has no text of the other language."""
+    from one_language import assert_chinese, assert_english
+
+    from gridmap.errors import Msg
+    names = fields(i18n.messages("zh")[msgid]) | fields(i18n.messages("en")[msgid])
+    message = Msg(msgid, **{name: 7 for name in names})
+    assert_english(message.render("en"))
+    assert_chinese(message.render("zh"))

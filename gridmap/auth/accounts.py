@@ -44,7 +44,7 @@ DUMMY_HASH = ("scrypt:32768:8:1$dofp2PS214LwHCOA$260a08178d4d98d29045a69187afbd9
 
 
 def _no_user(username):
-    return NotFound(f"没有用户 {username!r} / no user {username!r}", field="username")
+    return NotFound("error.users.no_such_user", username=repr(username), field="username")
 
 
 class AccountStore(CredentialsMixin):
@@ -122,8 +122,7 @@ class AccountStore(CredentialsMixin):
 
     @staticmethod
     def _taken(username):
-        return Conflict(f"用户名 {username!r} 已存在 / username {username!r} is taken",
-                        field="username")
+        return Conflict("error.users.username_taken", username=repr(username), field="username")
 
     def get_user(self, username):
         """The user called ``username``, or None."""

@@ -49,10 +49,9 @@ class CredentialsMixin:
     def _enabled_user(self, db, username):
         row = db.execute("SELECT * FROM users WHERE username = ?", (username,)).fetchone()
         if row is None:
-            raise NotFound(f"没有用户 {username!r} / no user {username!r}", field="username")
+            raise NotFound("error.users.no_such_user", username=repr(username), field="username")
         if not row["enabled"]:
-            raise Forbidden(f"用户 {username!r} 已停用 / user {username!r} is disabled",
-                            field="username")
+            raise Forbidden("error.users.user_disabled", username=repr(username), field="username")
         return row
 
     # -- sessions ----------------------------------------------------------
@@ -157,7 +156,7 @@ class CredentialsMixin:
                        (self.clock(), token_id))
             row = db.execute("SELECT * FROM tokens WHERE id = ?", (token_id,)).fetchone()
         if row is None:
-            raise NotFound(f"没有令牌 {token_id!r} / no token {token_id!r}", field="token_id")
+            raise NotFound("error.users.no_such_token", token=repr(token_id), field="token_id")
         return _token_dict(row)
 
     def user_for_token(self, secret):

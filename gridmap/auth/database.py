@@ -144,7 +144,7 @@ def disk_full_refused():
         yield
     except sqlite3.Error as exc:
         if is_disk_full(exc):
-            raise DiskFull(("账号数据", "the account data")) from exc
+            raise DiskFull("error.what.account_data") from exc
         raise
 
 

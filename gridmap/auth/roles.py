@@ -59,14 +59,12 @@ def check_roles(roles):
     if isinstance(roles, str):
         roles = [roles]
     roles = list(roles)
-    allowed = ", ".join(ROLES)
     for role in roles:
         if role not in ROLES:
-            raise BadInput(f"未知角色 {role!r}，可选：{allowed} / unknown role {role!r}; "
-                           f"allowed: {allowed}", field="roles")
+            raise BadInput("error.roles.unknown_role", role=repr(role)[:60], allowed=list(ROLES),
+                           field="roles")
     if not roles:
-        raise BadInput(f"至少需要一个角色，可选：{allowed} / at least one role is needed; "
-                       f"allowed: {allowed}", field="roles")
+        raise BadInput("error.roles.no_role", allowed=list(ROLES), field="roles")
     return frozenset(roles)
 
 
@@ -93,16 +91,13 @@ def check_grid_codes(roles, grid_codes, known=None):
     codes = list(grid_codes)
     for code in codes:
         if not (isinstance(code, str) and GRID_CODE_RE.match(code)):
-            raise BadInput(f"网格编码须为 15 位数字，收到 {code!r} / grid code must be 15 digits, "
-                           f"got {code!r}", field="grid_codes")
+            raise BadInput("error.roles.bad_grid_code", code=repr(code)[:60], field="grid_codes")
         if known is not None and code not in known:
-            raise BadInput(f"数据目录中没有网格 {code}，现有 {len(known)} 个网格 / no grid {code} in "
-                           f"the data folder; it has {len(known)} grids "
-                           f"({', '.join(sorted(known)[:3])}, ...)", field="grid_codes")
+            raise BadInput("error.roles.unknown_grid", code=code, count=len(known),
+                           examples=sorted(known)[:3], field="grid_codes")
     if GRID_STAFF in roles and not codes:
-        raise BadInput("网格员须至少指定一个网格 / grid_staff needs at least one grid code",
-                       field="grid_codes")
+        raise BadInput("error.roles.staff_without_grid", field="grid_codes")
     if GRID_STAFF not in roles and codes:
-        raise BadInput(f"只有网格员可指定网格，收到 {codes} / only grid_staff accounts name grid codes; "
-                       f"got {codes} for roles {sorted(roles)}", field="grid_codes")
+        raise BadInput("error.roles.grids_without_staff", codes=repr(codes),
+                       roles=repr(sorted(roles)), field="grid_codes")
     return frozenset(codes)

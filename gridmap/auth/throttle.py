@@ -63,10 +63,9 @@ SCHEMA = (
 
 def _check(limit=1, window_s=1.0):
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise BadInput(f"limit 须为正整数，收到 {limit!r} / limit must be a positive integer, got {limit!r}")
+        raise BadInput("error.throttle.bad_limit", value=repr(limit)[:60])
     if not (isinstance(window_s, (int, float)) and 0 < window_s < math.inf):
-        raise BadInput(f"window_s 须为正数，收到 {window_s!r} / window_s must be a positive number of "
-                       f"seconds, got {window_s!r}")
+        raise BadInput("error.throttle.bad_window", value=repr(window_s)[:60])
 
 
 class Throttle:

@@ -77,8 +77,7 @@ def check_username(username):
         Naming the value received and the rule.
     """
     if not (isinstance(username, str) and USERNAME_RE.match(username)):
-        raise BadInput(f"用户名须为 3–32 个小写字母、数字或 _ . -，收到 {username!r} / username must "
-                       f"be 3-32 characters of a-z 0-9 _ . -, got {username!r}", field="username")
+        raise BadInput("error.users.bad_username", value=repr(username), field="username")
     return username
 
 
@@ -89,14 +88,12 @@ def check_password(password):
     """
     if not isinstance(password, str) or not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
         got = len(password) if isinstance(password, str) else type(password).__name__
-        raise BadInput(f"密码须为 {PASSWORD_MIN}–{PASSWORD_MAX} 个字符，收到 {got} 个 / password must "
-                       f"have {PASSWORD_MIN}-{PASSWORD_MAX} characters, got {got}", field="password")
+        raise BadInput("error.users.bad_password_length", low=PASSWORD_MIN, high=PASSWORD_MAX,
+                       got=got, field="password")
     if len(set(password)) == 1:
-        raise BadInput("密码不能由同一个字符重复组成 / password must not be one character repeated",
-                       field="password")
+        raise BadInput("error.users.password_one_character", field="password")
     if any("\ud800" <= c <= "\udfff" for c in password):  # bytes that were not UTF-8
-        raise BadInput("密码须为有效的 UTF-8 文本 / password must be valid UTF-8 text",
-                       field="password")
+        raise BadInput("error.users.password_not_utf8", field="password")
 
 
 def check_label(value, field, max_len=64, required=False):
@@ -110,7 +107,6 @@ def check_label(value, field, max_len=64, required=False):
         value = value.strip()
     if (not isinstance(value, str) or len(value) > max_len or (required and not value)
             or any(ord(c) < 32 or ord(c) == 127 for c in value)):
-        raise BadInput(f"{field} 须为不超过 {max_len} 个字符的单行文字{'且不能为空' if required else ''}，"
-                       f"收到 {value!r} / {field} must be one line of at most {max_len} characters"
-                       f"{' and not empty' if required else ''}, got {value!r}", field=field)
+        raise BadInput("error.users.bad_required_label" if required else "error.users.bad_label",
+                       limit=max_len, value=repr(value), field=field)
     return value

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from gridmap.errors import BadInput, ConfigError
+from gridmap.errors import BadInput, ConfigError, Msg
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +47,9 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TIME = re.compile(r"(\d{1,2}):(\d{2})")
 
 
-def _bad(field_name, value, allowed):
-    return ConfigError(f"日历字段 {field_name} 的值 {value!r} 无效，应为{allowed[0]} / "
-                       f"calendar field {field_name}: got {value!r}, expected {allowed[1]}",
+def _bad(field_name, value, expected):
+    """A calendar field's bad value; ``expected`` (a :class:`Msg`) says what is allowed."""
+    return ConfigError("error.calendar.bad_field", value=repr(value), expected=expected,
                        field=field_name)
 
 
@@ -105,36 +105,35 @@ class WorkingCalendar:
             tz = ZoneInfo(self.timezone)
         except (KeyError, ValueError, TypeError, OSError):  # ZoneInfoNotFoundError is a KeyError
             raise _bad("timezone", self.timezone,
-                       ("IANA 时区名（如 Asia/Shanghai）", "an IANA zone name such as 'Asia/Shanghai'")) from None
+                       Msg("error.calendar.expect.zone_name")) from None
         days = sorted(self.working_days)
         if not days or any(d not in range(7) for d in days):
-            raise _bad("working_days", days, ("非空的星期列表", "a non-empty list of weekday names"))
+            raise _bad("working_days", days, Msg("error.calendar.expect.weekdays"))
         if not self.periods:
-            raise _bad("working_hours", [], ("非空的时段列表", 'a non-empty list like [["08:30", "12:00"]]'))
+            raise _bad("working_hours", [], Msg("error.calendar.expect.periods"))
         previous = None
         for start, end in self.periods:
             shown = [_hhmm(start), _hhmm(end)]
             if not 0 <= start < end <= 86400:
-                raise _bad("working_hours", shown, ("开始早于结束、在 00:00-24:00 内的时段",
-                                                    "a period whose start is before its end, within 00:00-24:00"))
+                raise _bad("working_hours", shown, Msg("error.calendar.expect.period_in_day"))
             if previous is not None and start < previous[1]:
                 raise _bad("working_hours", [[_hhmm(previous[0]), _hhmm(previous[1])], shown],
-                           ("按时间先后排列、互不重叠的时段", "periods in order that do not overlap"))
+                           Msg("error.calendar.expect.periods_in_order"))
             previous = (start, end)
         both = sorted(self.holidays & self.workdays)
         if both:
             raise _bad("workdays", [d.isoformat() for d in both],
-                       ("不同时列为放假日的日期", "dates that are not also listed in holidays"))
+                       Msg("error.calendar.expect.not_holidays"))
         needless = sorted(d for d in self.workdays if d.weekday() in self.working_days)
         if needless:
             raise _bad("workdays", [d.isoformat() for d in needless],
-                       ("本来不上班的日期（调休上班日）", "dates that are not working weekdays already (make-up days)"))
+                       Msg("error.calendar.expect.makeup_days"))
         covered = {year for year, _, _ in self.years}
         if covered:
             stray = sorted(d for d in self.holidays | self.workdays if d.year not in covered)
             if stray:
-                raise _bad("years", sorted(covered), (f"包含 {stray[0].isoformat()} 所在年份",
-                                                      f"a list covering the year of {stray[0].isoformat()}"))
+                raise _bad("years", sorted(covered),
+                           Msg("error.calendar.expect.year_covered", day=stray[0].isoformat()))
         object.__setattr__(self, "_tz", tz)
         object.__setattr__(self, "_cache", {})
         object.__setattr__(self, "_warned", set())
@@ -153,16 +152,15 @@ class WorkingCalendar:
             Naming the field and the value at fault.
         """
         if not isinstance(doc, dict):
-            raise _bad("calendar", doc, ("JSON 对象", "a JSON object"))
+            raise _bad("calendar", doc, Msg("error.calendar.expect.object"))
         unknown = sorted(set(doc) - set(KEYS))
         if unknown:
-            raise _bad(unknown[0], doc[unknown[0]], (f"已知字段之一 {KEYS}", f"one of the fields {KEYS}"))
+            raise _bad(unknown[0], doc[unknown[0]], Msg("error.calendar.expect.known_field", keys=repr(KEYS)))
         missing = [key for key in REQUIRED if key not in doc]
         if missing:
-            raise ConfigError(f"日历缺少字段 {missing[0]} / calendar field {missing[0]} is missing",
-                              field=missing[0])
+            raise ConfigError("error.calendar.missing_field", field=missing[0])
         if not isinstance(doc["timezone"], str):
-            raise _bad("timezone", doc["timezone"], ("时区名字符串", "a zone name string"))
+            raise _bad("timezone", doc["timezone"], Msg("error.calendar.expect.zone_string"))
         return cls(doc["timezone"], _parse_weekdays(doc["working_days"]),
                    _parse_periods(doc["working_hours"]),
                    _parse_dates("holidays", doc.get("holidays", [])),
@@ -176,11 +174,12 @@ class WorkingCalendar:
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise ConfigError(f"日历文件无法读取 / calendar file unreadable: {path}: {exc}") from exc
+            raise ConfigError("error.calendar.unreadable", path=path, problem=str(exc)) from exc
         try:
             calendar = cls.from_dict(doc)
         except ConfigError as exc:
-            raise ConfigError(f"{path}: {exc.message}", field=exc.field) from exc
+            raise ConfigError("error.file_problem", field=exc.field, path=str(path),
+                              problem=exc.msg) from exc
         if calendar.provisional_years:
             log.warning("%s: holiday lists for %s are provisional; update them from the State "
                         "Council notice", path, sorted(calendar.provisional_years))
@@ -272,8 +271,8 @@ class WorkingCalendar:
                         return found
                 counted += b - a
         except OverflowError:
-            raise BadInput(f"截止时间超出可表示范围 / the deadline is past year 9999 "
-                           f"({hours[-1]!r} h after {start.isoformat()})", field="hours") from None
+            raise BadInput("error.calendar.past_9999", hours=repr(hours[-1]), start=start.isoformat(),
+                           field="hours") from None
 
     def _timeline_after(self, t, needs):
         """What the walk of ``_after`` finds, by bisection in the :class:`_Timeline`;
@@ -466,15 +465,15 @@ def overdue(now, deadline):
 
 def _parse_weekdays(value):
     if not isinstance(value, list):
-        raise _bad("working_days", value, ("星期名列表", 'a list like ["mon", "tue"]'))
+        raise _bad("working_days", value, Msg("error.calendar.expect.weekday_list"))
     days = []
     for name in value:
         key = name.strip().lower() if isinstance(name, str) else None
         matches = [i for i, full in enumerate(WEEKDAYS) if key in (full, full[:3])]
         if not matches:
-            raise _bad("working_days", name, ("mon…sun 或 monday…sunday", "one of mon…sun or monday…sunday"))
+            raise _bad("working_days", name, Msg("error.calendar.expect.weekday_name"))
         if matches[0] in days:
-            raise _bad("working_days", name, ("不重复的星期名", "weekday names listed once"))
+            raise _bad("working_days", name, Msg("error.calendar.expect.weekdays_once"))
         days.append(matches[0])
     return frozenset(days)
 
@@ -485,23 +484,23 @@ def _parse_time(value, *, end):
         hour, minute = int(match[1]), int(match[2])
         if (hour < 24 and minute < 60) or (end and hour == 24 and minute == 0):
             return hour * 3600 + minute * 60
-    raise _bad("working_hours", value, ("HH:MM 时刻（结束可为 24:00）", "a time HH:MM (an end may be 24:00)"))
+    raise _bad("working_hours", value, Msg("error.calendar.expect.time"))
 
 
 def _parse_periods(value):
     if not isinstance(value, list):
-        raise _bad("working_hours", value, ("时段列表", 'a list like [["08:30", "12:00"]]'))
+        raise _bad("working_hours", value, Msg("error.calendar.expect.period_list"))
     periods = []
     for pair in value:
         if not (isinstance(pair, list) and len(pair) == 2):
-            raise _bad("working_hours", pair, ("[开始, 结束] 时段", 'a period ["HH:MM", "HH:MM"]'))
+            raise _bad("working_hours", pair, Msg("error.calendar.expect.period"))
         periods.append((_parse_time(pair[0], end=False), _parse_time(pair[1], end=True)))
     return tuple(sorted(periods))
 
 
 def _parse_dates(field_name, value):
     if not isinstance(value, list):
-        raise _bad(field_name, value, ("日期列表", 'a list of dates "YYYY-MM-DD"'))
+        raise _bad(field_name, value, Msg("error.calendar.expect.date_list"))
     dates = set()
     for text in value:
         try:
@@ -509,32 +508,30 @@ def _parse_dates(field_name, value):
                 raise ValueError
             day = date.fromisoformat(text)
         except ValueError:
-            raise _bad(field_name, text, ("YYYY-MM-DD 格式的有效日期", 'a real date "YYYY-MM-DD"')) from None
+            raise _bad(field_name, text, Msg("error.calendar.expect.date")) from None
         if day in dates:
-            raise _bad(field_name, text, ("不重复的日期", "dates listed once"))
+            raise _bad(field_name, text, Msg("error.calendar.expect.dates_once"))
         dates.add(day)
     return frozenset(dates)
 
 
 def _parse_years(value):
     if not isinstance(value, dict):
-        raise _bad("years", value, ("以年份为键的对象", 'an object like {"2026": {"source": …, "provisional": false}}'))
+        raise _bad("years", value, Msg("error.calendar.expect.years_object"))
     years = []
     for key, entry in value.items():
         if not (isinstance(key, str) and re.fullmatch(r"[1-9][0-9]{3}", key)):
-            raise _bad("years", key, ("四位数年份", 'a four-digit year such as "2026"'))
+            raise _bad("years", key, Msg("error.calendar.expect.year"))
         if not (isinstance(entry, dict) and set(entry) <= {"source", "provisional"}
                 and isinstance(entry.get("source", ""), str) and isinstance(entry.get("provisional", False), bool)):
-            raise _bad(f"years.{key}", entry, ("{source: 文本, provisional: 布尔}",
-                                               "{source: text, provisional: true or false}"))
+            raise _bad(f"years.{key}", entry, Msg("error.calendar.expect.year_entry"))
         years.append((int(key), entry.get("source", ""), entry.get("provisional", False)))
     return tuple(sorted(years))
 
 
 def _aware(value, name):
     if not (isinstance(value, datetime) and value.utcoffset() is not None):
-        raise BadInput(f"{name} 须为带时区的时间，收到 {value!r} / {name} must be a timezone-aware "
-                       f"datetime, got {value!r}", field=name)
+        raise BadInput("error.calendar.not_aware", value=repr(value)[:80], field=name)
     return value
 
 
@@ -545,8 +542,8 @@ def _to_us(t):
 def _hours_to_us(hours):
     if isinstance(hours, bool) or not isinstance(hours, numbers.Real) \
             or not (math.isfinite(hours) and 0 < hours <= MAX_HOURS):
-        raise BadInput(f"工作小时数须为 0 到 {MAX_HOURS} 之间的正数，收到 {hours!r} / hours must be a "
-                       f"number > 0 and <= {MAX_HOURS}, got {hours!r}", field="hours")
+        raise BadInput("error.calendar.bad_hours", high=MAX_HOURS, value=repr(hours)[:80],
+                       field="hours")
     return round(float(hours) * US_PER_HOUR)
 
 
@@ -554,5 +551,5 @@ def _limit(category, name):
     try:
         return getattr(category, f"{name}_hours")
     except AttributeError:
-        raise BadInput(f"类别缺少 {name}_hours / category {category!r} has no {name}_hours",
-                       field="category") from None
+        raise BadInput("error.calendar.category_without_limit", category=repr(category)[:80],
+                       name=name, field="category") from None

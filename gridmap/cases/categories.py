@@ -52,13 +52,11 @@ def check_offered(code, categories, field="category"):
     c = categories.get(code) if isinstance(code, str) else None
     if c is not None and not c.retired:
         return c
-    allowed = ", ".join(in_use(categories))
-    shown = str(code)[:20]
+    allowed = list(in_use(categories))
     if c is not None:
-        raise BadInput(f"{field} {code}（{c.name}）已停用，可用：{allowed} / {field} {code} "
-                       f"({c.name_en or c.name}) is retired; allowed: {allowed}", field=field)
-    raise BadInput(f"未知 {field} {shown!r}，可用：{allowed} / unknown {field} {shown!r}; "
-                   f"allowed: {allowed}", field=field)
+        raise BadInput("error.categories.retired", code=code, name={"zh": c.name, "en": c.name_en},
+                       allowed=allowed, field=field)
+    raise BadInput("error.categories.unknown", code=repr(str(code)[:20]), allowed=allowed, field=field)
 
 
 def removed_category(code):
@@ -74,7 +72,7 @@ def load_categories(path):
     try:
         entries = json.loads(path.read_text(encoding="utf-8"))["categories"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ConfigError(f"类别文件无法读取 / categories file unreadable: {path}: {exc}") from exc
+        raise ConfigError("error.categories.unreadable", path=path, problem=str(exc)) from exc
     return parse_categories(entries, path)
 
 
@@ -85,7 +83,7 @@ def parse_categories(entries, source="categories"):
     written (``source`` names it in messages). Raises ``ConfigError``.
     """
     if not isinstance(entries, list):
-        raise ConfigError(f"类别须为列表 / categories must be a list in {source}")
+        raise ConfigError("error.categories.not_a_list", source=source)
     categories = {}
     for entry in entries:
         try:
@@ -97,14 +95,15 @@ def parse_categories(entries, source="categories"):
             category = Category(code, str(entry["name"]), str(entry.get("name_en", "")),
                                 hours["sign"], hours["handle"], hours["verify"], retired)
         except (KeyError, TypeError, ValueError) as exc:
-            raise ConfigError(f"类别条目格式错误 / bad category entry {entry!r}: {exc}") from exc
+            raise ConfigError("error.categories.bad_entry", entry=repr(entry)[:200],
+                              problem=str(exc)) from exc
         if not all(math.isfinite(h) and h > 0 for h in hours.values()):
-            raise ConfigError(f"类别 {code} 的时限须为正数 / limits of {code} must be positive: {limits}")
+            raise ConfigError("error.categories.bad_limits", code=code, limits=str(limits))
         if code in categories:
-            raise ConfigError(f"类别代码重复 / duplicate category code {code}")
+            raise ConfigError("error.categories.duplicate_code", code=code)
         categories[code] = category
     if not in_use(categories):
-        raise ConfigError(f"没有在用的类别 / no category in use in {source}: new reports need one")
+        raise ConfigError("error.categories.none_in_use", source=source)
     return categories
 
 
@@ -145,8 +144,7 @@ def make_category(code, name, name_en, limits, retired=False):
     Category(code='15', name='噪声扰民', name_en='Noise', sign_hours=0.5, handle_hours=8.0, verify_hours=4.0, retired=False)
     """
     if not (isinstance(code, str) and CODE.fullmatch(code)):
-        raise BadInput(f"类别代码须为两位数字，收到 {str(code)[:20]!r} / the category code must be "
-                       f"two digits such as '15', got {str(code)[:20]!r}", field="code")
+        raise BadInput("error.categories.bad_code", code=repr(str(code)[:20]), field="code")
     names = {"name": _checked_name("name", name), "name_en": _checked_name("name_en", name_en)}
     hours = {k: _checked_hours(f"{k}_hours", limits.get(k)) for k in LIMITS}
     return Category(code, names["name"], names["name_en"], hours["sign"], hours["handle"],
@@ -156,11 +154,9 @@ def make_category(code, name, name_en, limits, retired=False):
 def _checked_name(field, value):
     value = value.strip() if isinstance(value, str) else ""
     if not value or len(value) > NAME_MAX:
-        raise BadInput(f"{field} 须为 1 到 {NAME_MAX} 个字，收到 {len(value)} 个 / {field} must be "
-                       f"1 to {NAME_MAX} characters, got {len(value)}", field=field)
+        raise BadInput("error.categories.bad_name_length", limit=NAME_MAX, got=len(value), field=field)
     if any(unicodedata.category(c).startswith("C") for c in value):
-        raise BadInput(f"{field} 含控制字符 / {field} contains control or invisible characters",
-                       field=field)
+        raise BadInput("error.categories.control_characters", field=field)
     return value
 
 
@@ -174,8 +170,5 @@ def _checked_hours(field, value):
         number = None
     if number is None or not (math.isfinite(number) and 0 < number <= MAX_LIMIT_HOURS):
         shown = str(value)[:20]
-        raise BadInput(f"{field} 须为大于 0、不超过 {MAX_LIMIT_HOURS} 的工作小时数（可有小数，如 0.5），"
-                       f"收到 {shown!r} / {field} must be a number of working hours above 0 and at "
-                       f"most {MAX_LIMIT_HOURS} (fractions allowed, e.g. 0.5), got {shown!r}",
-                       field=field)
+        raise BadInput("error.categories.bad_limit", high=MAX_LIMIT_HOURS, value=repr(shown), field=field)
     return number

@@ -22,8 +22,7 @@ NOT_PLAIN_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 def check_plain_text(value, name):
     """Refuse control characters (but newline and tab) and lone surrogates, naming ``name``."""
     if NOT_PLAIN_RE.search(value):
-        raise BadInput(f"{name} 含控制字符或无效字符 / {name} contains control or invalid "
-                       "characters", field=name)
+        raise BadInput("error.intake.not_plain_text", field=name)
     return value
 
 
@@ -31,37 +30,33 @@ def _text(body, name, max_len, required=False, pattern=None):
     value = body.get(name)
     if value is None or (value == "" and not required):
         if required:
-            raise BadInput(f"缺少字段 {name} / missing field {name}", field=name)
+            raise BadInput("error.missing_field", name=name, field=name)
         return None
     if not isinstance(value, str):
-        raise BadInput(f"{name} 须为文本，收到 {type(value).__name__} / {name} must be text, "
-                       f"got {type(value).__name__}", field=name)
+        raise BadInput("error.intake.not_text", type=type(value).__name__, field=name)
     value = value.strip()
     if required and not value:
-        raise BadInput(f"{name} 不能为空 / {name} must not be empty", field=name)
+        raise BadInput("error.intake.empty", field=name)
     if len(value) > max_len:
-        raise BadInput(f"{name} 最长 {max_len} 字，收到 {len(value)} / {name} is at most "
-                       f"{max_len} characters, got {len(value)}", field=name)
+        raise BadInput("error.intake.too_long", limit=max_len, got=len(value), field=name)
     check_plain_text(value, name)
     if pattern is not None and not pattern.match(value):
-        raise BadInput(f"{name} 格式不正确：{value[:40]!r} / {name} is malformed: {value[:40]!r}",
-                       field=name)
+        raise BadInput("error.intake.malformed", value=repr(value[:40]), field=name)
     return value
 
 
 def _number(body, name):
     value = body.get(name)
     if value is None:
-        raise BadInput(f"缺少字段 {name} / missing field {name}", field=name)
+        raise BadInput("error.missing_field", name=name, field=name)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise BadInput(f"{name} 须为数字，收到 {str(value)[:40]!r} / {name} must be a number, "
-                       f"got {str(value)[:40]!r}", field=name)
+        raise BadInput("error.intake.not_a_number", value=repr(str(value)[:40]), field=name)
     try:
         value = float(value)
     except OverflowError:  # an integer beyond float range
         value = math.inf
     if not math.isfinite(value):
-        raise BadInput(f"{name} 须为有限数字 / {name} must be finite", field=name)
+        raise BadInput("error.intake.not_finite", field=name)
     return value
 
 
@@ -77,18 +72,17 @@ def check_report(body, categories):
         unless the report replays an idempotency key).
     """
     if not isinstance(body, dict):
-        raise BadInput("请求体须为 JSON 对象 / the body must be a JSON object", field="body")
+        raise BadInput("error.body.not_an_object", field="body")
     unknown = sorted(set(body) - FIELDS)
     if unknown:
-        raise BadInput(f"未知字段 / unknown fields: {', '.join(map(str, unknown))[:200]}",
+        raise BadInput("error.body.unknown_fields", names=", ".join(map(str, unknown))[:200],
                        field=str(unknown[0])[:64])
     category = body.get("category")
     if not (isinstance(category, str) and category in categories):
         check_offered(category, categories)  # raises: unknown
     hide_name = body.get("hide_name", False)
     if not isinstance(hide_name, bool):
-        raise BadInput("hide_name 须为 true 或 false / hide_name must be true or false",
-                       field="hide_name")
+        raise BadInput("error.intake.bad_hide_name", field="hide_name")
     datum = body.get("datum", "wgs84")
     try:
         datum = normalize_datum(datum)

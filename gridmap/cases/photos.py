@@ -25,8 +25,7 @@ def check_count(count, stage):
         raise ValueError(f"unknown photo stage {stage!r}")
     limit = MAX_PHOTOS[stage]
     if count > limit:
-        raise BadInput(f"照片最多 {limit} 张，收到 {count} 张 / at most {limit} photos, got "
-                       f"{count}", field="photos", detail={"limit": limit, "count": count})
+        raise BadInput("error.photos.too_many", limit=limit, count=count, field="photos", detail={"limit": limit, "count": count})
 
 
 def add_photos(entries, refs, stage):
@@ -54,11 +53,9 @@ def set_public(entries, photo_id, public):
         ``public`` is not a boolean.
     """
     if not isinstance(public, bool):
-        raise BadInput(f"public 须为 true 或 false，收到 {public!r} / public must be true or "
-                       f"false, got {public!r}", field="public")
+        raise BadInput("error.photos.bad_public", value=repr(public)[:40], field="public")
     if not any(e["id"] == photo_id for e in entries or ()):
-        raise NotFound(f"该案件没有这张照片：{str(photo_id)[:80]} / the case has no photo "
-                       f"{str(photo_id)[:80]}", field="photo")
+        raise NotFound("error.photos.not_in_case", photo=str(photo_id)[:80], field="photo")
     return [dict(e, public=public) if e["id"] == photo_id else dict(e) for e in entries]
 
 

@@ -105,8 +105,7 @@ class CaseService:
         check_count(len(photos), "report")
         key = fields.pop("idempotency_key") or idempotency_key
         if key is not None and (not isinstance(key, str) or len(key) > 128):
-            raise BadInput("Idempotency-Key 最长 128 字符 / Idempotency-Key is at most 128 "
-                           "characters", field="idempotency_key")
+            raise BadInput("error.cases.long_idempotency_key", field="idempotency_key")
         if key is not None:
             check_plain_text(key, "idempotency_key")
         category = categories[fields["category"]]
@@ -115,9 +114,9 @@ class CaseService:
         route = self.community.router.route_point(fields["lon"], fields["lat"], fields["datum"])
         if route.grid is None:
             raise OutsideServiceArea(
-                f"该位置不在服务范围内：距最近网格 {route.nearest.name} {route.distance_m:.0f} 米 / "
-                f"outside the service area: {route.distance_m:.0f} m from the nearest grid "
-                f"{route.nearest.code}",
+                "error.cases.outside_service_area", distance=round(route.distance_m),
+                grid={"zh": f"{route.nearest.name}（{route.nearest.code}）",
+                      "en": route.nearest.code},
                 detail={"nearest": {"code": route.nearest.code, "name": route.nearest.name},
                         "distance_m": round(route.distance_m, 1), **(
                             {"hint": route.hint} if route.hint else {})})
@@ -157,8 +156,7 @@ class CaseService:
         if not created and feature["properties"].get("idempotency_fingerprint") != fingerprint:
             # a key only replays the report it was made for: knowing someone's key
             # must not hand over their tracking code
-            raise Conflict("该幂等键已用于另一条上报 / this idempotency key was used for a "
-                           "different report", field="idempotency_key")
+            raise Conflict("error.cases.idempotency_key_reused", field="idempotency_key")
         duplicates = [f for f in self.store.near(lon, lat, DUPLICATE_RADIUS_M,
                                                  categories=[category.code], states=OPEN_STATES,
                                                  limit=DUPLICATES_SHOWN + 1,
@@ -195,13 +193,13 @@ class CaseService:
     def get(self, case_id):
         feature = self.store.get(case_id) if isinstance(case_id, str) else None
         if feature is None:
-            raise NotFound(f"没有该案件 / no such case: {str(case_id)[:64]}")
+            raise NotFound("error.cases.no_such_case", case=str(case_id)[:64])
         return feature
 
     def by_tracking(self, code):
         feature = self.store.get_by_tracking(code.strip().upper()) if isinstance(code, str) else None
         if feature is None:
-            raise NotFound("没有该查询码对应的案件 / no case with that tracking code")
+            raise NotFound("error.cases.no_such_tracking_code")
         return feature
 
     def queue(self, grid_codes, args):
@@ -218,9 +216,7 @@ class CaseService:
         categories = _choices(args, "category", self.community.categories, also=CODE)
         overdue = args.get("overdue") or None
         if overdue not in (None, "sign", "handle", "verify", "any"):
-            raise BadInput(f"overdue 须为 sign/handle/verify/any，收到 {overdue[:20]!r} / overdue "
-                           f"must be sign, handle, verify or any, got {overdue[:20]!r}",
-                           field="overdue")
+            raise BadInput("error.cases.bad_overdue", value=repr(overdue[:20]), field="overdue")
         since, until = (_when(args, name, self.clock().tzinfo) for name in ("since", "until"))
         page, per_page = _int(args, "page", 1, 1, 100_000), _int(args, "per_page", 50, 1, 200)
         now = self.clock()
@@ -243,7 +239,7 @@ class CaseService:
         A ``reply`` may carry up to 3 photos (the uploads' bytes, taken after the
         work): checked first, saved once the action passed, before the case."""
         if photos and action != "reply":
-            raise BadInput("只有回复可以附照片 / only a reply may carry photos", field="photos")
+            raise BadInput("error.cases.photos_only_on_reply", field="photos")
         check_count(len(photos), "reply")
         feature, props = self._acted(case_id, action, actor, note, params)
         processed = self._process(photos)  # decoding is the costly check: after the rules
@@ -266,10 +262,7 @@ class CaseService:
         props = apply_action(feature["properties"], action, actor, now, note=note, **params)
         category = self.community.categories.get(props["category"])
         if category is None and action in ("forward", "reply", "reopen"):  # need its limits
-            raise Conflict(
-                f"类别 {props['category']} 已从 categories.json 删除，无法计算时限；请在管理页面把它加回并勾选停用 "
-                f"/ category {props['category']} was removed from categories.json, so its time "
-                "limits are unknown: put it back (admin page: add it, ticked retired)")
+            raise Conflict("error.cases.category_removed", code=props["category"])
         if action == "forward":
             # the receiving grid gets a fresh sign-for clock; handling keeps its deadline
             props["deadlines"]["sign"] = self.community.calendar.add_working_hours(
@@ -299,17 +292,15 @@ class CaseService:
         the grid the case goes to."""
         if to_grid is not None and not (isinstance(to_grid, str) and to_grid in self.community.grids):
             shown = repr(to_grid)[:30]
-            raise BadInput(f"未知网格 {shown} / unknown grid {shown}", field="to_grid")
+            raise BadInput("error.cases.unknown_grid", grid=shown, field="to_grid")
         if to_person is None:
             return
         team = self.community.teams.get(to_grid or grid_code)
         members = [] if team is None else [m.person_id for _, _, _, m in team.slots() if m] + [
             h.person_id for h in team.helpers]
         if not (isinstance(to_person, str) and to_person in members):
-            shown, allowed = repr(to_person)[:30], ", ".join(members) or "无 / none"
-            raise BadInput(f"to_person 须为网格 {to_grid or grid_code} 团队成员的编号，收到 {shown}，"
-                           f"可用：{allowed} / to_person must be the id of a member of grid "
-                           f"{to_grid or grid_code}'s team, got {shown}; allowed: {allowed}",
+            raise BadInput("error.cases.bad_person" if members else "error.cases.bad_person_no_team",
+                           grid=to_grid or grid_code, value=repr(to_person)[:30], allowed=members,
                            field="to_person")
 
     # -- views ----------------------------------------------------------------
@@ -429,8 +420,8 @@ def _choices(args, name, allowed, also=None):
     values = [v.strip() for v in raw.split(",") if v.strip()]
     bad = [v for v in values if v not in allowed and not (also and also.fullmatch(v))]
     if bad:
-        raise BadInput(f"{name} 取值无效：{bad[0][:20]!r}，可用：{', '.join(allowed)} / bad {name} "
-                       f"{bad[0][:20]!r}; allowed: {', '.join(allowed)}", field=name)
+        raise BadInput("error.cases.bad_choice", value=repr(bad[0][:20]), allowed=list(allowed),
+                       field=name)
     return values
 
 
@@ -445,8 +436,7 @@ def _when(args, name, tz):
                 return None  # up to the end of time: no bound
             value += timedelta(days=1)  # a date as the end of a range includes that day
     except ValueError:
-        raise BadInput(f"{name} 须为 ISO 8601 日期或时间，收到 {raw[:30]!r} / {name} must be an "
-                       f"ISO 8601 date or time, got {raw[:30]!r}", field=name) from None
+        raise BadInput("error.cases.bad_time", value=repr(raw[:30]), field=name) from None
     return value if value.tzinfo else value.replace(tzinfo=tz)
 
 
@@ -455,6 +445,5 @@ def _int(args, name, default, low, high):
     if not raw:
         return default
     if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
-        raise BadInput(f"{name} 须为 {low}–{high} 的整数，收到 {raw[:20]!r} / {name} must be an "
-                       f"integer {low}-{high}, got {raw[:20]!r}", field=name)
+        raise BadInput("error.cases.bad_integer", low=low, high=high, value=repr(raw[:20]), field=name)
     return int(raw)

@@ -77,20 +77,18 @@ def _refusal(props, action, actor):
     """``None`` if allowed, else the error to raise."""
     if not (isinstance(action, str) and action in TRANSITIONS):
         shown = repr(action)[:30]
-        return BadInput(f"未知操作 {shown}，可用：{', '.join(TRANSITIONS)} / unknown action "
-                        f"{shown}; allowed: {', '.join(TRANSITIONS)}", field="action")
+        return BadInput("error.workflow.unknown_action", action=shown, allowed=list(TRANSITIONS),
+                        field="action")
     sources, _, roles = TRANSITIONS[action]
     if actor.role not in roles:
-        return Forbidden(f"角色 {actor.role} 不能执行 {action} / role {actor.role} may not {action}")
+        return Forbidden("error.workflow.role_may_not", role=actor.role, action=action)
     if actor.role != RESIDENT and not actor.may_act_on(props["grid_code"]):
-        return Forbidden("无权处理其他网格的案件 / not allowed for cases of other grids")
+        return Forbidden("error.workflow.other_grid")
     if props["state"] not in sources:
-        return Conflict(f"案件当前状态为 {props['state']}，不能 {action}（需要 {'/'.join(sources)}）/ "
-                        f"cannot {action} a case that is {props['state']} "
-                        f"(needs {'/'.join(sources)})", detail={"state": props["state"]})
+        return Conflict("error.workflow.wrong_state", state=props["state"], action=action,
+                        needs="/".join(sources), detail={"state": props["state"]})
     if action == "close" and actor.username in props.get("handlers", []):
-        return Forbidden("核查结案须由处置人以外的人员完成 / the handler may not verify and close "
-                         "their own case")
+        return Forbidden("error.workflow.own_case")
     return None
 
 
@@ -130,8 +128,8 @@ def apply_action(props, action, actor, now, note=None, **params):
     elif action == "cancel":
         reason = params.get("reason")
         if reason not in CANCEL_REASONS:
-            raise BadInput(f"撤销原因须为 {CANCEL_REASONS}，收到 {reason!r} / cancel reason must be "
-                           f"one of {CANCEL_REASONS}, got {reason!r}", field="reason")
+            raise BadInput("error.workflow.bad_cancel_reason", allowed=repr(CANCEL_REASONS),
+                           value=repr(reason)[:40], field="reason")
         event["reason"] = new["cancel_reason"] = reason
     elif action == "rate":
         event["rating"] = new["rating"] = _check_rating(params.get("rating"))
@@ -153,12 +151,11 @@ def apply_action(props, action, actor, now, note=None, **params):
 def _forward(new, params):
     to_grid, to_person = params.get("to_grid"), params.get("to_person")
     if not (to_grid or to_person):
-        raise BadInput("转办须指定 to_grid 或 to_person / forward needs to_grid or to_person",
-                       field="to_grid")
+        raise BadInput("error.workflow.forward_needs_target", field="to_grid")
     change = {"from_grid": new["grid_code"]}
     if to_grid:
         if to_grid == new["grid_code"]:
-            raise BadInput("不能转办到当前网格 / already in that grid", field="to_grid")
+            raise BadInput("error.workflow.same_grid", field="to_grid")
         new["grid_code"] = change["to_grid"] = to_grid
     if to_person:
         new["assignee"] = change["to_person"] = to_person
@@ -168,19 +165,17 @@ def _forward(new, params):
 
 def _check_note(action, note):
     if note is not None and not isinstance(note, str):
-        raise BadInput("说明须为文本 / note must be text", field="note")
+        raise BadInput("error.workflow.note_not_text", field="note")
     note = (note or "").strip()
     if len(note) > NOTE_MAX:
-        raise BadInput(f"说明最长 {NOTE_MAX} 字，收到 {len(note)} / note is at most {NOTE_MAX} "
-                       f"characters, got {len(note)}", field="note")
+        raise BadInput("error.workflow.note_too_long", limit=NOTE_MAX, got=len(note), field="note")
     check_plain_text(note, "note")
     if action in NEEDS_NOTE and not note:
-        raise BadInput(f"{action} 需要填写说明 / {action} needs a note", field="note")
+        raise BadInput("error.workflow.note_needed", action=action, field="note")
     return note or None
 
 
 def _check_rating(value):
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
-        raise BadInput(f"评分须为 1–5 的整数，收到 {value!r} / rating must be an integer 1-5, "
-                       f"got {value!r}", field="rating")
+        raise BadInput("error.workflow.bad_rating", value=repr(value)[:40], field="rating")
     return value

@@ -50,7 +50,7 @@ def check(ctx, file, outline, crs, layer, code_field, code_pattern, sliver_area,
                              sliver_area_m2=sliver_area,
                              code_pattern=code_pattern or DEFAULT_CODE_PATTERN)
     except GridmapError as exc:
-        click.echo(f"gridmap grids check: {exc.message}", err=True)
+        click.echo(f"gridmap grids check: {exc}", err=True)
         if as_json:
             click.echo(json.dumps({"file": str(file), **exc.to_dict()}, ensure_ascii=False, indent=2))
         ctx.exit(EXIT_UNUSABLE)

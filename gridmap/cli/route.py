@@ -27,7 +27,7 @@ from pathlib import Path
 
 import click
 
-from gridmap.errors import BadInput, GridmapError
+from gridmap.errors import BadInput, GridmapError, Msg
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def route(ctx, src, dst, grids_file, crs, code_field, tolerance, datum, lon_col,
         with _replace_atomically(dst, bom=source.bom) as out:
             source.route(router, out, datum=datum.lower(), nearest=nearest, tally=tally)
     except GridmapError as exc:
-        click.echo(f"gridmap route: {exc.message}", err=True)
+        click.echo(f"gridmap route: {exc}", err=True)
         ctx.exit(EXIT_UNUSABLE)
     except OSError as exc:
         click.echo(f"gridmap route: 读写失败 / I/O error: {exc}", err=True)
@@ -100,19 +100,16 @@ def _check_paths(src, dst):
     for role, path in (("IN", src), ("OUT", dst)):
         formats[role] = FORMATS.get(path.suffix.lower())
         if formats[role] is None:
-            raise BadInput(f"{role} 须为 .csv、.geojson 或 .json 文件，收到 {str(path)!r} / "
-                           f"{role} must be a .csv, .geojson or .json file, got {str(path)!r}",
-                           field=role)
+            raise BadInput("error.route.bad_suffix", path=repr(str(path)), field=role)
     if formats["IN"] != formats["OUT"]:
-        raise BadInput(f"IN 是 {formats['IN']}，OUT 须同为 {formats['IN']}，收到 {str(dst)!r} / "
-                       f"IN is {formats['IN']}, so OUT must be {formats['IN']} too (no format "
-                       f"conversion), got {str(dst)!r}", field="OUT")
+        raise BadInput("error.route.formats_differ", format=formats["IN"], path=repr(str(dst)),
+                       field="OUT")
     if not src.is_file():
-        raise BadInput(f"找不到输入文件 / IN not found: {src}", field="IN")
+        raise BadInput("error.route.in_not_found", path=src, field="IN")
     if not dst.parent.is_dir():
-        raise BadInput(f"输出目录不存在 / OUT's folder does not exist: {dst.parent}", field="OUT")
+        raise BadInput("error.route.no_out_folder", path=dst.parent, field="OUT")
     if dst.exists() and os.path.samefile(src, dst):
-        raise BadInput(f"OUT 不能覆盖 IN / OUT must not be IN: {dst}", field="OUT")
+        raise BadInput("error.route.out_is_in", path=dst, field="OUT")
     return formats["IN"]
 
 
@@ -122,9 +119,7 @@ def _refuse_csv_options(ctx):
     given = [f"--{name.replace('_', '-')}" for name in ("lon_col", "lat_col")
              if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT]
     if given:
-        raise BadInput(f"{'/'.join(given)} 只用于 CSV，GeoJSON 用要素的点几何 / "
-                       f"{'/'.join(given)} apply to CSV only; GeoJSON points are read from "
-                       "their geometry", field="lon_col")
+        raise BadInput("error.route.csv_only_options", options="/".join(given), field="lon_col")
 
 
 def _load_router(grids_file, crs, code_field, tolerance):
@@ -143,8 +138,8 @@ def _replace_atomically(path, bom=False):
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     except OSError as exc:
-        raise BadInput(f"无法在 {path.parent} 中写文件 / cannot create a file in "
-                       f"{path.parent}: {exc.strerror}", field="OUT") from exc
+        raise BadInput("error.route.cannot_create", path=path.parent, problem=exc.strerror,
+                       field="OUT") from exc
     try:
         with open(fd, "w", encoding="utf-8-sig" if bom else "utf-8", newline="") as out:
             yield out
@@ -193,24 +188,21 @@ class CsvSource:
         except OSError as exc:
             raise _unreadable(path, exc) from exc
         except csv.Error as exc:
-            raise BadInput(f"IN 的表头无法解析 / cannot parse the header of {path}: {exc}",
+            raise BadInput("error.route.bad_header", path=path, problem=str(exc),
                            field="IN") from exc
         if header is None:
-            raise BadInput(f"IN 是空文件 / IN is empty: {path}", field="IN")
+            raise BadInput("error.route.empty", path=path, field="IN")
         if lon_col == lat_col:
-            raise BadInput(f"--lon-col 与 --lat-col 相同 / --lon-col and --lat-col are both "
-                           f"{lon_col!r}", field="lon_col")
+            raise BadInput("error.route.same_columns", column=repr(lon_col), field="lon_col")
         missing = [c for c in (lon_col, lat_col) if c not in header]
         if missing:
-            hint = ""
-            if len(header) == 1 and any(sep in header[0] for sep in ";\t|"):
-                hint = " (only comma-separated CSV is read)"
-            raise BadInput(f"IN 缺少列 {missing}；现有列：{header} / IN has no column(s) "
-                           f"{missing}; columns found: {header}{hint}. Name them with "
-                           "--lon-col/--lat-col.", field="IN")
+            other_separator = len(header) == 1 and any(sep in header[0] for sep in ";\t|")
+            raise BadInput("error.route.missing_columns_not_comma" if other_separator else
+                           "error.route.missing_columns", missing=repr(missing),
+                           header=repr(header), field="IN")
         doubled = [c for c in (lon_col, lat_col) if header.count(c) > 1]
         if doubled:
-            raise BadInput(f"IN 中列名重复 / IN has several columns named {doubled}", field="IN")
+            raise BadInput("error.route.doubled_columns", columns=repr(doubled), field="IN")
         _refuse_clashes(header, added, "IN")
         return cls(path, header, header.index(lon_col), header.index(lat_col), added, bom)
 
@@ -233,12 +225,10 @@ class CsvSource:
         except UnicodeDecodeError as exc:
             raise _not_utf8(self.path, exc) from exc
         except (pd.errors.ParserError, pd.errors.ParserWarning) as exc:
-            reason = (f"a row has more fields than the header ({width})"
+            reason = (Msg("error.route.extra_fields", width=width)
                       if isinstance(exc, pd.errors.ParserWarning)
                       else str(exc).split("C error: ")[-1].strip())
-            raise BadInput(f"IN 格式错误 / IN is malformed: {reason} (lines counted from 1 "
-                           "with the header; fields holding commas must be quoted)",
-                           field="IN") from exc
+            raise BadInput("error.route.malformed", reason=reason, field="IN") from exc
 
     def _route_chunk(self, chunk, router, out, datum, nearest, tally):
         import numpy as np
@@ -272,26 +262,21 @@ class GeoJsonSource:
         except OSError as exc:
             raise _unreadable(path, exc) from exc
         except ValueError as exc:
-            raise BadInput(f"IN 不是有效的 JSON / IN is not valid JSON: {path}: {exc}",
-                           field="IN") from exc
+            raise BadInput("error.route.bad_json", path=path, problem=str(exc), field="IN") from exc
         if not (isinstance(doc, dict) and doc.get("type") == "FeatureCollection"
                 and isinstance(doc.get("features"), list)):
-            raise BadInput(f"IN 须为 GeoJSON FeatureCollection / IN must be a GeoJSON "
-                           f"FeatureCollection: {path}", field="IN")
+            raise BadInput("error.route.not_feature_collection", path=path, field="IN")
         crs = doc.get("crs") or {}
         props = (crs.get("properties") or {}) if isinstance(crs, dict) else None
         # a crs that is not the old spec's object is named as it is, and refused below
         crs_name = str(props.get("name", "CRS84")) if isinstance(props, dict) else repr(crs)[:60]
         if not any(ok in crs_name for ok in ("CRS84", "4326")):
-            raise BadInput(f"IN 声明的坐标系 {crs_name!r} 不是 WGS 84 经纬度 / IN declares CRS "
-                           f"{crs_name!r}; only WGS 84 lon/lat is read (use --datum for GCJ-02 "
-                           "and BD-09)", field="IN")
+            raise BadInput("error.route.not_wgs84", crs=repr(crs_name), field="IN")
         keys = set()
         for i, feature in enumerate(doc["features"]):
             if not isinstance(feature, dict) or not isinstance(feature.get("properties") or {},
                                                                dict):
-                raise BadInput(f"IN 第 {i + 1} 个要素无效 / IN feature {i + 1} is not a GeoJSON "
-                               "Feature with an object of properties", field="IN")
+                raise BadInput("error.route.bad_feature", number=i + 1, field="IN")
             keys.update(feature.get("properties") or {})
         _refuse_clashes(keys, added, "IN")
         return cls(doc, added)
@@ -344,19 +329,16 @@ def _point_lonlat(feature):
 def _refuse_clashes(names, added, role):
     clashes = [c for c in added if c in names]
     if clashes:
-        raise BadInput(f"{role} 已有列 {clashes}，本命令会写入这些列，请先改名或删除 / {role} "
-                       f"already has {clashes}, which this command writes; rename or drop "
-                       "them first", field=role)
+        raise BadInput("error.route.column_clash", columns=repr(clashes), field=role)
 
 
 def _unreadable(path, exc):
-    return BadInput(f"无法读取输入文件 / cannot read IN: {path}: {exc.strerror or exc}", field="IN")
+    return BadInput("error.route.unreadable", path=path, problem=exc.strerror or str(exc),
+                    field="IN")
 
 
 def _not_utf8(path, exc):
-    return BadInput(f"IN 不是 UTF-8 编码（GBK？请另存为 UTF-8）/ IN is not UTF-8 text (GBK? "
-                    f"save it as UTF-8, e.g. Excel's \"CSV UTF-8\"): {path}: {exc.reason}",
-                    field="IN")
+    return BadInput("error.route.not_utf8", path=path, problem=exc.reason, field="IN")
 
 
 class Tally:

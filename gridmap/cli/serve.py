@@ -25,7 +25,7 @@ def serve(host, port, workers, demo):
     try:  # fail here, once, with a clear message rather than in every worker
         app = create_app()
     except GridmapError as exc:
-        click.echo(f"gridmap: 无法启动 / cannot start: {exc.message}", err=True)
+        click.echo(f"gridmap: 无法启动 / cannot start: {exc}", err=True)
         sys.exit(2)
     community = app.extensions["gridmap"]
     if demo:

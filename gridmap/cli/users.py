@@ -65,7 +65,7 @@ def _run(body):
     try:
         return body()
     except GridmapError as exc:
-        click.echo(f"gridmap: {exc.message}", err=True)
+        click.echo(f"gridmap: {exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)
     except (OSError, sqlite3.Error) as exc:
         click.echo(f"gridmap: 数据目录无法读写 / cannot use the data folder: {exc}", err=True)
@@ -75,8 +75,7 @@ def _run(body):
 def _new_password(password_stdin, generate):
     """The password from stdin, generated (and printed once), or asked twice."""
     if password_stdin and generate:
-        raise BadInput("--password-stdin 与 --generate-password 只能选一个 / use one of "
-                       "--password-stdin and --generate-password")
+        raise BadInput("error.users.one_password_source")
     if password_stdin:
         return sys.stdin.readline().rstrip("\r\n")
     if generate:
@@ -127,7 +126,7 @@ def add(username, roles, grids, name, password_stdin, generate_password, data_di
         check_grid_codes(checked, grids, known=ctx.grid_codes() if grids else None)
         check_label(name, "display_name")
         if ctx.store.get_user(username) is not None:  # before asking for a password
-            raise Conflict(f"用户名 {username!r} 已存在 / username {username!r} is taken")
+            raise Conflict("error.users.username_taken", username=repr(username))
         password = _new_password(password_stdin, generate_password)
         check_password(password)
         user = ctx.store.add_user(username, password, checked, grids, display_name=name)
@@ -192,7 +191,7 @@ def reset_password(username, password_stdin, generate_password, data_dir):
     def body():
         ctx = _Accounts(data_dir)
         if ctx.store.get_user(username) is None:
-            raise NotFound(f"没有用户 {username!r} / no user {username!r}")
+            raise NotFound("error.users.no_such_user", username=repr(username))
         password = _new_password(password_stdin, generate_password)
         check_password(password)
         ctx.store.reset_password(username, password)

@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gridmap.errors import BadInput
+from gridmap.errors import BadInput, Msg
 from gridmap.geo.metric import metric_crs_for, to_metric
 
 log = logging.getLogger(__name__)
@@ -75,20 +75,24 @@ class Issue:
     """One problem found in a grid layer.
 
     ``grid_codes`` holds ``None`` for a grid without a code; ``rows`` holds
-    the 0-based row numbers of the grids involved, in the same order.
+    the 0-based row numbers of the grids involved, in the same order;
+    ``message`` is a :class:`~gridmap.errors.Msg` of the ``errors`` catalog.
     """
 
     kind: str
     severity: str
     grid_codes: list
-    message: str
+    message: Msg
     location: list | None = None
     area_m2: float | None = None
     reason: str | None = None
     rows: list = field(default_factory=list)
 
     def to_dict(self):
-        return asdict(self)
+        """JSON-ready: ``message`` as Chinese then English, with ``message_id`` and ``params``."""
+        doc = asdict(self, dict_factory=lambda items: {k: v for k, v in items if k != "message"})
+        return {**doc, "message": self.message.bilingual(), "message_id": self.message.id,
+                "params": self.message.to_json()["params"]}
 
 
 @dataclass
@@ -130,14 +134,14 @@ class CheckReport:
     def format_text(self):
         n, e, w = self.grid_count, len(self.errors), len(self.warnings)
         if not self.issues:
-            return f"{n} 个网格，未发现问题 / {n} grids, no problems found"
-        lines = [f"{n} 个网格：{e} 个错误，{w} 个警告 / {n} grids: {e} errors, {w} warnings"]
+            return Msg("error.check.summary_clean", count=n).bilingual()
+        lines = [Msg("error.check.summary", count=n, errors=e, warnings=w).bilingual()]
         for issue in self.issues:
             where = "" if issue.location is None else (
                 f" @ {issue.location[0]:.8f}, {issue.location[1]:.8f}")
             area = "" if issue.area_m2 is None else f" {_format_area(issue.area_m2)}"
             lines.append(f"{issue.severity.upper():7} {issue.kind}{where}{area}")
-            lines.append(f"        {issue.message}")
+            lines.append(f"        {issue.message.bilingual()}")
         return "\n".join(lines)
 
 
@@ -230,17 +234,17 @@ def _check_geometries(geoms, codes):
     valid = shapely.is_valid(geoms)
     labels = _labels(codes)
 
-    def issue(kind, row, zh, en, location=None, reason=None):
-        name = labels[row]
-        issues.append(Issue(kind, SEVERITY[kind], [codes[row]], f"网格 {name} {zh} / grid {name} {en}",
+    def issue(kind, row, message, location=None, reason=None):
+        issues.append(Issue(kind, SEVERITY[kind], [codes[row]], message,
                             location=location, reason=reason, rows=[int(row)]))
 
     for row in np.flatnonzero(missing | empty):
         what = "null" if missing[row] else "empty"
-        issue("empty_geometry", row, f"没有几何（{what}）", f"has no geometry ({what})", reason=what)
+        issue("empty_geometry", row, Msg("error.check.no_geometry", grid=labels[row], what=what),
+              reason=what)
     for row in np.flatnonzero(~missing & ~empty & ~polygonal):
         name = geoms[row].geom_type
-        issue("not_polygon", row, f"不是面而是 {name}", f"is a {name}, not a polygon",
+        issue("not_polygon", row, Msg("error.check.not_polygon", grid=labels[row], type=name),
               _point(shapely.point_on_surface(geoms[row])), name)
     shapes[polygonal & valid] = geoms[polygonal & valid]
     for row in np.flatnonzero(polygonal & ~valid):
@@ -250,8 +254,8 @@ def _check_geometries(geoms, codes):
         location = _reason_location(reason)
         if location is None and not fixed.is_empty:
             location = _point(shapely.point_on_surface(fixed))
-        issue("invalid_geometry", row, f"几何无效：{reason}", f"has invalid geometry: {reason}",
-              location, reason)
+        issue("invalid_geometry", row,
+              Msg("error.check.invalid_geometry", grid=labels[row], reason=reason), location, reason)
     return issues, shapes
 
 
@@ -266,31 +270,28 @@ def _check_codes(gdf, code_field, codes, pattern, shapes):
     if codes is None:
         columns = ", ".join(str(c) for c in gdf.columns if c != gdf.geometry.name) or "-"
         return [Issue("missing_code_field", SEVERITY["missing_code_field"], [],
-                      f"没有编码字段 {code_field!r}（现有字段：{columns}）/ "
-                      f"no code field {code_field!r} (fields present: {columns})",
+                      Msg("error.check.no_code_field", code_field=repr(code_field), fields=columns),
                       reason=code_field)]
     locate = _points(shapely.point_on_surface(shapes))
     issues, seen = [], {}
     for row, code in enumerate(codes):
         if code is None:
             issues.append(Issue("missing_code", SEVERITY["missing_code"], [None],
-                                f"网格 #{row} 没有编码 / grid #{row} has no code",
+                                Msg("error.check.missing_code", row=row),
                                 location=locate[row], rows=[row]))
             continue
         seen.setdefault(code, []).append(row)
         if not pattern.fullmatch(code):
             issues.append(Issue("bad_code", SEVERITY["bad_code"], [code],
-                                f"网格 #{row} 的编码 {code!r} 不符合规则 {pattern.pattern}"
-                                f"（15 位：500114 + 3 位街道 + 3 位社区 + 3 位序号）/ "
-                                f"grid #{row} code {code!r} does not match {pattern.pattern} "
-                                "(15 digits: 500114 + subdistrict + community + sequence)",
+                                Msg("error.check.bad_code", row=row, code=repr(code),
+                                    pattern=pattern.pattern),
                                 location=locate[row], reason=pattern.pattern, rows=[row]))
     for code, rows in seen.items():
         if len(rows) > 1:
             listed = ", ".join(f"#{r}" for r in rows)
             issues.append(Issue("duplicate_code", SEVERITY["duplicate_code"], [code] * len(rows),
-                                f"编码 {code} 被 {len(rows)} 个网格重复使用（{listed}）/ "
-                                f"code {code} is used by {len(rows)} grids ({listed})",
+                                Msg("error.check.duplicate_code", code=code, count=len(rows),
+                                    rows=listed),
                                 location=locate[rows[0]], rows=rows))
     return issues
 
@@ -307,8 +308,8 @@ def _check_overlaps(ctx):
         a, b = ctx.rows[left[k]], ctx.rows[right[k]]
         issues.append(ctx.issue(
             "sliver_overlap" if area < ctx.sliver else "overlap", [a, b],
-            f"网格 {ctx.label(a)} 与 {ctx.label(b)} 重叠 {_format_area(area)} / "
-            f"grids {ctx.label(a)} and {ctx.label(b)} overlap by {_format_area(area)}",
+            Msg("error.check.overlap", grid=ctx.label(a), other=ctx.label(b),
+                area=_format_area(area)),
             location, area))
     return issues
 
@@ -327,8 +328,7 @@ def _check_gaps(ctx, outline):
         beside += f" …(+{len(rows) - 10})" if len(rows) > 10 else ""
         issues.append(ctx.issue(
             "sliver_gap" if area < ctx.sliver else "gap", rows,
-            f"网格之间有 {_format_area(area)} 的空隙（相邻网格：{beside}）/ "
-            f"gap of {_format_area(area)} not covered by any grid (next to: {beside})",
+            Msg("error.check.gap", area=_format_area(area), beside=beside),
             location, area))
     return issues
 
@@ -342,8 +342,7 @@ def _check_outside(ctx, outline):
         row = ctx.rows[outside[k]]
         issues.append(ctx.issue(
             "outside_outline", [row],
-            f"网格 {ctx.label(row)} 有 {_format_area(area)} 在社区边界外 / "
-            f"{_format_area(area)} of grid {ctx.label(row)} lies outside the outline",
+            Msg("error.check.outside_outline", grid=ctx.label(row), area=_format_area(area)),
             location, area))
     return issues
 
@@ -368,9 +367,7 @@ def _check_vertices(ctx):
         a, b = ctx.rows[owner[p]], ctx.rows[g]
         issues.append(ctx.issue(
             "unshared_vertex", [a, b],
-            f"网格 {ctx.label(a)} 的顶点落在网格 {ctx.label(b)} 的边上，但 {ctx.label(b)} "
-            f"在此没有顶点 / a vertex of grid {ctx.label(a)} lies on an edge of grid "
-            f"{ctx.label(b)}, which has no vertex there",
+            Msg("error.check.unshared_vertex", grid=ctx.label(a), other=ctx.label(b)),
             [float(coords[p, 0]), float(coords[p, 1])]))
     return issues
 
@@ -387,7 +384,7 @@ def _outline_geometry(outline):
     parts = parts[~shapely.is_missing(parts)]
     merged = _polygonal_part(shapely.make_valid(shapely.union_all(shapely.make_valid(parts))))
     if merged.is_empty:
-        raise BadInput("社区边界没有面 / the outline holds no polygon", field="outline")
+        raise BadInput("error.checks.no_outline_polygon", field="outline")
     return merged
 
 
@@ -466,9 +463,8 @@ def _compile_pattern(code_pattern):
     try:
         return re.compile(code_pattern, re.ASCII)
     except (re.error, TypeError) as exc:
-        raise BadInput(f"编码规则不是有效的正则表达式：{code_pattern!r}（{exc}）/ "
-                       f"code pattern is not a valid regular expression: {code_pattern!r} ({exc})",
-                       field="code_pattern") from exc
+        raise BadInput("error.checks.bad_code_pattern", pattern=repr(code_pattern)[:80],
+                       problem=str(exc), field="code_pattern") from exc
 
 
 def _check_sliver_area(value):
@@ -477,7 +473,5 @@ def _check_sliver_area(value):
     except (TypeError, ValueError):
         value = float("nan")
     if not math.isfinite(value) or value < 0:
-        raise BadInput(f"碎片面积阈值必须是 ≥ 0 的数，收到 {value!r} / "
-                       f"sliver_area_m2 must be a number >= 0, got {value!r}",
-                       field="sliver_area_m2")
+        raise BadInput("error.checks.bad_sliver_area", value=repr(value), field="sliver_area_m2")
     return value

@@ -12,7 +12,7 @@ import reprlib
 
 import numpy as np
 
-from gridmap.errors import BadCoordinate
+from gridmap.errors import BadCoordinate, Msg
 
 #: Bounding box of China used by the GCJ-02 rules: (min_lon, min_lat,
 #: max_lon, max_lat), in shapely's ``bounds`` order. A rectangle, not the
@@ -20,9 +20,7 @@ from gridmap.errors import BadCoordinate
 CHINA_BBOX = (73.66, 3.86, 135.05, 53.55)
 
 _RANGES = {"lon": (-180.0, 180.0), "lat": (-90.0, 90.0)}
-_NAMES_ZH = {"lon": "经度 lon", "lat": "纬度 lat"}
-_SWAP_HINT_ZH = "（经纬度是否颠倒？参数顺序为 lon, lat）"
-_SWAP_HINT_EN = " (did you swap lon and lat? the order is lon, lat)"
+_NAMES = {"lon": "error.name.lon", "lat": "error.name.lat"}
 
 _repr = reprlib.Repr()
 _repr.maxstring = 60
@@ -145,9 +143,8 @@ def validate_converted(lon, lat, datum, received):
         if not lo <= value <= hi:
             shown = _show(original)
             raise BadCoordinate(
-                f"{_NAMES_ZH[field]} {shown} ({datum}) 换算为 WGS 84 后为 {value!r}，"
-                f"超出范围 [{lo:g}, {hi:g}] / {field} {shown} in {datum} is {value!r} in WGS 84, "
-                f"out of range [{lo:g}, {hi:g}]",
+                "error.coordinate.converted_out_of_range", name=Msg(_NAMES[field]), value=shown,
+                datum=datum, wgs84=value, low=lo, high=hi,
                 field=field, detail={"received": shown, "datum": datum, "wgs84": value,
                                      "allowed": [lo, hi]})
     return lon, lat
@@ -210,10 +207,9 @@ def _as_number(value, field):
     """
     if not _is_real(value):
         lo, hi = _RANGES[field]
-        shown = f"{_show(value)} ({type(value).__name__})"
         raise BadCoordinate(
-            f"{_NAMES_ZH[field]} 必须是数字，收到 {shown}；允许范围 [{lo:g}, {hi:g}]"
-            f" / {field} must be a number, got {shown}; allowed range [{lo:g}, {hi:g}]",
+            "error.coordinate.not_a_number", name=Msg(_NAMES[field]), value=_show(value),
+            type=type(value).__name__, low=lo, high=hi,
             field=field, detail={"received": _show(value), "allowed": [lo, hi]})
     try:
         return float(value)
@@ -228,8 +224,7 @@ def _as_float(value, field):
         lo, hi = _RANGES[field]
         shown = _show(value)
         raise BadCoordinate(
-            f"{_NAMES_ZH[field]} 必须是有限数，收到 {shown}；允许范围 [{lo:g}, {hi:g}]"
-            f" / {field} must be finite, got {shown}; allowed range [{lo:g}, {hi:g}]",
+            "error.coordinate.not_finite", name=Msg(_NAMES[field]), value=shown, low=lo, high=hi,
             field=field, detail={"received": shown, "allowed": [lo, hi]})
     return number
 
@@ -238,11 +233,8 @@ def _range_error(field, value, swapped):
     lo, hi = _RANGES[field]
     shown = _show(value)
     return BadCoordinate(
-        f"{_NAMES_ZH[field]} 超出范围 [{lo:g}, {hi:g}]: {shown}"
-        f"{_SWAP_HINT_ZH if swapped else ''}"
-        f" / {field} out of range [{lo:g}, {hi:g}]: {shown}"
-        f"{_SWAP_HINT_EN if swapped else ''}",
-        field=field,
+        "error.coordinate.out_of_range_swapped" if swapped else "error.coordinate.out_of_range",
+        name=Msg(_NAMES[field]), value=shown, low=lo, high=hi, field=field,
         detail={"received": shown, "allowed": [lo, hi], "looks_swapped": swapped})
 
 
@@ -250,14 +242,11 @@ def _as_float_array(values, field):
     try:
         array = np.asarray(values)
     except (TypeError, ValueError) as exc:  # ragged lists and the like
-        raise BadCoordinate(
-            f"{field}s 不是数字数组: {exc} / {field}s is not an array of numbers: {exc}",
-            field=field) from None
+        raise BadCoordinate("error.coordinate.not_an_array", problem=str(exc),
+                            field=field) from None
     if array.dtype.kind not in "iuf":
         raise BadCoordinate(
-            f"{field}s 必须是数字数组，收到 dtype {array.dtype}"
-            f" / {field}s must be an array of real numbers, got dtype {array.dtype}",
-            field=field, detail={"received_dtype": str(array.dtype)})
+            "error.coordinate.bad_dtype", dtype=str(array.dtype), field=field, detail={"received_dtype": str(array.dtype)})
     return array.astype(np.float64, copy=False)
 
 
@@ -266,11 +255,9 @@ def _as_float_arrays(lons, lats):
     lons = _as_float_array(lons, "lon")
     lats = _as_float_array(lats, "lat")
     if lons.shape != lats.shape:
-        sizes = (f"{len(lons)} 与 {len(lats)}", f"{len(lons)} and {len(lats)}") \
-            if lons.ndim == lats.ndim == 1 else \
-            (f"{lons.shape} 与 {lats.shape}", f"{lons.shape} and {lats.shape}")
+        one_d = lons.ndim == lats.ndim == 1
         raise BadCoordinate(
-            f"lons 与 lats 的长度必须相同，收到 {sizes[0]}"
-            f" / lons and lats must have the same length, got {sizes[1]}",
+            "error.coordinate.lengths_differ", lons=len(lons) if one_d else str(lons.shape),
+            lats=len(lats) if one_d else str(lats.shape),
             detail={"lon_shape": list(lons.shape), "lat_shape": list(lats.shape)})
     return lons, lats

@@ -80,13 +80,9 @@ def normalize_datum(name):
         canonical = _ALIASES.get(name.strip().lower())
         if canonical is not None:
             return canonical
-    allowed = ", ".join(DATUMS)
     shown = repr(name) if len(repr(name)) <= 60 else repr(name)[:57] + "..."
     raise BadInput(
-        f"未知的坐标系 datum: {shown}；允许 {allowed}"
-        f" / unknown datum {shown}; allowed: {allowed}"
-        " (or an alias: wgs-84, gps, cgcs2000, gcj-02, mars, amap, bd-09, baidu)",
-        field="datum", detail={"allowed": list(DATUMS)})
+        "error.datum.unknown", value=shown, allowed=list(DATUMS), field="datum", detail={"allowed": list(DATUMS)})
 
 
 # --- the formulas, each written once over a namespace (math or numpy) ----

@@ -63,15 +63,10 @@ def read_grid_file(path, crs=None, layer=None):
     try:
         gdf = geopandas.read_file(source, layer=layer, engine="pyogrio")
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError) as exc:
-        raise InvalidBoundary(
-            f"无法读取网格文件 {name}：{exc} / cannot read grid file {name}: {exc}",
-            field="file",
-        ) from exc
+        raise InvalidBoundary("error.gridfile.unreadable", name=name, problem=str(exc),
+                              field="file") from exc
     if len(gdf) == 0:
-        raise InvalidBoundary(
-            f"网格文件 {name} 没有要素 / grid file {name} has no features",
-            field="file",
-        )
+        raise InvalidBoundary("error.gridfile.no_features", name=name, field="file")
     _refuse_non_polygons(gdf, name)
     if user_crs is not None and _is_undeclared_geojson(path):
         gdf = gdf.set_crs(None, allow_override=True)  # GDAL's WGS 84 is only a default
@@ -87,54 +82,34 @@ def _parse_crs(crs):
     try:
         return pyproj.CRS.from_user_input(crs)
     except pyproj.exceptions.CRSError as exc:
-        raise BadInput(
-            f"无法识别的坐标系 {crs!r} / unknown CRS {crs!r} "
-            "(use e.g. EPSG:4326, EPSG:32649, EPSG:4545)",
-            field="crs",
-        ) from exc
+        raise BadInput("error.gridfile.unknown_crs", crs=repr(crs), field="crs") from exc
 
 
 def _source(path, name, layer):
     """The string to hand to GDAL, after checking the path itself."""
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
-        raise InvalidBoundary(
-            f"不支持的网格文件类型 {name}（支持 {', '.join(SUFFIXES)}）/ "
-            f"unsupported grid file type {name} (allowed: {', '.join(SUFFIXES)})",
-            field="file",
-        )
+        raise InvalidBoundary("error.gridfile.unsupported_type", name=name,
+                              allowed=list(SUFFIXES), field="file")
     if not path.is_file():
-        raise InvalidBoundary(
-            f"网格文件不存在：{name} / grid file not found: {name}", field="file"
-        )
+        raise InvalidBoundary("error.gridfile.not_found", name=name, field="file")
     if suffix != ".zip":
         return name
     try:
         with zipfile.ZipFile(path) as archive:
             members = [m for m in archive.namelist() if m.lower().endswith(".shp")]
     except (zipfile.BadZipFile, OSError) as exc:
-        raise InvalidBoundary(
-            f"无法打开压缩包 {name}：{exc} / cannot open zip archive {name}: {exc}",
-            field="file",
-        ) from exc
+        raise InvalidBoundary("error.gridfile.bad_zip", name=name, problem=str(exc),
+                              field="file") from exc
     if not members:
-        raise InvalidBoundary(
-            f"压缩包 {name} 中没有 .shp 文件 / zip archive {name} holds no .shp file",
-            field="file",
-        )
+        raise InvalidBoundary("error.gridfile.zip_without_shp", name=name, field="file")
     stems = {PurePosixPath(m).stem: m for m in members}
     if layer is None and len(members) > 1:
-        raise InvalidBoundary(
-            f"压缩包 {name} 中有多个图层，请指定其一：{', '.join(stems)} / "
-            f"zip archive {name} holds several layers, pick one: {', '.join(stems)}",
-            field="layer",
-        )
+        raise InvalidBoundary("error.gridfile.zip_several_layers", name=name,
+                              layers=list(stems), field="layer")
     if layer is not None and layer not in stems:
-        raise InvalidBoundary(
-            f"压缩包 {name} 中没有图层 {layer!r}（有：{', '.join(stems)}）/ "
-            f"zip archive {name} has no layer {layer!r} (it has: {', '.join(stems)})",
-            field="layer",
-        )
+        raise InvalidBoundary("error.gridfile.zip_no_such_layer", name=name, layer=repr(layer),
+                              layers=list(stems), field="layer")
     member = stems[layer] if layer is not None else members[0]
     return f"/vsizip/{path.resolve()}/{member}"
 
@@ -143,26 +118,18 @@ def _pick_layer(source, name, layer):
     try:
         layers = [str(row[0]) for row in pyogrio.list_layers(source)]
     except (pyogrio.errors.DataSourceError, OSError) as exc:
-        raise InvalidBoundary(
-            f"无法读取网格文件 {name}：{exc} / cannot read grid file {name}: {exc}",
-            field="file",
-        ) from exc
+        raise InvalidBoundary("error.gridfile.unreadable", name=name, problem=str(exc),
+                              field="file") from exc
     if source.startswith("/vsizip/"):
         return None  # the archive member was chosen by _source
     if layer is None:
         if len(layers) > 1:
-            raise InvalidBoundary(
-                f"网格文件 {name} 中有多个图层，请指定其一：{', '.join(layers)} / "
-                f"grid file {name} holds several layers, pick one: {', '.join(layers)}",
-                field="layer",
-            )
+            raise InvalidBoundary("error.gridfile.several_layers", name=name, layers=layers,
+                                  field="layer")
         return layers[0] if layers else None
     if layer not in layers:
-        raise InvalidBoundary(
-            f"网格文件 {name} 中没有图层 {layer!r}（有：{', '.join(layers)}）/ "
-            f"grid file {name} has no layer {layer!r} (it has: {', '.join(layers)})",
-            field="layer",
-        )
+        raise InvalidBoundary("error.gridfile.no_such_layer", name=name, layer=repr(layer),
+                              layers=layers, field="layer")
     return layer
 
 
@@ -174,9 +141,7 @@ def _refuse_non_polygons(gdf, name):
         shown = ", ".join(f"#{i} {types[i]}" for i in bad[:5])
         more = f" …(+{len(bad) - 5})" if len(bad) > 5 else ""
         raise InvalidBoundary(
-            f"网格文件 {name} 含非面要素（行号从 0 起）：{shown}{more} / "
-            f"grid file {name} holds non-polygon features (rows from 0): {shown}{more}",
-            field="file",
+            "error.gridfile.non_polygons", name=name, shown=shown + more, field="file",
             detail={"rows": [int(i) for i in bad]},
         )
 
@@ -184,19 +149,11 @@ def _refuse_non_polygons(gdf, name):
 def _set_crs(gdf, user_crs, name):
     if gdf.crs is None:
         if user_crs is None:
-            raise InvalidBoundary(
-                f"网格文件 {name} 没有声明坐标系（缺少 .prj？），请用 --crs 指定 / "
-                f"grid file {name} declares no CRS (missing .prj?); give one with --crs",
-                field="crs",
-            )
+            raise InvalidBoundary("error.gridfile.no_crs", name=name, field="crs")
         return gdf.set_crs(user_crs)
     if user_crs is not None and not _same_crs(gdf.crs, user_crs):
-        raise InvalidBoundary(
-            f"网格文件 {name} 声明的坐标系是 {_crs_label(gdf.crs)}，与指定的 "
-            f"{_crs_label(user_crs)} 不同 / grid file {name} declares "
-            f"{_crs_label(gdf.crs)}, which differs from the given {_crs_label(user_crs)}",
-            field="crs",
-        )
+        raise InvalidBoundary("error.gridfile.crs_differs", name=name,
+                              declared=_crs_label(gdf.crs), given=_crs_label(user_crs), field="crs")
     return gdf
 
 
@@ -231,10 +188,4 @@ def _refuse_bad_coordinates(gdf, name):
     finite = np.isfinite(coords).all()
     in_range = finite and (np.abs(coords[:, 0]) <= 180).all() and (np.abs(coords[:, 1]) <= 90).all()
     if not in_range:
-        raise InvalidBoundary(
-            f"网格文件 {name} 的坐标无法换算为经纬度（坐标系声明错误？）/ "
-            f"coordinates in grid file {name} do not convert to lon/lat "
-            "(is the declared or given CRS wrong? GeoJSON without a crs member "
-            "counts as WGS 84 unless --crs is given)",
-            field="crs",
-        )
+        raise InvalidBoundary("error.gridfile.not_lonlat", name=name, field="crs")

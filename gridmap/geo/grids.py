@@ -33,11 +33,10 @@ def make_grid_code(county, subdistrict, community, seq):
     parts = {"county": (county, 6), "subdistrict": (subdistrict, 3), "community": (community, 3)}
     for name, (value, width) in parts.items():
         if not (isinstance(value, str) and value.isdigit() and len(value) == width):
-            raise InvalidBoundary(
-                f"{name} 代码须为 {width} 位数字，收到 {value!r} / "
-                f"{name} code must be {width} digits, got {value!r}")
+            raise InvalidBoundary("error.grids.bad_code_part", name=name, width=width,
+                                  value=repr(value)[:40])
     if not (isinstance(seq, int) and 1 <= seq <= 999):
-        raise InvalidBoundary(f"网格序号须为 1–999，收到 {seq!r} / grid sequence must be 1-999, got {seq!r}")
+        raise InvalidBoundary("error.grids.bad_sequence", value=repr(seq)[:40])
     return f"{county}{subdistrict}{community}{seq:03d}"
 
 
@@ -64,22 +63,20 @@ class GridSet:
     def __init__(self, grids):
         grids = sorted(grids, key=lambda g: g.code)
         if not grids:
-            raise InvalidBoundary("网格文件中没有网格 / the grid file has no grids")
+            raise InvalidBoundary("error.grids.no_grids")
         codes = [g.code for g in grids]
         dupes = sorted({c for c in codes if codes.count(c) > 1})
         if dupes:
-            raise InvalidBoundary(f"网格代码重复 / duplicate grid codes: {', '.join(dupes)}")
+            raise InvalidBoundary("error.grids.duplicate_codes", codes=dupes)
         for g in grids:
             if not g.code:
-                raise InvalidBoundary("有网格缺少代码 / a grid has no code")
+                raise InvalidBoundary("error.grids.missing_code")
             if g.geometry is None or g.geometry.is_empty or g.geometry.geom_type not in (
                     "Polygon", "MultiPolygon"):
-                raise InvalidBoundary(
-                    f"网格 {g.code} 的几何不是面 / grid {g.code} geometry is not a polygon")
+                raise InvalidBoundary("error.grids.not_polygon", code=g.code)
             if not g.geometry.is_valid:
-                raise InvalidBoundary(
-                    f"网格 {g.code} 的多边形无效：{shapely.is_valid_reason(g.geometry)} / "
-                    f"grid {g.code} polygon is invalid: {shapely.is_valid_reason(g.geometry)}")
+                raise InvalidBoundary("error.grids.invalid_polygon", code=g.code,
+                                      reason=shapely.is_valid_reason(g.geometry))
         self.grids = tuple(grids)
         self.codes = tuple(codes)
         self.geometries = np.array([g.geometry for g in grids], dtype=object)
@@ -121,14 +118,14 @@ class GridSet:
             props = dict(feat.get("properties") or {})
             code = _code_text(props.get(code_field))
             if code is None:
-                raise InvalidBoundary(
-                    f"{source}: 第 {i + 1} 个要素缺少 {code_field} / feature {i + 1} has no {code_field}")
+                raise InvalidBoundary("error.grids.feature_without_code", source=source,
+                                      number=i + 1, code_field=code_field)
             geom = feat.get("geometry")
             try:
                 geometry = shapely.from_geojson(json.dumps(geom)) if geom else None
             except shapely.errors.GEOSException as exc:
-                raise InvalidBoundary(
-                    f"{source}: 网格 {code} 的几何无法读取 / grid {code} geometry unreadable: {exc}") from exc
+                raise InvalidBoundary("error.grids.unreadable_geometry", source=source, code=code,
+                                      problem=str(exc)) from exc
             grids.append(Grid(code=code, name=str(props.get("name") or code),
                               name_en=str(props.get("name_en") or ""),
                               geometry=geometry, properties=props))
@@ -138,9 +135,8 @@ class GridSet:
     def from_frame(cls, frame, code_field="grid_code"):
         """Build from a GeoDataFrame in EPSG:4326 (see ``gridfile.read_grid_file``)."""
         if code_field not in frame.columns:
-            raise InvalidBoundary(
-                f"缺少代码字段 {code_field!r}，现有字段：{list(frame.columns)} / "
-                f"no code field {code_field!r}; fields: {list(frame.columns)}")
+            raise InvalidBoundary("error.grids.no_code_field", code_field=repr(code_field),
+                                  fields=[str(c) for c in frame.columns])
         props = frame.drop(columns=frame.geometry.name).to_dict("records")
         features = [{"properties": p, "geometry": json.loads(shapely.to_geojson(g)) if g else None}
                     for p, g in zip(props, frame.geometry.values)]
@@ -153,13 +149,12 @@ class GridSet:
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise InvalidBoundary(f"找不到网格文件 / grid file not found: {path}") from None
+            raise InvalidBoundary("error.grids.file_not_found", path=str(path)) from None
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InvalidBoundary(f"网格文件无法读取 / grid file unreadable: {path}: {exc}") from exc
+            raise InvalidBoundary("error.grids.file_unreadable", path=str(path),
+                                  problem=str(exc)) from exc
         if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
-            raise InvalidBoundary(
-                f"网格文件须为 GeoJSON FeatureCollection / grid file must be a GeoJSON "
-                f"FeatureCollection: {path}")
+            raise InvalidBoundary("error.grids.not_feature_collection", path=str(path))
         return cls.from_features(doc.get("features") or [], code_field=code_field, source=str(path))
 
 

@@ -49,9 +49,7 @@ def metric_crs_for(geoms):
     """
     xmin, ymin, xmax, ymax = shapely.total_bounds(geoms)
     if not all(math.isfinite(v) for v in (xmin, ymin, xmax, ymax)):
-        raise BadCoordinate(
-            "几何为空，无法确定投影 / no coordinates to choose a metric CRS from"
-        )
+        raise BadCoordinate("error.coordinate.no_coordinates")
     return local_metric_crs((xmin + xmax) / 2.0, (ymin + ymax) / 2.0)
 
 
@@ -99,15 +97,9 @@ def _check_lon_lat(lon, lat):
     try:
         lon, lat = float(lon), float(lat)
     except (TypeError, ValueError):
-        raise BadCoordinate(
-            f"坐标必须是数字，收到 lon={lon!r}, lat={lat!r} / "
-            f"coordinates must be numbers, got lon={lon!r}, lat={lat!r}"
-        ) from None
+        raise BadCoordinate("error.coordinate.not_numbers", lon=repr(lon)[:40],
+                            lat=repr(lat)[:40]) from None
     if not (math.isfinite(lon) and -180.0 <= lon <= 180.0
             and math.isfinite(lat) and -90.0 <= lat <= 90.0):
-        raise BadCoordinate(
-            f"坐标超出范围：lon={lon}, lat={lat}（经度 -180..180，纬度 -90..90）/ "
-            f"coordinate out of range: lon={lon}, lat={lat} "
-            "(lon must be -180..180, lat -90..90)"
-        )
+        raise BadCoordinate("error.coordinate.point_out_of_range", lon=str(lon), lat=str(lat))
     return lon, lat

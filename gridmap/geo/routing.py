@@ -129,8 +129,7 @@ class Router:
     def __init__(self, grids, tolerance_m=50.0, max_cells=None):
         if not (isinstance(tolerance_m, (int, float)) and math.isfinite(tolerance_m)
                 and tolerance_m >= 0):
-            raise BadInput(f"容差须为非负米数，收到 {tolerance_m!r} / "
-                           f"tolerance must be a non-negative number of metres, got {tolerance_m!r}",
+            raise BadInput("error.routing.bad_tolerance", value=repr(tolerance_m)[:40],
                            field="tolerance_m")
         self.grids = grids
         self.tolerance_m = float(tolerance_m)

@@ -113,8 +113,8 @@ class PhotoStore:
         except OSError as exc:
             if is_disk_full(exc):  # the temporary file is gone again: room brings it back
                 log.error("no room to save a photo in %s: %s", self.root, exc)
-                raise DiskFull(("照片", "the photo")) from exc
-            raise StoreError(f"照片无法保存 / cannot save the photo: {exc}") from exc
+                raise DiskFull("error.what.photo") from exc
+            raise StoreError("error.photos.cannot_save", problem=str(exc)) from exc
         return [PhotoRef(p.id, p.width, p.height, p.thumb_width, p.thumb_height) for p in photos]
 
     def path(self, photo_id, thumb=False):
@@ -126,11 +126,10 @@ class PhotoStore:
             ``photo_id`` is no photo id, or no such photo is stored (404).
         """
         if not isinstance(photo_id, str) or not ID_RE.fullmatch(photo_id):
-            raise NotFound(f"没有这张照片：{str(photo_id)[:80]!r} / no such photo: "
-                           f"{str(photo_id)[:80]!r}", field="photo")
+            raise NotFound("error.photos.no_such_photo", photo=repr(str(photo_id)[:80]), field="photo")
         path = self.root / photo_id[:2] / f"{photo_id}{THUMB_SUFFIX if thumb else SUFFIX}"
         if not path.is_file():
-            raise NotFound(f"没有这张照片：{photo_id} / no such photo: {photo_id}", field="photo")
+            raise NotFound("error.photos.no_such_photo", photo=photo_id, field="photo")
         return path
 
     def open(self, photo_id, thumb=False):
@@ -139,8 +138,7 @@ class PhotoStore:
         try:
             return open(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb")
         except FileNotFoundError as exc:  # swept meanwhile
-            raise NotFound(f"没有这张照片：{photo_id} / no such photo: {photo_id}",
-                           field="photo") from exc
+            raise NotFound("error.photos.no_such_photo", photo=photo_id, field="photo") from exc
 
     def read(self, photo_id, thumb=False):
         """The stored JPEG (or thumbnail) bytes."""

@@ -135,11 +135,8 @@ def sniff(data, field="photo"):
         return "WEBP"
     for test, name in UNSUPPORTED:
         if test(head):
-            raise UnsupportedPhotoType(
-                f"不支持 {name} 格式的图片，请上传 JPEG、PNG 或 WebP / {name} images are not "
-                "supported: upload a JPEG, PNG or WebP", field=field, detail={"type": name})
-    raise NotAnImage("该文件不是图片（须为 JPEG、PNG 或 WebP） / the file is not an image "
-                     "(a JPEG, PNG or WebP is needed)", field=field)
+            raise UnsupportedPhotoType("error.photos.unsupported_type", type=name, field=field, detail={"type": name})
+    raise NotAnImage("error.photos.not_an_image", field=field)
 
 
 def process(data, field="photo"):
@@ -163,14 +160,13 @@ def process(data, field="photo"):
         :class:`UnsupportedPhotoType`, :class:`PhotoTooManyPixels`, :class:`DamagedPhoto`.
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise BadInput(f"{field} 须为文件 / {field} must be a file", field=field)
+        raise BadInput("error.photos.not_a_file", field=field)
     if len(data) > MAX_BYTES:
         raise PhotoTooLarge(
-            f"图片过大：{len(data) / 2**20:.1f} MB，每张最多 {MAX_BYTES // 2**20} MB / the image "
-            f"is too large: {len(data) / 2**20:.1f} MB, at most {MAX_BYTES // 2**20} MB each",
+            "error.photos.too_large", size_mb=len(data) / 2**20, limit_mb=MAX_BYTES // 2**20,
             field=field, detail={"size_bytes": len(data), "limit_bytes": MAX_BYTES})
     if not data:
-        raise NotAnImage("文件为空 / the file is empty", field=field)
+        raise NotAnImage("error.photos.empty", field=field)
     if ImageFile.LOAD_TRUNCATED_IMAGES:  # someone switched it on: we would take grey padding
         raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES must stay False")
     kind = sniff(data, field)
@@ -223,8 +219,7 @@ def _upright(img):
 
 def _damaged(kind, field, exc):
     log.info("refused a damaged %s upload: %s", kind, exc)
-    return DamagedPhoto(f"{kind} 图片已损坏或不完整，无法读取 / the {kind} image is damaged or "
-                        "incomplete and cannot be read", field=field, detail={"type": kind})
+    return DamagedPhoto("error.photos.damaged", type=kind, field=field, detail={"type": kind})
 
 
 def _too_many_pixels(kind, size, field):
@@ -233,14 +228,11 @@ def _too_many_pixels(kind, size, field):
     limit = MAX_PIXELS[kind]
     mp = f"{limit / 1e6:.1f}"
     if size is None:
-        zh, en, detail = "远超", "far more than", {}
-    else:
-        zh, en = f"{size[0]} × {size[1]}，超过", f"{size[0]} x {size[1]}, more than"
-        detail = {"width": size[0], "height": size[1]}
-    return PhotoTooManyPixels(
-        f"图片像素过多：{zh} {mp} 百万像素（{kind}） / the image has too many pixels: {en} "
-        f"the {mp} megapixels a {kind} may have", field=field,
-        detail={**detail, "limit_pixels": limit})
+        return PhotoTooManyPixels("error.photos.far_too_many_pixels", megapixels=mp, type=kind,
+                                  field=field, detail={"limit_pixels": limit})
+    return PhotoTooManyPixels("error.photos.too_many_pixels", width=size[0], height=size[1],
+                              megapixels=mp, type=kind, field=field,
+                              detail={"width": size[0], "height": size[1], "limit_pixels": limit})
 
 
 def _to_srgb(img):

@@ -65,16 +65,15 @@ class Prepared(NamedTuple):
                 f'"properties":{props}{key}}}')
 
 
-def _bad(message_zh, message_en, value, field):
-    return BadInput(f"{message_zh}，收到 {_repr.repr(value)} / {message_en}, got {_repr.repr(value)}",
-                    field=field)
+def _bad(message, value, field, **params):
+    """BadInput ``message`` naming ``field`` and the value received (shortened)."""
+    return BadInput(message, value=_repr.repr(value), field=field, **params)
 
 
 def check_text(value, field, max_len=MAX_ID_LEN):
     """A non-empty string of at most ``max_len`` characters."""
     if not isinstance(value, str) or not value or len(value) > max_len:
-        raise _bad(f"{field} 须为 1–{max_len} 个字符的文本", f"{field} must be text of 1-{max_len} "
-                   "characters", value, field)
+        raise _bad("error.store.bad_text", value, field, limit=max_len)
     return value
 
 
@@ -87,9 +86,7 @@ def parse_instant(value, field="reported_at"):
         except ValueError:
             instant = None
     if not isinstance(instant, datetime) or instant.utcoffset() is None:
-        raise _bad(f"{field} 须为带时区偏移的 ISO 8601 时间（如 2025-05-01T09:30:00+08:00）",
-                   f"{field} must be ISO 8601 with a UTC offset, e.g. 2025-05-01T09:30:00+08:00",
-                   value, field)
+        raise _bad("error.store.bad_time", value, field)
     return instant.timestamp()
 
 
@@ -107,23 +104,22 @@ def prepare_feature(feature, case_id=None):
     BadInput, BadCoordinate
     """
     if not isinstance(feature, dict) or feature.get("type") != "Feature":
-        raise _bad("案件须为 GeoJSON Feature", "a case must be a GeoJSON Feature", feature, "type")
+        raise _bad("error.store.not_a_feature", feature, "type")
     fid = feature.get("id", case_id)
     if case_id is not None and fid != case_id:
-        raise _bad(f"案件 id 不能修改（{case_id}）", f"the id of case {case_id} cannot change", fid, "id")
+        raise _bad("error.store.id_changed", fid, "id", case=case_id)
     check_text(fid, "id")
     geometry = feature.get("geometry")
     coords = geometry.get("coordinates") if isinstance(geometry, dict) else None
     if (not isinstance(geometry, dict) or geometry.get("type") != "Point"
             or not isinstance(coords, (list, tuple))
             or len(coords) not in (2, 3)):
-        raise _bad("几何须为 Point [lon, lat]", "geometry must be a Point [lon, lat]", geometry,
-                   "geometry")
+        raise _bad("error.store.not_a_point", geometry, "geometry")
     lon, lat = validate_lonlat(coords[0], coords[1])
     point = f"{lon!r},{lat!r}" if len(coords) == 2 else f"{lon!r},{lat!r},{_finite(coords[2])!r}"
     props = feature.get("properties")
     if not isinstance(props, dict):
-        raise _bad("properties 须为对象", "properties must be an object", props, "properties")
+        raise _bad("error.store.properties_not_object", props, "properties")
     tracking_code = check_text(props.get("tracking_code"), "tracking_code")
     grid_code = check_text(props.get("grid_code"), "grid_code")
     state, category = props.get("state"), props.get("category")
@@ -138,7 +134,7 @@ def prepare_feature(feature, case_id=None):
     try:
         props_json = dumps(rest)
     except (TypeError, ValueError) as exc:
-        raise BadInput(f"properties 须可存为 JSON / properties must be JSON-serialisable: {exc}",
+        raise BadInput("error.store.properties_not_json", problem=str(exc),
                        field="properties") from exc
     return Prepared(fid, tracking_code, grid_code, state, category,
                     reported, reported_ts, lon, lat, f'{{"type":"Point","coordinates":[{point}]}}', props_json)
@@ -146,7 +142,7 @@ def prepare_feature(feature, case_id=None):
 
 def _finite(z):
     if isinstance(z, bool) or not isinstance(z, (int, float)) or not math.isfinite(z):
-        raise _bad("高程须为有限数", "elevation must be a finite number", z, "geometry")
+        raise _bad("error.store.bad_elevation", z, "geometry")
     return float(z)
 
 
@@ -158,8 +154,7 @@ def check_key(key):
 def check_version(version):
     """An expected version: an int >= 1."""
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise _bad("expected_version 须为 >= 1 的整数", "expected_version must be an integer >= 1",
-                   version, "expected_version")
+        raise _bad("error.store.bad_expected_version", version, "expected_version")
     return version
 
 
@@ -171,19 +166,18 @@ def check_codes(values, field):
         values = tuple(values)
         if set(map(type, values)) <= _STR or all(isinstance(v, str) for v in values):
             return frozenset(values)
-    raise _bad(f"{field} 须为文本列表", f"{field} must be a list of strings", values, field)
+    raise _bad("error.store.not_text_list", values, field)
 
 
 def check_query(order, limit, offset):
     """Check the paging arguments of a query; returns them."""
     if order not in ORDERS:
-        raise _bad(f"order 须为 {', '.join(ORDERS)} 之一", f"order must be one of {', '.join(ORDERS)}",
-                   order, "order")
+        raise _bad("error.store.bad_order", order, "order", allowed=list(ORDERS))
     for name, value in (("limit", limit), ("offset", offset)):
         if (value is None and name == "limit") or (
                 isinstance(value, int) and not isinstance(value, bool) and value >= 0):
             continue
-        raise _bad(f"{name} 须为 >= 0 的整数", f"{name} must be an integer >= 0", value, name)
+        raise _bad("error.store.bad_count", value, name)
     return order, limit, offset
 
 
@@ -192,8 +186,7 @@ def check_radius(lon, lat, radius_m):
     lon, lat = validate_lonlat(lon, lat)
     if (isinstance(radius_m, bool) or not isinstance(radius_m, (int, float))
             or not math.isfinite(radius_m) or radius_m < 0):
-        raise _bad("radius_m 须为 >= 0 的有限数", "radius_m must be a finite number >= 0", radius_m,
-                   "radius_m")
+        raise _bad("error.store.bad_radius", radius_m, "radius_m")
     return lon, lat, float(radius_m)
 
 

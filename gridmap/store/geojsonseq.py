@@ -63,7 +63,7 @@ import time
 import weakref
 
 from gridmap.diskspace import is_disk_full
-from gridmap.errors import BadInput, DiskFull, GridmapError, NotFound
+from gridmap.errors import BadInput, DiskFull, GridmapError, Msg, NotFound
 from gridmap.store.base import CaseStore, DuplicateCase, StoreError, VersionConflict
 from gridmap.store.features import (check_codes, check_key, check_query, check_radius,
                                     check_text, check_version, parse_instant, prepare_feature)
@@ -220,7 +220,7 @@ class GeoJSONSeqStore(CaseStore):
         try:
             with self._io_lock:
                 if self._closed:
-                    raise StoreError(f"案件库已关闭 / the case store {self.folder} is closed")
+                    raise StoreError("error.store.closed", path=self.folder)
                 if self.disk_error is not None:
                     raise self._write_failed(self.disk_error)
                 with self._log.locked():
@@ -256,12 +256,12 @@ class GeoJSONSeqStore(CaseStore):
         finally:
             if is_disk_full(failure):  # append() cut off the torn record: writing goes on
                 log.error("no room to write to %s: %s", self.folder, failure)
-                failure = DiskFull(("案件", "the case"))
+                failure = DiskFull("error.what.case")
             for op in batch:
                 if not committed and op.error is None:
                     op.result, op.error = None, failure if isinstance(failure, GridmapError) else (
-                        StoreError(f"案件未能写入 / the case could not be written: "
-                                   f"{failure or 'interrupted'}"))
+                        StoreError("error.store.not_written",
+                                   problem=str(failure) if failure else Msg("error.store.interrupted")))
 
     def _start_sync(self, where, entries):
         """Hand the fsync up to ``where`` to the syncer thread (under the io lock);
@@ -301,7 +301,7 @@ class GeoJSONSeqStore(CaseStore):
             self._failure_logged = True
             log.critical("fsync of %s failed: %s; writing stops in this process: check the "
                          "disk, then restart", self.folder, exc)
-        return StoreError(f"案件未能写入 / the case could not be written: {exc}")
+        return StoreError("error.store.not_written", problem=str(exc))
 
     def _make_durable(self, entries):
         """Fsync what ``entries`` need, if the mark does not show it done (under
@@ -328,24 +328,21 @@ class GeoJSONSeqStore(CaseStore):
                         p.tracking_code in index.by_tracking):
                     field = "id" if current is not None else "tracking_code"
                     value = p.id if current is not None else p.tracking_code
-                    op.error = DuplicateCase(f"{field} {value} 已存在 / {field} {value} is taken",
-                                             field=field)
+                    op.error = DuplicateCase("error.store.taken", value=value, field=field)
                     continue
                 number, version, key = next_no, 1, op.key
                 next_no += 1
             elif current is None:
-                op.error = NotFound(f"没有案件 {p.id} / no case {p.id}", field="case_id")
+                op.error = NotFound("error.store.no_such_case", case=p.id, field="case_id")
                 continue
             elif current.version != op.expected:
                 op.error = VersionConflict(
-                    f"案件 {p.id} 已被修改（当前版本 {current.version}，预期 {op.expected}）/ case "
-                    f"{p.id} was changed (version {current.version}, expected {op.expected})",
-                    detail={"case_id": p.id, "expected_version": op.expected,
+                    "error.store.version_conflict", case=p.id, current=current.version,
+                    expected=op.expected, detail={"case_id": p.id, "expected_version": op.expected,
                             "current_version": current.version})
                 continue
             elif p.tracking_code != current.tracking_code:
-                op.error = BadInput(f"查询码不能修改 / the tracking code of {p.id} cannot change",
-                                    field="tracking_code")
+                op.error = BadInput("error.store.tracking_code_fixed", case=p.id, field="tracking_code")
                 continue
             else:
                 number, version, key = current.case_no, current.version + 1, current.idempotency_key
@@ -452,8 +449,7 @@ class GeoJSONSeqStore(CaseStore):
         until_ts = None if until is None else parse_instant(until, "until")
         order, limit, offset = check_query(order, limit, offset)
         if predicate is not None and not callable(predicate):
-            raise BadInput(f"predicate 须可调用 / predicate must be callable, got {predicate!r}",
-                           field="predicate")
+            raise BadInput("error.store.bad_predicate", value=repr(predicate)[:80], field="predicate")
         self.refresh()
         with self._state_lock:
             entries = self._index.select(grid_codes, states, categories, since_ts, until_ts)
@@ -496,4 +492,4 @@ class GeoJSONSeqStore(CaseStore):
 
     def _check_open(self):
         if self._closed:
-            raise StoreError(f"案件库已关闭 / the case store {self.folder} is closed")
+            raise StoreError("error.store.closed", path=self.folder)

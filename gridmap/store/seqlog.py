@@ -75,7 +75,7 @@ class SeqLog:
             private_folder(self.folder)
             self._open_locks()
         except OSError as exc:
-            raise StoreError(f"案件目录不可用 / cannot use the case folder {self.folder}: {exc}") from exc
+            raise StoreError("error.store.folder_unusable", path=self.folder, problem=str(exc)) from exc
         self.segment, self._fd, self.offset, self._ino = 1, None, 0, None
         self._snap_ident = None
         # While apply() runs on records read from a segment: (segment, inode,
@@ -120,9 +120,7 @@ class SeqLog:
             with self.locked():
                 if not (self.folder / SNAPSHOT).exists():
                     if any(SEGMENT.match(p.name) for p in self.folder.iterdir()):
-                        raise StoreError(f"{self.folder / SNAPSHOT} 缺失而日志仍在，请从备份恢复 / "
-                                         "is missing but log segments are there: restore it "
-                                         "from a backup (starting empty would lose cases)")
+                        raise StoreError("error.store.snapshot_missing", path=self.folder / SNAPSHOT)
                     write_snapshot(self.folder, [], 1)
         self._close_segment()
         self.segment, self._snap_ident = read_snapshot(self.folder, apply)

@@ -111,5 +111,5 @@ def read_snapshot(folder, apply):
             raise ValueError(f"unknown format {meta['format']!r}")
         next_segment = int(meta["next_segment"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise StoreError(f"案件快照无法读取 / cannot read the case snapshot {path}: {exc}") from exc
+        raise StoreError("error.store.snapshot_unreadable", path=path, problem=str(exc)) from exc
     return next_segment, (st.st_ino, st.st_mtime_ns, st.st_size)

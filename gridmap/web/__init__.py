@@ -39,8 +39,7 @@ def create_app(config=None):
     app.config.update(load_config(config))
     app.url_map.merge_slashes = False  # "a//b" is a 404, not a redirect to "a/b"
     if not (Path(app.config["ASSETS_DIR"]) / LEAFLET_JS).is_file():
-        raise ConfigError("找不到前端资源 Leaflet，请先运行 ./run serve（npm ci）/ front-end assets "
-                          f"missing ({app.config['ASSETS_DIR']}/{LEAFLET_JS}): run ./run serve (npm ci)")
+        raise ConfigError("error.web.assets_missing", path=f"{app.config['ASSETS_DIR']}/{LEAFLET_JS}")
     community = load_community(app.config)
     app.extensions["gridmap"] = community
     data_dir = community.data_dir

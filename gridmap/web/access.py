@@ -58,10 +58,10 @@ def require_grid(grid_code):
     """Grid staff may act on their own grids only; dispatchers on all."""
     user = current_user()
     if user is None:
-        raise Unauthorized("请先登录 / sign in first")
+        raise Unauthorized("error.web.sign_in_first")
     if user.has_role("dispatcher") or user.can_act_on_grid(grid_code):
         return
-    raise Forbidden("无权访问该网格 / not allowed for this grid")
+    raise Forbidden("error.web.other_grid")
 
 
 def _identify():
@@ -71,7 +71,7 @@ def _identify():
     if header.startswith("Bearer "):
         g.user = store.user_for_token(header[7:].strip())
         if g.user is None:
-            raise Unauthorized("API 令牌无效或已撤销 / API token invalid or revoked")
+            raise Unauthorized("error.web.bad_token")
         g.auth_by_token = True
     elif "sid" in session:
         g.user = store.user_for_session(session["sid"])
@@ -85,10 +85,10 @@ def _authorize():
     if roles is None or ANYONE in roles:
         return  # unrouted (404/405 follow) or public
     if g.user is None:
-        raise Unauthorized("请先登录 / sign in first")
+        raise Unauthorized("error.web.sign_in_first")
     if not (g.user.roles & roles):
         log.info("refused %s %s to %s", request.method, request.path, g.user.username)
-        raise Forbidden("当前角色无权执行此操作 / your role may not do this")
+        raise Forbidden("error.web.role_may_not")
 
 
 def init_app(app):

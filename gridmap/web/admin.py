@@ -48,12 +48,12 @@ def add_user():
     unknown = [c for c in grid_codes if c not in current_app.extensions["gridmap"].grids]
     try:
         if unknown:
-            raise GridmapError(f"未知网格代码 / unknown grid codes: {', '.join(unknown)}")
+            raise BadInput("error.admin.unknown_grid_codes", codes=unknown, field="grid_codes")
         user = accounts().add_user(form.get("username", "").strip(), form.get("password", ""),
                                    roles, grid_codes=grid_codes,
                                    display_name=form.get("display_name", "").strip())
     except GridmapError as exc:
-        return users(error=exc.message, status=exc.status if exc.status < 500 else 400)
+        return users(error=exc.render(g.lang), status=exc.status if exc.status < 500 else 400)
     audit(USER_ADD, g.user.username, target=user.username,  # the same detail as the CLI's
           detail={"roles": sorted(user.roles), "grid_codes": sorted(user.grid_codes)})
     return redirect(url_for("admin.users"))
@@ -67,8 +67,7 @@ def change_user(username, change):
     store = accounts()
     store.get_user(username)  # 404 for an unknown name
     if change == "disable" and username == g.user.username:
-        raise Conflict("不能停用自己的账号 / you cannot disable your own account: ask another "
-                       "admin, or use gridmap users disable")
+        raise Conflict("error.admin.disable_self")
     (store.disable_user if change == "disable" else store.enable_user)(username)
     audit(USER_DISABLE if change == "disable" else USER_ENABLE, g.user.username, target=username)
     return redirect(url_for("admin.users"))
@@ -128,7 +127,7 @@ def add_category():
 
     def add(current):
         if code in current:
-            raise BadInput(f"类别代码 {code} 已存在 / category code {code} is taken", field="code")
+            raise BadInput("error.admin.category_taken", code=code, field="code")
         current[code] = category
         return dict(sorted(current.items()))
 
@@ -136,7 +135,7 @@ def add_category():
         category = _category_from_form(code)
         community().save_categories(add)
     except GridmapError as exc:
-        return categories(error=exc.message, failed="new", status=_refused(exc))
+        return categories(error=exc.render(g.lang), failed="new", status=_refused(exc))
     audit(CATEGORY_ADD, g.user.username, target=code, detail=_category_detail(category))
     flash(t("settings_saved"))
     _, cases = current_app.extensions["gridmap.cases"].store.query(categories=[code], limit=1)
@@ -151,7 +150,7 @@ def change_category(code):
     """Change one category's names, limits and whether it is retired: 302 to the list;
     400 re-renders (also for retiring the last category in use); 404 unknown code."""
     if code not in community().categories:
-        raise NotFound(f"没有该类别 / no such category: {code[:20]}")
+        raise NotFound("error.admin.no_such_category", code=code[:20])
 
     def change(current):
         current[code] = category
@@ -161,7 +160,7 @@ def change_category(code):
         category = _category_from_form(code)
         old, _ = community().save_categories(change)
     except GridmapError as exc:
-        return categories(error=exc.message, failed=code, status=_refused(exc))
+        return categories(error=exc.render(g.lang), failed=code, status=_refused(exc))
     audit(CATEGORY_CHANGE, g.user.username, target=code,
           detail=_category_detail(category, old.get(code)))
     flash(t("settings_saved"))
@@ -198,7 +197,7 @@ def change_calendar():
                   "years": _years(form.get("years", ""))}
         old, new = community().save_calendar(lambda doc: dict(doc, **fields))
     except GridmapError as exc:
-        return calendar(error=exc.message, status=_refused(exc))
+        return calendar(error=exc.render(g.lang), status=_refused(exc))
     audit(CALENDAR_CHANGE, g.user.username, detail=_calendar_detail(old, new))
     flash(t("settings_saved"))
     return redirect(url_for("admin.calendar"))
@@ -214,8 +213,7 @@ def _periods(text):
     for line in _lines(text):
         match = PERIOD.fullmatch(line)
         if not match:
-            raise BadInput(f"工作时段须写成 08:30-12:00，收到 {line[:30]!r} / working_hours: write a "
-                           f"period as 08:30-12:00, got {line[:30]!r}", field="working_hours")
+            raise BadInput("error.admin.bad_period", value=repr(line[:30]), field="working_hours")
         periods.append([match[1], match[2]])
     return periods
 
@@ -231,17 +229,15 @@ def _years(text):
     for line in _lines(text):
         match = YEAR_LINE.fullmatch(line)
         if not match:
-            problem = ("每行写成 年份 依据（暂定年份加 *）",
-                       "write each line as: year source (a * after a provisional year)")
+            problem = "error.admin.bad_year_line"
         elif match[1] in years:
-            problem = ("年份重复", "a year listed twice")
+            problem = "error.admin.year_twice"
         elif len(line) > 1000:
-            problem = ("每行最长 1000 字", "at most 1000 characters a line")
+            problem = "error.admin.year_line_too_long"
         else:
             years[match[1]] = {"source": (match[3] or "").strip(), "provisional": bool(match[2])}
             continue
-        raise BadInput(f"years：{problem[0]}，收到 {line[:40]!r} / years: {problem[1]}, got "
-                       f"{line[:40]!r}", field="years")
+        raise BadInput(problem, value=repr(line[:40]), field="years")
     return years
 
 

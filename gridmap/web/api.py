@@ -1,8 +1,8 @@
 """JSON API. Errors are JSON too (see ``gridmap.web.errors``)."""
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 
-from gridmap.errors import BadCoordinate, BadInput
+from gridmap.errors import BadCoordinate, BadInput, Msg
 from gridmap.web.access import ANYONE, allow
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -16,12 +16,11 @@ def float_arg(name):
     """A required query parameter parsed as a float; 400 naming it otherwise."""
     raw = request.args.get(name)
     if raw is None or raw.strip() == "":
-        raise BadInput(f"缺少参数 {name} / missing parameter {name}", field=name)
+        raise BadInput("error.api.missing_parameter", name=name, field=name)
     try:
         return float(raw)
     except ValueError:
-        raise BadCoordinate(f"{name} 须为数字，收到 {raw[:40]!r} / {name} must be a number, "
-                            f"got {raw[:40]!r}", field=name) from None
+        raise BadCoordinate("error.api.not_a_number", value=repr(raw[:40]), field=name) from None
 
 
 def grid_dict(grid):
@@ -71,9 +70,10 @@ def health():
         components["store"] = "fsync_failed"
     body = {"ok": True, "grids": len(community().grids), "components": components}
     if error is not None:
-        body.update(ok=False, error="store_error", message=f"写入已停止 / writing stopped: {error}")
+        body.update(ok=False, error="store_error",
+                    message=Msg("error.api.writing_stopped", problem=str(error)).render(g.lang))
     elif "disk_full" in components.values():
         full = ", ".join(name for name, status in components.items() if status == "disk_full")
-        body.update(ok=False, error="disk_full", message=f"磁盘已满，无法写入：{full} / the disk is "
-                    f"full: cannot write ({full}); reads go on")
+        body.update(ok=False, error="disk_full",
+                    message=Msg("error.api.disk_full", disks=full).render(g.lang))
     return jsonify(body), 200 if body["ok"] else 503

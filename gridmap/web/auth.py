@@ -81,7 +81,7 @@ def login():
     allowed, retry = throttle.hit(f"signin:ip:{request.remote_addr}", cfg["SIGNIN_IP_LIMIT"],
                                   IP_WINDOW_S)
     if not allowed:
-        raise RateLimited("登录尝试过多，请稍后再试 / too many sign-in attempts, try later",
+        raise RateLimited("error.auth.too_many_attempts",
                           detail={"retry_after_s": retry})
     username = request.form.get("username", "").strip().lower()[:64]
     password = request.form.get("password", "")[:1024]
@@ -95,9 +95,7 @@ def login():
     locked = throttle.locked_for(key, cfg["SIGNIN_MAX_FAILURES"], cfg["SIGNIN_LOCK_SECONDS"])
     if locked:
         audit(SIGNIN_FAILED, actor, detail={"locked": True, **(detail or {})})
-        raise RateLimited("此设备登录失败次数过多，请稍后再试 / too many failed sign-ins on this "
-                          "device, try later" if device else
-                          "该账号因多次登录失败被暂时锁定 / account locked after repeated failures",
+        raise RateLimited("error.auth.device_locked" if device else "error.auth.account_locked",
                           detail={"retry_after_s": locked})
     user = store.verify_password(username, password)
     if user is None:

@@ -40,14 +40,11 @@ class IncompleteBody(MalformedBody):
 
 
 def _malformed():
-    return MalformedBody("请求体格式错误，无法读取（如分块传输编码无效）/ the request body is malformed "
-                         "and cannot be read (e.g. an invalid chunked transfer encoding)",
-                         field="body")
+    return MalformedBody("error.body.malformed", field="body")
 
 
-def _incomplete(detail):
-    return IncompleteBody(f"请求体不完整（{detail[0]}）/ the request body is incomplete: {detail[1]}",
-                          field="body")
+def _incomplete(message, **params):
+    return IncompleteBody(message, field="body", **params)
 
 
 class GuardedInput:
@@ -71,15 +68,14 @@ class GuardedInput:
             raise
         except OSError as exc:  # reset, timed out: the body stopped coming
             log.info("request body unreadable: %r", exc)
-            raise _incomplete(("连接中断或超时", "the connection dropped or timed out")) from exc
+            raise _incomplete("error.body.connection_dropped") from exc
         except Exception as exc:  # the server's parser refused it: whatever the server
             log.info("request body unreadable: %r", exc)
             raise _malformed() from exc
         if self._left is not None:
             wanted = not args or args[0] is None or args[0] != 0
             if not data and wanted and self._left > 0:
-                raise _incomplete((f"比 Content-Length 少 {self._left} 字节",
-                                   f"{self._left} bytes short of its Content-Length"))
+                raise _incomplete("error.body.short", missing=self._left)
             self._left -= len(data)
         return data
 

@@ -12,7 +12,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 
 from gridmap.audit import CASE_FORWARD, CASE_TRANSITION
 from gridmap.cases.workflow import RESIDENT, Actor
-from gridmap.errors import BadInput, NotFound, RateLimited
+from gridmap.errors import BadInput, Msg, NotFound, RateLimited
 from gridmap.jsontext import parse
 from gridmap.web.access import ANYONE, allow, require_grid
 from gridmap.web.auth import audit
@@ -35,22 +35,21 @@ def json_body(fields=None):
     not in ``fields``, if given). UTF-16 and UTF-32 are refused; a UTF-8 byte order
     mark is ignored."""
     if request.mimetype != "application/json":
-        raise BadInput(f"Content-Type 须为 application/json，收到 {request.mimetype or '无'!s} / "
-                       f"Content-Type must be application/json, got {request.mimetype or 'none'}",
-                       field="body")
+        if not request.mimetype:
+            raise BadInput("error.body.no_content_type", field="body")
+        raise BadInput("error.body.not_json_type", value=request.mimetype, field="body")
     data = request.get_data()
     encoding = json.detect_encoding(data)  # what json.loads would decode: JSON is UTF-8 only
     if encoding not in ("utf-8", "utf-8-sig"):
         name = encoding.upper()
-        raise BadInput(f"请求体须为 UTF-8 编码的 JSON，收到 {name} / the body must be JSON in UTF-8 "
-                       f"(RFC 8259), got {name}", field="body")
+        raise BadInput("error.body.not_utf8", encoding=name, field="body")
     data = data.removeprefix(codecs.BOM_UTF8)  # RFC 8259 lets a parser ignore one
     try:
         body, strict = parse(data)
     except (ValueError, RecursionError):
-        raise BadInput("请求体不是有效的 JSON / the body is not valid JSON", field="body") from None
+        raise BadInput("error.body.not_json", field="body") from None
     if not isinstance(body, dict):
-        raise BadInput("请求体须为 JSON 对象 / the body must be a JSON object", field="body")
+        raise BadInput("error.body.not_an_object", field="body")
     # Most bodies need no walk: without lone surrogates (strict) and with fewer
     # brackets than MAX_DEPTH, nothing can be nested too deep.
     if not strict or data.count(b"{") + data.count(b"[") >= MAX_DEPTH:
@@ -59,7 +58,7 @@ def json_body(fields=None):
             raise BadInput(problem, field="body")
     if fields is not None and not fields.issuperset(body):
         unknown = sorted(set(body) - fields)
-        raise BadInput(f"未知字段 / unknown fields: {', '.join(unknown)[:200]}", field="body")
+        raise BadInput("error.body.unknown_fields", names=", ".join(unknown)[:200], field="body")
     return body
 
 
@@ -69,11 +68,10 @@ def form_fields(fields=None):
     form = request.form
     twice = sorted(k for k in form if len(form.getlist(k)) > 1)
     if twice:
-        raise BadInput(f"字段重复 / fields sent more than once: {', '.join(twice)[:200]}",
-                       field=twice[0][:64])
+        raise BadInput("error.body.fields_twice", names=", ".join(twice)[:200], field=twice[0][:64])
     if fields is not None and not fields.issuperset(form):
         unknown = sorted(set(form) - fields)
-        raise BadInput(f"未知字段 / unknown fields: {', '.join(unknown)[:200]}", field="body")
+        raise BadInput("error.body.unknown_fields", names=", ".join(unknown)[:200], field="body")
     return form.to_dict()
 
 
@@ -110,8 +108,7 @@ def _plain_json_problem(body, max_depth=MAX_DEPTH):
     while stack:
         value, depth = stack.pop()
         if depth > max_depth:
-            return (f"请求体嵌套超过 {max_depth} 层 / the body is nested deeper than "
-                    f"{max_depth} levels")
+            return Msg("error.body.too_deep", limit=max_depth)
         if isinstance(value, dict):
             stack.extend((k, depth) for k in value)
             stack.extend((v, depth + 1) for v in value.values())
@@ -121,13 +118,13 @@ def _plain_json_problem(body, max_depth=MAX_DEPTH):
             try:
                 value.encode("utf-8")
             except UnicodeEncodeError:
-                return ("请求体含无效的 Unicode 字符（孤立代理项）/ the body holds invalid "
-                        "Unicode (lone surrogates)")
+                return Msg("error.body.lone_surrogates")
     return None
 
 
-JSON_TYPES = {dict: ("对象", "an object"), list: ("数组", "an array"), bool: ("布尔值", "a boolean"),
-              int: ("数字", "a number"), float: ("数字", "a number")}
+JSON_TYPES = {dict: "error.body.type.object", list: "error.body.type.array",
+              bool: "error.body.type.boolean", int: "error.body.type.number",
+              float: "error.body.type.number"}
 
 
 def check_text_fields(body, fields):
@@ -136,16 +133,15 @@ def check_text_fields(body, fields):
     for field in sorted(fields):
         value = body.get(field)
         if value is not None and not isinstance(value, str):
-            zh, en = JSON_TYPES.get(type(value), ("其他", "something else"))
-            raise BadInput(f"{field} 须为文本，收到{zh} / {field} must be text, got {en}",
-                           field=field)
+            raise BadInput("error.body.field_not_text",
+                           type=Msg(JSON_TYPES.get(type(value), "error.body.type.other")), field=field)
 
 
 def limit_by_address(kind, limit, window_s):
     allowed, retry = current_app.extensions["gridmap.throttle"].hit(
         f"{kind}:ip:{request.remote_addr}", limit, window_s)
     if not allowed:
-        raise RateLimited("提交过于频繁，请稍后再试 / too many requests, try again later",
+        raise RateLimited("error.web.too_many_requests",
                           detail={"retry_after_s": retry})
 
 
@@ -237,7 +233,7 @@ def grid_queue(code):
     """A grid's queue (``state``, ``category``, ``overdue``, ``since``, ``until``, ``page``,
     ``per_page``): 200; 400 bad filter; 403 another grid; 404 unknown grid."""
     if code not in service().community.grids:
-        raise NotFound(f"没有该网格 / no such grid: {code[:20]}")
+        raise NotFound("error.web.no_such_grid", code=code[:20])
     require_grid(code)
     items, total, page, per_page = service().queue([code], request.args)
     return jsonify({"grid_code": code, "total": total, "page": page, "per_page": per_page,

@@ -1,15 +1,21 @@
-"""One error handler: JSON under /api/ and /open311/, an HTML page elsewhere."""
+"""One error handler: JSON under /api/ and /open311/, an HTML page elsewhere.
+
+A :class:`~gridmap.errors.GridmapError` is rendered in the request's language
+(``g.lang``: the page's under pages, the one asked for under the API, see
+:mod:`gridmap.web.api_lang`).
+"""
 
 import logging
 
-from flask import current_app, jsonify, render_template, request
+from flask import current_app, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from gridmap.errors import GridmapError
+from gridmap.errors import GridmapError, Msg
 from gridmap.server.accesslog import mask
+from gridmap.web.api_lang import is_api
+from gridmap.web.i18n import choose_lang
 
 log = logging.getLogger(__name__)
-JSON_PREFIXES = ("/api/", "/open311/")
 HTTP_MESSAGES = {
     404: "没有这个地址 / no such address",
     405: "该地址不接受这种请求方法 / this address does not take that method",
@@ -17,12 +23,14 @@ HTTP_MESSAGES = {
 }
 
 
-def _wants_json():
-    return request.path.startswith(JSON_PREFIXES)
+def request_lang():
+    """The language of this request's answer (set before the views; asked again for
+    errors raised before that)."""
+    return getattr(g, "lang", None) or choose_lang()
 
 
 def _render(status, body):
-    if _wants_json():
+    if is_api():
         response = jsonify(body)
     else:
         response = current_app.make_response(
@@ -36,8 +44,8 @@ def _render(status, body):
 def error_response(exc):
     """The answer to a GridmapError: JSON or an HTML page, with its status."""
     if exc.status >= 500:
-        log.error("%s: %s", type(exc).__name__, exc.message)
-    return _render(exc.status, exc.to_dict())
+        log.error("%s: %s", type(exc).__name__, exc)
+    return _render(exc.status, exc.to_dict(request_lang()))
 
 
 def init_app(app):
@@ -53,4 +61,4 @@ def init_app(app):
     def unexpected(exc):
         log.exception("unhandled error on %s %s", request.method, mask(request.path))
         return _render(500, {"error": "internal_error",
-                             "message": "服务器内部错误 / internal server error"})
+                             "message": Msg("error.internal").render(request_lang())})

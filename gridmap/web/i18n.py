@@ -3,6 +3,7 @@
 from flask import g, request
 
 from gridmap.i18n import LANGS, gettext
+from gridmap.web.api_lang import api_lang, is_api
 
 
 def pick_lang():
@@ -18,6 +19,12 @@ def pick_lang():
     return remembered if remembered in LANGS else "zh"
 
 
+def choose_lang():
+    """The language of this request's answer: the API's choice under ``/api/`` and
+    ``/open311/`` (:func:`~gridmap.web.api_lang.api_lang`), :func:`pick_lang` elsewhere."""
+    return api_lang() if is_api() else pick_lang()
+
+
 def t(key, **params):
     """The message ``key`` in the current request's language (``gridmap/locale``)."""
     return gettext(getattr(g, "lang", None), key, **params)
@@ -26,7 +33,7 @@ def t(key, **params):
 def init_app(app):
     @app.before_request
     def _set_lang():
-        g.lang = pick_lang()
+        g.lang = choose_lang()
 
     @app.after_request
     def _remember_lang(response):

@@ -26,9 +26,10 @@ from gridmap.cases.intake import CONTACT_RE, DESCRIPTION_MAX
 from gridmap.cases.service import DATE_ONLY, TRACKING_ALPHABET, _choices
 from gridmap.cases.workflow import OPEN_STATES, STATE_NAMES, STATES
 from gridmap.config import HOST
-from gridmap.errors import BadCoordinate, BadInput, Forbidden, GridmapError, NotFound
+from gridmap.errors import BadCoordinate, BadInput, Forbidden, GridmapError, Msg, NotFound
 from gridmap.web.access import ANYONE, allow
 from gridmap.web.cases_api import limit_by_address, service
+from gridmap.web.errors import request_lang
 from gridmap.web.security import csrf_exempt, no_store
 
 log = logging.getLogger(__name__)
@@ -108,8 +109,8 @@ def error_response(status, description):
 @bp.errorhandler(GridmapError)
 def _gridmap_error(exc):
     if exc.status >= 500:
-        log.error("%s: %s", type(exc).__name__, exc.message)
-    response = error_response(exc.status, exc.message)
+        log.error("%s: %s", type(exc).__name__, exc)
+    response = error_response(exc.status, exc.render(request_lang()))
     if "retry_after_s" in exc.detail:
         response.headers["Retry-After"] = str(exc.detail["retry_after_s"])
     return response
@@ -123,7 +124,7 @@ def _http_error(exc):
 @bp.errorhandler(Exception)
 def _unexpected(exc):
     log.exception("unhandled error on %s %s", request.method, request.path)
-    return error_response(500, "服务器内部错误 / internal server error")
+    return error_response(500, Msg("error.internal").render(request_lang()))
 
 
 @bp.before_app_request
@@ -205,8 +206,8 @@ def get_request(service_request_id=None, token=None):
     elif token is not None and TOKEN.fullmatch(token.strip().upper()):
         feature = service().store.get_by_tracking(token.strip().upper())
     if feature is None:
-        raise NotFound(f"没有该服务请求 / no service request "
-                       f"{(service_request_id or token or '')[:40]!r}")
+        raise NotFound("error.open311.no_such_request",
+                       value=repr((service_request_id or token or "")[:40]))
     return feature
 
 
@@ -218,29 +219,24 @@ def _form_text(form, name, max_len, pattern=None):
     if not value:
         return None
     if len(value) > max_len:
-        raise BadInput(f"{name} 最长 {max_len} 字，收到 {len(value)} / {name} is at most "
-                       f"{max_len} characters, got {len(value)}", field=name)
+        raise BadInput("error.intake.too_long", limit=max_len, got=len(value), field=name)
     if NOT_XML.search(value) or any(unicodedata.category(c) == "Cc" and c not in "\n\t"
                                     for c in value):
-        raise BadInput(f"{name} 含控制字符或非字符 / {name} contains control characters or "
-                       "noncharacters", field=name)
+        raise BadInput("error.open311.control_characters", field=name)
     if pattern is not None and not pattern.fullmatch(value):
-        raise BadInput(f"{name} 格式不正确：{value[:40]!r} / {name} is malformed: {value[:40]!r}",
-                       field=name)
+        raise BadInput("error.intake.malformed", value=repr(value[:40]), field=name)
     return value
 
 
 def _coordinate(form, name, limit):
     raw = (form.get(name) or "").strip()
     if not raw:
-        raise BadInput(f"缺少字段 {name} / missing field {name}", field=name)
+        raise BadInput("error.missing_field", name=name, field=name)
     if len(raw) > 40 or not DECIMAL.fullmatch(raw):
-        raise BadCoordinate(f"{name} 须为十进制数，收到 {raw[:40]!r} / {name} must be a decimal "
-                            f"number (WGS 84 degrees), got {raw[:40]!r}", field=name)
+        raise BadCoordinate("error.open311.not_decimal", value=repr(raw[:40]), field=name)
     value = float(raw)
     if not -limit <= value <= limit:
-        raise BadCoordinate(f"{name} 须在 -{limit} 到 {limit} 之间，收到 {raw} / {name} must be "
-                            f"between -{limit} and {limit}, got {raw}", field=name)
+        raise BadCoordinate("error.open311.out_of_range", limit=limit, value=raw, field=name)
     return value
 
 
@@ -259,27 +255,24 @@ def report_body(form, categories):
     """
     code = (form.get("service_code") or "").strip()
     if not code:
-        raise BadInput("缺少字段 service_code / missing field service_code", field="service_code")
+        raise BadInput("error.missing_field", name="service_code", field="service_code")
     if code not in categories:  # a retired one is refused by CaseService.report (unless replayed)
         check_offered(code, categories, "service_code")
     address = _form_text(form, "address_string", 200)
     if not (form.get("lat") or "").strip() and not (form.get("long") or "").strip():
         if address or (form.get("address_id") or "").strip():
-            raise BadInput("本服务无法把地址转换为坐标，请提供 lat 和 long（WGS 84）/ addresses cannot "
-                           "be geocoded here: send lat and long (WGS 84)", field="lat")
-        raise BadInput("缺少字段 lat 和 long / missing fields lat and long", field="lat")
+            raise BadInput("error.open311.no_geocoding", field="lat")
+        raise BadInput("error.open311.missing_lat_long", field="lat")
     lat, lon = _coordinate(form, "lat", 90), _coordinate(form, "long", 180)
     description = _form_text(form, "description", DESCRIPTION_MAX)
     if description is None:
-        raise BadInput("缺少字段 description / missing field description", field="description")
+        raise BadInput("error.missing_field", name="description", field="description")
     media_url = _form_text(form, "media_url", 500, re.compile(r"https?://\S+"))
     description = _with_extras(description, address, media_url)
     first, last = _form_text(form, "first_name", 32), _form_text(form, "last_name", 32)
     name = _person_name(first, last)
     if name and len(name) > 32:
-        raise BadInput(f"first_name 与 last_name 合计最长 32 字，收到 {len(name)} / first_name and "
-                       f"last_name together are at most 32 characters, got {len(name)}",
-                       field="first_name")
+        raise BadInput("error.open311.name_too_long", got=len(name), field="first_name")
     return {"lon": lon, "lat": lat, "datum": "wgs84", "category": code,
             "description": description, "contact": _form_text(form, "phone", 20, CONTACT_RE),
             "name": name}
@@ -296,11 +289,8 @@ def _with_extras(description, address, media_url):
             extras.append(name)
     if len(description) > DESCRIPTION_MAX:
         names = " + ".join(["description", *extras])
-        raise BadInput(f"{names} 合计最长 {DESCRIPTION_MAX} 字（地址与图片链接附在描述后），收到 "
-                       f"{len(description)}（description {alone} 字）/ {names} together are at most "
-                       f"{DESCRIPTION_MAX} characters (the address and the media link are appended "
-                       f"to the description), got {len(description)} (description alone: {alone})",
-                       field="description")
+        raise BadInput("error.open311.description_too_long", names=names, limit=DESCRIPTION_MAX,
+                       got=len(description), alone=alone, field="description")
     return description
 
 
@@ -317,8 +307,7 @@ def check_api_key():
     sent = (request.form.get("api_key") or request.args.get("api_key") or "").encode(
         "utf-8", "replace")
     if not any(hmac.compare_digest(sent, key.encode("utf-8")) for key in keys):
-        raise Forbidden("api_key 缺失或无效，无法创建请求 / api_key missing or invalid: cannot "
-                        "create the request")
+        raise Forbidden("error.open311.bad_api_key")
 
 
 def _instant(args, name, tz, upper):
@@ -334,9 +323,7 @@ def _instant(args, name, tz, upper):
         value = value if value.tzinfo else value.replace(tzinfo=tz)
         return value, value + timedelta(microseconds=1) if upper else value
     except (ValueError, OverflowError):
-        raise BadInput(f"{name} 须为 ISO 8601 时间，如 2026-01-01T00:00:00+08:00，收到 {raw[:30]!r} / "
-                       f"{name} must be an ISO 8601 (w3) date-time such as 2026-01-01T00:00:00Z, "
-                       f"got {raw[:30]!r}", field=name) from None
+        raise BadInput("error.open311.bad_date", value=repr(raw[:30]), field=name) from None
 
 
 def request_window(args, now):
@@ -352,14 +339,12 @@ def request_window(args, now):
         elif end is None:
             end = until = start + WINDOW
     except OverflowError:
-        raise BadInput("start_date/end_date 超出范围 / start_date or end_date is out of range",
+        raise BadInput("error.open311.dates_out_of_range",
                        field="end_date" if start is None else "start_date") from None
     if start > end:
-        raise BadInput("start_date 须早于 end_date / start_date must not be after end_date",
-                       field="start_date")
+        raise BadInput("error.open311.dates_reversed", field="start_date")
     if end - start > WINDOW:
-        raise BadInput("start_date 与 end_date 相隔不能超过 90 天 / start_date and end_date may "
-                       "not span more than 90 days", field="end_date")
+        raise BadInput("error.open311.dates_too_far_apart", field="end_date")
     return since, until
 
 
@@ -421,7 +406,7 @@ def service_list(fmt):
 def service_definition(service_code, fmt):
     """A service definition (no extra attributes: ``metadata`` is false): 200; 404 unknown."""
     if service_code not in service().community.categories:
-        raise NotFound(f"没有该服务 / no service with service_code {service_code[:20]!r}")
+        raise NotFound("error.open311.no_such_service", code=repr(service_code[:20]))
     return render(fmt, "service_definition", {"service_code": service_code, "attributes": []})
 
 
@@ -437,8 +422,8 @@ def request_list(fmt):
     ids = [i.strip() for i in args["service_request_id"].split(",") if i.strip()]
     if ids:
         if len(ids) > MAX_REQUESTS:
-            raise BadInput(f"service_request_id 最多 {MAX_REQUESTS} 个 / at most {MAX_REQUESTS} "
-                           "service_request_id values", field="service_request_id")
+            raise BadInput("error.open311.too_many_ids", limit=MAX_REQUESTS,
+                           field="service_request_id")
         wanted = dict.fromkeys(i.lower() for i in ids if REQUEST_ID.fullmatch(i.lower()))
         features = [f for f in map(service().store.get, wanted) if f is not None]
     else:

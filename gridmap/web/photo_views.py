@@ -43,7 +43,7 @@ def _photo_response(feature, name, sees_all):
     match = NAME.fullmatch(name)
     entries = feature["properties"].get("photos")
     if match is None or not may_see_photo(entries, match.group(1), sees_all):
-        raise NotFound(f"没有这张照片 / no such photo: {name[:80]}", field="photo")
+        raise NotFound("error.web.no_such_photo", photo=name[:80], field="photo")
     data = photo_store().read(match.group(1), thumb=bool(match.group(2)))
     response = current_app.response_class(data, mimetype="image/jpeg")
     public = may_see_photo(entries, match.group(1), sees_all=False)

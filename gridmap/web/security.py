@@ -83,8 +83,7 @@ def _check_csrf():
     sent = sent or request.headers.get("X-CSRF-Token", "")
     expected = session.get("csrf", "")
     if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
-        raise CsrfFailed("表单已过期或缺少 CSRF 令牌，请刷新页面后重试 / "
-                         "CSRF token missing or invalid: reload the page and try again")
+        raise CsrfFailed("error.web.csrf")
 
 
 def _tile_origin():

@@ -31,7 +31,7 @@ def community():
 def grid_queue(code):
     """A grid team's queue, a card a case: 200; 400 bad filter; 403 other grid; 404."""
     if code not in community().grids:
-        raise NotFound(f"没有该网格 / no such grid: {code[:20]}")
+        raise NotFound("error.web.no_such_grid", code=code[:20])
     require_grid(code)
     return render_list([code], grid=community().grids[code])
 
@@ -44,8 +44,7 @@ def all_cases():
     chosen = request.args.get("grid")
     if chosen:
         if chosen not in community().grids:
-            raise BadInput(f"grid 取值无效：{chosen[:20]!r} / no such grid: {chosen[:20]!r}",
-                           field="grid")
+            raise BadInput("error.web.bad_grid_choice", value=repr(chosen[:20]), field="grid")
         require_grid(chosen)
         codes = [chosen]
     else:

@@ -63,7 +63,7 @@ def uploaded_photos(files):
     browser sends it) is no upload."""
     unknown = sorted(set(files) - {FIELD})
     if unknown:
-        raise BadInput(f"未知的文件字段 / unknown file fields: {', '.join(unknown)[:200]}",
+        raise BadInput("error.body.unknown_file_fields", names=", ".join(unknown)[:200],
                        field=unknown[0][:64])
     photos = []
     for upload in files.getlist(FIELD):

@@ -44,8 +44,8 @@ def test_new_reports_may_have_only_a_category_in_use():
     with pytest.raises(BadInput) as retired:
         check_offered("06", categories, "service_code")
     assert retired.value.field == "service_code"
-    assert "service_code 06（类别06）已停用，可用：05, 07" in retired.value.message
-    assert "service_code 06 (Category 06) is retired; allowed: 05, 07" in retired.value.message
+    assert "service_code 06（类别06）已停用，可用：05, 07" in str(retired.value)
+    assert "service_code 06 (Category 06) is retired; allowed: 05, 07" in str(retired.value)
     for code in ("99", 6, None):
         with pytest.raises(BadInput, match=f"unknown category {str(code)!r}; allowed: 05, 07"):
             check_offered(code, categories)

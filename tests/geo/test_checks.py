@@ -159,7 +159,7 @@ def test_code_issues(messy):
     assert covers_location(cell(0, 0, 1, 1), missing)
     (bad,) = of_kind(report, "bad_code")
     assert bad.rows == [6] and bad.grid_codes == ["50011400500100X"]
-    assert "50011400500100X" in bad.message
+    assert "50011400500100X" in bad.message.render("en")
     assert covers_location(cell(1, 0, 2, 1), bad)
 
 
@@ -229,7 +229,7 @@ def test_missing_code_field_still_checks_geometry():
     grids = frame([code(1), code(2)], [cell(0, 0, 1, 1), cell(0.5, 0, 2, 1)], field="code")
     report = check_grids(grids)
     assert report.counts() == {"missing_code_field": 1, "overlap": 1, "unshared_vertex": 4}
-    assert "code" in of_kind(report, "missing_code_field")[0].message
+    assert "code" in of_kind(report, "missing_code_field")[0].message.render("en")
     assert of_kind(report, "overlap")[0].grid_codes == [None, None]
     assert check_grids(grids, code_field="code").counts() == {"overlap": 1, "unshared_vertex": 4}
 

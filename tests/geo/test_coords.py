@@ -9,6 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from one_language import both
+
 from gridmap.errors import BadCoordinate, BadInput
 from gridmap.geo.coords import (CHINA_BBOX, looks_swapped, validate_converted, validate_lonlat,
                                 validate_lonlats)
@@ -25,13 +27,6 @@ def refusal(lon, lat):
     with pytest.raises(BadCoordinate) as info:
         validate_lonlat(lon, lat)
     return info.value
-
-
-def assert_chinese_then_english(message):
-    zh, sep, en = message.partition(" / ")
-    assert sep, message
-    assert any("\u4e00" <= ch <= "\u9fff" for ch in zh), message
-    assert not any("\u4e00" <= ch <= "\u9fff" for ch in en), message
 
 
 # --- accepted values ---------------------------------------------------------
@@ -72,10 +67,10 @@ def test_accepts_exactly_the_finite_points_in_range(lon, lat):
 def test_refuses_non_finite(field, value, shown):
     error = refusal(value, 29.5) if field == "lon" else refusal(108.8, value)
     assert error.field == field
-    assert f"{field} must be finite, got {shown}" in error.message
+    assert f"{field} must be finite, got {shown}" in error.render("en")
     allowed = "[-180, 180]" if field == "lon" else "[-90, 90]"
-    assert allowed in error.message
-    assert_chinese_then_english(error.message)
+    assert allowed in error.render("en")
+    both(error)
 
 
 @pytest.mark.parametrize("lon, lat, field, expected", [
@@ -90,16 +85,17 @@ def test_refuses_non_finite(field, value, shown):
 def test_refuses_out_of_range_naming_value_and_range(lon, lat, field, expected):
     error = refusal(lon, lat)
     assert error.field == field
-    assert expected in error.message
+    assert expected in error.render("en")
     assert error.detail["allowed"] == ([-180.0, 180.0] if field == "lon" else [-90.0, 90.0])
-    assert_chinese_then_english(error.message)
-    assert SWAP_HINT_EN not in error.message
+    both(error)
+    assert SWAP_HINT_EN not in error.render("en")
 
 
 def test_lat_message_matches_house_wording():
     error = refusal(108.78, 108.8)  # lon 108.78 is no latitude: no swap hint
-    assert error.message == (
-        "纬度 lat 超出范围 [-90, 90]: 108.8 / lat out of range [-90, 90]: 108.8")
+    assert error.render("zh") == "纬度 lat 超出范围 [-90, 90]: 108.8"
+    assert error.render("en") == "lat out of range [-90, 90]: 108.8"
+    assert str(error) == "纬度 lat 超出范围 [-90, 90]: 108.8 / lat out of range [-90, 90]: 108.8"
 
 
 @pytest.mark.parametrize("field", ["lon", "lat"])
@@ -112,19 +108,19 @@ def test_lat_message_matches_house_wording():
 def test_refuses_non_numbers(field, value, shown):
     error = refusal(value, 29.5) if field == "lon" else refusal(108.8, value)
     assert error.field == field
-    assert f"{field} must be a number, got {shown}" in error.message
-    assert ("[-180, 180]" if field == "lon" else "[-90, 90]") in error.message
-    assert_chinese_then_english(error.message)
+    assert f"{field} must be a number, got {shown}" in error.render("en")
+    assert ("[-180, 180]" if field == "lon" else "[-90, 90]") in error.render("en")
+    both(error)
 
 
 def test_string_message_names_the_string():
-    assert "lon must be a number, got '108.8'" in refusal("108.8", 29.53).message
+    assert "lon must be a number, got '108.8'" in refusal("108.8", 29.53).render("en")
 
 
 def test_long_values_are_shortened_in_messages():
     error = refusal("9" * 10_000, 29.5)
-    assert len(error.message) < 400
-    assert "lon must be a number, got '999" in error.message
+    assert len(error.render("en")) < 400
+    assert "lon must be a number, got '999" in error.render("en")
 
 
 def test_error_is_a_400_bad_input():
@@ -145,10 +141,9 @@ def test_checks_lon_before_lat():
 def test_swapped_qianjiang_point_gets_the_hint():
     error = refusal(29.53, 108.78)
     assert error.field == "lat"
-    assert "lat out of range [-90, 90]: 108.78" in error.message
-    assert SWAP_HINT_ZH in error.message and SWAP_HINT_EN in error.message
-    assert error.message.index(SWAP_HINT_ZH) < error.message.index(" / ")
-    assert error.message.index(SWAP_HINT_EN) > error.message.index(" / ")
+    assert "lat out of range [-90, 90]: 108.78" in error.render("en")
+    zh, en = both(error)
+    assert SWAP_HINT_ZH in zh and SWAP_HINT_EN in en
     assert error.detail["looks_swapped"] is True
 
 
@@ -173,7 +168,7 @@ def test_looks_swapped(lon, lat, swapped):
 def test_points_swapped_out_of_range_get_the_hint(lon, lat):
     if abs(lon) > 90:  # swapped, lon becomes an out-of-range lat
         error = refusal(lat, lon)
-        assert SWAP_HINT_EN in error.message
+        assert SWAP_HINT_EN in error.render("en")
         assert error.field == "lat"
 
 
@@ -224,8 +219,8 @@ def test_validate_lonlats_converts_numbers_to_float64(lons, lats):
 def test_validate_lonlats_refuses_length_mismatch():
     with pytest.raises(BadCoordinate) as info:
         validate_lonlats([108.8, 108.9, 109.0], [29.5, 29.6])
-    assert "lons and lats must have the same length, got 3 and 2" in info.value.message
-    assert_chinese_then_english(info.value.message)
+    assert "lons and lats must have the same length, got 3 and 2" in info.value.render("en")
+    both(info.value)
 
 
 @pytest.mark.parametrize("lons, field", [
@@ -239,14 +234,14 @@ def test_validate_lonlats_refuses_non_numbers(lons, field):
     with pytest.raises(BadCoordinate) as info:
         validate_lonlats(lons, [29.5, 29.6])
     assert info.value.field == field
-    assert "lons" in info.value.message
+    assert "lons" in info.value.render("en")
 
 
 def test_validate_lonlats_refuses_non_number_lats():
     with pytest.raises(BadCoordinate) as info:
         validate_lonlats([108.8], ["29.5"])
     assert info.value.field == "lat"
-    assert "dtype <U4" in info.value.message
+    assert "dtype <U4" in info.value.render("en")
 
 
 @pytest.mark.parametrize("lon, lat", [(-180.0, -90.0), (180.0, 90.0), (0.0, 0.0)])

@@ -252,8 +252,8 @@ def test_normalize_datum_refuses_others(name):
     error = info.value
     assert not isinstance(error, BadCoordinate)
     assert error.field == "datum" and error.status == 400
-    assert repr(name) in error.message
-    assert "wgs84, gcj02, bd09" in error.message
+    assert repr(name) in error.render("en")
+    assert "wgs84, gcj02, bd09" in error.render("en")
     assert error.to_dict()["allowed"] == ["wgs84", "gcj02", "bd09"]
 
 

@@ -90,7 +90,7 @@ def test_shapefile_without_prj_needs_a_crs(tmp_path):
     archive = write_zipped_shapefile(tiling(32649), tmp_path, keep_prj=False)
     with pytest.raises(InvalidBoundary, match="--crs") as err:
         read_grid_file(archive)
-    assert "grids.zip" in err.value.message
+    assert "grids.zip" in err.value.render("en")
     assert_same_grids(read_grid_file(archive, crs="EPSG:32649"), tol=1e-8)
 
 
@@ -121,7 +121,7 @@ def test_given_crs_that_contradicts_the_file_is_refused(tmp_path):
     path = write(tiling(32649), tmp_path, "gpkg")
     with pytest.raises(InvalidBoundary) as err:
         read_grid_file(path, crs="EPSG:4547")
-    assert "EPSG:32649" in err.value.message and "EPSG:4547" in err.value.message
+    assert "EPSG:32649" in err.value.render("en") and "EPSG:4547" in err.value.render("en")
     assert_same_grids(read_grid_file(path, crs="EPSG:32649"), tol=1e-8)  # agreeing is fine
 
 
@@ -140,7 +140,7 @@ def test_unknown_crs_is_bad_input(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(InvalidBoundary, match="not found") as err:
         read_grid_file(tmp_path / "nope.geojson")
-    assert "nope.geojson" in err.value.message
+    assert "nope.geojson" in err.value.render("en")
 
 
 @pytest.mark.parametrize(("name", "content"), [
@@ -153,7 +153,7 @@ def test_unreadable_file(tmp_path, name, content):
     path.write_text(content)
     with pytest.raises(InvalidBoundary) as err:
         read_grid_file(path)
-    assert name in err.value.message
+    assert name in err.value.render("en")
 
 
 def test_unsupported_suffix(tmp_path):

@@ -173,7 +173,7 @@ def test_bad_coordinates_raise_naming_the_value(demo_router, lon, lat):
         demo_router.route_point(lon, lat)
     bad = lon if info.value.field == "lon" else lat
     assert info.value.field in ("lon", "lat")
-    assert repr(bad) in info.value.message or str(bad) in info.value.message
+    assert repr(bad) in info.value.render("en") or str(bad) in info.value.render("en")
 
 
 def test_bad_datum_is_refused(demo_router):
@@ -226,8 +226,8 @@ def test_tolerance_must_be_a_non_negative_number(demo_grids):
         with pytest.raises(BadInput) as info:
             Router(demo_grids, tolerance_m=bad)
         assert info.value.field == "tolerance_m"
-        assert info.value.message == (f"容差须为非负米数，收到 {bad!r} / tolerance must be a "
-                                      f"non-negative number of metres, got {bad!r}")
+        assert info.value.render("zh") == f"容差须为非负米数，收到 {bad!r}"
+        assert info.value.render("en") == f"tolerance must be a non-negative number of metres, got {bad!r}"
 
 
 def test_the_default_tolerance_is_50_metres(demo_grids):
@@ -304,7 +304,7 @@ def test_a_point_whose_datum_conversion_leaves_the_range_is_refused_naming_the_c
     with pytest.raises(BadCoordinate) as info:
         demo_router.route_point(lon, lat, datum=datum)
     assert info.value.field == field
-    assert shown in info.value.message and "bd09" in info.value.message
+    assert shown in info.value.render("en") and "bd09" in info.value.render("en")
     assert info.value.detail["datum"] == "bd09"
     assert info.value.detail["received"] == repr(float(lon if field == "lon" else lat))
     inside = wgs84_to_bd09(108.8, 29.52)

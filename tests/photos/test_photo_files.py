@@ -82,7 +82,7 @@ def test_a_bad_id_is_a_404_and_never_a_path(data_dir, bad_id):
     (data_dir / "photos" / "aa" / ("a" * 63 + ".jpg")).write_bytes(b"x")  # near misses exist
     with pytest.raises(NotFound) as err:
         store.read(bad_id)
-    assert err.value.status == 404 and "no such photo" in err.value.message
+    assert err.value.status == 404 and "no such photo" in str(err.value)
 
 
 def test_an_unknown_id_is_a_404(data_dir):
@@ -117,7 +117,7 @@ def test_a_failed_write_is_a_store_error_and_leaves_no_temporary_file(data_dir):
     (folder / f"{photo.id}.jpg" / "x").write_bytes(b"x")
     with pytest.raises(StoreError) as err:
         store.save([photo])
-    assert err.value.status == 500 and "cannot save the photo" in err.value.message
+    assert err.value.status == 500 and "cannot save the photo" in str(err.value)
     assert [p.name for p in folder.iterdir()] == [f"{photo.id}.jpg"]
 
 

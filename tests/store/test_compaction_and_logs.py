@@ -223,8 +223,8 @@ def test_a_failed_deferred_fsync_names_the_error(folder, open_store, monkeypatch
     with pytest.raises(StoreError) as info:
         with store.deferred_sync():
             store.create(make_feature("c1"))
-    assert info.value.message == ("案件未能写入 / the case could not be written: "
-                                  "[Errno 5] Input/output error")
+    assert info.value.render("zh") == "案件未能写入：[Errno 5] Input/output error"
+    assert info.value.render("en") == "the case could not be written: [Errno 5] Input/output error"
 
 
 def test_a_store_closed_while_a_write_waits_refuses_it(folder, open_store, monkeypatch):
@@ -249,7 +249,7 @@ def test_a_store_closed_while_a_write_waits_refuses_it(folder, open_store, monke
         try:
             store.create(make_feature("queued"))
         except StoreError as exc:
-            errors.append(exc.message)
+            errors.append(exc.render("en"))
 
     waiting = threading.Thread(target=queued)
     waiting.start()
@@ -270,7 +270,7 @@ def test_a_store_closed_while_a_write_waits_refuses_it(folder, open_store, monke
     release.set()
     for thread in (leader, waiting, closing):
         thread.join(WAIT)
-    assert errors == [f"案件库已关闭 / the case store {folder} is closed"]
+    assert errors == [f"the case store {folder} is closed"]
     assert sorted(f["id"] for f in open_store().all()) == ["c0", "leader"]
 
 

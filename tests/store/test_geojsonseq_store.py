@@ -530,7 +530,7 @@ def test_a_full_disk_refuses_a_write_whole_and_writing_resumes_once_there_is_roo
     big = make_feature("c1", note="x" * 20_000)  # more than the last page of the segment holds
     with pytest.raises(DiskFull) as refused:
         store.create(big)
-    assert refused.value.status == 503 and "disk is full" in refused.value.message
+    assert refused.value.status == 503 and "disk is full" in str(refused.value)
     with pytest.raises(DiskFull), store.deferred_sync():  # as a web request writes
         store.create(big)
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # nothing torn

@@ -130,7 +130,7 @@ def test_one_batch_stores_one_of_several_creates_with_the_same_tracking_code(sto
     for worker in workers:
         if worker.error is not None:
             assert isinstance(worker.error, DuplicateCase)
-            assert worker.error.field == "tracking_code" and "T-same" in worker.error.message
+            assert worker.error.field == "tracking_code" and "T-same" in str(worker.error)
     assert fresh_ids(store) == sorted(["c0", "leader", made[0].result[0]["id"]])
 
 
@@ -226,7 +226,7 @@ def test_a_failed_batch_keeps_each_operations_own_error(store, monkeypatch):
         lambda: store.update("nobody", make_feature("nobody"), 1)])
     dup, good, stale, unknown = (w.error for w in workers)
     assert isinstance(dup, DuplicateCase) and dup.field == "tracking_code"
-    assert type(good) is StoreError and "could not be written" in good.message
+    assert type(good) is StoreError and "could not be written" in str(good)
     assert isinstance(stale, VersionConflict) and stale.detail["expected_version"] == 7
     assert unknown.status == 404 and unknown.field == "case_id"
     assert store.disk_error is not None

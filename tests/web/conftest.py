@@ -13,12 +13,27 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 
 from gridmap.web import create_app
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+class EnglishClient(FlaskClient):
+    """A test client whose requests ask for English (``Accept-Language: en``): API errors
+    answer in it, so tests read their English text (pages keep ``?lang=``; the language
+    choice itself is tested in test_api_language.py)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+
+
+Flask.test_client_class = EnglishClient  # every app the web tests make
 
 
 @pytest.fixture

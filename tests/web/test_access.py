@@ -286,7 +286,7 @@ def test_api_tokens_act_as_their_user_until_revoked(matrix_app):
     assert r.status_code == 302
     store.revoke_token(token_id)
     r = client.get("/admin/users", headers=headers)
-    assert r.status_code == 401 and "revoked" in r.get_data(as_text=True)
+    assert r.status_code == 401 and "已撤销" in r.get_data(as_text=True)
     assert client.get("/api/grids", headers={"Authorization": "Bearer nonsense"}).status_code == 401
     planner_id, planner_secret = store.create_token("u_planner", "planner client")
     r = client.get("/admin/users", headers={"Authorization": f"Bearer {planner_secret}"})

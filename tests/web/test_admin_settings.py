@@ -336,7 +336,10 @@ def test_a_retired_category_is_no_longer_offered_and_its_cases_go_on(app):
     refused = client.post("/api/reports", json={"lon": spot.x, "lat": spot.y, "category": "06",
                                                 "description": "垃圾堆积"})
     assert refused.status_code == 400 and refused.get_json()["field"] == "category"
-    assert "已停用" in refused.get_json()["message"] and "retired" in refused.get_json()["message"]
+    assert "is retired" in refused.get_json()["message"]
+    in_chinese = app.test_client().post("/api/reports?lang=zh", json={"lon": spot.x, "lat": spot.y,
+                                                            "category": "06", "description": "垃圾堆积"})
+    assert "已停用" in in_chinese.get_json()["message"]
     services = client.get("/open311/v2/services.json").get_json()
     assert "06" not in [s["service_code"] for s in services] and len(services) == 14
     posted = client.post("/open311/v2/requests.json", data={
@@ -381,7 +384,7 @@ def test_retiring_the_last_category_in_use_is_refused_and_changes_nothing(app):
     assert offered(app) == ["06"]
     before = path.read_bytes()
     r = as_user(app).post("/admin/categories/06", data=category_form(app, retired="on"))
-    assert r.status_code == 400 and "no category in use" in r.get_data(as_text=True)
+    assert r.status_code == 400 and "没有在用的类别" in r.get_data(as_text=True)
     assert path.read_bytes() == before and offered(app) == ["06"]
 
 

@@ -137,7 +137,8 @@ def test_broken_and_oversized_bodies(app, client):
     broken = client.post("/api/reports", data="{", content_type="application/json")
     assert (broken.status_code, broken.get_json()) == (400, {
         "error": "bad_input", "field": "body",
-        "message": "请求体不是有效的 JSON / the body is not valid JSON"})
+        "message": "the body is not valid JSON", "message_id": "error.body.not_json",
+        "params": {"field": "body"}})
     plain = client.post("/api/reports", data="lon=1", content_type="text/plain")
     assert (plain.status_code, plain.get_json()["error"]) == (403, "csrf_failed")  # no JSON: a form
     big = client.post("/api/reports", data="x" * 300_000, content_type="application/json")

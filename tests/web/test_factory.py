@@ -106,7 +106,7 @@ def test_grids_that_overlap_or_leave_gaps_stop_startup(tmp_path):
     path.write_text(json.dumps(doc), encoding="utf-8")
     with pytest.raises(ConfigError, match="gridmap grids check") as info:
         create_app({"DATA_DIR": str(tmp_path / "d")})
-    assert "500114005001007" in info.value.message
+    assert "500114005001007" in str(info.value)
 
 
 def test_files_added_by_a_newer_release_are_filled_in(tmp_path):

@@ -129,7 +129,7 @@ def test_a_full_disk_keeps_reads_refuses_writes_with_a_503_and_loses_nothing(sma
         ]
         for r in refused:
             assert r.status_code == 503, (r.url, r.status_code, r.text[:300])
-            assert "disk is full" in r.text and r.headers["Retry-After"]
+            assert "磁盘已满" in r.text and r.headers["Retry-After"]
         assert refused[0].json()["error"] == "disk_full"
 
         # a worker started on the full disk boots and serves

@@ -344,7 +344,9 @@ def test_a_description_too_long_with_its_address_names_both(app, client, fmt):
 def test_a_point_outside_the_service_area_names_the_nearest_grid(app, client, fmt):
     r = post(client, form(app, lat="29.0", long="108.0"), fmt=fmt)
     nearest = app.extensions["gridmap"].router.route_point(108.0, 29.0).nearest
-    assert_error(r, 400, fmt, nearest.name, nearest.code, " m ")
+    assert_error(r, 400, fmt, nearest.code, " m from the nearest grid")
+    in_chinese = client.post(f"/open311/v2/requests.{fmt}?lang=zh", data=form(app, lat="29.0", long="108.0"))
+    assert_error(in_chinese, 400, fmt, nearest.name, nearest.code, " 米")
     assert count(app) == 0
 
 
