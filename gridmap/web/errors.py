@@ -7,14 +7,13 @@ from werkzeug.exceptions import HTTPException
 
 from gridmap.errors import GridmapError
 from gridmap.server.accesslog import mask
+from gridmap.web.i18n import t
 
 log = logging.getLogger(__name__)
 JSON_PREFIXES = ("/api/", "/open311/")
-HTTP_MESSAGES = {
-    404: "没有这个地址 / no such address",
-    405: "该地址不接受这种请求方法 / this address does not take that method",
-    413: "请求体过大 / the request body is too large",
-}
+#: HTTP errors with a message of our own (``http_<status>`` in the catalogs), in the
+#: page's language; others keep werkzeug's description
+HTTP_MESSAGES = (400, 404, 405, 413)
 
 
 def _wants_json():
@@ -45,7 +44,7 @@ def init_app(app):
 
     @app.errorhandler(HTTPException)
     def http_error(exc):
-        message = HTTP_MESSAGES.get(exc.code, exc.description)
+        message = t(f"http_{exc.code}") if exc.code in HTTP_MESSAGES else exc.description
         return _render(exc.code, {"error": exc.name.lower().replace(" ", "_"),
                                   "message": message})
 
@@ -53,4 +52,4 @@ def init_app(app):
     def unexpected(exc):
         log.exception("unhandled error on %s %s", request.method, mask(request.path))
         return _render(500, {"error": "internal_error",
-                             "message": "服务器内部错误 / internal server error"})
+                             "message": t("http_500")})
