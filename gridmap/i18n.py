@@ -6,7 +6,10 @@ process, so no generated ``.mo`` file is tracked or has to be kept fresh.
 
 Message ids are stable keys (``"tracking_code"``, ``"error.bad_coordinate"``);
 texts may hold ``{name}`` fields, filled by :func:`gettext`'s keyword
-arguments. Chinese is the default language, English the other.
+arguments. A text that depends on a number ("1 working hour", "2 working
+hours") is a plural entry (``msgid_plural`` with one ``msgstr[i]`` per plural
+form of the language, read by :func:`ngettext`). Chinese is the default
+language, English the other.
 """
 
 import functools
@@ -51,10 +54,27 @@ def translations(lang):
 
 @functools.cache
 def messages(lang):
-    """``{msgid: text}`` of every domain in ``lang`` (untranslated ones left out)."""
-    return {message.id: message.string
-            for domain in DOMAINS for message in read_catalog(lang, domain)
-            if message.id and message.string}
+    """``{msgid: text}`` of every domain in ``lang`` (untranslated ones left out);
+    a plural entry's text is the tuple of its forms, keyed by its ``msgid``."""
+    found = {}
+    for domain in DOMAINS:
+        for message in read_catalog(lang, domain):
+            msgid = message.id[0] if message.pluralizable else message.id
+            if msgid and (all(message.string) if message.pluralizable else message.string):
+                found[msgid] = message.string
+    return found
+
+
+def _text(lang, msgid, plural):
+    lang = lang if lang in LANGS else DEFAULT_LANG
+    try:
+        text = messages(lang)[msgid]
+    except KeyError:
+        raise KeyError(f"message {msgid!r} is missing from the {lang} catalog") from None
+    if isinstance(text, tuple) != plural:
+        raise KeyError(f"message {msgid!r} is {'not ' if plural else ''}a plural entry: "
+                       f"use {'gettext' if plural else 'ngettext'}")
+    return lang, text
 
 
 def gettext(lang, msgid, **params):
@@ -63,9 +83,19 @@ def gettext(lang, msgid, **params):
     A message missing from the catalog raises ``KeyError``: the catalog check
     in the tests keeps that from reaching users.
     """
-    lang = lang if lang in LANGS else DEFAULT_LANG
-    try:
-        text = messages(lang)[msgid]
-    except KeyError:
-        raise KeyError(f"message {msgid!r} is missing from the {lang} catalog") from None
+    _, text = _text(lang, msgid, plural=False)
     return text.format(**params) if params else text
+
+
+def ngettext(lang, msgid, n, **params):
+    """The plural entry ``msgid`` in ``lang`` in the form for the number ``n``, as
+    shown (``n`` is also the ``{n}`` field unless ``params`` give one). A number
+    with decimals takes the form of 2, as in English and Chinese ("1.5 hours").
+
+    >>> ngettext("en", "hours_left", 1, h="1"), ngettext("en", "hours_left", 1.5, h="1.5")
+    ('1 working hour left', '1.5 working hours left')
+    """
+    lang, forms = _text(lang, msgid, plural=True)
+    whole = int(n) if float(n).is_integer() else 2
+    text = forms[translations(lang).plural(whole)]
+    return text.format(**{"n": n, **params})

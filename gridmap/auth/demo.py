@@ -24,12 +24,12 @@ HEADER = ("# gridmap 演示账号 / demo accounts (示意 schematic). Passwords 
 
 
 def _demo_specs(grid_codes):
-    """(username, roles, grids, display name) of the demo accounts."""
-    specs = [("admin", (ADMIN,), (), "演示管理员 demo admin"),
-             ("planner", (PLANNER,), (), "演示规划员 demo planner"),
-             ("dispatcher", (DISPATCHER,), (), "演示调度员 demo dispatcher")]
+    """(username, roles, grids, display name) of the demo accounts. No display name:
+    pages show the user name, the same in both languages (the banner says it is a demo)."""
+    specs = [("admin", (ADMIN,), (), ""), ("planner", (PLANNER,), (), ""),
+             ("dispatcher", (DISPATCHER,), (), "")]
     for i, code in enumerate(sorted(grid_codes)[:2], start=1):
-        specs.append((f"grid{i:03d}", (GRID_STAFF,), (code,), f"演示网格员 demo grid staff {code[-3:]}"))
+        specs.append((f"grid{i:03d}", (GRID_STAFF,), (code,), ""))
     return specs
 
 

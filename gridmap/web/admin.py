@@ -18,7 +18,7 @@ from gridmap.cases.categories import LIMITS, MAX_LIMIT_HOURS, NAME_MAX, make_cat
 from gridmap.errors import BadInput, Conflict, GridmapError, NotFound
 from gridmap.web.access import allow
 from gridmap.web.auth import audit
-from gridmap.web.i18n import t
+from gridmap.web.i18n import t, tn
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 PERIOD = re.compile(r"(\S+?)\s*[-–—~至]\s*(\S+)")
@@ -140,7 +140,7 @@ def add_category():
     flash(t("settings_saved"))
     _, cases = current_app.extensions["gridmap.cases"].store.query(categories=[code], limit=1)
     if cases:  # the code of a category deleted by hand: its cases now show this one
-        flash(t("category_code_had_cases").replace("{code}", code).replace("{n}", str(cases)))
+        flash(tn("category_code_had_cases", cases, code=code))
     return redirect(url_for("admin.categories"))
 
 

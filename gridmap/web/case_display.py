@@ -3,10 +3,7 @@
 
 from datetime import datetime
 
-from flask import g
-
-from gridmap.cases.workflow import STATE_NAMES
-from gridmap.web.i18n import t
+from gridmap.web.i18n import name_of, t, tn
 
 #: the clocks running in each state; the first is the one a card shows
 RUNNING = {"reported": ("sign", "handle"), "signed": ("handle",), "handling": ("handle",),
@@ -40,12 +37,12 @@ def deadline_status(calendar, now, clock, deadline, state, late, limit_hours):
     status = calendar.overdue_status(now, at)
     left = status.working_hours_left
     if status.is_overdue:
-        text = (t("overdue_by").format(h=hours_text(-left)) if -left >= 0.05
-                else t("overdue_just"))
+        over = hours_text(-left)
+        text = tn("overdue_by", float(over), h=over) if -left >= 0.05 else t("overdue_just")
         return dict(shown, level="late", text=text)
     soon = min(SOON_HOURS, SOON_SHARE * limit_hours) if limit_hours > 0 else SOON_HOURS
     return dict(shown, level="soon" if left <= soon else "ok",
-                text=t("hours_left").format(h=hours_text(left)))
+                text=tn("hours_left", float(hours_text(left)), h=hours_text(left)))
 
 
 def deadlines(community, now, view):
@@ -63,14 +60,10 @@ def time_ago(now, at):
     if minutes < 1:
         return t("just_now")
     if minutes < 60:
-        return t("minutes_ago").format(n=minutes)
+        return t("minutes_ago", n=minutes)
     if minutes < 48 * 60:
-        return t("hours_ago").format(n=minutes // 60)
-    return t("days_ago").format(n=minutes // (24 * 60))
-
-
-def _zh():
-    return g.get("lang", "zh") == "zh"
+        return t("hours_ago", n=minutes // 60)
+    return tn("days_ago", minutes // (24 * 60))
 
 
 def card(community, now, view, case_id):
@@ -84,15 +77,14 @@ def card(community, now, view, case_id):
     grid = community.grids[view["grid_code"]]
     return {
         "case_id": case_id, "case_no": view["case_no"], "state": view["state"],
-        "state_name": STATE_NAMES[view["state"]][0 if _zh() else 1],
-        "category": category.name if _zh() else category.name_en,
+        "state_name": t("state_" + view["state"]),
+        "category": name_of(category),
         "description": description, "ago": time_ago(now, view["reported_at"]),
         "reported_at": view["reported_at"][5:16].replace("T", " "),
         "deadline": clock and deadline_status(
             community.calendar, now, clock, view["deadlines"][clock], view["state"], False,
             getattr(category, f"{clock}_hours")),
         "late": [k for k, v in view["overdue"].items() if v],
-        "grid_code": grid.code, "grid_name": grid.name if _zh() or not grid.name_en
-        else grid.name_en,
+        "grid_code": grid.code, "grid_name": name_of(grid),
         "lon": view["location"][0], "lat": view["location"][1],
     }

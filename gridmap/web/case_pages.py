@@ -4,7 +4,6 @@
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from gridmap.cases.categories import in_use
-from gridmap.cases.workflow import STATE_NAMES
 from gridmap.web.access import ANYONE, allow
 from gridmap.web.cases_api import service
 from gridmap.web.pages import grids_map, render_with_map
@@ -39,4 +38,5 @@ def track_lookup():
 def track(code):
     """A case as its reporter sees it (no contact, no staff names): 200; 404 unknown."""
     view = service().public_view(service().by_tracking(code), all_photos=True)
-    return render_template("cases/track.html", view=view, state_names=STATE_NAMES)
+    grid = current_app.extensions["gridmap"].grids[view["grid"]["code"]]
+    return render_template("cases/track.html", view=view, grid=grid)

@@ -10,17 +10,15 @@ import logging
 from flask import current_app, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from gridmap.errors import GridmapError, Msg
+from gridmap.errors import GridmapError
 from gridmap.server.accesslog import mask
 from gridmap.web.api_lang import is_api
-from gridmap.web.i18n import choose_lang
+from gridmap.web.i18n import choose_lang, t
 
 log = logging.getLogger(__name__)
-HTTP_MESSAGES = {
-    404: "没有这个地址 / no such address",
-    405: "该地址不接受这种请求方法 / this address does not take that method",
-    413: "请求体过大 / the request body is too large",
-}
+#: HTTP errors with a message of our own (``http_<status>`` in the catalogs), in the
+#: request's language; others keep werkzeug's description
+HTTP_MESSAGES = (400, 404, 405, 413)
 
 
 def request_lang():
@@ -53,7 +51,7 @@ def init_app(app):
 
     @app.errorhandler(HTTPException)
     def http_error(exc):
-        message = HTTP_MESSAGES.get(exc.code, exc.description)
+        message = t(f"http_{exc.code}") if exc.code in HTTP_MESSAGES else exc.description
         return _render(exc.code, {"error": exc.name.lower().replace(" ", "_"),
                                   "message": message})
 
@@ -61,4 +59,4 @@ def init_app(app):
     def unexpected(exc):
         log.exception("unhandled error on %s %s", request.method, mask(request.path))
         return _render(500, {"error": "internal_error",
-                             "message": Msg("error.internal").render(request_lang())})
+                             "message": t("http_500")})

@@ -26,10 +26,11 @@ from gridmap.cases.intake import CONTACT_RE, DESCRIPTION_MAX
 from gridmap.cases.service import DATE_ONLY, TRACKING_ALPHABET, _choices
 from gridmap.cases.workflow import OPEN_STATES, STATE_NAMES, STATES
 from gridmap.config import HOST
-from gridmap.errors import BadCoordinate, BadInput, Forbidden, GridmapError, Msg, NotFound
+from gridmap.errors import BadCoordinate, BadInput, Forbidden, GridmapError, NotFound
 from gridmap.web.access import ANYONE, allow
 from gridmap.web.cases_api import limit_by_address, service
 from gridmap.web.errors import request_lang
+from gridmap.web.i18n import t
 from gridmap.web.security import csrf_exempt, no_store
 
 log = logging.getLogger(__name__)
@@ -124,7 +125,7 @@ def _http_error(exc):
 @bp.errorhandler(Exception)
 def _unexpected(exc):
     log.exception("unhandled error on %s %s", request.method, request.path)
-    return error_response(500, Msg("error.internal").render(request_lang()))
+    return error_response(500, t("http_500"))
 
 
 @bp.before_app_request

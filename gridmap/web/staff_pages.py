@@ -6,12 +6,13 @@ from flask import (Blueprint, current_app, flash, g, redirect, render_template, 
                    url_for)
 
 from gridmap.audit import CASE_FORWARD, CASE_TRANSITION
-from gridmap.cases.workflow import CANCEL_REASONS, STATE_NAMES, allowed_actions
+from gridmap.cases.workflow import CANCEL_REASONS, STATES, allowed_actions
 from gridmap.errors import BadInput, GridmapError, NotFound
 from gridmap.maps.case_map import build_case_map
 from gridmap.web import case_display
 from gridmap.web.access import allow, require_grid
 from gridmap.web.auth import audit, landing
+from gridmap.web.i18n import name_of, t
 from gridmap.web.cases_api import CASE_ROLES, actor, may_see_contact, service
 from gridmap.web.pages import map_settings, render_with_map
 from gridmap.web.uploads import takes_photos, uploaded_photos
@@ -74,7 +75,7 @@ def render_list(codes, grid):
     here = (url_for("staff_pages.grid_queue", code=grid.code) if grid
             else url_for("staff_pages.all_cases"))
     return render_template("cases/grid.html", grid=grid, cards=cards, total=total, page=page,
-                           pages=pages, filters=filters, here=here, state_names=STATE_NAMES,
+                           pages=pages, filters=filters, here=here, states=STATES,
                            categories=community().categories.values(), grids=choosable)
 
 
@@ -117,7 +118,7 @@ def act(case_id):
     audit(CASE_FORWARD if action == "forward" else CASE_TRANSITION, g.user.username,
           target=case_id, detail={"action": action, "state": props["state"],
                                   "grid_code": props["grid_code"]})
-    flash(f"#{props['case_no']} → {STATE_NAMES[props['state']][0 if g.lang == 'zh' else 1]}")
+    flash(f"#{props['case_no']} → {t('state_' + props['state'])}")
     if may_see_contact(new):
         return redirect(url_for("staff_pages.case_page", case_id=case_id))
     return redirect(landing(g.user))  # forwarded out of the caller's grids
@@ -139,7 +140,7 @@ def render_case(feature, error=None, form=None, confirm=None, status=200):
     members = {m.person_id: (zh, en, m.name) for _, zh, en, m in team.slots() if m}
     return render_with_map(
         "cases/case.html", fmap, case=view, case_id=feature["id"], grid=grid,
-        category=cmty.category(view["category"]), state_names=STATE_NAMES,
+        category=cmty.category(view["category"]),
         deadlines=case_display.deadlines(cmty, now, view),
         ago=case_display.time_ago(now, view["reported_at"]),
         assignee=members.get(view.get("assignee")), nearby=near, actions=actions,
@@ -152,13 +153,12 @@ def render_case(feature, error=None, form=None, confirm=None, status=200):
 def nearby(feature):
     """:meth:`CaseService.nearby` within :data:`NEARBY_RADIUS_M` that the caller may
     see, labelled for the page."""
-    zh = g.lang == "zh"
     cat = community().category(feature["properties"]["category"])
     return [{"case_id": f["id"], "case_no": f["properties"]["case_no"],
              "url": url_for("staff_pages.case_page", case_id=f["id"]),
              "state": f["properties"]["state"],
-             "state_name": STATE_NAMES[f["properties"]["state"]][0 if zh else 1],
-             "category_name": cat.name if zh else cat.name_en,
+             "state_name": t("state_" + f["properties"]["state"]),
+             "category_name": name_of(cat),
              "reported_at": f["properties"]["reported_at"][5:16].replace("T", " "),
              "lon": f["geometry"]["coordinates"][0], "lat": f["geometry"]["coordinates"][1],
              "distance_m": metres}

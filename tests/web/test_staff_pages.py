@@ -90,10 +90,10 @@ def test_the_page_shows_the_case_in_the_pages_language(app):
     assert "剩余 1 工作小时" in zh and "签收时限" in zh and "环境卫生" in zh
     assert 'data-action="sign"' in zh and 'data-action="close"' not in zh
     en = text(as_user(app, "staff7").get(f"/case/{case['id']}?lang=en"))
-    assert "1 working hours left" in en and "Sign for by" in en and "剩余" not in en
+    assert "1 working hour left" in en and "Sign for by" in en and "剩余" not in en
     assert "(just now)" in en and "（" not in en  # English punctuation too
     queue = text(as_user(app, "staff7").get(f"/grid/{case['properties']['grid_code']}?lang=en"))
-    assert "Sanitation" in queue and "1 working hours left" in queue and "剩余" not in queue
+    assert "Sanitation" in queue and "1 working hour left" in queue and "剩余" not in queue
 
 
 def test_an_overdue_deadline_says_by_how_much(app):
