@@ -8,7 +8,7 @@ from flask import (Blueprint, current_app, g, redirect, render_template, request
                    url_for)
 
 from gridmap.audit import SIGNIN, SIGNIN_FAILED, SIGNOUT
-from gridmap.auth.devices import COOKIE, DEVICE_DAYS, read_devices, remember_device
+from gridmap.auth.devices import COOKIE, DEVICE_DAYS, known_device, remember_device
 from gridmap.errors import RateLimited
 from gridmap.web import durability
 from gridmap.web.access import ANYONE, STAFF_ROLES, allow
@@ -87,8 +87,8 @@ def login():
     password = request.form.get("password", "")[:1024]
     store = current_app.extensions["gridmap.accounts"]
     actor = username if store.get_user(username) else shown_name(username)
-    device = read_devices(current_app.secret_key, request.cookies.get(COOKIE),
-                          throttle.clock()).get(username)
+    device = known_device(current_app.secret_key, request.cookies.get(COOKIE), username,
+                          store.password_stamp(username), throttle.clock())
     # a known device counts its own failures; unknown devices share the account's
     key = f"signin:device:{device}" if device else f"signin:user:{actor}"
     detail = {"known_device": True} if device else None
@@ -113,7 +113,7 @@ def login():
     target = request.form.get("next")
     response = redirect(_safe_next(target) if target else landing(user))
     value, _ = remember_device(current_app.secret_key, request.cookies.get(COOKIE), user.username,
-                               throttle.clock())
+                               store.password_stamp(user.username), throttle.clock())
     response.set_cookie(COOKIE, value, max_age=DEVICE_DAYS * 86400, path=url_for("auth.login"),
                         secure=cfg["COOKIE_SECURE"], httponly=True, samesite="Lax")
     return response

@@ -102,6 +102,7 @@ def test_no_open_redirects(app, target):
 
 
 def test_disabling_a_user_ends_their_session(app):
+    app.extensions["gridmap.accounts"].add_user("root", PASSWORD, ["admin"])  # not the last admin
     client = app.test_client()
     sign_in(client)
     assert client.get("/admin/users").status_code == 200
