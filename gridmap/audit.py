@@ -38,7 +38,7 @@ CHINA_TZ = timezone(timedelta(hours=8), "CST")
 
 SIGNIN, SIGNIN_FAILED, SIGNOUT = "signin", "signin_failed", "signout"
 USER_ADD, USER_DISABLE, USER_ENABLE = "user_add", "user_disable", "user_enable"
-PASSWORD_RESET, ROLES_CHANGE = "password_reset", "roles_change"
+PASSWORD_RESET, ROLES_CHANGE, USER_RENAME = "password_reset", "roles_change", "user_rename"
 TOKEN_CREATE, TOKEN_REVOKE = "token_create", "token_revoke"
 CASE_TRANSITION, CASE_FORWARD = "case_transition", "case_forward"
 CASE_PHOTO = "case_photo"  # a photo made public or private
@@ -46,7 +46,7 @@ BOUNDARY_PUBLISH, BOUNDARY_ROLLBACK = "boundary_publish", "boundary_rollback"
 CATEGORY_ADD, CATEGORY_CHANGE, CALENDAR_CHANGE = "category_add", "category_change", "calendar_change"
 #: Every action the log accepts.
 ACTIONS = (SIGNIN, SIGNIN_FAILED, SIGNOUT, USER_ADD, USER_DISABLE, USER_ENABLE, PASSWORD_RESET,
-           ROLES_CHANGE, TOKEN_CREATE, TOKEN_REVOKE, CASE_TRANSITION, CASE_FORWARD, CASE_PHOTO,
+           ROLES_CHANGE, USER_RENAME, TOKEN_CREATE, TOKEN_REVOKE, CASE_TRANSITION, CASE_FORWARD, CASE_PHOTO,
            BOUNDARY_PUBLISH, BOUNDARY_ROLLBACK, CATEGORY_ADD, CATEGORY_CHANGE, CALENDAR_CHANGE)
 #: ``detail`` keys refused anywhere in the detail, because they name secrets.
 SECRET_KEYS = frozenset({"password", "new_password", "password_hash", "secret", "token",
@@ -65,16 +65,16 @@ def _check_detail(value, path="detail"):
             _check_detail(item, f"{path}[{i}]")
 
 
-def _as_datetime(value):
+def _as_datetime(value, field="before"):
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value)
         except ValueError:
-            raise BadInput(f"before 须为 ISO 8601 时间，收到 {value!r} / before must be an ISO 8601 "
-                           f"time, got {value!r}", field="before") from None
+            raise BadInput(f"{field} 须为 ISO 8601 时间，收到 {value!r} / {field} must be an ISO 8601 "
+                           f"time, got {value!r}", field=field) from None
     if not isinstance(value, datetime):
-        raise BadInput(f"before 须为时间，收到 {value!r} / before must be a time, got {value!r}",
-                       field="before")
+        raise BadInput(f"{field} 须为时间，收到 {value!r} / {field} must be a time, got {value!r}",
+                       field=field)
     return value if value.tzinfo else value.replace(tzinfo=CHINA_TZ)
 
 
@@ -153,7 +153,8 @@ class AuditLog:
                 os.close(dir_fd)
         return entry
 
-    def read(self, limit=100, before=None, action=None, actor=None):
+    def read(self, limit=100, before=None, action=None, actor=None, since=None, offset=0,
+             target=None):
         """Entries newest first, at most ``limit``, optionally filtered.
 
         Parameters
@@ -162,15 +163,24 @@ class AuditLog:
             Most entries to return.
         before : str or datetime, optional
             Only entries strictly older (for paging: pass the last ``at`` seen).
-        action, actor : str, optional
-            Only entries with this action / actor.
+        action, actor, target : str, optional
+            Only entries with this action / actor / target.
+        since : str or datetime, optional
+            Only entries at this time or later (with ``before``: a date range).
+        offset : int
+            Skip this many matching entries first (page ``n`` of ``limit``:
+            ``offset=(n - 1) * limit``); exact even when entries share a time.
 
         Lines that are not JSON objects (a torn last line) are skipped.
         """
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise BadInput(f"limit 须为正整数，收到 {limit!r} / limit must be a positive integer, "
                            f"got {limit!r}", field="limit")
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise BadInput(f"offset 须为非负整数，收到 {offset!r} / offset must be a non-negative "
+                           f"integer, got {offset!r}", field="offset")
         before = None if before is None else _as_datetime(before)
+        since = None if since is None else _as_datetime(since, "since")
         found = []
         if not self.path.exists():
             return found
@@ -183,7 +193,12 @@ class AuditLog:
                 continue
             if ((action is not None and entry.get("action") != action)
                     or (actor is not None and entry.get("actor") != actor)
-                    or (before is not None and at >= before)):
+                    or (target is not None and entry.get("target") != target)
+                    or (before is not None and at >= before)
+                    or (since is not None and at < since)):
+                continue
+            if offset:
+                offset -= 1
                 continue
             found.append(entry)
             if len(found) == limit:
