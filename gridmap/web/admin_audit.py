@@ -15,7 +15,6 @@ from flask import Blueprint, current_app, g, render_template, request, url_for
 from markupsafe import Markup, escape
 
 from gridmap.audit import ACTIONS
-from gridmap.auth.roles import ROLES
 from gridmap.errors import BadInput
 from gridmap.web.access import allow
 from gridmap.web.admin_users import grid_name, role_names
@@ -151,7 +150,7 @@ def _says(action, target, detail, accounts):
     if action in CASE_TARGETS:
         params["case"] = _case(target)
     if action in ("user_add", "roles_change"):
-        params["roles"] = role_names(r for r in ROLES if r in (detail.get("roles") or ()))
+        params["roles"] = role_names(detail.get("roles") or ())
         params["grids"] = _grids(detail.get("grid_codes") or ())
     if action == "user_rename":
         params.update(name=detail.get("display_name") or "—",
