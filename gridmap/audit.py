@@ -38,7 +38,7 @@ CHINA_TZ = timezone(timedelta(hours=8), "CST")
 
 SIGNIN, SIGNIN_FAILED, SIGNOUT = "signin", "signin_failed", "signout"
 USER_ADD, USER_DISABLE, USER_ENABLE = "user_add", "user_disable", "user_enable"
-PASSWORD_RESET, ROLES_CHANGE = "password_reset", "roles_change"
+PASSWORD_RESET, ROLES_CHANGE, USER_RENAME = "password_reset", "roles_change", "user_rename"
 TOKEN_CREATE, TOKEN_REVOKE = "token_create", "token_revoke"
 CASE_TRANSITION, CASE_FORWARD = "case_transition", "case_forward"
 CASE_PHOTO = "case_photo"  # a photo made public or private
@@ -46,7 +46,7 @@ BOUNDARY_PUBLISH, BOUNDARY_ROLLBACK = "boundary_publish", "boundary_rollback"
 CATEGORY_ADD, CATEGORY_CHANGE, CALENDAR_CHANGE = "category_add", "category_change", "calendar_change"
 #: Every action the log accepts.
 ACTIONS = (SIGNIN, SIGNIN_FAILED, SIGNOUT, USER_ADD, USER_DISABLE, USER_ENABLE, PASSWORD_RESET,
-           ROLES_CHANGE, TOKEN_CREATE, TOKEN_REVOKE, CASE_TRANSITION, CASE_FORWARD, CASE_PHOTO,
+           ROLES_CHANGE, USER_RENAME, TOKEN_CREATE, TOKEN_REVOKE, CASE_TRANSITION, CASE_FORWARD, CASE_PHOTO,
            BOUNDARY_PUBLISH, BOUNDARY_ROLLBACK, CATEGORY_ADD, CATEGORY_CHANGE, CALENDAR_CHANGE)
 #: ``detail`` keys refused anywhere in the detail, because they name secrets.
 SECRET_KEYS = frozenset({"password", "new_password", "password_hash", "secret", "token",
@@ -64,15 +64,15 @@ def _check_detail(value, path="detail"):
             _check_detail(item, f"{path}[{i}]")
 
 
-def _as_datetime(value):
+def _as_datetime(value, field="before"):
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value)
         except ValueError:
-            raise BadInput("error.audit.bad_before_text", value=repr(value)[:60],
-                           field="before") from None
+            raise BadInput("error.audit.bad_time_text", value=repr(value)[:60],
+                           field=field) from None
     if not isinstance(value, datetime):
-        raise BadInput("error.audit.bad_before", value=repr(value)[:60], field="before")
+        raise BadInput("error.audit.bad_time", value=repr(value)[:60], field=field)
     return value if value.tzinfo else value.replace(tzinfo=CHINA_TZ)
 
 
@@ -150,7 +150,8 @@ class AuditLog:
                 os.close(dir_fd)
         return entry
 
-    def read(self, limit=100, before=None, action=None, actor=None):
+    def read(self, limit=100, before=None, action=None, actor=None, since=None, offset=0,
+             target=None):
         """Entries newest first, at most ``limit``, optionally filtered.
 
         Parameters
@@ -159,14 +160,22 @@ class AuditLog:
             Most entries to return.
         before : str or datetime, optional
             Only entries strictly older (for paging: pass the last ``at`` seen).
-        action, actor : str, optional
-            Only entries with this action / actor.
+        action, actor, target : str, optional
+            Only entries with this action / actor / target.
+        since : str or datetime, optional
+            Only entries at this time or later (with ``before``: a date range).
+        offset : int
+            Skip this many matching entries first (page ``n`` of ``limit``:
+            ``offset=(n - 1) * limit``); exact even when entries share a time.
 
         Lines that are not JSON objects (a torn last line) are skipped.
         """
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise BadInput("error.audit.bad_limit", value=repr(limit)[:60], field="limit")
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise BadInput("error.audit.bad_offset", value=repr(offset)[:60], field="offset")
         before = None if before is None else _as_datetime(before)
+        since = None if since is None else _as_datetime(since, "since")
         found = []
         if not self.path.exists():
             return found
@@ -179,7 +188,12 @@ class AuditLog:
                 continue
             if ((action is not None and entry.get("action") != action)
                     or (actor is not None and entry.get("actor") != actor)
-                    or (before is not None and at >= before)):
+                    or (target is not None and entry.get("target") != target)
+                    or (before is not None and at >= before)
+                    or (since is not None and at < since)):
+                continue
+            if offset:
+                offset -= 1
                 continue
             found.append(entry)
             if len(found) == limit:

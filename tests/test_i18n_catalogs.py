@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from gridmap import i18n
+from gridmap.audit import ACTIONS
 from gridmap.auth.roles import ROLES
 from gridmap.cases.calendar import WEEKDAYS
 from gridmap.cases.workflow import CANCEL_REASONS, NEEDS_NOTE, STATES, TRANSITIONS
@@ -17,6 +18,7 @@ from gridmap.web.case_display import CLOCKS
 from gridmap.web.errors import HTTP_MESSAGES
 from gridmap.web.staff_pages import CONFIRMED
 
+USER_CONFIRMED = ("disable", "reset")  # the admin's account page asks before these
 ROOT = Path(__file__).resolve().parents[1]
 CALL = r"""\b(?:t|tn|_|gettext|ngettext)\(\s*"""
 KEY_CALL = re.compile(CALL + r"""["']([a-z0-9_.]+)["']\s*[,)]""")
@@ -34,6 +36,13 @@ COMPOSED = {
     "routing_": ("inside", "boundary"),  # "snapped" has its own message, with the distance
     "wd_": tuple(day[:3] for day in WEEKDAYS),
     "http_": (*HTTP_MESSAGES, 500),
+    "user_": ("disabled", "enabled"),  # f"user_{change}d"
+    "user_not_self_": USER_CONFIRMED,
+    "confirm_user_": (*USER_CONFIRMED, *(f"{c}_effect" for c in USER_CONFIRMED)),
+    "confirm_yes_user_": USER_CONFIRMED,
+    "audit_filter_": ("actor", "target", "action", "since", "until", "page"),
+    "audit_says.": ACTIONS,
+    "audit_action.": ACTIONS,
 }
 
 

@@ -9,9 +9,16 @@ successful sign-in.
 
 Disabling a user ends their sessions and revokes their API tokens; enabling
 them again restores password sign-in only. Resetting a password ends the
-user's sessions; their tokens keep working.
+user's sessions, and the browsers they signed in on stop counting as known
+devices (:meth:`AccountStore.password_stamp`); their tokens keep working.
+
+No change leaves the accounts without an enabled admin once there is one:
+disabling the last enabled admin, or taking the admin role from them, is a
+:class:`LastAdmin` conflict, decided inside the write transaction so two
+admins disabling each other at once cannot both succeed.
 """
 
+import hashlib
 import sqlite3
 import time
 
@@ -43,8 +50,25 @@ DUMMY_HASH = ("scrypt:32768:8:1$dofp2PS214LwHCOA$260a08178d4d98d29045a69187afbd9
               "5eaf88da65607e27f0ed26aa3bec6bbcdb96862ec6a8d74dacefaba0d5ef1f5e887389db0e0c0977")
 
 
+#: SQL: the row is an enabled account holding the admin role (roles are space-separated).
+ENABLED_ADMIN = "enabled = 1 AND ' ' || roles || ' ' LIKE '% admin %'"
+
+
+class LastAdmin(Conflict):
+    """A change that would leave no enabled admin (HTTP 409); nothing is changed."""
+
+    code = "last_admin"
+
+
 def _no_user(username):
     return NotFound("error.users.no_such_user", username=repr(username), field="username")
+
+
+def _keep_an_admin(db, username, was_admin):
+    """Raise LastAdmin (rolling the transaction back) if ``username`` was an enabled admin
+    and, after this transaction's change, no enabled admin is left."""
+    if was_admin and not db.execute(f"SELECT 1 FROM users WHERE {ENABLED_ADMIN} LIMIT 1").fetchone():
+        raise LastAdmin("error.users.last_admin", username=username, field="roles")
 
 
 class AccountStore(CredentialsMixin):
@@ -138,9 +162,7 @@ class AccountStore(CredentialsMixin):
     def _update_user(self, username, assignments, params=(), end_sessions=False,
                      revoke_tokens=False):
         with self._tx(write=True) as db:
-            if db.execute(f"UPDATE users SET {assignments} WHERE username = ?",
-                          (*params, username)).rowcount == 0:
-                raise _no_user(username)
+            self._change_row(db, username, assignments, params)
             if end_sessions:
                 db.execute("DELETE FROM sessions WHERE username = ?", (username,))
             if revoke_tokens:
@@ -148,8 +170,22 @@ class AccountStore(CredentialsMixin):
                            (self.clock(), username))
         return self.get_user(username)
 
+    @staticmethod
+    def _change_row(db, username, assignments, params=()):
+        """Update one user's row inside ``db``'s transaction: the row as it was (404 unknown;
+        LastAdmin if the change leaves no enabled admin)."""
+        row = db.execute("SELECT *, " + ENABLED_ADMIN + " AS was_admin FROM users "
+                         "WHERE username = ?", (username,)).fetchone()
+        if row is None:
+            raise _no_user(username)
+        db.execute(f"UPDATE users SET {assignments} WHERE username = ?", (*params, username))
+        _keep_an_admin(db, username, row["was_admin"])
+        return row
+
     def disable_user(self, username):
-        """Stop ``username`` signing in; end their sessions and revoke their tokens."""
+        """Stop ``username`` signing in; end their sessions and revoke their tokens.
+
+        Raises LastAdmin for the last enabled admin (nothing changes)."""
         return self._update_user(username, "enabled = 0", end_sessions=True, revoke_tokens=True)
 
     def enable_user(self, username):
@@ -157,7 +193,9 @@ class AccountStore(CredentialsMixin):
         return self._update_user(username, "enabled = 1")
 
     def reset_password(self, username, new_password):
-        """Set a new password for ``username`` and end their sessions (tokens keep working)."""
+        """Set a new password for ``username`` and end their sessions (tokens keep working).
+
+        Their known devices are forgotten with the old password (:meth:`password_stamp`)."""
         check_password(new_password)
         if self.get_user(username) is None:  # fail before spending a hash
             raise _no_user(username)
@@ -167,12 +205,54 @@ class AccountStore(CredentialsMixin):
     def set_roles(self, username, roles, grid_codes=()):
         """Replace the roles and grid codes of ``username`` (checked as in :meth:`add_user`).
 
-        Takes effect on the user's next request: sessions re-read the user.
+        Takes effect on the user's next request: sessions re-read the user. Raises
+        LastAdmin when it takes the admin role from the last enabled admin.
+        """
+        return self.edit_user(username, roles, grid_codes)[1]
+
+    def edit_user(self, username, roles, grid_codes=(), display_name=None):
+        """Replace the roles and grid codes of ``username`` (checked as in :meth:`add_user`),
+        and its display name unless None, in one transaction.
+
+        Returns
+        -------
+        (old, new) : (User, User)
+            The user before and after, read inside the transaction.
+
+        Raises
+        ------
+        BadInput
+            A bad value, named in the message; nothing is changed.
+        NotFound
+            No such user.
+        LastAdmin
+            The change would take the admin role from the last enabled admin.
         """
         roles = check_roles(roles)
         grid_codes = check_grid_codes(roles, grid_codes)
-        return self._update_user(username, "roles = ?, grid_codes = ?",
-                                 (" ".join(sorted(roles)), " ".join(sorted(grid_codes))))
+        assignments, params = "roles = ?, grid_codes = ?", [" ".join(sorted(roles)),
+                                                             " ".join(sorted(grid_codes))]
+        if display_name is not None:
+            assignments += ", display_name = ?"
+            params.append(check_label(display_name, "display_name"))
+        with self._tx(write=True) as db:
+            old = User.from_row(self._change_row(db, username, assignments, params))
+        return old, self.get_user(username)
+
+    def password_stamp(self, username):
+        """A short digest of the user's password hash, or None for an unknown user.
+
+        A known-device cookie names the stamp of its sign-in
+        (:mod:`gridmap.auth.devices`): a new password makes those devices
+        unknown again. The stamp reveals nothing of the password (it is a
+        digest of a salted scrypt hash) and is never shown.
+        """
+        with self._tx() as db:
+            row = db.execute("SELECT password_hash FROM users WHERE username = ?",
+                             (username,)).fetchone()
+        if row is None:
+            return None
+        return hashlib.sha256(b"gridmap device stamp\0" + row[0].encode()).hexdigest()[:16]
 
     def verify_password(self, username, password):
         """The enabled user whose password this is, or None.

@@ -5,6 +5,7 @@ touches the database, and so the messages are the same everywhere.
 """
 
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -14,6 +15,8 @@ from gridmap.errors import BadInput
 USERNAME_RE = re.compile(r"^[a-z0-9_.-]{3,32}$")
 PASSWORD_MIN, PASSWORD_MAX = 10, 1024
 CHINA_TZ = timezone(timedelta(hours=8), "CST")
+#: Letters and digits of a generated password: none that reads like another (0/O, 1/l/I).
+PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 
 
 def iso_time(ts):
@@ -94,6 +97,20 @@ def check_password(password):
         raise BadInput("error.users.password_one_character", field="password")
     if any("\ud800" <= c <= "\udfff" for c in password):  # bytes that were not UTF-8
         raise BadInput("error.users.password_not_utf8", field="password")
+
+
+def generate_password(groups=4, size=4):
+    """A random password to hand to a person: ``groups`` groups of ``size`` characters of
+    :data:`PASSWORD_ALPHABET` joined by ``-`` (``7kqm-x2pa-…``): 16 characters from 31,
+    about 79 bits, easy to read out and to type on a phone.
+
+    Examples
+    --------
+    >>> len(generate_password()), generate_password().count("-")
+    (19, 3)
+    """
+    return "-".join("".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(size))
+                    for _ in range(groups))
 
 
 def check_label(value, field, max_len=64, required=False):

@@ -11,7 +11,6 @@ stderr; nothing changed). Messages go to stderr; what a script reads
 import getpass
 import json
 import os
-import secrets
 import sys
 from pathlib import Path
 
@@ -79,7 +78,9 @@ def _new_password(password_stdin, generate):
     if password_stdin:
         return sys.stdin.readline().rstrip("\r\n")
     if generate:
-        password = secrets.token_urlsafe(12)
+        from gridmap.auth.users import generate_password
+
+        password = generate_password()
         click.echo(f"密码 / password (只显示这一次 / shown once): {password}")
         return password
     return click.prompt("密码 / password", hide_input=True, confirmation_prompt=True, err=True)

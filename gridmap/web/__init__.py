@@ -55,16 +55,16 @@ def create_app(config=None):
     app.config["MAX_CONTENT_LENGTH"] = 256 * 1024
     app.extensions["gridmap.body_limit"] = partial(uploads.body_limit, app)  # for the server
 
-    from gridmap.web import (access, admin, api, assets, auth, body, case_pages, cases_api,
-                             demo, durability, errors, i18n, open311, pages, photo_views,
-                             security, staff_pages)
+    from gridmap.web import (access, admin, admin_audit, admin_users, api, assets, auth, body,
+                             case_pages, cases_api, demo, durability, errors, i18n, open311,
+                             pages, photo_views, security, staff_pages)
 
     # order matters: identify and authorise the caller before checking CSRF; the
     # durability hook first, so it answers last, once the request's writes are on disk
     for module in (durability, i18n, errors, access, security, demo):
         module.init_app(app)
-    for module in (pages, api, assets, auth, admin, cases_api, case_pages, staff_pages,
-                   photo_views, open311):
+    for module in (pages, api, assets, auth, admin, admin_users, admin_audit, cases_api,
+                   case_pages, staff_pages, photo_views, open311):
         app.register_blueprint(module.bp)
     # each request sees categories and calendar changed by an admin in another worker
     # (two stat calls when nothing changed); store reads catch up by themselves

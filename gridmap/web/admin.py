@@ -1,5 +1,6 @@
-"""Admin pages: user accounts, the audit log, and the live settings (categories
-with their time limits, the working calendar).
+"""Admin pages for the live settings: categories with their time limits, and the
+working calendar (accounts: :mod:`gridmap.web.admin_users`; the audit log:
+:mod:`gridmap.web.admin_audit`).
 
 Settings changes are checked with the loaders' own rules, written atomically
 to the data folder and audited; every worker process picks them up on its
@@ -11,11 +12,10 @@ import re
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 
-from gridmap.audit import (CALENDAR_CHANGE, CATEGORY_ADD, CATEGORY_CHANGE, USER_ADD, USER_DISABLE,
-                           USER_ENABLE)
+from gridmap.audit import CALENDAR_CHANGE, CATEGORY_ADD, CATEGORY_CHANGE
 from gridmap.cases.calendar import WEEKDAYS
 from gridmap.cases.categories import LIMITS, MAX_LIMIT_HOURS, NAME_MAX, make_category
-from gridmap.errors import BadInput, Conflict, GridmapError, NotFound
+from gridmap.errors import BadInput, GridmapError, NotFound
 from gridmap.web.access import allow
 from gridmap.web.auth import audit
 from gridmap.web.i18n import t, tn
@@ -24,66 +24,6 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 PERIOD = re.compile(r"(\S+?)\s*[-–—~至]\s*(\S+)")
 YEAR_LINE = re.compile(r"([0-9]{4})(\*?)(?:\s+(.*))?")
 
-
-def accounts():
-    return current_app.extensions["gridmap.accounts"]
-
-
-@bp.get("/users")
-@allow("admin")
-def users(error=None, status=200):
-    """All accounts with an add form: 200 (400 re-render after a bad add)."""
-    grids = current_app.extensions["gridmap"].grids
-    return render_template("admin/users.html", users=accounts().list_users(), grids=grids,
-                           error=error, form=request.form), status
-
-
-@bp.post("/users")
-@allow("admin")
-def add_user():
-    """Add an account: 302 to the list; 400 re-renders the form naming the problem."""
-    form = request.form
-    roles = form.getlist("roles")
-    grid_codes = [c for c in form.getlist("grid_codes") if c]
-    unknown = [c for c in grid_codes if c not in current_app.extensions["gridmap"].grids]
-    try:
-        if unknown:
-            raise BadInput("error.admin.unknown_grid_codes", codes=unknown, field="grid_codes")
-        user = accounts().add_user(form.get("username", "").strip(), form.get("password", ""),
-                                   roles, grid_codes=grid_codes,
-                                   display_name=form.get("display_name", "").strip())
-    except GridmapError as exc:
-        return users(error=exc.render(g.lang), status=exc.status if exc.status < 500 else 400)
-    audit(USER_ADD, g.user.username, target=user.username,  # the same detail as the CLI's
-          detail={"roles": sorted(user.roles), "grid_codes": sorted(user.grid_codes)})
-    return redirect(url_for("admin.users"))
-
-
-@bp.post("/users/<username>/<any(disable, enable):change>")
-@allow("admin")
-def change_user(username, change):
-    """Disable (ends sessions and tokens) or re-enable an account: 302; 404 unknown;
-    409 for disabling oneself (that could leave no admin to sign in)."""
-    store = accounts()
-    store.get_user(username)  # 404 for an unknown name
-    if change == "disable" and username == g.user.username:
-        raise Conflict("error.admin.disable_self")
-    (store.disable_user if change == "disable" else store.enable_user)(username)
-    audit(USER_DISABLE if change == "disable" else USER_ENABLE, g.user.username, target=username)
-    return redirect(url_for("admin.users"))
-
-
-@bp.get("/audit")
-@allow("admin")
-def audit_log():
-    """The audit log, newest first (``?action=``, ``?actor=``): 200."""
-    entries = current_app.extensions["gridmap.audit"].read(
-        limit=200, action=request.args.get("action") or None,
-        actor=request.args.get("actor") or None)
-    return render_template("admin/audit.html", entries=entries)
-
-
-# -- live settings: categories and the working calendar -------------------------------------
 
 def community():
     return current_app.extensions["gridmap"]

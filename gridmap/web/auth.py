@@ -8,7 +8,7 @@ from flask import (Blueprint, current_app, g, redirect, render_template, request
                    url_for)
 
 from gridmap.audit import SIGNIN, SIGNIN_FAILED, SIGNOUT
-from gridmap.auth.devices import COOKIE, DEVICE_DAYS, read_devices, remember_device
+from gridmap.auth.devices import COOKIE, DEVICE_DAYS, known_device, remember_device
 from gridmap.errors import RateLimited
 from gridmap.web import durability
 from gridmap.web.access import ANYONE, STAFF_ROLES, allow
@@ -50,7 +50,7 @@ def landing(user):
     if codes:
         return url_for("staff_pages.grid_queue", code=codes[0])
     if user.has_role("admin"):
-        return url_for("admin.users")
+        return url_for("admin_users.users")
     return url_for("pages.index")
 
 
@@ -87,10 +87,10 @@ def login():
     password = request.form.get("password", "")[:1024]
     store = current_app.extensions["gridmap.accounts"]
     actor = username if store.get_user(username) else shown_name(username)
-    device = read_devices(current_app.secret_key, request.cookies.get(COOKIE),
-                          throttle.clock()).get(username)
+    device = known_device(current_app.secret_key, request.cookies.get(COOKIE), username,
+                          store.password_stamp(username), throttle.clock())
     # a known device counts its own failures; unknown devices share the account's
-    key = f"signin:device:{device}" if device else f"signin:user:{actor}"
+    key = f"signin:device:{device}" if device else _account_key(actor)
     detail = {"known_device": True} if device else None
     locked = throttle.locked_for(key, cfg["SIGNIN_MAX_FAILURES"], cfg["SIGNIN_LOCK_SECONDS"])
     if locked:
@@ -111,10 +111,20 @@ def login():
     target = request.form.get("next")
     response = redirect(_safe_next(target) if target else landing(user))
     value, _ = remember_device(current_app.secret_key, request.cookies.get(COOKIE), user.username,
-                               throttle.clock())
+                               store.password_stamp(user.username), throttle.clock())
     response.set_cookie(COOKIE, value, max_age=DEVICE_DAYS * 86400, path=url_for("auth.login"),
                         secure=cfg["COOKIE_SECURE"], httponly=True, samesite="Lax")
     return response
+
+
+def unlock_signin(username):
+    """Lift the sign-in lock of ``username`` for unknown devices (after a password reset:
+    the failures were against the old password)."""
+    current_app.extensions["gridmap.throttle"].clear(_account_key(username))
+
+
+def _account_key(actor):
+    return f"signin:user:{actor}"
 
 
 def shown_name(username):

@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from gridmap.auth.accounts import ACCOUNTS_FILE, AccountStore
+from gridmap.auth.accounts import ACCOUNTS_FILE, AccountStore, LastAdmin
 from gridmap.auth.demo import DEMO_FILE, ensure_demo_accounts
 from gridmap.auth.roles import ROLES, check_roles, role_label
 from gridmap.errors import BadInput, Conflict, DiskFull, Forbidden, NotFound
@@ -109,7 +109,7 @@ def test_password_is_stored_as_scrypt_hash_only(tmp_path, store):
 
 
 def test_verify_password(store):
-    store.add_user("alice", PASSWORD, ["admin"])
+    store.add_user("alice", PASSWORD, ["planner"])
     assert store.verify_password("alice", PASSWORD).username == "alice"
     assert store.verify_password("alice", PASSWORD + "x") is None
     assert store.verify_password("alice", None) is None
@@ -154,6 +154,7 @@ def test_old_hash_parameters_are_upgraded_at_sign_in(store):
 
 
 def test_set_roles_and_unknown_user(store):
+    store.add_user("root", PASSWORD, ["admin"])
     store.add_user("alice", PASSWORD, ["admin"])
     user = store.set_roles("alice", ["grid_staff"], [GRID3])
     assert user.roles == {"grid_staff"} and user.can_act_on_grid(GRID3)
@@ -165,6 +166,84 @@ def test_set_roles_and_unknown_user(store):
         with pytest.raises(NotFound, match="no user 'ghost'"):
             change("ghost")
 
+
+
+def test_edit_user_changes_roles_grids_and_name_together_and_returns_before_and_after(store):
+    store.add_user("worker7", PASSWORD, ["dispatcher"], display_name="王五")
+    old, new = store.edit_user("worker7", ["grid_staff"], [GRID1, GRID2], display_name=" 王小五 ")
+    assert (old.roles, old.grid_codes, old.display_name) == ({"dispatcher"}, set(), "王五")
+    assert (new.roles, new.grid_codes, new.display_name) == ({"grid_staff"}, {GRID1, GRID2}, "王小五")
+    assert store.get_user("worker7") == new
+    _, kept = store.edit_user("worker7", ["planner"])  # no display name given: kept
+    assert kept.display_name == "王小五" and kept.grid_codes == set()
+    for bad in ({"roles": []}, {"roles": ["planner"], "grid_codes": [GRID1]},
+                {"roles": ["planner"], "display_name": "two\nlines"}):
+        with pytest.raises(BadInput):
+            store.edit_user("worker7", **bad)
+    assert store.get_user("worker7") == kept
+    with pytest.raises(NotFound):
+        store.edit_user("ghost", ["planner"])
+
+
+def test_the_last_enabled_admin_can_be_neither_disabled_nor_demoted(store):
+    store.add_user("root", PASSWORD, ["admin"])
+    store.add_user("boss", PASSWORD, ["admin", "dispatcher"])
+    store.add_user("clerk", PASSWORD, ["planner"])
+    store.disable_user("clerk")  # not an admin: no question
+    store.disable_user("boss")
+    for change in (lambda: store.disable_user("root"), lambda: store.set_roles("root", ["planner"]),
+                   lambda: store.edit_user("root", ["dispatcher"], display_name="x")):
+        with pytest.raises(LastAdmin, match="last enabled admin") as caught:
+            change()
+        assert caught.value.status == 409
+    root = store.get_user("root")
+    assert root.enabled and root.roles == {"admin"} and root.display_name == ""
+    store.edit_user("root", ["admin", "planner"], display_name="Root")  # keeps the role: fine
+    store.enable_user("boss")
+    store.disable_user("root")  # boss is an enabled admin again
+    with pytest.raises(LastAdmin):
+        store.set_roles("boss", ["dispatcher"])
+    assert store.get_user("boss").roles == {"admin", "dispatcher"}
+
+
+def test_accounts_without_any_admin_are_not_held_to_the_rule(store):
+    store.add_user("alice", PASSWORD, ["dispatcher"])
+    store.disable_user("alice")
+    assert not store.get_user("alice").enabled
+
+
+def test_admins_disabling_each_other_at_once_leave_one(tmp_path, run_in_processes):
+    path = tmp_path / ACCOUNTS_FILE
+    accounts = AccountStore(path)
+    for name in ("admin0", "admin1", "admin2", "admin3"):
+        accounts.add_user(name, PASSWORD, ["admin"])
+    outcomes = dict(run_in_processes(_disable_the_next_admin, path))
+    refused = [i for i, outcome in outcomes.items() if outcome == "refused"]
+    assert len(refused) == 1, outcomes  # process i disables admin i+1: one of them is left
+    assert [u.username for u in accounts.list_users() if u.enabled] == [f"admin{(refused[0] + 1) % 4}"]
+
+
+def _disable_the_next_admin(path, index, barrier, results):
+    accounts = AccountStore(path)
+    barrier.wait()
+    try:
+        accounts.disable_user(f"admin{(index + 1) % 4}")
+        results.put((index, "disabled"))
+    except LastAdmin:
+        results.put((index, "refused"))
+
+
+def test_the_password_stamp_changes_with_the_password_only(store):
+    store.add_user("alice", PASSWORD, ["planner"])
+    stamp = store.password_stamp("alice")
+    assert len(stamp) == 16 and store.password_stamp("alice") == stamp
+    store.set_roles("alice", ["dispatcher"])
+    store.disable_user("alice")
+    store.enable_user("alice")
+    assert store.password_stamp("alice") == stamp
+    store.reset_password("alice", PASSWORD)  # even the same password: a new salt
+    assert store.password_stamp("alice") not in (stamp, None)
+    assert store.password_stamp("ghost") is None
 
 # -- sessions ---------------------------------------------------------------
 
@@ -208,7 +287,7 @@ def test_absolute_lifetime_ends_an_active_session(store, clock):
 
 
 def test_disable_ends_sessions_and_tokens(store):
-    store.add_user("alice", PASSWORD, ["admin"])
+    store.add_user("alice", PASSWORD, ["dispatcher"])
     store.add_user("bob", PASSWORD, ["planner"])
     sids = [store.create_session("alice") for _ in range(2)]
     bob_sid = store.create_session("bob")
@@ -257,7 +336,7 @@ def test_end_user_sessions(store):
 
 
 def test_role_change_applies_to_live_session(store):
-    store.add_user("alice", PASSWORD, ["admin"])
+    store.add_user("alice", PASSWORD, ["dispatcher"])
     sid = store.create_session("alice")
     store.set_roles("alice", ["planner"])
     assert store.user_for_session(sid).roles == {"planner"}

@@ -45,6 +45,28 @@ def test_read_newest_first_with_filters_and_paging(audit):
     page = audit.read(limit=4)
     assert [e["target"] for e in audit.read(limit=4, before=page[-1]["at"])] == ["5", "4", "3", "2"]
     assert [e["target"] for e in audit.read(action="signin", actor="user1", limit=1)] == ["7"]
+    assert [e["target"] for e in audit.read(limit=3, offset=3)] == ["6", "5", "4"]
+    assert [e["target"] for e in audit.read(target="4")] == ["4"]
+    assert [e["target"] for e in audit.read(action="signin", limit=2, offset=2)] == ["5", "3"]
+    assert audit.read(offset=10) == []
+
+
+def test_read_a_time_range_and_pages_of_entries_sharing_a_time(tmp_path):
+    log = AuditLog(tmp_path / AUDIT_FILE, clock=lambda: 1_750_000_000.0)  # 2025-06-15T23:06:40+08
+    for i in range(5):
+        log.record("signin", "alice", target=str(i))
+    log.clock = lambda: 1_750_000_000.0 + 3600  # the next day, local time
+    log.record("signout", "alice", target="5")
+    pages = [[e["target"] for e in log.read(limit=2, offset=n)] for n in (0, 2, 4)]
+    assert pages == [["5", "4"], ["3", "2"], ["1", "0"]]  # none lost at a page's edge
+    assert [e["target"] for e in log.read(since="2025-06-16T00:00:00")] == ["5"]  # +08:00
+    assert [e["target"] for e in log.read(since="2025-06-15T23:06:40+08:00",
+                                          before="2025-06-16")] == ["4", "3", "2", "1", "0"]
+    with pytest.raises(BadInput, match="since must be an ISO 8601"):
+        log.read(since="last week")
+    for offset in (-1, True, "2"):
+        with pytest.raises(BadInput, match="offset"):
+            log.read(offset=offset)
 
 
 def test_read_of_a_missing_log_is_empty(tmp_path):
@@ -92,8 +114,8 @@ def test_bad_entries_are_refused(audit):
 
 def test_vocabulary_and_no_way_to_change_entries():
     assert {"signin", "signin_failed", "signout", "user_add", "user_disable", "user_enable",
-            "password_reset", "roles_change", "token_create", "token_revoke", "case_transition",
-            "case_forward", "case_photo", "boundary_publish", "boundary_rollback", "category_add",
+            "password_reset", "roles_change", "user_rename", "token_create", "token_revoke",
+            "case_transition", "case_forward", "case_photo", "boundary_publish", "boundary_rollback", "category_add",
             "category_change", "calendar_change"} == set(ACTIONS)
     public = {name for name in dir(AuditLog) if not name.startswith("_")}
     assert public == {"record", "read"}

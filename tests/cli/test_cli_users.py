@@ -132,7 +132,7 @@ def test_unusable_data_folder_exits_2(tmp_path):
 
 
 def test_disable_enable_reset_password(data_dir):
-    add(data_dir, "alice", "--role", "admin")
+    add(data_dir, "alice", "--role", "dispatcher")
     accounts = store(data_dir)
     sid = accounts.create_session("alice")
     assert run(data_dir, "users", "disable", "alice").exit_code == 0
@@ -185,7 +185,7 @@ def test_tokens_create_list_revoke(data_dir):
 
 
 def test_bad_token_commands_exit_2(data_dir):
-    add(data_dir, "alice", "--role", "admin")
+    add(data_dir, "alice", "--role", "dispatcher")
     assert_refused(run(data_dir, "tokens", "create", "--user", "ghost", "--name", "x"),
                    data_dir, "no user 'ghost'", users_before=["alice"], audit_before=1)
     assert_refused(run(data_dir, "tokens", "revoke", "nope"),

@@ -54,6 +54,7 @@ def test_the_banner_goes_once_every_demo_account_is_disabled(tmp_path):
     app = create_app({"DATA_DIR": str(tmp_path / "data")})
     names = [u for u, *_ in make_demo(app)]
     store = app.extensions["gridmap.accounts"]
+    store.add_user("root", "a real admin's password", ["admin"])  # before the demo admin goes
     for name in names[:-1]:
         store.disable_user(name)
     assert BANNER_ZH in app.test_client().get("/").get_data(as_text=True)

@@ -25,7 +25,7 @@ CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]+")
 WORD = re.compile(r"[A-Za-z][A-Za-z0-9'-]*")
 #: English a Chinese page may show: the switch, standards, file types, units, the team
 #: model's "N" (1+3+N), the time zone's id; user names are added from the accounts
-ALLOWED_WORDS = {"English", "Open311", "JPEG", "PNG", "WebP", "MB", "N", "m", "km",
+ALLOWED_WORDS = {"English", "Open311", "API", "JPEG", "PNG", "WebP", "MB", "N", "m", "km",
                  "Asia", "Shanghai"}
 #: Chinese an English page may show: the switch (user data comes from the case and teams)
 ALLOWED_CJK = {"中文"}

@@ -53,9 +53,12 @@ def site(start_server, tmp_path_factory):
         "auth.login": ("/login", form, b"username=boss&password=x", False),
         # by token, sign-out reads no body (it would just sign out): anonymous, a 401
         "auth.logout": ("/logout", form, b"x=1", False),
-        "admin.add_user": ("/admin/users", form,
-                           b"username=newbie&roles=planner&display_name=n", True),
-        "admin.change_user": ("/admin/users/boss/disable", form, b"x=1", True),
+        "admin_users.add_user": ("/admin/users", form,
+                                 b"username=newbie&roles=planner&display_name=n", True),
+        "admin_users.edit_user": ("/admin/users/boss", form, b"roles=planner&display_name=n", True),
+        "admin_users.change_user": ("/admin/users/boss/disable", form, b"confirm=yes", True),
+        "admin_users.reset_password": ("/admin/users/boss/reset-password", form, b"confirm=yes",
+                                       True),
         "admin.add_category": ("/admin/categories", form,
                                b"code=77&name=n&name_en=n&sign_hours=1&handle_hours=1"
                                b"&verify_hours=1", True),

@@ -102,6 +102,7 @@ def test_no_open_redirects(app, target):
 
 
 def test_disabling_a_user_ends_their_session(app):
+    app.extensions["gridmap.accounts"].add_user("root", PASSWORD, ["admin"])  # not the last admin
     client = app.test_client()
     sign_in(client)
     assert client.get("/admin/users").status_code == 200
@@ -114,10 +115,11 @@ def test_an_admin_cannot_disable_themselves_but_another_account(app):
     client = app.test_client()
     sign_in(client)
     token = csrf(client)
-    r = client.post("/admin/users/alice/disable", data={"csrf_token": token})
+    r = client.post("/admin/users/alice/disable", data={"csrf_token": token, "confirm": "yes"})
     assert r.status_code == 409 and "不能停用自己的账号" in r.get_data(as_text=True)
     assert app.extensions["gridmap.accounts"].get_user("alice").enabled
-    assert client.post("/admin/users/bob/disable", data={"csrf_token": token}).status_code == 302
+    assert client.post("/admin/users/bob/disable", data={"csrf_token": token,
+                                                         "confirm": "yes"}).status_code == 302
     assert not app.extensions["gridmap.accounts"].get_user("bob").enabled
     r = client.post("/admin/users", data={"csrf_token": token, "username": "carl",
                                           "password": PASSWORD, "roles": "grid_staff",

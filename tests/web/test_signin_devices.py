@@ -75,6 +75,14 @@ def test_a_known_device_is_limited_on_its_own(app):
     assert audit(app)[-2]["detail"] == {"locked": True, "known_device": True}
 
 
+
+def test_after_a_password_reset_the_accounts_devices_are_unknown(app):
+    owner = owners_device(app)
+    app.extensions["gridmap.accounts"].reset_password("alice", "a brand new passphrase")
+    lock_for_unknown_devices(app)
+    assert sign_in(owner, "a brand new passphrase") == 429  # a device of the old password
+    assert sign_in(owner, username="bob") == 302  # (bob's lock is his own)
+
 def test_a_device_is_known_only_for_its_accounts_and_only_as_signed(app):
     bobs = owners_device(app, "bob").get_cookie(COOKIE, path="/login").value
     other = create_app({"DATA_DIR": str(app.extensions["gridmap"].data_dir),
