@@ -33,7 +33,8 @@ def worked_case(app):
     private, public = (p["id"] for p in answer["photos"])
     svc.set_photo_public(answer["case_id"], public, True)
     worker = Actor("grid_staff", "worker3", frozenset({grid.code}))
-    for action, note in (("sign", None), ("start", None), ("reply", "已清运，回电 13900001111")):
+    steps = (("sign", None), ("start", None), ("reply", "已清运，回电 13900001111"))
+    for action, note in steps:
         svc.act(answer["case_id"], action, worker, note=note)
     return {**answer, "grid": grid, "private": private, "public": public,
             "team": cmty.teams[grid.code]}

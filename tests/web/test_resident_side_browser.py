@@ -84,7 +84,7 @@ def test_the_residents_side_on_a_phone(browser, live_server, tmp_path):
     phone.route("**/api/route?*", lambda route: held.append(route) if not held
                 else route.continue_())
     tap_at(phone, *far)
-    phone.wait_for_function("() => document.getElementById('point-grid').textContent.includes('正在查询')")
+    grid_text(phone, "正在查询")
     phone.click("#locate")  # "use my location": the phone is inside the grid
     assert grid.name in grid_text(phone, "所属网格：")
     try:
