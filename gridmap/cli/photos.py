@@ -2,8 +2,9 @@
 
 A photo is saved before the case that names it, so a report refused after
 its photos were saved (or a crash in between) leaves photos no case names.
-Run this now and then (e.g. daily from cron); it keeps anything younger than
-the grace period, so requests under way lose nothing. Exit status: 0 done,
+``gridmap serve`` sweeps by itself once a day (:mod:`gridmap.photos.sweeper`);
+this sweeps now, e.g. with another grace period. It keeps anything younger
+than the grace period, so requests under way lose nothing. Exit status: 0 done,
 1 the data folder cannot be read or written.
 """
 

@@ -22,6 +22,8 @@ from gunicorn.workers.gtornado import TornadoWorker
 from tornado.ioloop import IOLoop, PeriodicCallback
 from tornado.iostream import IOStream
 
+from gridmap.errors import GridmapError
+from gridmap.photos.sweeper import CHECK_EVERY_S
 from gridmap.server.wsgi import WSGIRequests
 
 MAX_HEADER_BYTES = 64 * 1024
@@ -40,9 +42,11 @@ class BufferingWorker(TornadoWorker):
         self.server_alive = False
         self.stopping_since = None
         self.callbacks = [PeriodicCallback(self.watchdog, 1000),
-                          PeriodicCallback(self.heartbeat, 1000)]
+                          PeriodicCallback(self.heartbeat, 1000),
+                          PeriodicCallback(self.sweep_photos, CHECK_EVERY_S * 1000)]
         for callback in self.callbacks:
             callback.start()
+        self.ioloop.add_callback(self.sweep_photos)  # at start too: a crash may have left some
 
         config = self.wsgi.config
         timeout = config["CLIENT_TIMEOUT_SECONDS"]
@@ -95,6 +99,18 @@ class BufferingWorker(TornadoWorker):
     def _listen_again(self, sock):
         if self.server_alive:
             self.ioloop.add_handler(sock, self.accept, IOLoop.READ)
+
+    def sweep_photos(self):
+        """Delete photos no case names, if no worker did today (``photos/sweeper.py``).
+        It runs between requests, on the loop's thread, like a request."""
+        try:
+            removed = self.wsgi.extensions["gridmap.photo_sweep"]()
+        except (GridmapError, OSError) as exc:
+            self.log.error("worker %s: the photo sweep failed: %s", self.pid,
+                           getattr(exc, "message", exc))
+            return
+        if removed is not None:
+            self.log.info("worker %s: swept %d photos that no case names", self.pid, len(removed))
 
     def heartbeat(self):
         """Once stopped (SIGTERM, a changed parent, max_requests): accept no more, then

@@ -11,12 +11,14 @@ from gridmap.config import ROOT, load_config
 from gridmap.audit import AuditLog
 from gridmap.auth.accounts import AccountStore
 from gridmap.auth.throttle import Throttle
+from gridmap.cases.photos import referenced_ids
 from gridmap.cases.service import CaseService
 from gridmap.datafolder import load_community, secret_key
 from gridmap.diskspace import DiskWatch
 from gridmap.errors import ConfigError
 from gridmap.maps.assets import LEAFLET_JS
 from gridmap.photos import PhotoStore
+from gridmap.photos.sweeper import sweep_if_due
 from gridmap.store.geojsonseq import GeoJSONSeqStore
 from gridmap.web import uploads
 from gridmap.web.jsonanswer import AnswerJSONProvider
@@ -50,6 +52,10 @@ def create_app(config=None):
     app.extensions["gridmap.audit"] = AuditLog(data_dir / "audit.jsonl")
     app.extensions["gridmap.cases"] = CaseService(GeoJSONSeqStore(data_dir / "cases"), community,
                                                   photos=PhotoStore(data_dir))
+    cases = app.extensions["gridmap.cases"]
+    # gridmap serve's workers call this now and then (server/worker.py): photos no case names
+    app.extensions["gridmap.photo_sweep"] = partial(
+        sweep_if_due, cases.photos, lambda: referenced_ids(cases.store.all()))
     app.extensions["gridmap.disks"] = DiskWatch({"store": data_dir / "cases", "accounts": data_dir})
     # a report is text, bigger bodies get a 413; views that take photos allow more (uploads.py)
     app.config["MAX_CONTENT_LENGTH"] = 256 * 1024

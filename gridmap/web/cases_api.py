@@ -168,14 +168,17 @@ def intake_answer(svc, feature, duplicates):
     return {
         "case_id": feature["id"], "case_no": props["case_no"],
         "tracking_code": props["tracking_code"], "state": props["state"],
-        "routing": props["routing"], "deadlines": props["deadlines"],
+        "routing": props["routing"], "reported_at": props["reported_at"],
+        "deadlines": props["deadlines"],
         "grid": {"code": grid.code, "name": grid.name, "name_en": grid.name_en,
                  "head": team.head.name if team.head else None,
                  "handler": handler and {**handler,
                                          "name": getattr(team, handler["role"]).name}},
         "photos": props.get("photos", []),
-        # by case number only: a tracking code is its reporter's secret
-        "duplicates": [{"case_no": d["properties"]["case_no"], "state": d["properties"].get("state"),
+        # by case number and id (Open311's public id, for /public/case/<id>), never by
+        # tracking code: that is its reporter's secret
+        "duplicates": [{"case_id": d["id"], "case_no": d["properties"]["case_no"],
+                        "state": d["properties"].get("state"),
                         "reported_at": d["properties"].get("reported_at")} for d in duplicates],
     }
 

@@ -34,6 +34,7 @@ EXPECTED = {
     ("case_pages.report", "GET"): ANY,
     ("case_pages.track_lookup", "GET"): ANY,
     ("case_pages.track", "GET"): ANY,
+    ("case_pages.public_case", "GET"): ANY,
     ("staff_pages.grid_queue", "GET"): {"grid_staff", "dispatcher"},
     ("staff_pages.all_cases", "GET"): {"grid_staff", "dispatcher"},
     ("staff_pages.case_page", "GET"): {"grid_staff", "dispatcher"},
@@ -84,6 +85,7 @@ ANSWERS = {
     ("case_pages.report", "GET"): (200, "<title>我要上报 · 路东社区网格地图</title>"),
     ("case_pages.track_lookup", "GET"): (200, "<title>进度查询 · 路东社区网格地图</title>"),
     ("case_pages.track", "GET"): (200, "矩阵测试"),
+    ("case_pages.public_case", "GET"): (200, "矩阵测试"),
     ("staff_pages.grid_queue", "GET"): (200, "<title>第1网格（正阳北片） · 案件队列</title>"),
     ("staff_pages.all_cases", "GET"): (200, "<title>全部案件 · 路东社区网格地图</title>"),
     ("staff_pages.case_page", "GET"): (200, "矩阵测试"),
@@ -175,7 +177,7 @@ def request_for(app, endpoint, method, counter):
     if endpoint == "admin.change_category":
         args["code"] = "06"
     if endpoint in ("cases_api.get_case", "cases_api.act_on_case", "staff_pages.case_page",
-                    "staff_pages.act"):
+                    "staff_pages.act", "case_pages.public_case"):
         args["case_id"] = new_case(app)["id"]
         body = {"action": "sign"} if endpoint == "cases_api.act_on_case" else None
     elif endpoint in ("cases_api.track", "cases_api.rate", "case_pages.track"):

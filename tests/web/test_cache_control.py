@@ -11,7 +11,7 @@ from test_access import EXPECTED, ROLES, client_as, matrix_app, request_for  # n
 #: Public answers without anything personal: a cache may keep them for anonymous callers.
 PUBLIC = {"pages.index", "api.route", "api.grids", "api.health", "case_pages.report",
           "open311.discovery", "open311.service_list", "open311.service_definition",
-          "open311.request_list", "open311.request_detail"}
+          "open311.request_list", "open311.request_detail", "case_pages.public_case"}
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -79,8 +79,9 @@ def test_a_report_is_routed_with_team_and_deadlines(app, client):
 def test_nearby_open_cases_of_the_same_category_are_hinted(app, client):
     first = report(client, app).get_json()
     second = report(client, app, description="同一处垃圾").get_json()
-    assert second["duplicates"] == [{"case_no": first["case_no"], "state": "reported",
-                                     "reported_at": second["duplicates"][0]["reported_at"]}]
+    assert second["duplicates"] == [{"case_id": first["case_id"], "case_no": first["case_no"],
+                                     "state": "reported",
+                                     "reported_at": first["reported_at"]}]
     assert first["tracking_code"] not in str(second)  # another reporter's secret
     other = report(client, app, category="07").get_json()
     assert other["duplicates"] == []
