@@ -1,0 +1,132 @@
+"""Pages and JSON answers are gzipped for clients that accept gzip, and only then; the
+CSRF token a page carries differs in every answer (BREACH), and each one works."""
+
+import gzip
+import http.client
+import re
+
+import pytest
+from flask import Response
+
+from gridmap.web import create_app
+from gridmap.web.compression import MIN_BYTES, compress
+
+GZIP = {"Accept-Encoding": "gzip, deflate, br"}
+TOKEN = re.compile(r'const csrf = "([^"]+)"')
+
+
+def vary(response):
+    return {v.strip() for v in response.headers.get("Vary", "").split(",")}
+
+
+@pytest.mark.parametrize("path", ["/report", "/", "/api/grids", "/nope"])
+def test_pages_and_json_are_gzipped_when_accepted(client, path):
+    r = client.get(path, headers=GZIP)
+    assert r.headers["Content-Encoding"] == "gzip" and "Accept-Encoding" in vary(r)
+    assert int(r.headers["Content-Length"]) == len(r.data)
+    text = gzip.decompress(r.data).decode()
+    assert len(text) > 2 * len(r.data)
+    assert ("<title>" in text) if r.mimetype == "text/html" else text[0] in "[{"
+
+
+def test_the_gzipped_answer_is_the_plain_one(client):
+    plain = client.get("/api/grids")
+    zipped = client.get("/api/grids", headers=GZIP)
+    assert "Content-Encoding" not in plain.headers and "Accept-Encoding" in vary(plain)
+    assert gzip.decompress(zipped.data) == plain.data and len(plain.data) >= MIN_BYTES
+
+
+@pytest.mark.parametrize("accept", [None, "identity", "gzip;q=0", "deflate, br"])
+def test_not_gzipped_for_clients_that_do_not_take_it(client, accept):
+    r = client.get("/report", headers={"Accept-Encoding": accept} if accept else {})
+    assert "Content-Encoding" not in r.headers and "Accept-Encoding" in vary(r)
+    assert "<title>" in r.get_data(as_text=True)
+
+
+def test_a_wildcard_takes_gzip(client):
+    assert client.get("/report", headers={"Accept-Encoding": "*"}).headers["Content-Encoding"] == "gzip"
+
+
+def test_small_answers_and_photos_are_sent_as_they_are(client):
+    r = client.get("/api/health", headers=GZIP)
+    assert r.status_code == 200 and len(r.data) < MIN_BYTES
+    assert "Content-Encoding" not in r.headers and "Accept-Encoding" not in vary(r)
+
+
+def test_nothing_is_gzipped_with_compression_off(tmp_path):
+    client = create_app({"DATA_DIR": str(tmp_path / "data"), "COMPRESS": False}).test_client()
+    r = client.get("/report", headers=GZIP)
+    assert "Content-Encoding" not in r.headers and "Accept-Encoding" not in vary(r)
+    prefix = re.search(r"/assets/[0-9a-f]{8}/", r.get_data(as_text=True))[0]
+    js = client.get(prefix + "leaflet/dist/leaflet.js", headers=GZIP)
+    assert js.status_code == 200 and "Content-Encoding" not in js.headers
+
+
+@pytest.mark.parametrize("make", [
+    lambda: Response(iter([b"x" * 5000]), mimetype="text/html"),  # streamed
+    lambda: Response(b"x" * 5000, status=206, mimetype="text/html",
+                     headers={"Content-Range": "bytes 0-4999/9999"}),
+    lambda: Response(status=304),
+    lambda: Response(b"x" * 5000, mimetype="text/html", headers={"Content-Encoding": "br"}),
+    lambda: Response(b"x" * 5000, mimetype="text/html", headers={"Cache-Control": "no-transform"}),
+    lambda: Response(b"x" * 5000, mimetype="image/jpeg"),
+])
+def test_answers_that_must_stay_as_they_are(app, make):
+    with app.test_request_context(headers=GZIP):
+        response = make()
+        before = (response.status_code, response.headers.get("Content-Encoding"))
+        compress(response)
+        assert (response.status_code, response.headers.get("Content-Encoding")) == before
+        if response.status_code != 304:
+            assert response.get_data() == b"x" * 5000
+
+
+def test_a_request_with_a_range_is_answered_plain(app):
+    with app.test_request_context(headers={**GZIP, "Range": "bytes=0-99"}):
+        response = compress(Response(b"x" * 5000, mimetype="text/html"))
+        assert "Content-Encoding" not in response.headers
+
+
+def test_a_strong_etag_becomes_weak_when_gzipped(app):
+    with app.test_request_context(headers=GZIP):
+        response = Response(b"x" * 5000, mimetype="text/html")
+        response.set_etag("abc")
+        compress(response)
+        assert response.headers["ETag"] == 'W/"abc"' and gzip.decompress(response.get_data())
+
+
+def raw(server, method, path, **headers):
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    conn.request(method, path, headers=headers)
+    r = conn.getresponse()
+    answer = r.status, dict(r.getheaders()), r.read()
+    conn.close()
+    return answer
+
+
+def test_the_server_sends_the_gzipped_length_for_get_and_head(live_server):
+    status, headers, body = raw(live_server, "GET", "/api/grids", **GZIP)
+    assert status == 200 and headers["Content-Encoding"] == "gzip"
+    assert int(headers["Content-Length"]) == len(body) and gzip.decompress(body).startswith(b"[")
+    status, head, body = raw(live_server, "HEAD", "/api/grids", **GZIP)
+    assert (status, body, head["Content-Encoding"]) == (200, b"", "gzip")
+    assert head["Content-Length"] == headers["Content-Length"]
+    status, headers, body = raw(live_server, "GET", "/report", **GZIP)
+    assert int(headers["Content-Length"]) == len(body) and b"<title>" in gzip.decompress(body)
+
+
+def test_every_page_masks_the_csrf_token_anew_and_each_one_works(client, app):
+    tokens = [TOKEN.search(client.get("/report").get_data(as_text=True))[1] for _ in range(3)]
+    with client.session_transaction() as s:
+        raw_token = s["csrf"]
+    assert len(set(tokens)) == 3 and raw_token not in tokens
+    assert not any(raw_token in t for t in tokens)
+    # an empty report: past the CSRF check it is a 400 for its fields, before it a 403
+    for token in tokens + [raw_token]:  # masked (pages) or as it is (API clients)
+        r = client.post("/api/reports", json={}, headers={"X-CSRF-Token": token})
+        assert r.status_code == 400, (token, r.get_json())
+    other = app.test_client()
+    stolen = TOKEN.search(other.get("/report").get_data(as_text=True))[1]
+    for token in (stolen, tokens[0][:-4] + "AAAA", "x" * 116):  # another session's; altered
+        r = client.post("/api/reports", json={}, headers={"X-CSRF-Token": token})
+        assert (r.status_code, r.get_json()["error"]) == (403, "csrf_failed"), token
