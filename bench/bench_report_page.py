@@ -9,7 +9,8 @@ through playwright) opens ``/report`` at 390 × 844 with the network throttled b
 DevTools protocol (``Network.emulateNetworkConditions``: 50,000 bytes/s down and up,
 400 ms added to every request), ``--rounds`` times each, alternating:
 
-- **cold**: a new browser context (empty cache), the service as it is;
+- **cold**: a new browser context (empty cache), the service as it is (Chromium asks
+  for Brotli too, even over plain HTTP);
 - **warm**: a second visit in that context (the assets from the cache);
 - **old**: a new context against the uncompressed peer.
 

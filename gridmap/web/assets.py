@@ -9,12 +9,12 @@ another version (the files changed since the page was made, or a made-up one) is
 404, never the current files: an immutable URL must not name other bytes, and
 pages are never cached, so a reload asks for the current version.
 
-JavaScript and CSS are gzipped once at start (with ``COMPRESS`` on), and sent
-gzipped to clients that accept it (``Vary: Accept-Encoding``); each form has its
-own strong ETag, and ``If-None-Match`` gets a 304.
+JavaScript and CSS are compressed (Brotli and gzip, at their best levels) once per
+process (with ``COMPRESS`` on), and sent in the form the client rates highest
+(``Vary: Accept-Encoding``); each form has its own strong ETag, and
+``If-None-Match`` gets a 304.
 """
 
-import gzip
 import hashlib
 from pathlib import Path
 from typing import NamedTuple
@@ -23,7 +23,7 @@ from flask import Blueprint, abort, current_app, request
 
 from gridmap.maps.assets import ALLOWED_FILES
 from gridmap.web.access import ANYONE, allow
-from gridmap.web.compression import accepts_gzip
+from gridmap.web.compression import BEST, best_encoding
 from gridmap.web.security import cacheable
 
 bp = Blueprint("assets", __name__, url_prefix="/assets")
@@ -33,11 +33,16 @@ TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf
 COMPRESSED_TYPES = (".js", ".css")  # PNG is compressed already
 
 
+#: (SHA-256 of a file, encoding) -> its compressed bytes: Brotli's best level takes a
+#: third of a second for Leaflet, so each process does it once, however many apps it makes
+_compressed = {}
+
+
 class Asset(NamedTuple):
     body: bytes
-    gzipped: bytes | None  # None: always sent as it is
+    encoded: dict  # encoding -> compressed body; empty: always sent as it is
     mimetype: str
-    etag: str  # of ``body``; the gzipped body's is ``etag + ".gz"``
+    etag: str  # of ``body``; a compressed form's is ``etag + "." + encoding``
 
 
 class AssetFiles:
@@ -50,11 +55,14 @@ class AssetFiles:
             body = (Path(folder) / name).read_bytes()
             digest.update(f"{name}\0{len(body)}\0".encode())
             digest.update(body)
-            suffix = Path(name).suffix
-            gzipped = (gzip.compress(body, 9, mtime=0)
-                       if compress and suffix in COMPRESSED_TYPES else None)
-            self.files[name] = Asset(body, gzipped, TYPES[suffix],
-                                     hashlib.sha256(body).hexdigest()[:20])
+            suffix, own = Path(name).suffix, hashlib.sha256(body).hexdigest()
+            encoded = {}
+            if compress and suffix in COMPRESSED_TYPES:
+                for encoding, encode in BEST.items():
+                    if (own, encoding) not in _compressed:
+                        _compressed[own, encoding] = encode(body)
+                    encoded[encoding] = _compressed[own, encoding]
+            self.files[name] = Asset(body, encoded, TYPES[suffix], own[:20])
         self.version = digest.hexdigest()[:8]
 
     def get(self, version, name):
@@ -81,14 +89,15 @@ def asset(version, filename):
     found = current_app.extensions["gridmap.assets"].get(version, filename)
     if found is None:
         abort(404)
-    if found.gzipped is not None and accepts_gzip(request):
-        response = current_app.response_class(found.gzipped, mimetype=found.mimetype)
-        response.headers["Content-Encoding"] = "gzip"
-        response.set_etag(found.etag + ".gz")
+    encoding = best_encoding(request, tuple(found.encoded))
+    if encoding:
+        response = current_app.response_class(found.encoded[encoding], mimetype=found.mimetype)
+        response.headers["Content-Encoding"] = encoding
+        response.set_etag(f"{found.etag}.{encoding}")
     else:
         response = current_app.response_class(found.body, mimetype=found.mimetype)
         response.set_etag(found.etag)
-    if found.gzipped is not None:
+    if found.encoded:
         response.vary.add("Accept-Encoding")
     response.headers["Cache-Control"] = IMMUTABLE
     return response.make_conditional(request)

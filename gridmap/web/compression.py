@@ -1,19 +1,21 @@
-"""Pages and JSON answers gzipped for clients that accept it (``COMPRESS``, on by default).
+"""Pages and JSON answers compressed for clients that accept it (``COMPRESS``, on by default).
 
-A response hook compresses a whole body the app has made, when all of these hold:
+Brotli or gzip, whichever the client's ``Accept-Encoding`` rates higher (Brotli on a
+tie: about 10 % smaller on our pages, 13 % on Leaflet). A response hook compresses a
+whole body the app has made, when all of these hold:
 
-- the client accepts gzip (``Accept-Encoding``, quality above 0);
+- the client accepts one of them (quality above 0; ``*`` counts);
 - its type is text (HTML, JSON, XML, CSS, JavaScript, plain text);
-- it has at least :data:`MIN_BYTES` (a smaller one gains less than gzip's overhead);
+- it has at least :data:`MIN_BYTES` (a smaller one gains less than the overhead);
 - it is a whole body: not streamed, not a file passed through, not a 206 part
   (nor an answer to a request with ``Range``), not a 1xx, 204 or 304;
-- it has no ``Content-Encoding`` yet (the assets come gzipped already) and no
+- it has no ``Content-Encoding`` yet (the assets come compressed already) and no
   ``Cache-Control: no-transform``.
 
 Every response of a type and size that would be compressed says ``Vary:
-Accept-Encoding``, whether this client got gzip or not, so a cache keeps the two
-apart. ``Content-Length`` is the compressed length (also for HEAD, which answers
-what GET would); a strong ETag becomes weak (the bytes differ, the content not).
+Accept-Encoding``, whether this client got it compressed or not, so a cache keeps
+the forms apart. ``Content-Length`` is the compressed length (also for HEAD, which
+answers what GET would); a strong ETag becomes weak (the bytes differ, the content not).
 
 BREACH: a compressed answer that holds a secret *and* text an attacker chose leaks
 the secret through its length, one guessed character at a time. The secret our
@@ -24,19 +26,28 @@ only in cookies (headers are not compressed over HTTP/1.1). See docs/performance
 
 import gzip
 
+import brotli
 from flask import request
 
 MIN_BYTES = 1024
-LEVEL = 6  # zlib's default: within 2 % of 9 on our pages, at half the CPU
 TEXT_TYPES = frozenset(("text/html", "text/plain", "text/css", "text/javascript", "text/xml",
                         "application/json", "application/xml", "application/javascript",
                         "application/geo+json", "image/svg+xml"))
 NO_BODY = frozenset((204, 206, 304))
+#: per answer: fast levels (Brotli 5: 1.5 ms for the report page, within 15 % of its best)
+ENCODERS = {"br": lambda data: brotli.compress(data, quality=5),
+            "gzip": lambda data: gzip.compress(data, 6, mtime=0)}
+#: once per file at start: the best levels
+BEST = {"br": lambda data: brotli.compress(data, quality=11),
+        "gzip": lambda data: gzip.compress(data, 9, mtime=0)}
 
 
-def accepts_gzip(req):
-    """Whether the request's ``Accept-Encoding`` takes gzip (``gzip`` or ``*``, q > 0)."""
-    return req.accept_encodings.quality("gzip") > 0
+def best_encoding(req, offered=("br", "gzip")):
+    """The encoding of ``offered`` the request's ``Accept-Encoding`` rates highest (the
+    first of ``offered`` on a tie), or None if it takes none of them."""
+    rated = [(req.accept_encodings.quality(name), -i, name) for i, name in enumerate(offered)]
+    quality, _, name = max(rated, default=(0, 0, None))
+    return name if quality > 0 else None
 
 
 def _compressible(response):
@@ -50,13 +61,14 @@ def _compressible(response):
 
 
 def compress(response):
-    """The response hook: gzip ``response``'s body in place if it should be (see above)."""
+    """The response hook: compress ``response``'s body in place if it should be (see above)."""
     if not _compressible(response):
         return response
     response.vary.add("Accept-Encoding")
-    if accepts_gzip(request):
-        response.set_data(gzip.compress(response.get_data(), LEVEL, mtime=0))
-        response.headers["Content-Encoding"] = "gzip"
+    encoding = best_encoding(request)
+    if encoding:
+        response.set_data(ENCODERS[encoding](response.get_data()))
+        response.headers["Content-Encoding"] = encoding
         etag, weak = response.get_etag()
         if etag and not weak:
             response.set_etag(etag, weak=True)

@@ -1,11 +1,12 @@
 """/assets/<version>/: only the allow-listed Leaflet files, however a path is spelt, over a
-real socket; immutable and gzipped for clients that take it."""
+real socket; immutable, and compressed (Brotli or gzip) for clients that take it."""
 
 import gzip
 import socket
 import urllib.error
 import urllib.request
 
+import brotli
 import pytest
 
 from asset_urls import leaflet_js_path
@@ -92,21 +93,25 @@ def test_another_version_or_none_is_a_404_not_the_current_file(server, prefix):
         assert "immutable" not in headers.get("Cache-Control", ""), path
 
 
-def test_javascript_and_css_are_gzipped_for_clients_that_take_them(server, prefix):
-    for name in ("leaflet/dist/leaflet.js", "leaflet/dist/leaflet.css"):
-        url = f"{server.url}{prefix}/{name}"
-        _, plain_headers, plain = get(url)
-        status, headers, body = get(url, **{"Accept-Encoding": "gzip, deflate"})
-        assert status == 200 and headers["Content-Encoding"] == "gzip"
+@pytest.mark.parametrize("name", ["leaflet/dist/leaflet.js", "leaflet/dist/leaflet.css"])
+def test_javascript_and_css_are_compressed_for_clients_that_take_them(server, prefix, name):
+    url = f"{server.url}{prefix}/{name}"
+    _, plain_headers, plain = get(url)
+    assert int(plain_headers["Content-Length"]) == len(plain)
+    etags = {plain_headers["ETag"]}
+    for accept, encoding, decode in (("gzip, deflate", "gzip", gzip.decompress),
+                                     ("gzip, deflate, br, zstd", "br", brotli.decompress)):
+        status, headers, body = get(url, **{"Accept-Encoding": accept})
+        assert status == 200 and headers["Content-Encoding"] == encoding
         assert int(headers["Content-Length"]) == len(body) < len(plain) / 3
-        assert gzip.decompress(body) == plain
-        assert int(plain_headers["Content-Length"]) == len(plain)
+        assert decode(body) == plain
+        etags.add(headers["ETag"])
         for h in (headers, plain_headers):
             assert "Accept-Encoding" in h["Vary"]
             assert h["Cache-Control"] == "public, max-age=31536000, immutable"
-        assert headers["ETag"] != plain_headers["ETag"]  # two representations
-        refused = get(url, **{"Accept-Encoding": "gzip;q=0, identity"})
-        assert refused[2] == plain and "Content-Encoding" not in refused[1]
+    assert len(etags) == 3  # one a representation
+    refused = get(url, **{"Accept-Encoding": "gzip;q=0, br;q=0, identity"})
+    assert refused[2] == plain and "Content-Encoding" not in refused[1]
 
 
 def test_a_known_etag_gets_a_304_without_a_body(server, prefix):
@@ -121,6 +126,7 @@ def test_images_are_sent_as_they_are(server, prefix):
     status, headers, body = get(f"{server.url}{prefix}/leaflet/dist/images/layers.png",
                                 **{"Accept-Encoding": "gzip"})
     assert status == 200 and body.startswith(b"\x89PNG") and "Content-Encoding" not in headers
+    assert "Accept-Encoding" not in headers.get("Vary", "")
 
 
 def test_no_spelling_of_a_path_reaches_another_file(server, prefix):
