@@ -2,6 +2,7 @@
 real socket; immutable, and compressed (Brotli or gzip) for clients that take it."""
 
 import gzip
+import re
 import socket
 import urllib.error
 import urllib.request
@@ -144,3 +145,13 @@ def test_the_raw_client_sees_what_it_should(server, prefix):
     """The raw client itself works: the allowed file by its own path is a 200."""
     status, body = raw_get(server.url, f"{prefix}/leaflet/dist/leaflet.css")
     assert status == 200 and b".leaflet-pane" in body
+
+
+@pytest.mark.parametrize("page", ["/", "/report"])
+def test_map_pages_preload_leaflet_by_its_versioned_urls(server, prefix, page):
+    status, headers, body = get(server.url + page)
+    links = re.findall(r"<([^>]+)>; rel=preload; as=(\w+)", headers["Link"])
+    assert sorted(links) == [(f"{prefix}/leaflet/dist/leaflet.css", "style"),
+                             (f"{prefix}/leaflet/dist/leaflet.js", "script")]
+    for url, _ in links:
+        assert url in body.decode() and get(server.url + url)[0] == 200
