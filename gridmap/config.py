@@ -41,6 +41,8 @@ SETTINGS = {
                                "body and to take the answer; then it is disconnected"),
     "OPEN311_API_KEYS": ("", str, "comma-separated keys an Open311 client must send as api_key "
                          "to POST requests; empty: POST needs no key"),
+    "COMPRESS": (True, bool, "gzip pages, JSON answers and front-end files for clients that "
+                 "accept it; off: everything is sent as it is (a proxy in front compresses)"),
     "PUBLIC_URL": ("", str, "the address clients reach the service at, e.g. "
                    "https://grid.example.cn (Open311 discovery names it); empty: see README"),
 }

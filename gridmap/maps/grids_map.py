@@ -4,34 +4,63 @@ import html
 
 import folium
 import shapely
+from branca.element import MacroElement
+from folium.template import Template
 
 from gridmap.maps.assets import use_local_assets
 
+#: decimal places of coordinates sent to a map: 6 is 0.1 m, finer than a screen shows
+DECIMALS = 6
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948",
            "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac")
 
 
-def grid_features(community, lang="zh"):
+def rounded(geometry):
+    """``geometry`` as GeoJSON with :data:`DECIMALS` places (a page carries no more)."""
+    return shapely.geometry.mapping(shapely.transform(geometry, lambda xy: xy.round(DECIMALS)))
+
+
+def grid_features(community, lang="zh", teams=True):
     """GeoJSON features for the map, every text property HTML-escaped.
 
     Folium's tooltips insert property values as HTML, so nothing reaches
-    them unescaped (a planner's grid name could hold markup).
+    them unescaped (a planner's grid name could hold markup). Without
+    ``teams`` (a map without tooltips shows none) the features leave them out.
     """
     features = []
     for i, grid in enumerate(community.grids):
-        team = community.teams[grid.code]
         name = grid.name if lang == "zh" or not grid.name_en else grid.name_en
-        features.append({
-            "type": "Feature",
-            "geometry": shapely.geometry.mapping(grid.geometry),
-            "properties": {
-                "grid_code": html.escape(grid.code),
-                "name": html.escape(name),
-                "team": "<br>".join(html.escape(line) for line in team.summary_lines(lang)),
-                "color": PALETTE[i % len(PALETTE)],
-            },
-        })
+        properties = {"grid_code": html.escape(grid.code), "name": html.escape(name),
+                      "color": PALETTE[i % len(PALETTE)]}
+        if teams:
+            properties["team"] = "<br>".join(
+                html.escape(line) for line in community.teams[grid.code].summary_lines(lang))
+        features.append({"type": "Feature", "geometry": rounded(grid.geometry),
+                         "properties": properties})
     return features
+
+
+class GridLabels(MacroElement):
+    """Each grid's short code at a point inside it, in one script.
+
+    ``labels``: ``[[lat, lon, html], ...]``. (folium's ``Marker`` with a ``DivIcon`` adds
+    Leaflet's default marker first, which fetches its two images, then swaps the icon;
+    and it repeats the same half kilobyte of script for every grid.)
+    """
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+{{ this.labels | tojson }}.forEach(function (l) {
+  L.marker([l[0], l[1]], {interactive: false, icon: L.divIcon({
+    html: l[2], iconSize: [24, 24], iconAnchor: [12, 12], className: "grid-label-icon"})
+  }).addTo({{ this._parent.get_name() }});
+});
+{% endmacro %}""")
+
+    def __init__(self, labels):
+        super().__init__()
+        self._name = "GridLabels"
+        self.labels = labels
 
 
 def build_grids_map(community, *, tiles, attribution, assets_url, labels, tooltips=True):
@@ -56,7 +85,8 @@ def build_grids_map(community, *, tiles, attribution, assets_url, labels, toolti
     use_local_assets(fmap, assets_url)
     folium.TileLayer(tiles=tiles, attr=attribution, max_zoom=19).add_to(fmap)
     folium.GeoJson(
-        {"type": "FeatureCollection", "features": grid_features(community, labels["lang"])},
+        {"type": "FeatureCollection",
+         "features": grid_features(community, labels["lang"], teams=tooltips)},
         name=labels["layer"],
         style_function=lambda f: {"fillColor": f["properties"]["color"], "color": "#333",
                                   "weight": 1.5, "fillOpacity": 0.35},
@@ -66,13 +96,10 @@ def build_grids_map(community, *, tiles, attribution, assets_url, labels, toolti
             aliases=[labels["code"], labels["name"], labels["team"]],
             sticky=True, style="max-width: 20rem; white-space: normal;") if tooltips else None,
     ).add_to(fmap)
-    for grid in community.grids:
-        spot = grid.geometry.representative_point()
-        folium.Marker(
-            [spot.y, spot.x], interactive=False,
-            icon=folium.DivIcon(html=f'<span class="grid-label">{html.escape(grid.code[-3:])}</span>',
-                                icon_size=(24, 24), icon_anchor=(12, 12), class_name="grid-label-icon"),
-        ).add_to(fmap)
+    spots = [(grid, grid.geometry.representative_point()) for grid in community.grids]
+    GridLabels([[round(spot.y, DECIMALS), round(spot.x, DECIMALS),
+                 f'<span class="grid-label">{html.escape(grid.code[-3:])}</span>']
+                for grid, spot in spots]).add_to(fmap)
     fmap.fit_bounds([[y0, x0], [y1, x1]])
     return fmap
 
@@ -80,8 +107,11 @@ def build_grids_map(community, *, tiles, attribution, assets_url, labels, toolti
 def embed(fmap):
     """Split a folium map into the parts a Jinja page places itself.
 
-    Returns ``(head, body, script)`` HTML strings.
+    Returns ``(head, body, script)`` HTML strings. The script goes without folium's
+    indentation and blank lines (a third of its bytes; no JavaScript string in it
+    spans lines: folium writes data as JSON).
     """
     root = fmap.get_root()
     root.render()
-    return root.header.render(), root.html.render(), root.script.render()
+    script = "\n".join(line.strip() for line in root.script.render().splitlines() if line.strip())
+    return root.header.render(), root.html.render(), script

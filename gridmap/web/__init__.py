@@ -62,12 +62,17 @@ def create_app(config=None):
     app.extensions["gridmap.body_limit"] = partial(uploads.body_limit, app)  # for the server
 
     from gridmap.web import (access, admin, admin_audit, admin_users, api, assets, auth, body,
-                             case_pages, cases_api, demo, durability, errors, i18n, open311,
-                             pages, photo_views, security, staff_pages)
+                             case_pages, cases_api, compression, demo, durability, errors, i18n,
+                             open311, pages, photo_views, security, staff_pages)
+
+    # read (and gzipped) once: URLs carry their version, answers need no disk
+    app.extensions["gridmap.assets"] = assets.AssetFiles(app.config["ASSETS_DIR"],
+                                                         compress=app.config["COMPRESS"])
 
     # order matters: identify and authorise the caller before checking CSRF; the
-    # durability hook first, so it answers last, once the request's writes are on disk
-    for module in (durability, i18n, errors, access, security, demo):
+    # durability hook first, so it answers last, once the request's writes are on disk;
+    # compression's just before it (after every other hook has made the body)
+    for module in (durability, compression, i18n, errors, access, security, demo):
         module.init_app(app)
     for module in (pages, api, assets, auth, admin, admin_users, admin_audit, cases_api,
                    case_pages, staff_pages, photo_views, open311):

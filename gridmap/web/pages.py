@@ -1,9 +1,11 @@
 """HTML pages for people. Layout lives in ``templates/pages/``."""
 
-from flask import Blueprint, current_app, g, render_template, url_for
+from flask import Blueprint, current_app, g, make_response, render_template
 
+from gridmap.maps.assets import LEAFLET_CSS, LEAFLET_JS
 from gridmap.maps.grids_map import build_grids_map, embed
 from gridmap.web.access import ANYONE, allow
+from gridmap.web.assets import assets_url
 from gridmap.web.i18n import t
 from gridmap.web.security import add_nonce
 
@@ -14,7 +16,7 @@ def map_settings():
     """Tiles, their attribution and where Leaflet is served: what every map builder takes."""
     cfg = current_app.config
     return {"tiles": cfg["TILES"], "attribution": cfg["TILES_ATTRIBUTION"],
-            "assets_url": url_for("assets.asset", filename="x")[:-2]}
+            "assets_url": assets_url()}
 
 
 def grids_map(tooltips=True):
@@ -26,11 +28,18 @@ def grids_map(tooltips=True):
 
 
 def render_with_map(template, fmap, **context):
-    """Render ``template`` with the folium map's parts (its scripts get the CSP nonce)."""
+    """Render ``template`` with the folium map's parts (its scripts get the CSP nonce).
+
+    The answer's ``Link`` header names Leaflet's files, so a browser asks for them as
+    soon as the headers arrive rather than once it has parsed the page's head."""
     head, body, script = embed(fmap)
-    return render_template(template, map_head=add_nonce(head), map_body=body,
+    page = render_template(template, map_head=add_nonce(head), map_body=body,
                            map_script=script, map_name=fmap.get_name(),
                            community=current_app.extensions["gridmap"], **context)
+    url, response = assets_url(), make_response(page)
+    response.headers["Link"] = (f"<{url}/{LEAFLET_CSS}>; rel=preload; as=style, "
+                                f"<{url}/{LEAFLET_JS}>; rel=preload; as=script")
+    return response
 
 
 @bp.get("/")

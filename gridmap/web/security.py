@@ -10,6 +10,7 @@ authenticates by ``api_key``), and multipart requests without a session cookie
 to the public JSON API (a report with photos from an app: nothing to ride on).
 """
 
+import base64
 import hmac
 import re
 import secrets
@@ -46,10 +47,29 @@ def cacheable(view):
 
 
 def csrf_token():
-    """The session's CSRF token, created on first use."""
+    """The session's CSRF token (created on first use), masked afresh at each call.
+
+    A page shows ``base64url(pad + (token XOR pad))`` with a random pad, so no two
+    answers carry the same bytes for it: a compressed page's length then tells an
+    attacker who adds text of their own nothing about the token (BREACH). The check
+    takes the masked form and the session's token itself (API clients)."""
     if "csrf" not in session:
         session["csrf"] = secrets.token_urlsafe(32)
-    return session["csrf"]
+    token = session["csrf"].encode()
+    pad = secrets.token_bytes(len(token))
+    return base64.urlsafe_b64encode(pad + bytes(a ^ b for a, b in zip(token, pad))).decode()
+
+
+def _unmask(sent):
+    """The token a masked ``sent`` hides; ``sent`` itself if it is not a masked token."""
+    try:
+        raw = base64.urlsafe_b64decode(sent.encode("ascii"))
+    except (ValueError, UnicodeEncodeError):
+        return sent
+    if len(sent) < 64 or len(raw) % 2:
+        return sent
+    half = len(raw) // 2
+    return bytes(a ^ b for a, b in zip(raw[half:], raw[:half])).decode("latin-1")
 
 
 def nonce():
@@ -80,7 +100,7 @@ def _check_csrf():
             and request.path.startswith("/api/") and ANYONE in getattr(view, "allowed_roles", ())):
         return  # a report with photos from an app
     sent = request.form.get("csrf_token") if is_form else None
-    sent = sent or request.headers.get("X-CSRF-Token", "")
+    sent = _unmask(sent or request.headers.get("X-CSRF-Token", ""))
     expected = session.get("csrf", "")
     if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
         raise CsrfFailed("error.web.csrf")

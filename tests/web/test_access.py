@@ -166,7 +166,7 @@ def request_for(app, endpoint, method, counter):
 
     Returns ``(url, query, form, json)``.
     """
-    args = {"filename": "leaflet/dist/leaflet.js", "username": "victim", "change": "enable",
+    args = {"filename": "leaflet/dist/leaflet.js", "version": app.extensions["gridmap.assets"].version, "username": "victim", "change": "enable",
             "code": app.extensions["gridmap"].grids.codes[0]}
     body = None
     args.update(fmt="json", service_code="06")

@@ -83,6 +83,8 @@ def test_html_pages_get_html_errors(client):
 
 
 def test_assets_are_served_locally_and_only_whitelisted(client):
-    assert client.get("/assets/leaflet/dist/leaflet.js").status_code == 200
+    version = client.application.extensions["gridmap.assets"].version
+    assert client.get(f"/assets/{version}/leaflet/dist/leaflet.js").status_code == 200
+    assert client.get(f"/assets/{version}/leaflet/package.json").status_code == 404
     assert client.get("/assets/leaflet/package.json").status_code == 404
     assert client.get("/assets/../setup.cfg").status_code == 404

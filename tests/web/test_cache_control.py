@@ -24,7 +24,7 @@ def test_every_route_as_every_role(matrix_app, role):  # noqa: F811
                                              json=body, headers={"X-CSRF-Token": "t" * 43})
         control = r.headers.get("Cache-Control", "")
         if endpoint == "assets.asset":
-            assert "max-age=86400" in control and "no-store" not in control, role
+            assert "max-age=31536000" in control and "no-store" not in control, role
         elif role is not None or endpoint not in PUBLIC:
             # "no-store" (photos say "private, no-store")
             if "no-store" not in {d.strip() for d in control.split(",")}:

@@ -51,6 +51,7 @@ def get_routes(app, case):
 
     props = case["properties"]
     values = {"filename": "leaflet/dist/leaflet.js", "username": "staff_a",
+              "version": app.extensions["gridmap.assets"].version,
               "case_id": case["id"], "service_code": "06", "service_request_id": case["id"],
               "token": props["tracking_code"], "name": f"{'0' * 64}.jpg"}
     urls = []

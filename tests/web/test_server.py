@@ -12,6 +12,7 @@ import time
 import pytest
 import requests
 
+from asset_urls import leaflet_js_path
 from conftest import LiveServer
 from gridmap.geo.grids import GridSet
 
@@ -48,10 +49,11 @@ def test_fifty_slow_clients_do_not_stall_the_service(server):
         s.sendall(b"GET /api/health HTTP/1.1\r\n")
         slow.append((s, iter(b"X-Slow: " + b"a" * 1000)))
     readers = []
+    big = leaflet_js_path(server.url)  # 147 kB, sent as it is (no Accept-Encoding)
     for _ in range(SLOW_READERS):  # ask for a big answer, many times over, and read none
         s = connect(server)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        s.sendall(b"GET /assets/leaflet/dist/leaflet.js HTTP/1.1\r\nHost: x\r\n\r\n" * 40)
+        s.sendall(f"GET {big} HTTP/1.1\r\nHost: x\r\n\r\n".encode() * 40)
         readers.append(s)
     stop = threading.Event()
 
