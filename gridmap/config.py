@@ -21,8 +21,14 @@ SETTINGS = {
     "SUBDISTRICT_CODE": ("005", str, "3-digit subdistrict code (舟白街道; unpublished, sources say 005 or 004)"),
     "COMMUNITY_CODE": ("001", str, "3-digit community code (路东社区; unpublished placeholder)"),
     "SNAP_TOLERANCE_M": (50.0, float, "points this close outside a grid are snapped to it"),
-    "TILES": ("https://tile.openstreetmap.org/{z}/{x}/{y}.png", str, "map tile URL template"),
-    "TILES_ATTRIBUTION": ("&copy; OpenStreetMap contributors", str, "tile attribution (HTML)"),
+    "TILES": ("osm", str, "map tiles: osm, tianditu-vector, tianditu-imagery, amap (GCJ-02), "
+              "none (grids only, offline), or a tile URL template"),
+    "TILES_DATUM": ("", str, "datum a custom TILES URL draws in: wgs84 (default, also "
+                    "cgcs2000) or gcj02; presets know their own"),
+    "TILES_ATTRIBUTION": ("", str, "a custom TILES URL's attribution (HTML; default: "
+                          "OpenStreetMap contributors); with a preset, added to its own"),
+    "TILES_SUBDOMAINS": ("abc", str, "the values of {s} in a custom TILES URL, one character each"),
+    "TIANDITU_KEY": ("", str, "Tianditu (天地图) developer key, needed by the tianditu presets"),
     "ASSETS_DIR": (str(ROOT / "node_modules"), str, "npm-installed front-end packages"),
     "SECRET_KEY": ("", str, "signs session cookies; empty: a random key kept in DATA_DIR/secret_key"),
     "COOKIE_SECURE": (False, bool, "send session cookies over HTTPS only (set when served over HTTPS)"),
@@ -90,6 +96,9 @@ def load_config(mapping=None, environ=None):
             raise ConfigError("error.config.bad_digits", key=key, width=width, value=repr(value))
     if config["SNAP_TOLERANCE_M"] < 0 or config["SNAP_TOLERANCE_M"] != config["SNAP_TOLERANCE_M"]:
         raise ConfigError("error.config.bad_tolerance", value=repr(config["SNAP_TOLERANCE_M"]))
+    from gridmap.maps.tiles import tile_source  # it checks hosts with HOST, from here
+
+    config["MAP_TILES"] = tile_source(config)
     return config
 
 

@@ -3,25 +3,17 @@
 import html
 
 import folium
-import shapely
 from branca.element import MacroElement
 from folium.template import Template
 
-from gridmap.maps.assets import use_local_assets
+from gridmap.maps.frame import DECIMALS
 
-#: decimal places of coordinates sent to a map: 6 is 0.1 m, finer than a screen shows
-DECIMALS = 6
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948",
            "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac")
 
 
-def rounded(geometry):
-    """``geometry`` as GeoJSON with :data:`DECIMALS` places (a page carries no more)."""
-    return shapely.geometry.mapping(shapely.transform(geometry, lambda xy: xy.round(DECIMALS)))
-
-
-def grid_features(community, lang="zh", teams=True):
-    """GeoJSON features for the map, every text property HTML-escaped.
+def grid_features(community, frame, lang="zh", teams=True):
+    """GeoJSON features for the map (drawn in ``frame``), every text property HTML-escaped.
 
     Folium's tooltips insert property values as HTML, so nothing reaches
     them unescaped (a planner's grid name could hold markup). Without
@@ -35,7 +27,7 @@ def grid_features(community, lang="zh", teams=True):
         if teams:
             properties["team"] = "<br>".join(
                 html.escape(line) for line in community.teams[grid.code].summary_lines(lang))
-        features.append({"type": "Feature", "geometry": rounded(grid.geometry),
+        features.append({"type": "Feature", "geometry": frame.geometry(grid.geometry, DECIMALS),
                          "properties": properties})
     return features
 
@@ -63,16 +55,14 @@ class GridLabels(MacroElement):
         self.labels = labels
 
 
-def build_grids_map(community, *, tiles, attribution, assets_url, labels, tooltips=True):
+def build_grids_map(community, *, frame, labels, tooltips=True):
     """A folium map of all grids; hovering a grid shows code, name and team.
 
     Parameters
     ----------
     community : gridmap.datafolder.Community
-    tiles, attribution : str
-        Tile URL template and its attribution (the only remote resource).
-    assets_url : str
-        Where the app serves the npm-installed assets (e.g. ``/assets``).
+    frame : gridmap.maps.frame.MapFrame
+        Tiles (the only remote resource) and the datum the grids are drawn in.
     labels : dict
         Tooltip labels and layer name in the page's language:
         keys ``code``, ``name``, ``team``, ``layer``, ``lang``.
@@ -80,13 +70,10 @@ def build_grids_map(community, *, tiles, attribution, assets_url, labels, toolti
         Hover tooltips with code, name and team (off where taps pick a spot).
     """
     x0, y0, x1, y1 = community.grids.bounds
-    fmap = folium.Map(location=[(y0 + y1) / 2, (x0 + x1) / 2], zoom_start=15,
-                      tiles=None, control_scale=True)
-    use_local_assets(fmap, assets_url)
-    folium.TileLayer(tiles=tiles, attr=attribution, max_zoom=19).add_to(fmap)
+    fmap = frame.new_map((x0 + x1) / 2, (y0 + y1) / 2, zoom_start=15)
     folium.GeoJson(
         {"type": "FeatureCollection",
-         "features": grid_features(community, labels["lang"], teams=tooltips)},
+         "features": grid_features(community, frame, labels["lang"], teams=tooltips)},
         name=labels["layer"],
         style_function=lambda f: {"fillColor": f["properties"]["color"], "color": "#333",
                                   "weight": 1.5, "fillOpacity": 0.35},
@@ -97,10 +84,10 @@ def build_grids_map(community, *, tiles, attribution, assets_url, labels, toolti
             sticky=True, style="max-width: 20rem; white-space: normal;") if tooltips else None,
     ).add_to(fmap)
     spots = [(grid, grid.geometry.representative_point()) for grid in community.grids]
-    GridLabels([[round(spot.y, DECIMALS), round(spot.x, DECIMALS),
+    GridLabels([[*(round(v, DECIMALS) for v in frame.latlng(spot.x, spot.y)),
                  f'<span class="grid-label">{html.escape(grid.code[-3:])}</span>']
                 for grid, spot in spots]).add_to(fmap)
-    fmap.fit_bounds([[y0, x0], [y1, x1]])
+    fmap.fit_bounds(frame.bounds(x0, y0, x1, y1))
     return fmap
 
 

@@ -3,6 +3,7 @@
 from flask import Blueprint, current_app, g, make_response, render_template
 
 from gridmap.maps.assets import LEAFLET_CSS, LEAFLET_JS
+from gridmap.maps.frame import MapFrame
 from gridmap.maps.grids_map import build_grids_map, embed
 from gridmap.web.access import ANYONE, allow
 from gridmap.web.assets import assets_url
@@ -13,10 +14,10 @@ bp = Blueprint("pages", __name__)
 
 
 def map_settings():
-    """Tiles, their attribution and where Leaflet is served: what every map builder takes."""
-    cfg = current_app.config
-    return {"tiles": cfg["TILES"], "attribution": cfg["TILES_ATTRIBUTION"],
-            "assets_url": assets_url()}
+    """What every map builder takes: the page's :class:`MapFrame` (tiles, the datum
+    overlays are drawn in, where Leaflet is served)."""
+    return {"frame": MapFrame(current_app.config["MAP_TILES"], lang=g.lang,
+                              assets_url=assets_url())}
 
 
 def grids_map(tooltips=True):

@@ -14,7 +14,6 @@ import base64
 import hmac
 import re
 import secrets
-from urllib.parse import urlsplit
 
 from flask import current_app, g, request, session
 
@@ -106,9 +105,6 @@ def _check_csrf():
         raise CsrfFailed("error.web.csrf")
 
 
-def _tile_origin():
-    parts = urlsplit(current_app.config["TILES"])
-    return f"{parts.scheme}://{parts.netloc.replace('{s}', '*')}" if parts.netloc else ""
 
 
 def _cache_control(response):
@@ -127,9 +123,10 @@ def _cache_control(response):
 
 def add_headers(response):
     _cache_control(response)
+    img_src = " ".join(["'self'", "data:", *current_app.config["MAP_TILES"].origins()])
     csp = (f"default-src 'self'; script-src 'self' 'nonce-{nonce()}'; "
            "style-src 'self' 'unsafe-inline'; "
-           f"img-src 'self' data: {_tile_origin()}; connect-src 'self'; font-src 'self'; "
+           f"img-src {img_src}; connect-src 'self'; font-src 'self'; "
            "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
     response.headers.setdefault("Content-Security-Policy", csp)
     response.headers.setdefault("X-Frame-Options", "DENY")

@@ -4,13 +4,14 @@ their pages with every text escaped."""
 import json
 import re
 
-from gridmap.config import ROOT
+from gridmap.config import ROOT, load_config
 from gridmap.geo.grids import GridSet
 from gridmap.maps.case_map import build_case_map
+from gridmap.maps.frame import MapFrame
 from gridmap.maps.grids_map import embed
 
-SETTINGS = {"tiles": "https://tiles.example/{z}/{x}/{y}.png", "attribution": "test",
-            "assets_url": "/assets"}
+SETTINGS = {"frame": MapFrame(load_config({"TILES": "https://tiles.example/{z}/{x}/{y}.png"},
+                                          environ={})["MAP_TILES"], lang="zh", assets_url="/assets")}
 
 
 def test_nearby_popups_link_to_case_pages_with_their_labels_escaped():

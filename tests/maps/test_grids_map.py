@@ -9,10 +9,11 @@ import pytest
 
 from gridmap.config import load_config
 from gridmap.datafolder import load_community
+from gridmap.maps.frame import FRAME_JS, MapFrame
 from gridmap.maps.grids_map import build_grids_map, embed
 
-SETTINGS = {"tiles": "https://tiles.example/{z}/{x}/{y}.png", "attribution": "test",
-            "assets_url": "/assets/v"}
+SETTINGS = {"frame": MapFrame(load_config({"TILES": "https://tiles.example/{z}/{x}/{y}.png"},
+                                          environ={})["MAP_TILES"], lang="zh", assets_url="/assets/v")}
 LABELS = {"code": "code", "name": "name", "team": "team", "layer": "grids", "lang": "zh"}
 
 
@@ -39,7 +40,10 @@ def test_teams_only_where_tooltips_show_them(community, tooltips):
 
 
 def test_coordinates_have_six_places_at_most(community):
+    frame_js = "\n".join(line.strip() for line in FRAME_JS.splitlines() if line.strip())
     script = script_of(community, False)
+    assert frame_js in script
+    script = script.replace(frame_js, "")  # its own constants apart
     numbers = re.findall(r"-?\d+\.(\d+)", script)
     assert numbers and max(len(d) for d in numbers) <= 6
     grid = community.grids.grids[0]

@@ -74,7 +74,8 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = Path(log_dir or Path(data_dir).parent) / f"server-{self.port}-{time.monotonic_ns()}.log"
         environ = dict(os.environ, GRIDMAP_DATA_DIR=str(data_dir),
-                       GRIDMAP_TILES=f"{self.url}/test-tiles/{{z}}/{{x}}/{{y}}.png", **env)
+                       GRIDMAP_TILES=f"{self.url}/test-tiles/{{z}}/{{x}}/{{y}}.png")
+        environ.update(env)  # e.g. another GRIDMAP_TILES
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "gridmap.cli", "serve", "--port", str(self.port),

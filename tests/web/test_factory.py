@@ -28,7 +28,7 @@ def test_environment_reaches_the_app(tmp_path, monkeypatch):
 @pytest.mark.parametrize("key, value", [
     ("SNAP_TOLERANCE_M", "-1"), ("SNAP_TOLERANCE_M", "lots"), ("SUBDISTRICT_CODE", "5"),
     ("COMMUNITY_CODE", "abc"), ("COUNTY_CODE", True), ("PROXY_HOPS", -1), ("PROXY_HOPS", 6),
-    ("OPEN311_API_KEYS", " , "),
+    ("OPEN311_API_KEYS", " , "), ("TILES", "gaode"), ("TILES_DATUM", "bd09"),
 ])
 def test_bad_settings_stop_startup_naming_the_key(tmp_path, key, value):
     with pytest.raises(ConfigError, match=key):
