@@ -149,8 +149,8 @@ class Router:
         self.tolerance_m = float(tolerance_m)
         self._n = n = len(grids)
         # cell labels: a grid's rank; outside in the band, decided by exact
-        # tests; outside far; touched by a boundary; outside with nearest grid
-        # rank r certain: n + 3 + r
+        # tests; outside far; touched by a boundary; n + 3 + k: outside, in or
+        # by the band, the nearest segments among the k-th row of _candidates
         self._near, self._far, self._mixed, self._sure = n, n + 1, n + 2, n + 3
         geoms = grids.geometries
         shapely.prepare(geoms)
@@ -269,10 +269,11 @@ class Router:
         run = np.cumsum(starts) - 1
         starts |= (np.arange(len(band)) - np.flatnonzero(starts)[run]) % BAND_BLOCK_CELLS == 0
         width = np.diff(np.append(np.flatnonzero(starts), len(band)))
-        blocks = self._candidate_segments(band[starts], width)
+        size = self._cell_metres()
+        blocks = self._candidate_segments(band[starts], width, size)
         block = np.repeat(np.arange(len(width)), width)
         retry = np.flatnonzero((blocks[block, 0] < 0) & (width[block] > 1))
-        singles = self._candidate_segments(band[retry], np.ones(len(retry), dtype=np.intp))
+        singles = self._candidate_segments(band[retry], np.ones(len(retry), dtype=np.intp), size)
         rows, which = np.unique(np.concatenate([blocks, singles]), axis=0, return_inverse=True)
         which = which.ravel()
         row = which[block]
@@ -288,23 +289,25 @@ class Router:
         sure = rank[row] >= 0
         cells[band[sure]] = self._sure + rank[row[sure]]
 
-    def _candidate_segments(self, flat, width):
+    def _candidate_segments(self, flat, width, size):
         """Per block of ``width`` cells from cell ``flat`` along a row: the
         indices of the boundary segments that can be nearest to one of its
         points, sorted and padded with the first to ``MAX_CANDIDATES``; all -1
-        where there are more.
+        where there are more. ``size``: :meth:`_cell_metres`.
 
         With the block's centre ``c`` and radius ``r`` (metric), every point
         ``p`` of it has ``d(c, s) - r <= d(p, s) <= d(c, s) + r`` for every
         segment ``s``. With ``d1`` the distance from ``c`` to the nearest
         segment, the segments nearest to ``p`` lie within ``d1 + 2r`` of ``c``,
-        and every segment beyond is farther from ``p`` than they are.
+        and every segment beyond is farther from ``p`` than they are (by more
+        than the margin, which also covers how far the projection bends
+        across a block).
         """
         found = np.full((len(flat), MAX_CANDIDATES), -1, dtype=np.int64)
         mx, my = self._to_metric.transform(*self._centres(flat, width))
         ok = np.flatnonzero(np.isfinite(mx) & np.isfinite(my))
         pts = shapely.points(mx[ok], my[ok])
-        cell_w, cell_h = self._cell_metres()
+        cell_w, cell_h = size
         row = flat[ok] // self._nx
         radius = (width[ok] * cell_w[row] + cell_h[row]) / 2 * RADIUS_FACTOR + RADIUS_MARGIN_M
         (qi, _), d1 = self._segment_tree.query_nearest(pts, return_distance=True,
