@@ -13,12 +13,13 @@ The rules (also in ``docs/routing.md``):
    (lowest code among equally near ones) and flagged ``snapped``.
 
 Speed comes from a raster index laid over the grids: every cell that no
-grid boundary touches holds the one answer valid for all of its points (a
-grid; outside, with one nearest grid whatever the point; or "outside far").
-For a cell outside every grid whose nearest grid is certain, only the
-distance is computed per point, in bulk, by the same GEOS distance the
-exact path uses. Only points in cells that a grid boundary touches, or in
-the few band cells whose nearest grid could change within the cell, are
+grid boundary touches holds what is valid for all of its points: a grid;
+"outside far"; or, in the tolerance band, outside with the few boundary
+segments (at most four) that can be nearest to any of its points. For such
+a band cell only the distances to those segments are computed per point,
+in bulk, operation for operation as GEOS computes them, so nearest grid,
+distance and snapping are the exact path's. Only points in cells that a
+grid boundary touches, or in the few band cells with more candidates, are
 decided by exact shapely predicates. A cell is marked as touched when any
 boundary segment passes within 1e-9° of it, so the raster never changes an
 answer, it only skips work.
@@ -46,12 +47,12 @@ STATUS_NAMES = ("inside", "boundary", "snapped", "outside", "invalid")
 
 #: Cells are marked as touched by a boundary within this margin (degrees).
 TOUCH_MARGIN_DEG = 1e-9
-#: Band cells are checked for a certain nearest grid in blocks of up to this
-#: many cells along a row; the cells of a block that fails are checked one by one.
-BAND_BLOCK_CELLS = 16
-#: A block's radius in metres is its half-diagonal measured at the raster's
-#: edges, times this factor, plus ``RADIUS_MARGIN_M``: far more than the
-#: projection's curvature across a block and the rounding of the distances.
+#: Band cells get their candidate segments by square tiles of these many cells
+#: a side, each tile with too many candidates split into the next size.
+BAND_TILES = (16, 4, 1)
+#: A tile's radius in metres is its half-diagonal from the largest cell of the
+#: raster, times this factor, plus ``RADIUS_MARGIN_M``: far more than the
+#: projection's curvature across a tile and the rounding of the distances.
 RADIUS_FACTOR, RADIUS_MARGIN_M = 1.01, 1e-3
 #: A band cell is decided in bulk when at most this many boundary segments can
 #: be nearest to one of its points (four: two grids meeting at a vertex).
@@ -210,7 +211,7 @@ class Router:
         cells[edge[inside]] = labels[inside]
         band = cells == self._near
         band[edge[~inside]] = True
-        self._settle_band(cells, np.flatnonzero(band))
+        self._settle_band(cells, band)
         if cells.max() < np.iinfo(np.int16).max:
             cells = cells.astype(np.int16)
         self._cells_array = cells
@@ -246,38 +247,49 @@ class Router:
                 marked[j * nx + i] = True
         return marked
 
-    def _centres(self, flat, width=1):
-        """Lon, lat of the centre of ``width`` cells along a row from cell ``flat``."""
-        return (self._x0 + ((flat % self._nx) + 0.5 * width) / self._sx,
+    def _centres(self, flat):
+        """Lon, lat of the centres of cells ``flat``."""
+        return (self._x0 + ((flat % self._nx) + 0.5) / self._sx,
                 self._y0 + ((flat // self._nx) + 0.5) / self._sy)
 
     # -- the band: cells outside every grid, nearest segments known ------------
 
     def _settle_band(self, cells, band):
-        """Label each ``band`` cell (wholly outside every grid) whose points'
-        nearest boundary segment is always one of at most ``MAX_CANDIDATES``
+        """Label each cell of the ``band`` mask (wholly outside every grid) whose points'
+        nearest boundary segments are always among at most ``MAX_CANDIDATES``
         segments with ``_sure + k``, k the row of those candidates in
         ``_candidates``; the others keep their label and go to the exact tests.
 
-        Blocks of up to ``BAND_BLOCK_CELLS`` cells along a row are checked
-        first, then the cells of the blocks that fail one by one. Rows of at
-        most two candidates come first in the table, up to ``_narrow``.
+        The candidates are found for square tiles of cells (``BAND_TILES``),
+        a tile with too many split into smaller ones. Rows of at most two
+        candidates come first in the table, up to ``_narrow``.
         """
-        nx = self._nx
-        starts = np.ones(len(band), dtype=bool)
-        starts[1:] = (band[1:] != band[:-1] + 1) | (band[1:] % nx == 0)
-        run = np.cumsum(starts) - 1
-        starts |= (np.arange(len(band)) - np.flatnonzero(starts)[run]) % BAND_BLOCK_CELLS == 0
-        width = np.diff(np.append(np.flatnonzero(starts), len(band)))
-        size = self._cell_metres()
-        blocks = self._candidate_segments(band[starts], width, size)
-        block = np.repeat(np.arange(len(width)), width)
-        retry = np.flatnonzero((blocks[block, 0] < 0) & (width[block] > 1))
-        singles = self._candidate_segments(band[retry], np.ones(len(retry), dtype=np.intp), size)
-        rows, which = np.unique(np.concatenate([blocks, singles]), axis=0, return_inverse=True)
+        nx, ny = self._nx, self._ny
+        cell_m = self._cell_metres()
+        # the largest tiles over the whole raster (most band cells are settled here) ...
+        side = BAND_TILES[0]
+        tall, wide = -(-ny // side), -(-nx // side)
+        padded = np.zeros((tall * side, wide * side), dtype=bool)
+        padded[:ny, :nx] = band.reshape(ny, nx)
+        tj, ti = np.nonzero(padded.reshape(tall, side, wide, side).any(axis=(1, 3)))
+        found = [self._candidate_segments(ti * side, tj * side, side, cell_m)]
+        tiles = np.full((tall, wide), -1, dtype=np.int32)
+        tiles[tj, ti] = np.where(found[0][:, 0] >= 0, np.arange(len(tj)), -1)
+        row = np.repeat(np.repeat(tiles, side, axis=0)[:ny], side, axis=1)[:, :nx].ravel()
+        # ... then smaller ones, for the cells of the tiles with too many candidates
+        todo = np.flatnonzero(band & (row < 0))
+        for side in BAND_TILES[1:]:
+            across = nx // side + 1
+            key = (todo // nx // side) * across + todo % nx // side
+            tile, at = np.unique(key, return_inverse=True)
+            segments = self._candidate_segments(tile % across * side, tile // across * side,
+                                                side, cell_m)
+            ok = segments[at, 0] >= 0
+            row[todo[ok]] = sum(map(len, found)) + at[ok]
+            found.append(segments)
+            todo = todo[~ok]
+        rows, which = np.unique(np.concatenate(found), axis=0, return_inverse=True)
         which = which.ravel()
-        row = which[block]
-        row[retry] = which[len(blocks):]
         narrow = rows[:, 2] == rows[:, 0]
         keep = np.flatnonzero(rows[:, 0] >= 0)
         keep = keep[np.argsort(~narrow[keep], kind="stable")]
@@ -286,34 +298,33 @@ class Router:
         self._narrow = int(narrow[keep].sum())
         self._candidates = self._segments[rows[keep]]
         self._candidate_grids = self._segment_grid[rows[keep]]
-        sure = rank[row] >= 0
-        cells[band[sure]] = self._sure + rank[row[sure]]
+        sure = band & (row >= 0)
+        cells[sure] = self._sure + rank[which[row[sure]]]
 
-    def _candidate_segments(self, flat, width, size):
-        """Per block of ``width`` cells from cell ``flat`` along a row: the
-        indices of the boundary segments that can be nearest to one of its
+    def _candidate_segments(self, i, j, side, cell_m):
+        """Per tile of ``side`` × ``side`` cells from cell column ``i``, row ``j``:
+        the indices of the boundary segments that can be nearest to one of its
         points, sorted and padded with the first to ``MAX_CANDIDATES``; all -1
-        where there are more. ``size``: :meth:`_cell_metres`.
+        where there are more. ``cell_m``: :meth:`_cell_metres`.
 
-        With the block's centre ``c`` and radius ``r`` (metric), every point
+        With the tile's centre ``c`` and radius ``r`` (metric), every point
         ``p`` of it has ``d(c, s) - r <= d(p, s) <= d(c, s) + r`` for every
         segment ``s``. With ``d1`` the distance from ``c`` to the nearest
         segment, the segments nearest to ``p`` lie within ``d1 + 2r`` of ``c``,
         and every segment beyond is farther from ``p`` than they are (by more
         than the margin, which also covers how far the projection bends
-        across a block).
+        across a tile).
         """
-        found = np.full((len(flat), MAX_CANDIDATES), -1, dtype=np.int64)
-        mx, my = self._to_metric.transform(*self._centres(flat, width))
+        found = np.full((len(i), MAX_CANDIDATES), -1, dtype=np.int64)
+        mx, my = self._to_metric.transform(self._x0 + (i + side / 2) / self._sx,
+                                           self._y0 + (j + side / 2) / self._sy)
         ok = np.flatnonzero(np.isfinite(mx) & np.isfinite(my))
         pts = shapely.points(mx[ok], my[ok])
-        cell_w, cell_h = size
-        row = flat[ok] // self._nx
-        radius = (width[ok] * cell_w[row] + cell_h[row]) / 2 * RADIUS_FACTOR + RADIUS_MARGIN_M
+        radius = side * sum(cell_m) / 2 * RADIUS_FACTOR + RADIUS_MARGIN_M
         (qi, _), d1 = self._segment_tree.query_nearest(pts, return_distance=True,
                                                         all_matches=False)
         reach = np.full(len(ok), -1.0)
-        reach[qi] = d1 + 2 * radius[qi]
+        reach[qi] = d1 + 2 * radius
         qi, si = self._segment_tree.query(pts, predicate="dwithin", distance=reach)
         order = np.lexsort((si, qi))
         qi, si = qi[order], si[order]
@@ -327,17 +338,15 @@ class Router:
         return found
 
     def _cell_metres(self):
-        """Per raster row, the largest metric length of a cell's width and of its
-        height, measured at both ends of the row's lower and upper edges."""
-        edges = np.arange(self._ny + 1) / self._sy + self._y0
-        lon = np.repeat([self._x0, self._x0 + self._nx / self._sx], len(edges))
-        lat = np.tile(edges, 2)
+        """The largest metric length of a cell's width and of its height, measured
+        at both ends of every row edge of the raster (a projection's scale grows
+        away from its central meridian, so along a row it is largest at an end)."""
+        lat = np.tile(np.arange(self._ny + 1) / self._sy + self._y0, 2)
+        lon = np.repeat([self._x0, self._x0 + self._nx / self._sx], self._ny + 1)
         x, y = self._to_metric.transform(lon, lat)
         xe, ye = self._to_metric.transform(lon + 1 / self._sx, lat)
         xn, yn = self._to_metric.transform(lon, lat + 1 / self._sy)
-        w = np.hypot(xe - x, ye - y).reshape(2, -1).max(axis=0)
-        h = np.hypot(xn - x, yn - y).reshape(2, -1).max(axis=0)
-        return np.maximum(w[:-1], w[1:]), np.maximum(h[:-1], h[1:])
+        return float(np.hypot(xe - x, ye - y).max()), float(np.hypot(xn - x, yn - y).max())
 
     def _label_free(self, lons, lats):
         pts = shapely.points(lons, lats)
