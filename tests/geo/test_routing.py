@@ -533,8 +533,8 @@ def assert_bulk_is_exact(router, lons, lats):
 
 
 def band_points(grids, metres, n, rng):
-    """Points within ``metres`` outside the grids' outline: near its edges, around
-    every outline vertex (corners), and the same two sets of distances again."""
+    """Points within ``metres`` of the grids' outline, on either side of it: ``n`` by
+    its edges and 8 around each of its vertices (the corners)."""
     crs = metric_crs_for(grids.geometries)
     outline = shapely.union_all(to_metric(grids.geometries, crs))
     ring = shapely.boundary(outline)
@@ -545,6 +545,12 @@ def band_points(grids, metres, n, rng):
     reach = rng.uniform(0, metres, len(base))
     x, y = (base + np.column_stack([np.cos(angle), np.sin(angle)]) * reach[:, None]).T
     return pyproj.Transformer.from_crs(crs, 4326, always_xy=True).transform(x, y)
+
+
+def labels_of(router, lons, lats):
+    """The index's label of the cell of each point (all inside the raster)."""
+    return router._cells_array[((lats - router._y0) * router._sy).astype(int) * router._nx
+                               + ((lons - router._x0) * router._sx).astype(int)]
 
 
 def test_the_bulk_distance_is_geos_distance_to_the_last_bit():
@@ -573,12 +579,12 @@ def test_a_point_exactly_the_tolerance_away_is_snapped_by_the_bulk_path(demo_gri
     router = Router(demo_grids, tolerance_m=50.0, max_cells=1 << 16)
     rng = np.random.default_rng(31)
     lons, lats = band_points(demo_grids, 60.0, 2000, rng)
-    label = router._cells_array[((lats - router._y0) * router._sy).astype(int) * router._nx
-                                + ((lons - router._x0) * router._sx).astype(int)]
-    lons, lats = lons[label >= router._sure], lats[label >= router._sure]
+    sure = labels_of(router, lons, lats) >= router._sure
+    lons, lats = lons[sure], lats[sure]
     metres = router.route_points(lons, lats).distance_m
     for k in rng.choice(np.arange(1, len(lons)), 20, replace=False):
         at = Router(demo_grids, tolerance_m=float(metres[k]), max_cells=1 << 16)
+        assert labels_of(at, lons[k:k + 1], lats[k:k + 1])[0] >= at._sure
         got = at.route_points(lons[k - 1:k + 1], lats[k - 1:k + 1])
         assert got.status[1] == SNAPPED and got.distance_m[1] == metres[k]
         assert got.status[0] == (SNAPPED if metres[k - 1] <= metres[k] else OUTSIDE)
@@ -594,9 +600,7 @@ def test_a_batch_in_the_band_needs_no_exact_test_where_the_nearest_segments_are_
         raise AssertionError("exact test")
 
     cells = demo_router._cells_array
-    label = cells[((lats - demo_router._y0) * demo_router._sy).astype(int) * demo_router._nx
-                  + ((lons - demo_router._x0) * demo_router._sx).astype(int)]
-    sure = label >= demo_router._sure
+    sure = labels_of(demo_router, lons, lats) >= demo_router._sure
     out = expected.status == SNAPPED
     assert sure[out].mean() > 0.9  # the rest: in the cells along the outline, which it touches
     assert np.mean(cells == demo_router._near) < 1e-4 < np.mean(cells >= demo_router._sure)
