@@ -8,6 +8,7 @@ import numpy as np
 import pyproj
 import pytest
 import shapely
+import shapely.affinity
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -408,11 +409,19 @@ def test_every_cell_the_index_decides_holds_one_answer_for_all_its_points(demo_g
     np.testing.assert_array_equal(label[inside], covering.argmax(axis=0))  # the lowest code
     assert not shapely.intersects(router._zone, boxes[far]).any()
     assert not shapely.intersects(shapely.union_all(demo_grids.geometries), boxes[band]).any()
-    rng = np.random.default_rng(17)
-    x0, y0, x1, y1 = shapely.bounds(boxes[band]).T
+    assert_band_cells_hold_their_nearest_segments(router)
+
+
+def assert_band_cells_hold_their_nearest_segments(router, seed=17):
+    """Every point of every band cell the index decides (its corners, its centre and
+    random points) gets from the cell's candidate segments the exact nearest grid and
+    distance."""
+    flat = np.flatnonzero(router._cells_array >= router._sure)
+    x0, y0, x1, y1 = shapely.bounds(cell_boxes(router, flat)).T
+    rng = np.random.default_rng(seed)
     corners = [(x0, y0), (x1, y0), (x0, y1), (x1, y1), ((x0 + x1) / 2, (y0 + y1) / 2)]
     shake = [(rng.uniform(x0, x1), rng.uniform(y0, y1)) for _ in range(3)]
-    rows = label[band] - router._sure
+    rows = router._cells_array[flat] - router._sure
     for lons, lats in corners + shake:
         best, d = router._nearest_candidate(lons, lats, rows)
         exact_best, exact_d = router._nearest(lons, lats)
@@ -637,22 +646,23 @@ def test_in_the_band_equally_near_grids_go_to_the_lowest_code(low_east):
     assert label >= router._sure  # the wedge is decided in bulk
 
 
-def concave_grids():
+def concave_grids(turn=0):
     """A U-shaped community (a deep notch 60 m wide between its arms, so the arms'
     bands overlap) in four grids sharing edges, one with a hole of 200 m and an
-    enclave grid in a second hole."""
+    enclave grid in a second hole; turned by ``turn`` degrees (slanted walls)."""
     u = shapely.difference(shapely.box(0, 0, 0.01, 0.006), shapely.box(0.0047, 0.002, 0.00525, 0.007))
     parts = [shapely.intersection(u, shapely.box(x, -1, x + 0.0025, 1)) for x in (0, 0.0025, 0.005, 0.0075)]
     parts[0] = shapely.difference(parts[0], shapely.box(0.0003, 0.0003, 0.0021, 0.0021))
     parts[3] = shapely.difference(parts[3], shapely.box(0.008, 0.003, 0.009, 0.004))
     enclave = shapely.box(0.0083, 0.0033, 0.0087, 0.0037)
-    return GridSet([Grid(f"50011400500100{k}", f"g{k}", g) for k, g in
-                    enumerate(parts + [enclave], start=1)])
+    turned = [shapely.affinity.rotate(g, turn, origin=(0.005, 0.003)) for g in parts + [enclave]]
+    return GridSet([Grid(f"50011400500100{k}", f"g{k}", g) for k, g in enumerate(turned, start=1)])
 
 
-@pytest.mark.parametrize("max_cells", [1 << 10, 1 << 16, None])
-def test_a_concave_community_with_holes_gets_the_exact_answers_in_its_band(max_cells):
-    grids = concave_grids()
+@pytest.mark.parametrize("max_cells, turn", [(1 << 10, 0), (1 << 16, 0), (None, 0), (1 << 14, 30),
+                                             (1 << 16, 45)])
+def test_a_concave_community_with_holes_gets_the_exact_answers_in_its_band(max_cells, turn):
+    grids = concave_grids(turn)
     router = Router(grids, tolerance_m=50.0, max_cells=max_cells)
     rng = np.random.default_rng(41)
     lons, lats = band_points(grids, 120.0, 20_000, rng)
@@ -660,6 +670,8 @@ def test_a_concave_community_with_holes_gets_the_exact_answers_in_its_band(max_c
     assert {SNAPPED, OUTSIDE, INSIDE} <= set(np.unique(batch.status))
     assert_bulk_is_exact(router, rng.uniform(-0.001, 0.011, 20_000), rng.uniform(-0.001, 0.007, 20_000))
     assert np.mean(router._cells_array >= router._sure) > 0.05
+    if max_cells:  # every cell of the full-size raster would take minutes
+        assert_band_cells_hold_their_nearest_segments(router)
 
 
 @settings(max_examples=25, deadline=None)
