@@ -569,10 +569,23 @@ def test_the_bulk_distance_is_geos_distance_to_the_last_bit():
     px, py = rng.uniform(-50, 150, (2, 5000))
     px[:200], py[:200] = segs[:200, 0], segs[:200, 1]  # on an end: r exactly 0
     px[200:300], py[200:300] = segs[200:300, 2], segs[200:300, 3]  # r exactly 1
+    # on the perpendicular through an end, where r is exactly 0 or 1 and the distance to
+    # the end differs in the last bit from the distance to the line
+    step = rng.integers(-50, 50, (2, 2000)).astype(float)
+    segs[300:2300, 2:] = segs[300:2300, :2] + step.T
+    at = np.where(np.arange(2000) < 1000, 0, 2)
+    t = rng.integers(1, 30, 2000) / 8
+    px[300:2300] = segs[300 + np.arange(2000), at] - step[1] * t
+    py[300:2300] = segs[300 + np.arange(2000), at + 1] + step[0] * t
     expected = shapely.distance(shapely.points(px, py),
                                 shapely.linestrings(segs.reshape(-1, 2, 2)))
     np.testing.assert_array_equal(_segment_distance(px, py, segs), expected)
     assert (expected[:300] == 0).all()
+    ax, ay, bx, by = segs[300:2300].T
+    line = np.abs(((ay - py[300:2300]) * (bx - ax) - (ax - px[300:2300]) * (by - ay))
+                  / (step ** 2).sum(axis=0)) * np.sqrt((step ** 2).sum(axis=0))
+    assert (line[:1000] != expected[300:1300]).sum() > 50
+    assert (line[1000:] != expected[1300:2300]).sum() > 50
 
 
 def test_points_in_the_band_of_the_shipped_grids_get_the_exact_answers(demo_router, demo_grids):
