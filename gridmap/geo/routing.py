@@ -13,11 +13,16 @@ The rules (also in ``docs/routing.md``):
    (lowest code among equally near ones) and flagged ``snapped``.
 
 Speed comes from a raster index laid over the grids: every cell that no
-boundary touches holds the one answer valid for all of its points (a grid,
-"outside near", or "outside far"); only points in cells that a boundary
-touches, or in the tolerance band, are decided by exact shapely predicates.
-A cell is marked as touched when any boundary segment passes within 1e-9°
-of it, so the raster never changes an answer, it only skips work.
+grid boundary touches holds what is valid for all of its points: a grid;
+"outside far"; or, in the tolerance band, outside with the few boundary
+segments (at most four) that can be nearest to any of its points. For such
+a band cell only the distances to those segments are computed per point,
+in bulk, operation for operation as GEOS computes them, so nearest grid,
+distance and snapping are the exact path's. Only points in cells that a
+grid boundary touches, or in the few band cells with more candidates, are
+decided by exact shapely predicates. A cell is marked as touched when any
+boundary segment passes within 1e-9° of it, so the raster never changes an
+answer, it only skips work.
 """
 
 import logging
@@ -42,6 +47,16 @@ STATUS_NAMES = ("inside", "boundary", "snapped", "outside", "invalid")
 
 #: Cells are marked as touched by a boundary within this margin (degrees).
 TOUCH_MARGIN_DEG = 1e-9
+#: Band cells get their candidate segments by square tiles of these many cells
+#: a side, each tile with too many candidates split into the next size.
+BAND_TILES = (16, 4, 1)
+#: A tile's radius in metres is its half-diagonal from the largest cell of the
+#: raster, times this factor, plus ``RADIUS_MARGIN_M``: far more than the
+#: projection's curvature across a tile and the rounding of the distances.
+RADIUS_FACTOR, RADIUS_MARGIN_M = 1.01, 1e-3
+#: A band cell is decided in bulk when at most this many boundary segments can
+#: be nearest to one of its points (four: two grids meeting at a vertex).
+MAX_CANDIDATES = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +149,10 @@ class Router:
         self.grids = grids
         self.tolerance_m = float(tolerance_m)
         self._n = n = len(grids)
-        self._near, self._far, self._mixed = n, n + 1, n + 2
+        # cell labels: a grid's rank; outside in the band, decided by exact
+        # tests; outside far; touched by a boundary; n + 3 + k: outside, in or
+        # by the band, the nearest segments among the k-th row of _candidates
+        self._near, self._far, self._mixed, self._sure = n, n + 1, n + 2, n + 3
         geoms = grids.geometries
         shapely.prepare(geoms)
         self._tree = shapely.STRtree(geoms)
@@ -142,6 +160,13 @@ class Router:
         self._to_metric = transformer(WGS84, crs)
         metric = to_metric(geoms, crs)
         self._metric_tree = shapely.STRtree(metric)
+        rings, rank = shapely.get_parts(shapely.boundary(metric), return_index=True)
+        xy, ring = shapely.get_coordinates(rings, return_index=True)
+        same = (ring[1:] == ring[:-1]) & (xy[1:] != xy[:-1]).any(axis=1)
+        self._segments = np.column_stack([xy[:-1][same], xy[1:][same]])
+        self._segment_grid = rank[ring[1:][same]]
+        self._segment_tree = shapely.STRtree(shapely.linestrings(
+            self._segments.reshape(-1, 2, 2)))
         vertices, self._vertex_rank = shapely.get_coordinates(geoms, return_index=True)
         self._vertex_lon, self._vertex_lat = vertices.T
         band = shapely.union_all(metric).buffer(self.tolerance_m * 1.02 + 1.0)
@@ -164,14 +189,44 @@ class Router:
         self._x0, self._y0, self._nx, self._ny = x0, y0, nx, ny
         self._sx, self._sy = nx / (x1 - x0), ny / (y1 - y0)
 
-        lines = shapely.get_parts(np.concatenate([
-            shapely.get_parts(shapely.boundary(self.grids.geometries)),
-            shapely.get_parts(shapely.boundary(self._zone)),
-        ]))
+        on_grid = self._touched(shapely.get_parts(shapely.boundary(self.grids.geometries)))
+        on_zone = self._touched(shapely.get_parts(shapely.boundary(self._zone)))
+        marked = on_grid | on_zone
+
+        # Every run of unmarked cells along a row lies in one face of the
+        # boundary arrangement: label it once, by its first cell's centre.
+        free = ~marked
+        starts = free.copy()
+        starts[1:] &= ~free[:-1] | (np.arange(1, ny * nx) % nx == 0)
+        first = np.flatnonzero(starts)
+        labels = self._label_free(*self._centres(first))
+        cells = np.full(ny * nx, self._mixed, dtype=np.int32)
+        run = np.cumsum(starts) - 1
+        cells[free] = labels[run[free]]
+        # A cell that only the band's edge touches lies in one face of the
+        # grids too: inside a grid, or outside every grid and near the band.
+        edge = np.flatnonzero(on_zone & ~on_grid)
+        labels = self._label_free(*self._centres(edge))
+        inside = labels < self._n
+        cells[edge[inside]] = labels[inside]
+        band = cells == self._near
+        band[edge[~inside]] = True
+        self._settle_band(cells, band)
+        if cells.max() < np.iinfo(np.int16).max:
+            cells = cells.astype(np.int16)
+        self._cells_array = cells
+        self._cells = memoryview(cells)
+        log.info("routing index %d×%d cells, %.1f%% need exact tests",
+                 nx, ny, 100.0 * self.exact_fraction)
+
+    def _touched(self, lines):
+        """Cells that a segment of ``lines`` passes within ``TOUCH_MARGIN_DEG`` of."""
+        nx, ny = self._nx, self._ny
         coords, idx = shapely.get_coordinates(lines, return_index=True)
         same = idx[1:] == idx[:-1]
-        ax, ay = (coords[:-1][same] - (x0, y0)).T * np.array([[self._sx], [self._sy]])
-        bx, by = (coords[1:][same] - (x0, y0)).T * np.array([[self._sx], [self._sy]])
+        origin, scale = (self._x0, self._y0), np.array([[self._sx], [self._sy]])
+        ax, ay = (coords[:-1][same] - origin).T * scale
+        bx, by = (coords[1:][same] - origin).T * scale
         # Cut every segment into pieces at most half a cell long: the bounding
         # box of a piece then spans at most 2×2 cells, and marking those cells
         # marks every cell the segment touches.
@@ -190,24 +245,108 @@ class Router:
         for j in (j0, j1):
             for i in (i0, i1):
                 marked[j * nx + i] = True
+        return marked
 
-        # Every run of unmarked cells along a row lies in one face of the
-        # boundary arrangement: label it once, by its first cell's centre.
-        free = ~marked
-        starts = free.copy()
-        starts[1:] &= ~free[:-1] | (np.arange(1, ny * nx) % nx == 0)
-        first = np.flatnonzero(starts)
-        cx = x0 + ((first % nx) + 0.5) / self._sx
-        cy = y0 + ((first // nx) + 0.5) / self._sy
-        labels = self._label_free(cx, cy)
-        dtype = np.int16 if self._mixed < np.iinfo(np.int16).max else np.int32
-        cells = np.full(ny * nx, self._mixed, dtype=dtype)
-        run = np.cumsum(starts) - 1
-        cells[free] = labels[run[free]]
-        self._cells_array = cells
-        self._cells = memoryview(cells)
-        log.info("routing index %d×%d cells, %.1f%% need exact tests",
-                 nx, ny, 100.0 * marked.mean())
+    def _centres(self, flat):
+        """Lon, lat of the centres of cells ``flat``."""
+        return (self._x0 + ((flat % self._nx) + 0.5) / self._sx,
+                self._y0 + ((flat // self._nx) + 0.5) / self._sy)
+
+    # -- the band: cells outside every grid, nearest segments known ------------
+
+    def _settle_band(self, cells, band):
+        """Label each cell of the ``band`` mask (wholly outside every grid) whose points'
+        nearest boundary segments are always among at most ``MAX_CANDIDATES``
+        segments with ``_sure + k``, k the row of those candidates in
+        ``_candidates``; the others keep their label and go to the exact tests.
+
+        The candidates are found for square tiles of cells (``BAND_TILES``),
+        a tile with too many split into smaller ones. Rows of at most two
+        candidates come first in the table, up to ``_narrow``.
+        """
+        nx, ny = self._nx, self._ny
+        cell_m = self._cell_metres()
+        # the largest tiles over the whole raster (most band cells are settled here) ...
+        side = BAND_TILES[0]
+        tall, wide = -(-ny // side), -(-nx // side)
+        padded = np.zeros((tall * side, wide * side), dtype=bool)
+        padded[:ny, :nx] = band.reshape(ny, nx)
+        tj, ti = np.nonzero(padded.reshape(tall, side, wide, side).any(axis=(1, 3)))
+        found = [self._candidate_segments(ti * side, tj * side, side, cell_m)]
+        tiles = np.full((tall, wide), -1, dtype=np.int32)
+        tiles[tj, ti] = np.where(found[0][:, 0] >= 0, np.arange(len(tj)), -1)
+        row = np.repeat(np.repeat(tiles, side, axis=0)[:ny], side, axis=1)[:, :nx].ravel()
+        # ... then smaller ones, for the cells of the tiles with too many candidates
+        todo = np.flatnonzero(band & (row < 0))
+        for side in BAND_TILES[1:]:
+            across = nx // side + 1
+            key = (todo // nx // side) * across + todo % nx // side
+            tile, at = np.unique(key, return_inverse=True)
+            segments = self._candidate_segments(tile % across * side, tile // across * side,
+                                                side, cell_m)
+            ok = segments[at, 0] >= 0
+            row[todo[ok]] = sum(map(len, found)) + at[ok]
+            found.append(segments)
+            todo = todo[~ok]
+        rows, which = np.unique(np.concatenate(found), axis=0, return_inverse=True)
+        which = which.ravel()
+        narrow = rows[:, 2] == rows[:, 0]
+        keep = np.flatnonzero(rows[:, 0] >= 0)
+        keep = keep[np.argsort(~narrow[keep], kind="stable")]
+        rank = np.full(len(rows), -1)
+        rank[keep] = np.arange(len(keep))
+        self._narrow = int(narrow[keep].sum())
+        self._candidates = self._segments[rows[keep]]
+        self._candidate_grids = self._segment_grid[rows[keep]]
+        sure = band & (row >= 0)
+        cells[sure] = self._sure + rank[which[row[sure]]]
+
+    def _candidate_segments(self, i, j, side, cell_m):
+        """Per tile of ``side`` × ``side`` cells from cell column ``i``, row ``j``:
+        the indices of the boundary segments that can be nearest to one of its
+        points, sorted and padded with the first to ``MAX_CANDIDATES``; all -1
+        where there are more. ``cell_m``: :meth:`_cell_metres`.
+
+        With the tile's centre ``c`` and radius ``r`` (metric), every point
+        ``p`` of it has ``d(c, s) - r <= d(p, s) <= d(c, s) + r`` for every
+        segment ``s``. With ``d1`` the distance from ``c`` to the nearest
+        segment, the segments nearest to ``p`` lie within ``d1 + 2r`` of ``c``,
+        and every segment beyond is farther from ``p`` than they are (by more
+        than the margin, which also covers how far the projection bends
+        across a tile).
+        """
+        found = np.full((len(i), MAX_CANDIDATES), -1, dtype=np.int64)
+        mx, my = self._to_metric.transform(self._x0 + (i + side / 2) / self._sx,
+                                           self._y0 + (j + side / 2) / self._sy)
+        ok = np.flatnonzero(np.isfinite(mx) & np.isfinite(my))
+        pts = shapely.points(mx[ok], my[ok])
+        radius = side * sum(cell_m) / 2 * RADIUS_FACTOR + RADIUS_MARGIN_M
+        (qi, _), d1 = self._segment_tree.query_nearest(pts, return_distance=True,
+                                                        all_matches=False)
+        reach = np.full(len(ok), -1.0)
+        reach[qi] = d1 + 2 * radius
+        qi, si = self._segment_tree.query(pts, predicate="dwithin", distance=reach)
+        order = np.lexsort((si, qi))
+        qi, si = qi[order], si[order]
+        count = np.bincount(qi, minlength=len(ok))
+        few = (count >= 1) & (count <= MAX_CANDIDATES)
+        at = np.arange(len(qi)) - (np.cumsum(count) - count)[qi]
+        keep = few[qi]
+        table = np.full((len(ok), MAX_CANDIDATES), -1, dtype=np.int64)
+        table[qi[keep], at[keep]] = si[keep]
+        found[ok] = np.where(table < 0, table[:, :1], table)
+        return found
+
+    def _cell_metres(self):
+        """The largest metric length of a cell's width and of its height, measured
+        at both ends of every row edge of the raster (a projection's scale grows
+        away from its central meridian, so along a row it is largest at an end)."""
+        lat = np.tile(np.arange(self._ny + 1) / self._sy + self._y0, 2)
+        lon = np.repeat([self._x0, self._x0 + self._nx / self._sx], self._ny + 1)
+        x, y = self._to_metric.transform(lon, lat)
+        xe, ye = self._to_metric.transform(lon + 1 / self._sx, lat)
+        xn, yn = self._to_metric.transform(lon, lat + 1 / self._sy)
+        return float(np.hypot(xe - x, ye - y).max()), float(np.hypot(xn - x, yn - y).max())
 
     def _label_free(self, lons, lats):
         pts = shapely.points(lons, lats)
@@ -323,15 +462,39 @@ class Router:
         nearest_index = grid_index.copy()
         distance = np.where(covered, 0.0, np.nan)
 
+        sure = np.flatnonzero(label >= self._sure)
+        if len(sure):
+            best, d = self._nearest_candidate(lons[sure], lats[sure], label[sure] - self._sure)
+            snap = d <= self.tolerance_m
+            grid_index[sure] = np.where(snap, best, -1)
+            status[sure] = np.where(snap, SNAPPED, OUTSIDE)
+            nearest_index[sure], distance[sure] = best, d
         todo = (label == self._near) | (label == self._mixed)
         if nearest:
-            todo |= valid & ~covered
+            todo |= valid & (label == self._far)
         ex = np.flatnonzero(todo)
         if len(ex):
             r = self._exact(lons[ex], lats[ex])
             grid_index[ex], status[ex] = r.grid_index, r.status
             nearest_index[ex], distance[ex] = r.nearest_index, r.distance_m
         return RoutedPoints(grid_index, status, nearest_index, distance, self.grids.codes)
+
+    def _nearest_candidate(self, lons, lats, rows):
+        """Rank of the nearest grid (lowest among equally near) and distance in
+        metres, for points outside every grid whose nearest boundary segment is
+        among the candidates ``rows`` of ``_candidates``: the same values as
+        :meth:`_nearest`, computed in bulk."""
+        mx, my = self._to_metric.transform(lons, lats)
+        best = np.empty(len(rows), dtype=np.int64)
+        d = np.empty(len(rows))
+        wide = rows >= self._narrow
+        for part, k in ((~wide, 2), (wide, MAX_CANDIDATES)):
+            which = rows[part]
+            each = _segment_distance(mx[part, None], my[part, None], self._candidates[which, :k])
+            d[part] = least = each.min(axis=1)
+            best[part] = np.where(each == least[:, None], self._candidate_grids[which, :k],
+                                  self._n).min(axis=1)
+        return best, d
 
     def _exact(self, lons, lats):
         """Decide points by exact predicates (covers; nearest in metres)."""
@@ -390,3 +553,16 @@ class Router:
             best[chunk] = np.argmin(per_grid, axis=1)
             d[chunk] = per_grid[np.arange(n), best[chunk]]
         return best, d
+
+
+def _segment_distance(px, py, segments):
+    """Distance from points to segments ``(ax, ay, bx, by)`` along the last axis,
+    computed as GEOS computes it (``Distance::pointToSegment``), operation for
+    operation, so that the values are the same to the last bit."""
+    ax, ay, bx, by = np.moveaxis(segments, -1, 0)
+    len2 = (bx - ax) * (bx - ax) + (by - ay) * (by - ay)
+    r = ((px - ax) * (bx - ax) + (py - ay) * (by - ay)) / len2
+    s = ((ay - py) * (bx - ax) - (ax - px) * (by - ay)) / len2
+    to_a = np.sqrt((px - ax) * (px - ax) + (py - ay) * (py - ay))
+    to_b = np.sqrt((px - bx) * (px - bx) + (py - by) * (py - by))
+    return np.where(r <= 0.0, to_a, np.where(r >= 1.0, to_b, np.abs(s) * np.sqrt(len2)))

@@ -8,6 +8,7 @@ import numpy as np
 import pyproj
 import pytest
 import shapely
+import shapely.affinity
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -15,7 +16,7 @@ from gridmap.errors import BadCoordinate, BadInput
 from gridmap.geo.datums import wgs84_to_bd09, wgs84_to_gcj02
 from gridmap.geo.grids import Grid, GridSet
 from gridmap.geo.metric import metric_crs_for, to_metric
-from gridmap.geo.routing import BOUNDARY, INSIDE, INVALID, OUTSIDE, SNAPPED, Router
+from gridmap.geo.routing import BOUNDARY, INSIDE, INVALID, OUTSIDE, SNAPPED, Router, _segment_distance
 
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -378,30 +379,54 @@ def test_an_outside_point_whose_swapped_pair_lies_in_a_grid_gets_the_hint():
 
 # -- the raster index only skips work -----------------------------------------------
 
-def test_every_cell_the_index_decides_holds_one_answer_for_all_its_points(demo_grids, oracle):
-    """Each cell that the index answers for alone (not marked for exact tests) lies
-    clear of every grid and tolerance-band boundary, and its label is the exact answer."""
+def cell_boxes(router, flat):
+    i, j = flat % router._nx, flat // router._nx
+    x0, y0 = router._x0 + i / router._sx, router._y0 + j / router._sy
+    return shapely.box(x0, y0, x0 + 1 / router._sx, y0 + 1 / router._sy)
+
+
+def test_every_cell_the_index_decides_holds_one_answer_for_all_its_points(demo_grids):
+    """Each cell that the index answers for (not left to the exact tests) lies clear
+    of every grid boundary. A grid's label is the exact answer; a far cell lies clear
+    of the tolerance band too; a band cell lies outside every grid, and its candidate
+    segments give every point of it (corners, centre, random) the exact nearest grid
+    and distance."""
     router = Router(demo_grids, tolerance_m=50.0, max_cells=20_000)
     cells = router._cells_array
-    free = np.flatnonzero(cells != router._mixed)
-    assert 0.5 < len(free) / len(cells) < 1
-    i, j = free % router._nx, free // router._nx
-    x0, y0 = router._x0 + i / router._sx, router._y0 + j / router._sy
-    boxes = shapely.box(x0, y0, x0 + 1 / router._sx, y0 + 1 / router._sy)
-    lines = shapely.get_parts(np.concatenate([
-        shapely.get_parts(shapely.boundary(demo_grids.geometries)),
-        shapely.get_parts(shapely.boundary(router._zone))]))
+    decided = np.flatnonzero((cells != router._mixed) & (cells != router._near))
+    assert 0.9 < len(decided) / len(cells) < 1
+    boxes = cell_boxes(router, decided)
+    lines = shapely.get_parts(shapely.boundary(demo_grids.geometries))
     xy, line = shapely.get_coordinates(lines, return_index=True)
     same = line[1:] == line[:-1]
     segments = shapely.STRtree(shapely.linestrings(np.stack([xy[:-1][same], xy[1:][same]], axis=1)))
     assert segments.query(boxes, predicate="intersects").size == 0
-    centres = shapely.centroid(boxes)
+    label = cells[decided]
+    inside, far, band = label < router._n, label == router._far, label >= router._sure
+    assert inside.sum() and far.sum() and band.sum() and (inside | far | band).all()
+    centres = shapely.centroid(boxes[inside])
     covering = np.array([shapely.covered_by(centres, g) for g in demo_grids.geometries])
-    expected = np.where(covering.any(axis=0), covering.argmax(axis=0),  # the lowest code
-                        np.where(shapely.covered_by(centres, router._zone), router._near,
-                                 router._far))
-    np.testing.assert_array_equal(cells[free], expected)
-    assert {router._near, router._far} < set(expected)
+    np.testing.assert_array_equal(label[inside], covering.argmax(axis=0))  # the lowest code
+    assert not shapely.intersects(router._zone, boxes[far]).any()
+    assert not shapely.intersects(shapely.union_all(demo_grids.geometries), boxes[band]).any()
+    assert_band_cells_hold_their_nearest_segments(router)
+
+
+def assert_band_cells_hold_their_nearest_segments(router, seed=17):
+    """Every point of every band cell the index decides (its corners, its centre and
+    random points) gets from the cell's candidate segments the exact nearest grid and
+    distance."""
+    flat = np.flatnonzero(router._cells_array >= router._sure)
+    x0, y0, x1, y1 = shapely.bounds(cell_boxes(router, flat)).T
+    rng = np.random.default_rng(seed)
+    corners = [(x0, y0), (x1, y0), (x0, y1), (x1, y1), ((x0 + x1) / 2, (y0 + y1) / 2)]
+    shake = [(rng.uniform(x0, x1), rng.uniform(y0, y1)) for _ in range(3)]
+    rows = router._cells_array[flat] - router._sure
+    for lons, lats in corners + shake:
+        best, d = router._nearest_candidate(lons, lats, rows)
+        exact_best, exact_d = router._nearest(lons, lats)
+        np.testing.assert_array_equal(best, exact_best)
+        np.testing.assert_array_equal(d, exact_d)
 
 
 def test_the_index_marks_under_one_percent_of_its_cells_for_exact_tests(demo_router):
@@ -459,7 +484,7 @@ def test_equally_near_grids_go_to_the_lowest_code():
 def test_the_index_logs_its_size_and_its_share_of_exact_cells(demo_grids, caplog):
     with caplog.at_level(logging.INFO, logger="gridmap.geo.routing"):
         router = Router(demo_grids, tolerance_m=50.0, max_cells=4096)
-    share = 100.0 * np.mean(router._cells_array == router._mixed)
+    share = 100.0 * router.exact_fraction
     assert caplog.messages == [f"routing index {router._nx}×{router._ny} cells, "
                                f"{share:.1f}% need exact tests"]
 
@@ -483,7 +508,7 @@ def test_a_batch_snaps_points_deep_in_the_tolerance_band_by_the_index_alone(demo
     router = Router(demo_grids, tolerance_m=500.0, max_cells=1 << 16)
     lon, lat = west_of(demo_grids, 300.0)
     cell = int((lat - router._y0) * router._sy) * router._nx + int((lon - router._x0) * router._sx)
-    assert router._cells_array[cell] == router._near  # decided by the index, not exact tests
+    assert router._cells_array[cell] >= router._sure  # decided by the index, not exact tests
     batch = router.route_points([lon], [lat])
     assert list(batch.status_names()) == ["snapped"]
     assert batch.codes()[0] == router.route_point(lon, lat).code
@@ -495,3 +520,195 @@ def test_a_batch_leaves_far_points_without_nearest_unless_asked(demo_router):
     assert np.isnan(plain.distance_m[0])
     asked = demo_router.route_points([108.70], [29.52], nearest=True)
     assert asked.nearest_index[0] >= 0 and 8000 < asked.distance_m[0] < 9000
+
+
+# -- the tolerance band in bulk: the same answers as the exact tests --------------------
+
+def assert_bulk_is_exact(router, lons, lats):
+    """A plain batch answers every point it computes exactly as the exact tests do
+    (status, owner, nearest grid, distance to the last bit); the far points it leaves
+    without a distance are beyond the tolerance. With ``nearest=True`` all of them."""
+    lons, lats = np.asarray(lons, dtype=float), np.asarray(lats, dtype=float)
+    exact = router._exact(lons, lats)
+    for batch in (router.route_points(lons, lats), router.route_points(lons, lats, nearest=True)):
+        done = ~np.isnan(batch.distance_m)
+        for field in ("status", "grid_index", "nearest_index", "distance_m"):
+            np.testing.assert_array_equal(getattr(batch, field)[done], getattr(exact, field)[done],
+                                          err_msg=field)
+        assert (batch.status[~done] == OUTSIDE).all() and (batch.nearest_index[~done] == -1).all()
+        assert (exact.distance_m[~done] > router.tolerance_m).all()
+    assert done.all()
+    return batch
+
+
+def band_points(grids, metres, n, rng):
+    """Points within ``metres`` of the grids' outline, on either side of it: ``n`` by
+    its edges and 8 around each of its vertices (the corners)."""
+    crs = metric_crs_for(grids.geometries)
+    outline = shapely.union_all(to_metric(grids.geometries, crs))
+    ring = shapely.boundary(outline)
+    along = shapely.line_interpolate_point(ring, rng.uniform(0, 1, n), normalized=True)
+    corners = shapely.points(np.repeat(shapely.get_coordinates(outline), 8, axis=0))
+    base = np.concatenate([shapely.get_coordinates(along), shapely.get_coordinates(corners)])
+    angle = rng.uniform(0, 2 * np.pi, len(base))
+    reach = rng.uniform(0, metres, len(base))
+    x, y = (base + np.column_stack([np.cos(angle), np.sin(angle)]) * reach[:, None]).T
+    return pyproj.Transformer.from_crs(crs, 4326, always_xy=True).transform(x, y)
+
+
+def labels_of(router, lons, lats):
+    """The index's label of the cell of each point (all inside the raster)."""
+    return router._cells_array[((lats - router._y0) * router._sy).astype(int) * router._nx
+                               + ((lons - router._x0) * router._sx).astype(int)]
+
+
+def test_the_bulk_distance_is_geos_distance_to_the_last_bit():
+    rng = np.random.default_rng(23)
+    segs = rng.uniform(0, 100, (5000, 4))
+    segs[:100, 2:] = segs[:100, :2] + rng.uniform(-1e-9, 1e-9, (100, 2))  # nearly a point
+    px, py = rng.uniform(-50, 150, (2, 5000))
+    px[:200], py[:200] = segs[:200, 0], segs[:200, 1]  # on an end: r exactly 0
+    px[200:300], py[200:300] = segs[200:300, 2], segs[200:300, 3]  # r exactly 1
+    # on the perpendicular through an end, where r is exactly 0 or 1 and the distance to
+    # the end differs in the last bit from the distance to the line
+    step = rng.integers(-50, 50, (2, 2000)).astype(float)
+    segs[300:2300, 2:] = segs[300:2300, :2] + step.T
+    at = np.where(np.arange(2000) < 1000, 0, 2)
+    t = rng.integers(1, 30, 2000) / 8
+    px[300:2300] = segs[300 + np.arange(2000), at] - step[1] * t
+    py[300:2300] = segs[300 + np.arange(2000), at + 1] + step[0] * t
+    expected = shapely.distance(shapely.points(px, py),
+                                shapely.linestrings(segs.reshape(-1, 2, 2)))
+    np.testing.assert_array_equal(_segment_distance(px, py, segs), expected)
+    assert (expected[:300] == 0).all()
+    ax, ay, bx, by = segs[300:2300].T
+    line = np.abs(((ay - py[300:2300]) * (bx - ax) - (ax - px[300:2300]) * (by - ay))
+                  / (step ** 2).sum(axis=0)) * np.sqrt((step ** 2).sum(axis=0))
+    assert (line[:1000] != expected[300:1300]).sum() > 50
+    assert (line[1000:] != expected[1300:2300]).sum() > 50
+
+
+def test_points_in_the_band_of_the_shipped_grids_get_the_exact_answers(demo_router, demo_grids):
+    rng = np.random.default_rng(29)
+    lons, lats = band_points(demo_grids, 80.0, 20_000, rng)
+    batch = assert_bulk_is_exact(demo_router, lons, lats)
+    assert {SNAPPED, OUTSIDE} <= set(np.unique(batch.status))
+    x0, y0, x1, y1 = demo_grids.bounds  # and evenly over the bounding box
+    assert_bulk_is_exact(demo_router, rng.uniform(x0, x1, 50_000), rng.uniform(y0, y1, 50_000))
+
+
+def test_a_point_exactly_the_tolerance_away_is_snapped_by_the_bulk_path(demo_grids):
+    router = Router(demo_grids, tolerance_m=50.0, max_cells=1 << 16)
+    rng = np.random.default_rng(31)
+    lons, lats = band_points(demo_grids, 60.0, 2000, rng)
+    sure = labels_of(router, lons, lats) >= router._sure
+    lons, lats = lons[sure], lats[sure]
+    metres = router.route_points(lons, lats).distance_m
+    for k in rng.choice(np.arange(1, len(lons)), 20, replace=False):
+        at = Router(demo_grids, tolerance_m=float(metres[k]), max_cells=1 << 16)
+        assert labels_of(at, lons[k:k + 1], lats[k:k + 1])[0] >= at._sure
+        got = at.route_points(lons[k - 1:k + 1], lats[k - 1:k + 1])
+        assert got.status[1] == SNAPPED and got.distance_m[1] == metres[k]
+        assert got.status[0] == (SNAPPED if metres[k - 1] <= metres[k] else OUTSIDE)
+
+
+def test_a_batch_in_the_band_needs_no_exact_test_where_the_nearest_segments_are_known(
+        demo_router, demo_grids, monkeypatch):
+    rng = np.random.default_rng(37)
+    lons, lats = band_points(demo_grids, 45.0, 5000, rng)
+    expected = demo_router.route_points(lons, lats)
+
+    def exact(*args):
+        raise AssertionError("exact test")
+
+    cells = demo_router._cells_array
+    sure = labels_of(demo_router, lons, lats) >= demo_router._sure
+    out = expected.status == SNAPPED
+    assert sure[out].mean() > 0.9  # the rest: in the cells along the outline, which it touches
+    assert np.mean(cells == demo_router._near) < 1e-4 < np.mean(cells >= demo_router._sure)
+    monkeypatch.setattr(demo_router, "_exact", exact)
+    monkeypatch.setattr(demo_router, "_nearest", exact)
+    got = demo_router.route_points(lons[sure], lats[sure])
+    np.testing.assert_array_equal(got.status, expected.status[sure])
+    np.testing.assert_array_equal(got.distance_m, expected.distance_m[sure])
+    assert set(np.unique(got.status)) == {SNAPPED}
+
+
+@pytest.mark.parametrize("low_east", [True, False])
+def test_in_the_band_equally_near_grids_go_to_the_lowest_code(low_east):
+    """Two triangles share an edge and meet at the outline's apex: in the 90° wedge
+    beyond it every point is equally near to both (the apex is their nearest point),
+    and the lowest code wins, in bulk as in the exact tests, whichever side it is
+    on; beside the wedge the nearer grid wins."""
+    low, high = "500114005001001", "500114005001002"
+    east, west = (low, high) if low_east else (high, low)
+    router = Router(GridSet([
+        Grid(east, "east", shapely.Polygon([(3.0, 0), (3.001, 0), (3.0, 0.001)])),
+        Grid(west, "west", shapely.Polygon([(2.999, 0), (3.0, 0), (3.0, 0.001)]))]),
+        tolerance_m=50, max_cells=1 << 16)
+    lons = 3.0 + np.linspace(-3e-4, 3e-4, 61)  # about ±33 m
+    lats = np.full(61, 0.0012)  # about 22 m beyond the apex
+    batch = assert_bulk_is_exact(router, lons, lats)
+    codes = batch.codes()
+    wedge = np.abs(lons - 3.0) < 1.9e-4
+    assert (batch.status == SNAPPED).all() and wedge.sum() > 30
+    assert set(codes[wedge]) == {low}
+    assert set(codes[~wedge & (lons < 3.0)]) == {west} and set(codes[~wedge & (lons > 3.0)]) == {east}
+    label = router._cells_array[int((0.0012 - router._y0) * router._sy) * router._nx
+                                + int((3.0001 - router._x0) * router._sx)]
+    assert label >= router._sure  # the wedge is decided in bulk
+
+
+def concave_grids(turn=0):
+    """A U-shaped community (a deep notch 60 m wide between its arms, so the arms'
+    bands overlap) in four grids sharing edges, one with a hole of 200 m and an
+    enclave grid in a second hole; turned by ``turn`` degrees (slanted walls)."""
+    u = shapely.difference(shapely.box(0, 0, 0.01, 0.006), shapely.box(0.0047, 0.002, 0.00525, 0.007))
+    parts = [shapely.intersection(u, shapely.box(x, -1, x + 0.0025, 1)) for x in (0, 0.0025, 0.005, 0.0075)]
+    parts[0] = shapely.difference(parts[0], shapely.box(0.0003, 0.0003, 0.0021, 0.0021))
+    parts[3] = shapely.difference(parts[3], shapely.box(0.008, 0.003, 0.009, 0.004))
+    enclave = shapely.box(0.0083, 0.0033, 0.0087, 0.0037)
+    turned = [shapely.affinity.rotate(g, turn, origin=(0.005, 0.003)) for g in parts + [enclave]]
+    return GridSet([Grid(f"50011400500100{k}", f"g{k}", g) for k, g in enumerate(turned, start=1)])
+
+
+@pytest.mark.parametrize("max_cells, turn", [(1 << 10, 0), (1 << 16, 0), (None, 0), (1 << 14, 30),
+                                             (1 << 16, 45)])
+def test_a_concave_community_with_holes_gets_the_exact_answers_in_its_band(max_cells, turn):
+    grids = concave_grids(turn)
+    router = Router(grids, tolerance_m=50.0, max_cells=max_cells)
+    rng = np.random.default_rng(41)
+    lons, lats = band_points(grids, 120.0, 20_000, rng)
+    batch = assert_bulk_is_exact(router, lons, lats)
+    assert {SNAPPED, OUTSIDE, INSIDE} <= set(np.unique(batch.status))
+    assert_bulk_is_exact(router, rng.uniform(-0.001, 0.011, 20_000), rng.uniform(-0.001, 0.007, 20_000))
+    assert np.mean(router._cells_array >= router._sure) > 0.05
+    if max_cells:  # every cell of the full-size raster would take minutes
+        assert_band_cells_hold_their_nearest_segments(router)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), tolerance=st.sampled_from([0.0, 5.0, 50.0, 400.0]),
+       max_cells=st.sampled_from([1 << 8, 1 << 12, 1 << 16]))
+def test_random_partitions_get_the_exact_answers_in_their_band(seed, tolerance, max_cells):
+    """Voronoi grids clipped to a random star-shaped (concave) outline, some with a
+    hole: the bulk path and the exact tests agree on points near the outline."""
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(8, 24))
+    angle = np.sort(rng.uniform(0, 2 * np.pi, k))
+    radius = rng.uniform(0.002, 0.006, k)
+    cx, cy = 108.8, 29.5
+    outline = shapely.Polygon(np.column_stack([cx + radius * np.cos(angle), cy + radius * np.sin(angle)]))
+    seeds = shapely.multipoints(np.column_stack([rng.uniform(cx - 0.006, cx + 0.006, 12),
+                                                 rng.uniform(cy - 0.006, cy + 0.006, 12)]))
+    cells = shapely.intersection(shapely.get_parts(shapely.voronoi_polygons(seeds)), outline)
+    cells = shapely.set_precision(cells[~shapely.is_empty(cells)], 1e-8)
+    cells = [c for c in shapely.get_parts(cells) if c.geom_type == "Polygon" and c.area > 1e-9]
+    hole = cells[0].representative_point().buffer(0.0003)
+    if rng.uniform() < 0.5 and cells[0].contains(hole):
+        cells[0] = shapely.difference(cells[0], hole)
+    grids = GridSet([Grid(f"500114005{i // 999 + 1:03d}{i % 999 + 1:03d}", f"g{i}", g)
+                     for i, g in enumerate(cells)])
+    router = Router(grids, tolerance_m=tolerance, max_cells=max_cells)
+    lons, lats = band_points(grids, tolerance * 1.2 + 10, 1500, rng)
+    assert_bulk_is_exact(router, lons, lats)
