@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from gridmap.jsontext import loads
-from gridmap.store.base import CLOCK_COLUMNS
+from gridmap.store.base import CLOCK_COLUMNS, CLOCKS
 
 log = logging.getLogger(__name__)
 
@@ -201,8 +201,7 @@ class Columns:
         """Rows late on clock ``which``, or on any clock for ``"any"``."""
         if which != "any":
             return self.late(which, now_ts, rows)
-        sign, handle, verify = (self.late(c, now_ts, rows) for c in ("sign", "handle", "verify"))
-        return sign | handle | verify
+        return np.logical_or.reduce([self.late(c, now_ts, rows) for c in CLOCKS])
 
     def mask(self, flt, now_ts, bbox=None):
         """Which rows pass ``flt`` (all but its text) and lie in ``bbox`` too, if given."""
