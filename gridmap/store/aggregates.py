@@ -25,26 +25,24 @@ _RANGE_MAX = 1 << 16  # days (etc.) labelled as a range; more: only those presen
 
 def page(selection, order, limit, offset, properties=None):
     """One page of the selection in ``order``, as Features; returns (features, total)."""
-    total = len(selection)
-    rows = selection.rows
-    descending, field = order.startswith("-"), order.lstrip("-")
-    if field == "case_no":  # rows are case_no - 1, ascending already
-        ranked = np.arange(total)[::-1] if descending else np.arange(total)
-        ranked = ranked[offset:] if limit is None else ranked[offset:offset + limit]
+    rows, total = selection.rows, len(selection)
+    stop = None if limit is None else offset + limit
+    descending = order.startswith("-")
+    if order.endswith("case_no"):  # rows are case_no - 1, ascending already
+        ranked = (rows[::-1] if descending else rows)[offset:stop]
     else:
-        key = np.nan_to_num(selection.arrays["reported"], nan=-np.inf)
+        reported = selection.arrays["reported"]
+        key = np.where(np.isnan(reported), -np.inf, reported)  # no reported_at: oldest
         tie = rows
         if descending:
             key, tie = -key, -rows
-        candidates = np.arange(total)
-        wanted = None if limit is None else offset + limit
-        if wanted is not None and wanted < total // 4:
-            # only the rows up to the wanted-th key (ties included) need sorting
-            bound = np.partition(key, wanted - 1)[wanted - 1] if wanted else -np.inf
-            candidates = np.flatnonzero(key <= bound)
-        ranked = candidates[np.lexsort((tie[candidates], key[candidates]))]
-        ranked = ranked[offset:] if wanted is None else ranked[offset:wanted]
-    entries = selection.entries[ranked]
+        if stop is not None and stop < total // 4:
+            # only the rows up to the stop-th key (ties included) need sorting
+            bound = np.partition(key, stop - 1)[stop - 1] if stop else -np.inf
+            near = np.flatnonzero(key <= bound)
+            key, tie, rows = key[near], tie[near], rows[near]
+        ranked = rows[np.lexsort((tie, key))][offset:stop]
+    entries = selection.entries(ranked)
     if properties is None:
         return [e.feature() for e in entries], total
     return [e.sparse_feature(properties) for e in entries], total
@@ -53,19 +51,19 @@ def page(selection, order, limit, offset, properties=None):
 # -- counts by key -----------------------------------------------------------------------
 
 def utc_offsets(ts, tz):
-    """The UTC offset of ``tz`` (seconds) at each POSIX time in ``ts`` (NaN: 0).
+    """The UTC offset of ``tz`` (seconds) at each POSIX time in ``ts`` (NaN: any).
 
     The zone is asked once a day over the span of ``ts``; where the answer
     changes, the change is found to the second by bisection.
     """
-    finite = ts[np.isfinite(ts)]
-    if not finite.size:
+    lo, hi = np.fmin.reduce(ts, initial=np.inf), np.fmax.reduce(ts, initial=-np.inf)  # NaN-blind
+    if not lo <= hi:  # no finite time
         return np.zeros(len(ts))
 
     def offset(t):
         return datetime.fromtimestamp(t, tz).utcoffset().total_seconds()
 
-    lo, hi = math.floor(finite.min()), math.ceil(finite.max())
+    lo, hi = math.floor(lo), math.ceil(hi)
     changes, offsets = [], [offset(lo)]
     previous = lo
     for t in [*range(lo + DAY, hi, DAY), hi]:
@@ -77,8 +75,9 @@ def utc_offsets(ts, tz):
             changes.append(b)
             offsets.append(offset(t))
         previous = t
-    found = np.asarray(offsets)[np.searchsorted(changes, np.nan_to_num(ts), side="right")]
-    return np.where(np.isnan(ts), 0.0, found)
+    if not changes:  # one offset all along (most zones, most years)
+        return np.full(len(ts), offsets[0])
+    return np.asarray(offsets)[np.searchsorted(changes, ts, side="right")]
 
 
 def _day_label(day):
@@ -112,18 +111,25 @@ def _dimensions(selection, by, tz):
     for key in by:
         if key in ("grid_code", "category", "state"):
             known = values[key.removesuffix("_code")]
-            dims.append((arrays[key.removesuffix("_code")].astype(np.int64), len(known),
-                         known.__getitem__))
+            dims.append((arrays[key.removesuffix("_code")], len(known), known.__getitem__))
             continue
         if day is None:  # local day numbers (days since 1970-01-01 in tz)
             reported = arrays["reported"]
-            local = np.nan_to_num(reported + utc_offsets(reported, tz))
-            day, missing = np.floor(local / DAY).astype(np.int64), np.isnan(reported)
+            local = reported + utc_offsets(reported, tz)
+            missing = np.isnan(reported)
+            some_missing = missing.any()
+            if some_missing:
+                local[missing] = 0.0
+            np.divide(local, DAY, out=local)  # exact at midnight, unlike a product
+            day = np.floor(local, out=local).astype(np.int64)
         raw, label = _time_key(key, day)
-        valid = raw[~missing]
+        valid = raw[~missing] if some_missing else raw
         base, span = (int(valid.min()), int(valid.max() - valid.min()) + 1) if valid.size else (0, 0)
         if span <= _RANGE_MAX:  # code = value - base; span: no reported_at
-            dims.append((np.where(missing, span, raw - base), span + 1,
+            codes = raw - base
+            if some_missing:
+                codes[missing] = span
+            dims.append((codes, span + 1,
                          lambda c, base=base, span=span, label=label:
                          None if c == span else label(base + c)))
         else:  # a very wide span: number the values present
@@ -182,12 +188,17 @@ def _bins(selection, bbox, zoom, cell_px):
         if cols * rows <= MAX_CELLS:
             break
         cell *= 2
-    col = np.floor(selection.arrays["x"] * (scale / cell)).astype(np.int64) - col0
-    row = np.floor(selection.arrays["y"] * (scale / cell)).astype(np.int64) - row0
+    # pixels are >= 0, so truncating is flooring
+    col = (selection.arrays["x"] * (scale / cell)).astype(np.int64)
+    col -= col0
+    row = (selection.arrays["y"] * (scale / cell)).astype(np.int64)
+    row -= row0
     # a point on the box's edge may round one cell out: keep it in the box's cells
     np.clip(col, 0, cols - 1, out=col)
     np.clip(row, 0, rows - 1, out=row)
-    return col * rows + row, cols * rows
+    col *= rows
+    col += row
+    return col, cols * rows
 
 
 def heat(selection, bbox, zoom, cell_px):
@@ -224,7 +235,8 @@ def clusters(selection, bbox, zoom, cell_px):
                 "count": count, "bbox": [float(box[0][0][c]), float(box[1][0][c]),
                                          float(box[0][1][c]), float(box[1][1][c])]}
         if count == 1:
-            item["id"], item["case_no"] = selection.identity(int(row_sums[c]))
+            entry = selection.entries(int(row_sums[c]))
+            item["id"], item["case_no"] = entry.id, entry.case_no
         found.append(item)
     return {"clusters": found, "total": len(selection)}
 
@@ -235,14 +247,15 @@ def grid_figures(selection):
     """``{grid_code: {"received", "open", "overdue", "open_overdue", "closed",
     "closed_on_time"}}``; the selection has the codes and ``late_*`` flags."""
     arrays, values = selection.arrays, selection.values
-    grids, size = arrays["grid"], len(values["grid"])
-    states = values["state"]
-    is_open = np.isin(arrays["state"], [c for c, s in enumerate(states) if s in OPEN_STATES])
-    closed = np.isin(arrays["state"], [c for c, s in enumerate(states) if s in CLOSED_STATES])
+    kind = np.array([1 if s in OPEN_STATES else 2 if s in CLOSED_STATES else 0
+                     for s in values["state"]], dtype=np.int64)  # 0: any other state
     late = arrays["late_sign"] | arrays["late_handle"] | arrays["late_verify"]
-    columns = {"received": None, "open": is_open, "overdue": late, "open_overdue": is_open & late,
-               "closed": closed, "closed_on_time": closed & ~arrays["late_handle"]}
-    counts = {name: np.bincount(grids, weights=None if m is None else m, minlength=size)
-              for name, m in columns.items()}
-    return {values["grid"][g]: {name: int(counts[name][g]) for name in columns}
-            for g in np.flatnonzero(counts["received"])}
+    # one count per grid, kind of state, late on any clock and late on handling
+    flags = kind[arrays["state"]] * 4 + late * 2 + arrays["late_handle"]
+    grids = len(values["grid"])
+    counts = np.bincount(arrays["grid"] * 12 + flags, minlength=grids * 12).reshape(grids, 3, 2, 2)
+    figures = {"received": counts.sum(axis=(1, 2, 3)), "open": counts[:, 1].sum(axis=(1, 2)),
+               "overdue": counts[:, :, 1].sum(axis=(1, 2)), "open_overdue": counts[:, 1, 1].sum(axis=1),
+               "closed": counts[:, 2].sum(axis=(1, 2)), "closed_on_time": counts[:, 2, :, 0].sum(axis=1)}
+    return {values["grid"][g]: {name: int(column[g]) for name, column in figures.items()}
+            for g in np.flatnonzero(figures["received"])}

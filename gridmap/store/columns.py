@@ -59,31 +59,28 @@ class Vocabulary:
 
 
 class Selection:
-    """Copies of some columns for the rows a filter kept (``rows``: ``case_no - 1``).
+    """Copies of some columns for the rows a filter kept (``rows``: ``case_no - 1``),
+    and ``values``: the vocabularies' values by code at the time.
 
-    ``entries`` holds the index entries of those rows when they were asked
-    for (for pages and text search); ``values`` the vocabularies' values by
-    code at the time.
+    The cases themselves are read by row when needed (:meth:`entries`), as they
+    are then: a case updated since shows its newer version.
     """
 
-    def __init__(self, rows, arrays, entries, values, by_row):
-        self.rows, self.arrays, self.entries, self.values = rows, arrays, entries, values
-        self._by_row = by_row  # every row's entry (id and case_no of a row never change)
-
-    def identity(self, row):
-        """``(id, case_no)`` of the case in ``row``."""
-        entry = self._by_row[row]
-        return entry.id, entry.case_no
+    def __init__(self, rows, arrays, values, by_row):
+        self.rows, self.arrays, self.values = rows, arrays, values
+        self._by_row = by_row  # every row's entry (a row's id and case_no never change)
 
     def __len__(self):
         return len(self.rows)
+
+    def entries(self, rows):
+        """The index entries of ``rows``."""
+        return self._by_row[rows]
 
     def keep(self, mask):
         """Only the rows where ``mask`` is true (in place)."""
         self.rows = self.rows[mask]
         self.arrays = {name: a[mask] for name, a in self.arrays.items()}
-        if self.entries is not None:
-            self.entries = self.entries[mask]
 
     def match_text(self, words):
         """Keep the rows whose description holds every word (case-folded)."""
@@ -93,7 +90,7 @@ class Selection:
         # can be trusted only for words JSON writes as they are.
         plain = all(w.isprintable() and '"' not in w and "\\" not in w for w in words)
         keep = np.zeros(len(self), dtype=bool)
-        for i, entry in enumerate(self.entries):
+        for i, entry in enumerate(self.entries(self.rows)):
             if plain:
                 raw = entry.raw.casefold()
                 if not all(w in raw for w in words):
@@ -187,21 +184,21 @@ class Columns:
 
     # -- selecting -------------------------------------------------------------------
 
-    def late(self, clock, now_ts, rows=slice(None)):
-        """Whether ``clock`` ("sign", "handle" or "verify") is late at ``now_ts`` per row."""
-        deadline = self._numbers[f"{clock}_deadline"][:self.size][rows]
-        stop = self._numbers[f"{clock}_stop"][:self.size][rows]
+    def late(self, clock, now_ts):
+        """Whether ``clock`` ("sign", "handle" or "verify") is late at ``now_ts``, per row."""
+        n = self.size
+        stop = self._numbers[f"{clock}_stop"][:n]
         end = np.where(np.isnan(stop), now_ts, stop)
-        late = end > deadline  # False where there is no deadline (NaN)
+        late = end > self._numbers[f"{clock}_deadline"][:n]  # False without a deadline (NaN)
         for code in self.state.codes(["cancelled"]):
-            late &= self._codes["state"][:self.size][rows] != code
+            late &= self._codes["state"][:n] != code
         return late
 
-    def overdue(self, which, now_ts, rows=slice(None)):
+    def overdue(self, which, now_ts):
         """Rows late on clock ``which``, or on any clock for ``"any"``."""
         if which != "any":
-            return self.late(which, now_ts, rows)
-        return np.logical_or.reduce([self.late(c, now_ts, rows) for c in CLOCKS])
+            return self.late(which, now_ts)
+        return np.logical_or.reduce([self.late(c, now_ts) for c in CLOCKS])
 
     def mask(self, flt, now_ts, bbox=None):
         """Which rows pass ``flt`` (all but its text) and lie in ``bbox`` too, if given."""
@@ -233,19 +230,18 @@ class Columns:
             keep &= self.overdue(flt.overdue, now_ts)
         return keep
 
-    def select(self, flt, now_ts, names=(), entries=False, bbox=None):
-        """A :class:`Selection` of the rows passing ``flt`` (and ``bbox``), with copies
-        of the columns ``names`` (numbers, codes or ``"late_<clock>"`` flags at
-        ``now_ts``) and, if ``entries`` (or the filter has text), the entries."""
+    def select(self, flt, now_ts, names=(), bbox=None):
+        """A :class:`Selection` of the rows passing ``flt`` but its text (and ``bbox``),
+        with copies of the columns ``names`` (numbers, codes or ``"late_<clock>"``
+        flags at ``now_ts``)."""
         rows = np.flatnonzero(self.mask(flt, now_ts, bbox))
         if "x" in names or "y" in names:
             self._place()
         arrays = {}
         for name in names:
             if name.startswith("late_"):
-                arrays[name] = self.late(name.removeprefix("late_"), now_ts, rows)
+                arrays[name] = self.late(name.removeprefix("late_"), now_ts)[rows]
             else:
                 arrays[name] = (self._numbers if name in self._numbers else self._codes)[name][rows]
-        found = self._entries[rows] if entries or flt.text else None
         values = {name: list(getattr(self, name).values) for name in _CODES}
-        return Selection(rows, arrays, found, values, self._entries)
+        return Selection(rows, arrays, values, self._entries)

@@ -485,7 +485,7 @@ class GeoJSONSeqStore(CaseStore):
         order, limit, offset = check_query(order, limit, offset)
         if properties is not None:
             properties = sorted(check_codes(properties, "properties"))
-        selection = self._select(flt, ("reported",), entries=True)
+        selection = self._select(flt, ("reported",))
         return aggregates.page(selection, order, limit, offset, properties)
 
     def count_by(self, flt, by, tz="Asia/Shanghai"):
@@ -513,13 +513,13 @@ class GeoJSONSeqStore(CaseStore):
                                  now=now)
         return aggregates.grid_figures(selection)
 
-    def _select(self, flt, names, entries=False, bbox=None, now=None):
+    def _select(self, flt, names, bbox=None, now=None):
         """The :class:`~gridmap.store.columns.Selection` of ``flt`` (text matched
         outside the lock), after catching up."""
         now_ts = (now or flt.now or datetime.now(timezone.utc)).timestamp()
         self.refresh()
         with self._state_lock:
-            selection = self._index.columns.select(flt, now_ts, names, entries, bbox)
+            selection = self._index.columns.select(flt, now_ts, names, bbox)
         selection.match_text(flt.words)
         return selection
 

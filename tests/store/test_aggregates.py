@@ -9,12 +9,12 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
-from contract import LON, T0, make_feature
+from contract import AGG_STATES, LON, T0, make_feature
 
 from gridmap.errors import BadInput
-from gridmap.store.aggregates import utc_offsets
+from gridmap.store.aggregates import clusters, grid_figures, heat, page, utc_offsets
 from gridmap.store.base import CaseFilter, check_filter
-from gridmap.store.columns import mercator_px
+from gridmap.store.columns import Selection, mercator_px
 
 
 def test_a_filter_keeps_its_values_sorted_without_repeats():
@@ -77,18 +77,18 @@ def test_check_filter_takes_a_filter_or_none():
 def test_utc_offsets_are_the_zones_at_each_instant(tz):
     zone, rng = ZoneInfo(tz), random.Random(tz)
     start = datetime(1985, 1, 1, tzinfo=timezone.utc).timestamp()
-    ts = np.array([start + rng.uniform(0, 45 * 365 * 86400) for _ in range(3000)]
-                  + [np.nan])
+    ts = np.array([start + rng.uniform(0, 45 * 365 * 86400) for _ in range(3000)])
     # and the seconds around each change in 2026
     changes = [t for t in range(int(datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp()),
                                 int(datetime(2027, 1, 1, tzinfo=timezone.utc).timestamp()), 900)
                if datetime.fromtimestamp(t, zone).utcoffset() != datetime.fromtimestamp(
                    t + 900, zone).utcoffset()]
     ts = np.concatenate([ts, [t + d for t in changes for d in range(0, 901, 1)]])
-    expected = [0 if np.isnan(t) else datetime.fromtimestamp(t, zone).utcoffset().total_seconds()
-                for t in ts]
+    expected = [datetime.fromtimestamp(t, zone).utcoffset().total_seconds() for t in ts]
     assert utc_offsets(ts, zone).tolist() == expected
-    assert utc_offsets(np.array([np.nan]), zone).tolist() == [0]
+    with_nan = np.concatenate([[np.nan], ts[:5], [np.nan]])  # NaN: some offset, the rest right
+    assert utc_offsets(with_nan, zone)[1:-1].tolist() == expected[:5]
+    assert utc_offsets(np.array([np.nan]), zone).shape == (1,)
 
 
 def test_mercator_pixels_take_scalars_and_arrays():
@@ -126,3 +126,74 @@ def test_a_clock_extractor_that_fails_leaves_the_case_without_clocks(folder, ope
     assert "no clocks for case T-broken" in caplog.text
     short = open_store(clocks=lambda props: [None] * 5)  # read from the files: the same
     assert short.find(CaseFilter(overdue="any", now=T0)) == ([], 0)
+
+
+class Entry:
+    """What the aggregates read of an index entry."""
+
+    def __init__(self, case_no):
+        self.id, self.case_no = f"c{case_no}", case_no
+
+    def feature(self):
+        return self.case_no
+
+
+def selection(reported=(), **arrays):
+    """A Selection of rows 0..n-1 (case_no 1..n) without a store."""
+    n = len(reported) or len(next(iter(arrays.values())))
+    by_row = np.array([Entry(row + 1) for row in range(n)], dtype=object)
+    values = {"grid": ["A", "B"], "state": list(AGG_STATES), "category": ["road"]}
+    return Selection(np.arange(n), {"reported": np.asarray(reported, dtype=float), **arrays},
+                     values, by_row)
+
+
+def test_pages_in_every_order_with_ties_and_missing_times_at_every_size():
+    rng = random.Random(7)
+    reported = [rng.choice([np.nan, *range(40)]) for _ in range(400)]  # many ties
+    sel = selection(reported)
+    for order in ("-reported_at", "reported_at", "-case_no", "case_no"):
+        def sort_key(no):
+            return no if order.endswith("case_no") else (
+                -np.inf if np.isnan(reported[no - 1]) else reported[no - 1], no)
+        expected = sorted(range(1, 401), key=sort_key, reverse=order.startswith("-"))
+        for limit in (0, 1, 2, 3, 7, 50, 99, 100, 101, 399, None):
+            for offset in (0, 1, 5, 98, 398, 400, 401):
+                stop = None if limit is None else offset + limit
+                assert page(sel, order, limit, offset) == (expected[offset:stop], 400), (
+                    order, limit, offset)
+
+
+def test_a_lone_case_is_its_own_cluster_at_its_place_and_others_at_their_mean():
+    lon = np.array([108.1234567, 108.1234568, 108.1200001, 108.5])
+    lat = np.array([29.5, 29.5000002, 29.51, 29.9])
+    x, y = mercator_px(lon, lat)
+    sel = selection(lon=lon, lat=lat, x=x, y=y)
+    found = clusters(sel, (108, 29, 109, 30), 10, 60)
+    assert found == {"total": 4, "clusters": [
+        {"lat": 29.503333, "lon": 108.122305, "count": 3,
+         "bbox": [108.1200001, 29.5, 108.1234568, 29.51]},
+        {"lat": 29.9, "lon": 108.5, "count": 1, "bbox": [108.5, 29.9, 108.5, 29.9],
+         "id": "c4", "case_no": 4}]}
+    heat_ = heat(sel, (108, 29, 109, 30), 10, 60)
+    assert heat_ == {"cells": [[29.503333, 108.122305, 3], [29.9, 108.5, 1]], "total": 4, "max": 3}
+
+
+def test_figures_per_grid_count_each_kind_of_state_and_clock():
+    states = ["reported", "closed", "rated", "cancelled", "handling", "closed"]
+    codes = np.array([AGG_STATES.index(s) for s in states])
+    sel = selection(grid=np.array([0, 0, 0, 0, 1, 1]), state=codes,
+                    late_sign=np.array([1, 0, 0, 0, 0, 0], dtype=bool),
+                    late_handle=np.array([0, 1, 0, 0, 0, 0], dtype=bool),
+                    late_verify=np.array([0, 0, 1, 0, 1, 0], dtype=bool))
+    assert grid_figures(sel) == {
+        "A": {"received": 4, "open": 1, "overdue": 3, "open_overdue": 1, "closed": 2,
+              "closed_on_time": 1},
+        "B": {"received": 2, "open": 1, "overdue": 1, "open_overdue": 1, "closed": 1,
+              "closed_on_time": 1}}
+
+
+def test_a_change_of_offset_on_the_first_day_is_found():
+    zone = ZoneInfo("Europe/Berlin")
+    change = datetime(2026, 3, 29, 1, tzinfo=timezone.utc).timestamp()  # 02:00 CET -> 03:00 CEST
+    ts = np.array([change - 3600, change - 1, change, change + 7200])
+    assert utc_offsets(ts, zone).tolist() == [3600, 3600, 7200, 7200]
