@@ -201,41 +201,41 @@ def _bins(selection, bbox, zoom, cell_px):
     return col, cols * rows
 
 
-def heat(selection, bbox, zoom, cell_px):
-    """``{"cells": [[lat, lon, weight], ...], "total": n, "max": w}``."""
+def _cells(selection, bbox, zoom, cell_px):
+    """The cell of each row, the cells with cases, their counts and their cases'
+    mean positions (rounded to 6 places, about 0.1 m)."""
     cell, size = _bins(selection, bbox, zoom, cell_px)
     counts = np.bincount(cell, minlength=size)
-    lon = np.bincount(cell, weights=selection.arrays["lon"], minlength=size)
-    lat = np.bincount(cell, weights=selection.arrays["lat"], minlength=size)
     used = np.flatnonzero(counts)
-    weights = counts[used]
-    cells = [[round(float(a), 6), round(float(o), 6), int(w)] for a, o, w in
-             zip(lat[used] / weights, lon[used] / weights, weights)]
-    return {"cells": cells, "total": len(selection),
-            "max": int(weights.max()) if len(weights) else 0}
+    counts = counts[used]
+    lat, lon = ([round(float(v), 6) for v in np.bincount(
+        cell, weights=selection.arrays[name], minlength=size)[used] / counts] for name in ("lat", "lon"))
+    return cell, used, counts, lat, lon
+
+
+def heat(selection, bbox, zoom, cell_px):
+    """``{"cells": [[lat, lon, weight], ...], "total": n, "max": w}``."""
+    _, _, counts, lat, lon = _cells(selection, bbox, zoom, cell_px)
+    return {"cells": [list(c) for c in zip(lat, lon, counts.tolist())], "total": len(selection),
+            "max": int(counts.max()) if len(counts) else 0}
 
 
 def clusters(selection, bbox, zoom, cell_px):
     """``{"clusters": [{"lat", "lon", "count", "bbox"[, "id", "case_no"]}, ...], "total": n}``."""
-    cell, size = _bins(selection, bbox, zoom, cell_px)
-    lon, lat = selection.arrays["lon"], selection.arrays["lat"]
-    counts = np.bincount(cell, minlength=size)
-    sums = [np.bincount(cell, weights=a, minlength=size) for a in (lon, lat)]
-    row_sums = np.bincount(cell, weights=selection.rows, minlength=size)  # a lone case's row
-    box = []
-    for a in (lon, lat):
-        low, high = np.full(size, np.inf), np.full(size, -np.inf)
-        np.minimum.at(low, cell, a)
-        np.maximum.at(high, cell, a)
-        box.append((low, high))
+    cell, used, counts, lat, lon = _cells(selection, bbox, zoom, cell_px)
+    size = int(cell.max()) + 1 if len(cell) else 0
+    row_sums = np.bincount(cell, weights=selection.rows, minlength=size)[used]  # a lone case's row
+    box = []  # west, south, east, north of each cell's cases
+    for reduce, start in ((np.minimum, np.inf), (np.maximum, -np.inf)):
+        for name in ("lon", "lat"):
+            edge = np.full(size, start)
+            reduce.at(edge, cell, selection.arrays[name])
+            box.append(edge[used].tolist())
     found = []
-    for c in np.flatnonzero(counts):
-        count = int(counts[c])
-        item = {"lat": round(float(sums[1][c] / count), 6), "lon": round(float(sums[0][c] / count), 6),
-                "count": count, "bbox": [float(box[0][0][c]), float(box[1][0][c]),
-                                         float(box[0][1][c]), float(box[1][1][c])]}
+    for i, count in enumerate(counts.tolist()):
+        item = {"lat": lat[i], "lon": lon[i], "count": count, "bbox": [edge[i] for edge in box]}
         if count == 1:
-            entry = selection.entries(int(row_sums[c]))
+            entry = selection.entries(int(row_sums[i]))
             item["id"], item["case_no"] = entry.id, entry.case_no
         found.append(item)
     return {"clusters": found, "total": len(selection)}
