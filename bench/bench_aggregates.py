@@ -140,7 +140,7 @@ def make_cases(community, count, seed=13):
                "properties": {
                    "case_id": case_id, "tracking_code": f"T{k:010d}", "grid_code": grid,
                    "routing": "inside", "category": rng.choice(categories),
-                   "description": f"第{k}号 路灯不亮，晚上很黑 street lamp out {rng.choice('ABCDEFGH')}",
+                   "description": f"第{k}号 路灯不亮，晚上很黑 lamp out {rng.choice('ABCDEFGH')}",
                    "reporter": {"contact": "138****0000", "name": None, "hide_name": False},
                    "state": state, "reported_at": iso(at), "deadlines": deadlines,
                    "assignee": "w1", "handlers": [], "history": history}}

@@ -4,10 +4,10 @@ Use it as a mixin: a test class that subclasses :class:`CaseStoreContract`
 and defines a ``store_factory`` fixture, a picklable callable (it is sent to
 other processes) that returns a new store instance over the same data each
 time it is called; ``store_factory(clocks=extractor)`` one with that clock
-extractor (the aggregates' tests use :func:`contract_clocks`). A second instance stands in for another process; the
-multi-process tests start real ones. Override :meth:`check_files` to add
-backend checks after crashes (the GeoJSON backend loads its files in
-geopandas there).
+extractor (the aggregates' tests use :func:`contract_clocks`). A second
+instance stands in for another process; the multi-process tests start real
+ones. Override :meth:`check_files` to add backend checks after crashes (the
+GeoJSON backend loads its files in geopandas there).
 """
 
 import base64
@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from gridmap.errors import BadInput, GridmapError, NotFound
-from gridmap.store.base import (CLOCK_COLUMNS, GROUP_KEYS, MAX_CELLS, CaseFilter, DuplicateCase,
+from gridmap.store.base import (CLOCK_COLUMNS, MAX_CELLS, CaseFilter, DuplicateCase,
                                 StoreError, VersionConflict)
 
 HERE = Path(__file__).resolve().parent
