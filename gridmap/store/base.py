@@ -309,6 +309,8 @@ class CaseStore(abc.ABC):
         Returns
         -------
         features : list of dict
+            The page; its cases are read just after they were ranked (one
+            updated in between comes in its new version).
         total : int
             Matching cases before paging.
         """
