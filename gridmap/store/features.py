@@ -10,14 +10,16 @@ import math
 import reprlib
 from datetime import datetime
 from typing import NamedTuple
+from zoneinfo import ZoneInfo
 
 from gridmap.errors import BadInput
 from gridmap.geo.coords import validate_lonlat
-from gridmap.store.base import ORDERS
 
 EARTH_RADIUS_M = 6_371_008.8  # mean radius (IUGG)
 MAX_ID_LEN = 200
 STORE_KEYS = ("case_no", "version")
+#: Orders :meth:`~gridmap.store.base.CaseStore.query` accepts; ties are broken by ``case_no``.
+ORDERS = ("-reported_at", "reported_at", "-case_no", "case_no")
 
 _repr = reprlib.Repr()
 _repr.maxstring = 60
@@ -77,15 +79,20 @@ def check_text(value, field, max_len=MAX_ID_LEN):
     return value
 
 
-def parse_instant(value, field="reported_at"):
-    """An aware instant from an ISO 8601 string or datetime, as POSIX seconds."""
-    instant = value
+def _aware(value):
+    """An aware datetime from a datetime or ISO 8601 text, else None."""
     if isinstance(value, str):
         try:
-            instant = datetime.fromisoformat(value)
+            value = datetime.fromisoformat(value)
         except ValueError:
-            instant = None
-    if not isinstance(instant, datetime) or instant.utcoffset() is None:
+            return None
+    return value if isinstance(value, datetime) and value.utcoffset() is not None else None
+
+
+def parse_instant(value, field="reported_at"):
+    """An aware instant from an ISO 8601 string or datetime, as POSIX seconds."""
+    instant = _aware(value)
+    if instant is None:
         raise _bad("error.store.bad_time", value, field)
     return instant.timestamp()
 
@@ -202,3 +209,57 @@ def haversine_m(lon1, lat1, lon2, lat2):
     a = (math.sin((p2 - p1) / 2) ** 2
          + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2)
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+def check_bbox(bbox, field="bbox"):
+    """A box ``(west, south, east, north)`` in WGS 84 degrees (edges included):
+    four finite numbers with west <= east and south <= north; returns floats.
+    A box reaching past ±180° or ±90° is fine (it holds what lies inside)."""
+    if (isinstance(bbox, (list, tuple)) and len(bbox) == 4
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                    for v in bbox)):
+        west, south, east, north = map(float, bbox)
+        if west <= east and south <= north:
+            return west, south, east, north
+    raise _bad("error.store.bad_bbox", bbox, field)
+
+
+def check_instant(value, field):
+    """None, or an aware instant (a datetime or ISO 8601 text) as an aware datetime."""
+    instant = _aware(value)
+    if instant is None and value is not None:
+        raise _bad("error.store.bad_time", value, field)
+    return instant
+
+
+def check_choice(value, allowed, field):
+    """A string among ``allowed``."""
+    if isinstance(value, str) and value in allowed:
+        return value
+    raise _bad("error.store.bad_choice", value, field, allowed=list(allowed))
+
+
+def check_group_by(by, allowed):
+    """A non-empty list of distinct keys among ``allowed``; returns a tuple."""
+    if (isinstance(by, (list, tuple)) and by
+            and all(isinstance(k, str) and k in allowed for k in by) and len(set(by)) == len(by)):
+        return tuple(by)
+    raise _bad("error.store.bad_group_by", by, "by", allowed=list(allowed))
+
+
+def check_range(value, field, low, high):
+    """A finite number from ``low`` to ``high``; returns a float."""
+    if (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            and low <= value <= high):
+        return float(value)
+    raise _bad("error.store.bad_range", value, field, low=low, high=high)
+
+
+def check_tz(tz):
+    """An IANA time zone name; returns its ZoneInfo."""
+    if isinstance(tz, str) and 0 < len(tz) <= 60:
+        try:
+            return ZoneInfo(tz)
+        except (KeyError, ValueError, OSError):  # not found (a KeyError), malformed, too long
+            pass
+    raise _bad("error.store.bad_timezone", tz, "tz")

@@ -61,12 +61,16 @@ import os
 import threading
 import time
 import weakref
+from datetime import datetime, timezone
 
 from gridmap.diskspace import is_disk_full
 from gridmap.errors import BadInput, DiskFull, GridmapError, Msg, NotFound
-from gridmap.store.base import CaseStore, DuplicateCase, StoreError, VersionConflict
-from gridmap.store.features import (check_codes, check_key, check_query, check_radius,
-                                    check_text, check_version, parse_instant, prepare_feature)
+from gridmap.store import aggregates
+from gridmap.store.base import (GROUP_KEYS, CaseStore, DuplicateCase, StoreError, VersionConflict,
+                                check_filter)
+from gridmap.store.features import (check_bbox, check_codes, check_group_by, check_instant,
+                                    check_key, check_query, check_radius, check_range, check_text,
+                                    check_tz, check_version, parse_instant, prepare_feature)
 from gridmap.store.groupcommit import GroupCommit, Op
 from gridmap.store.index import CaseIndex, Entry, paginate
 from gridmap.store.seqlog import SeqLog
@@ -90,11 +94,12 @@ os.register_at_fork(after_in_child=_reset_after_fork)
 class _Op(Op):
     """A create (``expected is None``) or update; ``result`` is the stored Entry."""
 
-    __slots__ = ("prep", "key", "expected", "created", "defer", "synced")
+    __slots__ = ("prep", "key", "expected", "created", "defer", "synced", "clocks")
 
-    def __init__(self, prep, key=None, expected=None):
+    def __init__(self, prep, key=None, expected=None, clocks=None):
         super().__init__()
         self.prep, self.key, self.expected, self.created = prep, key, expected, None
+        self.clocks = clocks  # the clock columns' values, worked out before the lock
         # defer: the caller waits for the fsync later; synced: its Ticket, if deferred
         self.defer, self.synced = False, None
 
@@ -132,6 +137,9 @@ class GeoJSONSeqStore(CaseStore):
     compact_bytes : int or None
         Compact in a background thread once the current log segment is this
         big; None: only when :meth:`compact` is called.
+    clocks : callable, optional
+        The clock extractor (see :data:`~gridmap.store.base.CLOCK_COLUMNS`);
+        the cases layer gives it. Without it nothing is overdue.
 
     Examples
     --------
@@ -139,9 +147,9 @@ class GeoJSONSeqStore(CaseStore):
     >>> feature, created = store.create(feature, idempotency_key="r-81f2")  # doctest: +SKIP
     """
 
-    def __init__(self, folder, compact_bytes=COMPACT_BYTES):
+    def __init__(self, folder, compact_bytes=COMPACT_BYTES, clocks=None):
         self._log = SeqLog(folder)
-        self._index = CaseIndex()
+        self._index = CaseIndex(clocks)
         self._compact_bytes = compact_bytes
         self._compactor = None
         self._closed = False
@@ -188,14 +196,15 @@ class GeoJSONSeqStore(CaseStore):
                     with self._io_lock:
                         self._make_durable([hit])
                 return hit.feature(), False
-        op = self._submit(_Op(prep, key))
+        op = self._submit(_Op(prep, key, clocks=self._index.columns.extract(feature["properties"])))
         return op.result.feature(), op.created
 
     def update(self, case_id, feature, expected_version):
         self._check_open()
         check_text(case_id, "case_id")
         expected = check_version(expected_version)
-        op = self._submit(_Op(prepare_feature(feature, case_id=case_id), expected=expected))
+        op = self._submit(_Op(prepare_feature(feature, case_id=case_id), expected=expected,
+                              clocks=self._index.columns.extract(feature["properties"])))
         return op.result.feature()
 
     def deferred_sync(self):
@@ -247,9 +256,10 @@ class GeoJSONSeqStore(CaseStore):
                                             if op.created is False and op.expected is None])
                     except StoreError as exc:
                         failure = exc
+                clocks = {id(op.result): op.clocks for op in batch}  # entries are results
                 with self._state_lock:  # the file has them: so must the index
                     for entry in entries:
-                        self._index.add(entry)
+                        self._index.add(entry, clocks.get(id(entry)))
                 committed = failure is None
         except (OSError, StoreError) as exc:
             failure = exc
@@ -361,14 +371,15 @@ class GeoJSONSeqStore(CaseStore):
         entries, source = [], self._log.source
         for rec, text in records:
             try:
-                entries.append(entry := Entry.from_record(rec, text))
+                entries.append((entry := Entry.from_record(rec, text),
+                                self._index.columns.extract(rec["properties"])))
                 entry.unsynced = source
             except ValueError as exc:
                 log.error("%s: skipping a record that is not a case (%s): %.200s",
                           self.folder, exc, text)
         with self._state_lock:
-            for entry in entries:
-                self._index.add(entry)
+            for entry, clocks in entries:
+                self._index.add(entry, clocks)
 
     # -- compaction ----------------------------------------------------------------
 
@@ -466,6 +477,51 @@ class GeoJSONSeqStore(CaseStore):
         if properties is None:
             return [e.feature() for e in found]  # parse only what is returned
         return [e.sparse_feature(properties) for e in found]
+
+    # -- filtered selects and aggregates ------------------------------------------------
+
+    def find(self, flt=None, order="-reported_at", limit=50, offset=0, properties=None):
+        flt = check_filter(flt)
+        order, limit, offset = check_query(order, limit, offset)
+        if properties is not None:
+            properties = sorted(check_codes(properties, "properties"))
+        selection = self._select(flt, ("reported",))
+        return aggregates.page(selection, order, limit, offset, properties)
+
+    def count_by(self, flt, by, tz="Asia/Shanghai"):
+        flt, by, zone = check_filter(flt), check_group_by(by, GROUP_KEYS), check_tz(tz)
+        names = [k.removesuffix("_code") for k in by if k in ("grid_code", "category", "state")]
+        if len(names) < len(by):
+            names.append("reported")
+        return aggregates.count_by(self._select(flt, names), by, zone)
+
+    def heat(self, flt, bbox, zoom, cell_px=24):
+        flt, bbox = check_filter(flt), check_bbox(bbox)
+        zoom, cell_px = check_range(zoom, "zoom", 0, 24), check_range(cell_px, "cell_px", 1, 256)
+        selection = self._select(flt, ("x", "y", "lon", "lat"), bbox=bbox)
+        return aggregates.heat(selection, bbox, zoom, cell_px)
+
+    def clusters(self, flt, bbox, zoom, cell_px=60):
+        flt, bbox = check_filter(flt), check_bbox(bbox)
+        zoom, cell_px = check_range(zoom, "zoom", 0, 24), check_range(cell_px, "cell_px", 1, 256)
+        selection = self._select(flt, ("x", "y", "lon", "lat"), bbox=bbox)
+        return aggregates.clusters(selection, bbox, zoom, cell_px)
+
+    def grid_figures(self, flt=None, now=None):
+        flt, now = check_filter(flt), check_instant(now, "now")
+        selection = self._select(flt, ("grid", "state", "late_sign", "late_handle", "late_verify"),
+                                 now=now)
+        return aggregates.grid_figures(selection)
+
+    def _select(self, flt, names, bbox=None, now=None):
+        """The :class:`~gridmap.store.columns.Selection` of ``flt`` (text matched
+        outside the lock), after catching up."""
+        now_ts = (now or flt.now or datetime.now(timezone.utc)).timestamp()
+        self.refresh()
+        with self._state_lock:
+            selection = self._index.columns.select(flt, now_ts, names, bbox)
+        selection.match_text(flt.words)
+        return selection
 
     def all(self):
         self.refresh()
