@@ -5,6 +5,7 @@ serialises its parts, so a backend only has to splice in ``case_no`` and
 ``version`` while it holds its write lock.
 """
 
+import contextlib
 import json
 import math
 import reprlib
@@ -13,7 +14,7 @@ from typing import NamedTuple
 
 from gridmap.errors import BadInput
 from gridmap.geo.coords import validate_lonlat
-from gridmap.store.base import ORDERS
+from gridmap.store.base import ORDERS, DuplicateCase
 
 EARTH_RADIUS_M = 6_371_008.8  # mean radius (IUGG)
 MAX_ID_LEN = 200
@@ -202,3 +203,28 @@ def haversine_m(lon1, lat1, lon2, lat2):
     a = (math.sin((p2 - p1) / 2) ** 2
          + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2)
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+def check_batch_keys(keys, count):
+    """The idempotency keys of :meth:`CaseStore.create_many`: one per feature (None: none)."""
+    if keys is None:
+        return [None] * count
+    keys = list(keys)
+    if len(keys) != count:
+        raise BadInput("error.store.batch_keys", got=len(keys), count=count,
+                       field="idempotency_keys")
+    for i, key in enumerate(keys):
+        with naming_index(i, "idempotency_keys"):
+            check_key(key)
+    return keys
+
+
+@contextlib.contextmanager
+def naming_index(i, name="features"):
+    """Re-raise a store refusal about one item of a batch naming it (``features[3].id``)."""
+    try:
+        yield
+    except (BadInput, DuplicateCase) as exc:
+        field = f"{name}[{i}]" + ("" if exc.field in (None, "idempotency_key") else f".{exc.field}")
+        raise type(exc)("error.store.in_batch", index=i, problem=exc.msg, field=field,
+                        detail=exc.detail) from exc

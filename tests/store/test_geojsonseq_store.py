@@ -11,7 +11,8 @@ import threading
 import geopandas as gpd
 import pyogrio
 import pytest
-from contract import CaseStoreContract, make_feature, run_and_kill
+from contract import (BulkContract, CaseStoreContract, batch_of, default_create_many, make_feature,
+                      run_and_kill)
 
 from gridmap.store import GeoJSONSeqStore
 from gridmap.store import seqlog, snapshot
@@ -51,6 +52,45 @@ class TestGeoJSONSeqContract(CaseStoreContract):
     def check_files(self, store):
         ids = read_ids(store.folder)  # creates only: each id once across the live files
         assert sorted(ids) == sorted(f["id"] for f in store.all())
+
+
+class TestDefaultCreateMany(BulkContract):
+    """The default ``create_many`` of the interface, for backends without their own."""
+
+    @pytest.fixture
+    def store_factory(self, tmp_path):
+        return functools.partial(default_create_many,
+                                 functools.partial(GeoJSONSeqStore, tmp_path / "cases"))
+
+
+def test_a_batch_is_one_write_and_one_fsync(folder, open_store, monkeypatch):
+    store = open_store()
+    store.create(make_feature("c0"))
+    calls = []
+    for module, name in ((seqlog.os, "write"), (seqlog.os, "fdatasync"), (seqlog.os, "fsync")):
+        real = getattr(os, name)
+        monkeypatch.setattr(module, name, lambda *a, real=real, name=name: calls.append(name)
+                            or real(*a))
+    store.create_many(batch_of("b", 500))
+    assert calls == ["write", "fdatasync"]
+    assert synced_mark(folder)[2] == os.stat(segment(folder)).st_size
+
+
+def test_batches_of_processes_at_once_are_numbered_without_gaps(folder, open_store):
+    first, second = open_store(), open_store()  # each with its own locks, as two processes
+    threads = [threading.Thread(target=lambda s=s, p=p: [s.create_many(batch_of(f"{p}{b}-", 50))
+                                                         for b in range(10)])
+               for s, p in ((first, "x"), (second, "y"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    numbers = {}
+    for f in open_store().all():
+        numbers.setdefault(f["id"].split("-")[0], []).append(f["properties"]["case_no"])
+    assert sorted(n for ns in numbers.values() for n in ns) == list(range(1, 1001))
+    for ns in numbers.values():  # each batch's cases follow each other
+        assert ns == list(range(ns[0], ns[0] + 50))
 
 
 def test_files_are_geojson_that_geopandas_reads(folder, open_store):
