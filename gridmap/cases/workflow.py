@@ -21,11 +21,12 @@ The functions here are pure: they take the case's properties and return new
 ones; storing them (with a version check) is the caller's job.
 """
 
-import copy
 from dataclasses import dataclass, field
 
 from gridmap.cases.intake import check_plain_text
 from gridmap.errors import BadInput, Conflict, Forbidden
+from gridmap.jsontext import loads
+from gridmap.store.features import dumps
 
 STATES = ("reported", "signed", "handling", "replied", "closed", "rated", "cancelled")
 OPEN_STATES = ("reported", "signed", "handling", "replied")
@@ -118,7 +119,7 @@ def apply_action(props, action, actor, now, note=None, **params):
     if refusal is not None:
         raise refusal
     note = _check_note(action, note)
-    new = copy.deepcopy(props)
+    new = loads(dumps(props))  # a deep copy of JSON data, several times faster than deepcopy
     _, target, _ = TRANSITIONS[action]
     event = {"at": now.isoformat(timespec="seconds"), "action": action,
              "actor": actor.username, "role": actor.role, "note": note,
