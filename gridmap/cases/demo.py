@@ -26,9 +26,11 @@ What makes it look lived in:
 """
 
 import bisect
+import collections
 import hashlib
 import itertools
 import math
+import multiprocessing
 import random
 from datetime import datetime, timedelta
 
@@ -311,7 +313,7 @@ class DemoCases:
         return props
 
 
-def demo_cases(service, count, months, seed, end):
+def demo_cases(service, count, months, seed, end, jobs=1):
     """Yield lists of demo case Features (``CHUNK`` at a time), oldest first.
 
     Parameters
@@ -327,11 +329,29 @@ def demo_cases(service, count, months, seed, end):
         The same seed, arguments and community give the same cases.
     end : datetime
         Aware: no report and no step later than this.
+    jobs : int
+        Processes making chunks at once (forked; the cases are the same).
     """
+    global _DEMO
     demo = DemoCases(service, count, months, seed, end)
     times = demo.reported_times()
-    for index in range(0, math.ceil(count / CHUNK)):
-        yield demo.chunk(index, times[index * CHUNK:(index + 1) * CHUNK])
+    spans = [(i, times[i * CHUNK:(i + 1) * CHUNK]) for i in range(math.ceil(count / CHUNK))]
+    if jobs <= 1 or len(spans) <= 1:
+        yield from (demo.chunk(*span) for span in spans)
+        return
+    _DEMO = demo  # the forked workers' (a Pool pickles the function, not its arguments' world)
+    try:
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            yield from pool.imap(_chunk, spans)
+    finally:
+        _DEMO = None
+
+
+_DEMO = None
+
+
+def _chunk(span):
+    return _DEMO.chunk(*span)
 
 
 def _months_before(end, months):
@@ -349,10 +369,10 @@ def is_demo_folder(community):
     return all(grid.properties.get("schematic") is True for grid in community.grids)
 
 
-def write_demo_cases(service, count, months, seed, end, batch=5000, append=False):
+def write_demo_cases(service, count, months, seed, end, batch=5000, append=False, jobs=1):
     """Make the demo history (:func:`demo_cases`) and store it with ``create_many``,
     ``batch`` cases at a time (rounded up to whole chunks of :data:`CHUNK`; each batch
-    durable before the next). Returns the number of cases written.
+    durable before the next). Returns how many cases it wrote in each state (a Counter).
 
     Raises
     ------
@@ -367,11 +387,12 @@ def write_demo_cases(service, count, months, seed, end, batch=5000, append=False
     held = store.count()
     if held and not append:
         raise Conflict("error.demo.store_not_empty", count=held)
-    pending, written = [], 0
-    for chunk in demo_cases(service, count, months, seed, end):
+    pending, written, states = [], 0, collections.Counter()
+    for chunk in demo_cases(service, count, months, seed, end, jobs):
+        states.update(f["properties"]["state"] for f in chunk)
         pending += chunk
         if len(pending) >= batch or written + len(pending) == count:
             store.create_many(pending)
             written += len(pending)
             pending = []
-    return written
+    return states

@@ -23,10 +23,10 @@ ones; storing them (with a version check) is the caller's job.
 
 from dataclasses import dataclass, field
 
+import orjson
+
 from gridmap.cases.intake import check_plain_text
 from gridmap.errors import BadInput, Conflict, Forbidden
-from gridmap.jsontext import loads
-from gridmap.store.features import dumps
 
 STATES = ("reported", "signed", "handling", "replied", "closed", "rated", "cancelled")
 OPEN_STATES = ("reported", "signed", "handling", "replied")
@@ -119,7 +119,9 @@ def apply_action(props, action, actor, now, note=None, **params):
     if refusal is not None:
         raise refusal
     note = _check_note(action, note)
-    new = loads(dumps(props))  # a deep copy of JSON data, several times faster than deepcopy
+    # a deep copy: props are JSON as stored (no NaN, no big integers), and a round
+    # trip through orjson copies them about seven times faster than copy.deepcopy
+    new = orjson.loads(orjson.dumps(props))
     _, target, _ = TRANSITIONS[action]
     event = {"at": now.isoformat(timespec="seconds"), "action": action,
              "actor": actor.username, "role": actor.role, "note": note,
