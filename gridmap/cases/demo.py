@@ -34,11 +34,14 @@ import multiprocessing
 import random
 from datetime import datetime, timedelta
 
+import numpy as np
+
 from gridmap.cases.categories import in_use
 from gridmap.cases.intake import check_report
 from gridmap.cases.service import tracking_code
 from gridmap.cases.workflow import DISPATCHER, GRID_STAFF, RESIDENT, Actor
 from gridmap.errors import BadInput, Conflict
+from gridmap.geo.routing import INSIDE, Route
 
 #: Cases whose random numbers come from one generator (any chunking gives the same cases).
 CHUNK = 1000
@@ -186,22 +189,40 @@ class DemoCases:
             lon, lat = round(rng.uniform(minx, maxx), 6), round(rng.uniform(miny, maxy), 6)
             route = self.router.route_point(lon, lat)
             if route.status == "inside":
-                return lon, lat, route
+                return lon, lat
 
-    def _place(self, rng, code):
-        """A point for a report of category ``code``, its route and a place name."""
-        spots, weights = self.spots_by_category[code]
-        if spots and rng.random() < HOT_SHARE:
-            name, (lon0, lat0, _), _ = rng.choices(spots, weights)[0]
-            for _ in range(20):
-                dy, dx = (rng.gauss(0, HOT_SPREAD_M) / 111_195 for _ in range(2))
-                lon = round(lon0 + dx / math.cos(math.radians(lat0)), 6)
-                lat = round(lat0 + dy, 6)
-                route = self.router.route_point(lon, lat)
-                if route.status == "inside":
-                    return lon, lat, route, name
-        lon, lat, route = self._inside_point(rng)
-        return lon, lat, route, route.grid.name.split("（")[0] + rng.choice(SPOTS_IN_GRID)
+    def _places(self, rng, codes):
+        """Points for reports of categories ``codes``: ``(lons, lats, grid ranks, place
+        names)``, every point inside a grid. About half come from the category's hot
+        spots; the router routes them all at once (points it does not find inside a
+        grid are drawn again; a hot spot's after 10 tries are drawn anywhere)."""
+        nrng = np.random.default_rng(rng.getrandbits(64))
+        spots = []
+        for code in codes:
+            candidates, weights = self.spots_by_category[code]
+            hot = candidates and rng.random() < HOT_SHARE
+            spots.append(rng.choices(candidates, weights)[0] if hot else None)
+        n = len(codes)
+        centres = np.array([s[1] if s else (np.nan, np.nan) for s in spots]).reshape(n, 2)
+        lons, lats = np.zeros(n), np.zeros(n)
+        ranks, hot = np.full(n, -1), ~np.isnan(centres[:, 0])
+        minx, miny, maxx, maxy = self._box
+        todo, tries = np.arange(n), 0
+        while todo.size:
+            hot[todo] &= tries < 10
+            m, h = todo.size, hot[todo]
+            dy, dx = (nrng.normal(0.0, HOT_SPREAD_M, m) / 111_195 for _ in range(2))
+            x = np.where(h, centres[todo, 0] + dx / np.cos(np.radians(centres[todo, 1])),
+                         nrng.uniform(minx, maxx, m)).round(6)
+            y = np.where(h, centres[todo, 1] + dy, nrng.uniform(miny, maxy, m)).round(6)
+            routed = self.router.route_points(x, y)
+            ok = routed.status == INSIDE
+            done = todo[ok]
+            lons[done], lats[done], ranks[done] = x[ok], y[ok], routed.grid_index[ok]
+            todo, tries = todo[~ok], tries + 1
+        names = [spot[0] if is_hot else self.grids.grids[rank].name.split("（")[0]
+                 + rng.choice(SPOTS_IN_GRID) for spot, is_hot, rank in zip(spots, hot, ranks)]
+        return lons.tolist(), lats.tolist(), ranks.tolist(), names
 
     # -- who ---------------------------------------------------------------------------
 
@@ -222,15 +243,18 @@ class DemoCases:
     def chunk(self, index, times):
         """The cases ``index * CHUNK`` … reported at ``times`` (a list of instants)."""
         rng = random.Random(f"gridmap-demo/{self.seed}/{index}")
-        return [self._case(rng, index * CHUNK + i, t) for i, t in enumerate(times)]
+        codes = [self._category(rng, t.month) for t in times]
+        places = zip(*self._places(rng, codes))
+        return [self._case(rng, index * CHUNK + i, t, code, *place)
+                for i, (t, code, place) in enumerate(zip(times, codes, places))]
 
     def _ids(self, number):
         case_id = hashlib.blake2b(f"{self.seed}/{number}".encode(), digest_size=16).hexdigest()
         return case_id, tracking_code((number * self._mul + self._add) % (1 << 50))
 
-    def _case(self, rng, number, t):
-        code = self._category(rng, t.month)
-        lon, lat, route, place = self._place(rng, code)
+    def _case(self, rng, number, t, code, lon, lat, rank, place):
+        grid = self.grids.grids[rank]
+        route = Route("inside", grid, grid, 0.0, (grid.code,))  # what route_point answers
         body = {"lon": lon, "lat": lat, "category": code,
                 "description": rng.choice(DESCRIPTIONS.get(code, DESCRIPTIONS["99"])).format(
                     place=place)}
@@ -396,3 +420,18 @@ def write_demo_cases(service, count, months, seed, end, batch=5000, append=False
             written += len(pending)
             pending = []
     return states
+
+
+#: What ``gridmap serve --demo`` puts into an empty demo store: a few thousand cases over a year.
+SERVE_COUNT, SERVE_MONTHS, SERVE_SEED = 3000, 12, 1
+
+
+def seed_demo_store(service):
+    """At ``gridmap serve --demo``: give an empty store of the shipped demo data folder
+    (:func:`is_demo_folder`) its demo history, up to now (to the minute). Returns the
+    states written (a Counter), or None when the folder is not the demo's or its store
+    holds cases: then nothing is written."""
+    if not is_demo_folder(service.community) or service.store.count():
+        return None
+    end = service.clock().replace(second=0, microsecond=0)
+    return write_demo_cases(service, SERVE_COUNT, SERVE_MONTHS, SERVE_SEED, end)
