@@ -95,8 +95,7 @@ DESCRIPTIONS = {
     "99": ("{place}其他问题，请网格员联系我", "{place}流浪猫狗较多"),
 }
 SPOTS_IN_GRID = ("3栋楼下", "路口", "小区门口", "停车场", "健身广场", "背街小巷")
-REPLIES = {"default": ("已现场处理完毕", "已协调相关单位处理", "已清理完毕并告知居民",
-                       "已联系维修人员修复")}
+REPLIES = ("已现场处理完毕", "已协调相关单位处理", "已清理完毕并告知居民", "已联系维修人员修复")
 FORWARD_NOTES = ("位置属于相邻网格，转办处理", "需由专职网格员跟进")
 CANCEL_NOTES = {"duplicate": "与已有案件重复", "invalid": "现场核实无此问题"}
 REOPEN_NOTES = ("居民反映问题仍未解决，返工", "回访发现处理不彻底")
@@ -128,8 +127,7 @@ class DemoCases:
         self.count, self.seed, self.end = count, seed, end
         self.start = _months_before(end, months)
         rng = random.Random(f"gridmap-demo/{seed}")
-        minx, miny, maxx, maxy = self.grids.bounds
-        self._box = (minx, miny, maxx, maxy)
+        self._box = self.grids.bounds
         self.spots = [(name, self._inside_point(rng), weights) for name, weights in HOT_SPOTS]
         self.spots_by_category = {
             code: ([s for s in self.spots if code in s[2]], [s[2][code] for s in self.spots
@@ -165,7 +163,7 @@ class DemoCases:
         return days, cum
 
     def reported_times(self):
-        """The ``count`` report instants, sorted (from one generator: they are few)."""
+        """The ``count`` report instants, sorted (from one generator: cheap to draw)."""
         rng = random.Random(f"gridmap-demo/{self.seed}/times")
         tz, times = self.calendar.tz, []
         start, end = self.start.timestamp(), self.end.timestamp()
@@ -317,7 +315,7 @@ class DemoCases:
                 if at > end:
                     return props
                 actor = verifier if action == "close" else handler
-                note = rng.choice(REPLIES["default"]) if action == "reply" else None
+                note = rng.choice(REPLIES) if action == "reply" else None
                 props = act(props, action, actor, at, note)
             rating = None
             if rng.random() < P_RATE:
