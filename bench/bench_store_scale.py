@@ -185,7 +185,8 @@ def intake(folders, args):
                 work.mkdir()
                 linked_copy(folder / "data", work / "data")
                 t = time.perf_counter()
-                servers[count] = (bench_intake.Server(work, args.workers), work)
+                # every worker loads the whole store: minutes at 1,000,000 cases today
+                servers[count] = (bench_intake.Server(work, args.workers, start_timeout=1800), work)
                 print(f"  server at {count:,} cases up in {time.perf_counter() - t:.1f} s",
                       flush=True)
             number = iter(range(10**6))
