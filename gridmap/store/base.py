@@ -123,7 +123,7 @@ class CaseStore(abc.ABC):
             not one key per feature; nothing stored.
         DuplicateCase
             An ``id`` or ``tracking_code`` taken, or given twice; nothing stored.
-        StoreError
+        StoreError, DiskFull
             The write failed; part of the batch may be stored (retry with the
             same keys).
         """

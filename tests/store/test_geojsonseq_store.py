@@ -446,6 +446,24 @@ def test_a_failed_fsync_stops_writing_until_a_restart(folder, open_store, monkey
     assert synced_mark(folder)[2] == segment(folder).stat().st_size
 
 
+def test_a_batch_whose_fsync_fails_stops_writing_and_a_restart_replays_its_keys(
+        folder, open_store, monkeypatch):
+    store = open_store()
+    store.create(make_feature("c0"))
+    held = HeldSync(monkeypatch, fail=True)
+    held.release.set()
+    with pytest.raises(StoreError, match="could not be written"):
+        store.create_many(batch_of("b", 3), idempotency_keys=["k0", "k1", "k2"])
+    assert store.disk_error is not None and store.count() == 4  # in the file: visible
+    held.fail = False
+    with pytest.raises(StoreError, match="could not be written"):
+        store.create_many(batch_of("x", 2))
+    restarted = open_store()  # its keys answered once their records are synced
+    done = restarted.create_many(batch_of("b", 3), idempotency_keys=["k0", "k1", "k2"])
+    assert done == [(f"b{i}", i + 2, False) for i in range(3)] and len(held.calls) == 2
+    assert synced_mark(folder)[2] == segment(folder).stat().st_size
+
+
 def test_fsyncs_queued_behind_a_failed_one_fail_too(folder, open_store, monkeypatch):
     store = open_store()
     store.create(make_feature("c0"))
