@@ -144,7 +144,7 @@ def inside_points(n, seed=7):
 class Server:
     """``gridmap serve`` (or gunicorn with a profiling config) in its own process group."""
 
-    def __init__(self, workdir, workers, profile_dir=None):
+    def __init__(self, workdir, workers, profile_dir=None, start_timeout=60):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ, GRIDMAP_DATA_DIR=str(workdir / "data"),
@@ -162,7 +162,7 @@ class Server:
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
                                          start_new_session=True, cwd=ROOT)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + start_timeout
         while True:
             try:
                 urllib.request.urlopen(self.url + "/api/health", timeout=1).read()

@@ -125,12 +125,32 @@ class CaseService:
         # photo ids are content hashes: the same photos again are the same report
         signed = dict(fields, photos=[p.id for p in processed]) if processed else fields
         fingerprint = key and hashlib.sha256(_FINGERPRINT.encode(signed).encode()).hexdigest()
+        feature = self.new_case(fields, category, route, self.clock(), *new_ids())
+        props, (lon, lat) = feature["properties"], feature["geometry"]["coordinates"]
+        if key:
+            props["idempotency_fingerprint"] = fingerprint
+        if processed:  # durable before the case that names them
+            props["photos"] = add_photos(None, self.photos.save(processed), "report")
+        feature, created = self.store.create(feature, idempotency_key=key)
+        if not created and feature["properties"].get("idempotency_fingerprint") != fingerprint:
+            # a key only replays the report it was made for: knowing someone's key
+            # must not hand over their tracking code
+            raise Conflict("error.cases.idempotency_key_reused", field="idempotency_key")
+        duplicates = [f for f in self.store.near(lon, lat, DUPLICATE_RADIUS_M,
+                                                 categories=[category.code], states=OPEN_STATES,
+                                                 limit=DUPLICATES_SHOWN + 1,
+                                                 properties=DUPLICATE_PROPERTIES)
+                      if f["id"] != feature["id"]][:DUPLICATES_SHOWN]
+        return feature, created, duplicates
+
+    def new_case(self, fields, category, route, now, case_id, tracking):
+        """The Feature of a new report, not stored: ``fields`` as :func:`check_report`
+        returns them, routed to ``route``'s grid, reported at ``now``, with the
+        calendar's deadlines, the grid's default assignee and the first event."""
         lon, lat = to_wgs84(fields["lon"], fields["lat"], fields["datum"])
         lon, lat = round(lon, 7), round(lat, 7)
-        now = self.clock()
         at = now.isoformat(timespec="seconds")
         deadlines = self.community.calendar.deadlines(now, category)
-        case_id, tracking = new_ids()
         props = {
             "case_id": case_id, "tracking_code": tracking,
             "grid_code": route.code, "routing": route.status,
@@ -147,23 +167,8 @@ class CaseService:
                 "at": at, "action": "report", "actor": None, "role": "resident", "note": None,
                 "from": None, "to": "reported", "grid_code": route.code}],
         }
-        feature = {"type": "Feature", "id": case_id,
-                   "geometry": {"type": "Point", "coordinates": [lon, lat]}, "properties": props}
-        if key:
-            props["idempotency_fingerprint"] = fingerprint
-        if processed:  # durable before the case that names them
-            props["photos"] = add_photos(None, self.photos.save(processed), "report")
-        feature, created = self.store.create(feature, idempotency_key=key)
-        if not created and feature["properties"].get("idempotency_fingerprint") != fingerprint:
-            # a key only replays the report it was made for: knowing someone's key
-            # must not hand over their tracking code
-            raise Conflict("error.cases.idempotency_key_reused", field="idempotency_key")
-        duplicates = [f for f in self.store.near(lon, lat, DUPLICATE_RADIUS_M,
-                                                 categories=[category.code], states=OPEN_STATES,
-                                                 limit=DUPLICATES_SHOWN + 1,
-                                                 properties=DUPLICATE_PROPERTIES)
-                      if f["id"] != feature["id"]][:DUPLICATES_SHOWN]
-        return feature, created, duplicates
+        return {"type": "Feature", "id": case_id,
+                "geometry": {"type": "Point", "coordinates": [lon, lat]}, "properties": props}
 
     def nearby(self, feature, radius_m, visible, shown=5, scanned=200):
         """The latest ``shown`` other cases of ``feature``'s category within ``radius_m``
@@ -257,10 +262,15 @@ class CaseService:
     def _acted(self, case_id, action, actor, note, params):
         """``(feature, new_properties)``: the case and its properties after ``action``."""
         feature = self.get(case_id)
+        return feature, self.transition(feature["properties"], action, actor, self.clock(), note,
+                                        **params)
+
+    def transition(self, props, action, actor, now, note=None, **params):
+        """A case's properties after ``action`` by ``actor`` at ``now``, not stored: the
+        workflow's rules (raising as :meth:`act` does) and the calendar's deadlines."""
         if action == "forward":
-            self._check_forward(feature["properties"]["grid_code"], **params)
-        now = self.clock()
-        props = apply_action(feature["properties"], action, actor, now, note=note, **params)
+            self._check_forward(props["grid_code"], **params)
+        props = apply_action(props, action, actor, now, note=note, **params)
         category = self.community.categories.get(props["category"])
         if category is None and action in ("forward", "reply", "reopen"):  # need its limits
             raise Conflict("error.cases.category_removed", code=props["category"])
@@ -277,7 +287,7 @@ class CaseService:
             props["deadlines"].pop("verify", None)
             props["deadlines"]["handle"] = self.community.calendar.add_working_hours(
                 now, category.handle_hours).isoformat(timespec="seconds")
-        return feature, props
+        return props
 
     def set_photo_public(self, case_id, photo_id, public):
         """Show a photo of the case to everyone (``public``), or to its reporter and

@@ -21,8 +21,9 @@ The functions here are pure: they take the case's properties and return new
 ones; storing them (with a version check) is the caller's job.
 """
 
-import copy
 from dataclasses import dataclass, field
+
+import orjson
 
 from gridmap.cases.intake import check_plain_text
 from gridmap.errors import BadInput, Conflict, Forbidden
@@ -118,7 +119,9 @@ def apply_action(props, action, actor, now, note=None, **params):
     if refusal is not None:
         raise refusal
     note = _check_note(action, note)
-    new = copy.deepcopy(props)
+    # a deep copy: props are JSON as stored (no NaN, no big integers), and a round
+    # trip through orjson copies them about seven times faster than copy.deepcopy
+    new = orjson.loads(orjson.dumps(props))
     _, target, _ = TRANSITIONS[action]
     event = {"at": now.isoformat(timespec="seconds"), "action": action,
              "actor": actor.username, "role": actor.role, "note": note,

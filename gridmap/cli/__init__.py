@@ -8,6 +8,7 @@ stays fast. Register a new group here with one ``main.add_command`` line.
 import click
 
 from gridmap import __version__
+from gridmap.cli.demo import demo
 from gridmap.cli.grids import grids
 from gridmap.cli.photos import photos
 from gridmap.cli.route import route
@@ -21,6 +22,7 @@ def main():
     """gridmap: 社区网格化管理 / community grid mapping."""
 
 
+main.add_command(demo)
 main.add_command(grids)
 main.add_command(photos)
 main.add_command(route)

@@ -3,6 +3,7 @@
 import gc
 import os
 import sys
+import time
 
 import click
 
@@ -13,12 +14,14 @@ import click
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
 @click.option("--demo", is_flag=True,
               help="Run on the embedded demo data (13 schematic grids); the default data folder "
-                   "is created from geodata/ on first start.")
+                   "is created from geodata/ on first start, and an empty store of the demo grids "
+                   "gets a year of demo cases (see gridmap demo cases).")
 def serve(host, port, workers, demo):
     """Start the web service (gunicorn, WSGI app gridmap.web:create_app())."""
     from gunicorn.app.base import BaseApplication
 
     from gridmap.auth.demo import DEMO_FILE, active_demo_accounts, ensure_demo_accounts
+    from gridmap.cases.demo import SERVE_MONTHS, seed_demo_store
     from gridmap.errors import GridmapError
     from gridmap.web import create_app
 
@@ -37,6 +40,13 @@ def serve(host, port, workers, demo):
             where = f"  grids {', '.join(grids)}" if grids else ""
             password = password or "—"  # disabled, or not made here: not known
             click.echo(f"  {username:<12} {password:<20} {', '.join(roles)}{where}", err=True)
+        started = time.perf_counter()
+        states = seed_demo_store(app.extensions["gridmap.cases"])
+        if states:
+            click.echo(f"演示案件 / demo case history: {sum(states.values())} cases over "
+                       f"{SERVE_MONTHS} months written in {time.perf_counter() - started:.1f} s ("
+                       + ", ".join(f"{state} {n}" for state, n in sorted(states.items())) + ")",
+                       err=True)
     else:
         left = active_demo_accounts(app.extensions["gridmap.accounts"], community.data_dir)
         if left:

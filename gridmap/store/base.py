@@ -194,6 +194,66 @@ class CaseStore(abc.ABC):
             the same key).
         """
 
+    def create_many(self, features, idempotency_keys=None):
+        """Store a batch of new cases, durably, all or none: the bulk path for
+        imports and demo data.
+
+        Every feature is checked as by :meth:`create`, ids and tracking codes
+        also against the rest of the batch; a refusal stores nothing of the
+        batch. Cases are numbered in the batch's order. A backend may write the
+        batch at once (the embedded one: one write and one fsync); this
+        default creates one case after another, so it is not all-or-none
+        against another process creating the same id meanwhile.
+
+        Parameters
+        ----------
+        features : iterable of dict
+            GeoJSON Features, as for :meth:`create`.
+        idempotency_keys : sequence of (str or None), optional
+            One per feature. A key seen before (or earlier in the batch) gives
+            the case first made with it and stores nothing for that feature.
+
+        Returns
+        -------
+        list of (str, int, bool)
+            Per feature: the stored case's ``id`` and ``case_no``, and whether
+            it was created (False: its key had been used).
+
+        Raises
+        ------
+        BadInput
+            A malformed feature or key (``field`` ``features[i].<field>``), or
+            not one key per feature; nothing stored.
+        DuplicateCase
+            An ``id`` or ``tracking_code`` taken, or given twice; nothing stored.
+        StoreError, DiskFull
+            The write failed; part of the batch may be stored (retry with the
+            same keys).
+        """
+        from gridmap.store.features import check_batch_keys, naming_index, prepare_feature
+
+        features = list(features)
+        keys = check_batch_keys(idempotency_keys, len(features))
+        for i, feature in enumerate(features):  # refusals first: nothing stored
+            with naming_index(i):
+                prepare_feature(feature)
+        seen = {"id": set(), "tracking_code": set(), "key": set()}
+        for i, (feature, key) in enumerate(zip(features, keys)):
+            if key is not None and (key in seen["key"] or self.get_by_key(key) is not None):
+                continue  # a replay: nothing stored for it
+            seen["key"].add(key)
+            for field, value, stored in (("id", feature["id"], self.get), ("tracking_code",
+                                         feature["properties"]["tracking_code"], self.get_by_tracking)):
+                if value in seen[field] or stored(value) is not None:
+                    with naming_index(i):
+                        raise DuplicateCase("error.store.taken", value=value, field=field)
+                seen[field].add(value)
+        done = []
+        for feature, key in zip(features, keys):
+            stored, created = self.create(feature, idempotency_key=key)
+            done.append((stored["id"], stored["properties"]["case_no"], created))
+        return done
+
     @abc.abstractmethod
     def update(self, case_id, feature, expected_version):
         """Replace a case if it is still at ``expected_version``.

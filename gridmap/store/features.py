@@ -5,6 +5,7 @@ serialises its parts, so a backend only has to splice in ``case_no`` and
 ``version`` while it holds its write lock.
 """
 
+import contextlib
 import json
 import math
 import reprlib
@@ -12,7 +13,7 @@ from datetime import datetime
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from gridmap.errors import BadInput
+from gridmap.errors import BadInput, Conflict
 from gridmap.geo.coords import validate_lonlat
 
 EARTH_RADIUS_M = 6_371_008.8  # mean radius (IUGG)
@@ -263,3 +264,28 @@ def check_tz(tz):
         except (KeyError, ValueError, OSError):  # not found (a KeyError), malformed, too long
             pass
     raise _bad("error.store.bad_timezone", tz, "tz")
+
+
+def check_batch_keys(keys, count):
+    """The idempotency keys of :meth:`CaseStore.create_many`: one per feature (None: none)."""
+    if keys is None:
+        return [None] * count
+    keys = list(keys)
+    if len(keys) != count:
+        raise BadInput("error.store.batch_keys", got=len(keys), count=count,
+                       field="idempotency_keys")
+    for i, key in enumerate(keys):
+        with naming_index(i, "idempotency_keys"):
+            check_key(key)
+    return keys
+
+
+@contextlib.contextmanager
+def naming_index(i, name="features"):
+    """Re-raise a store refusal about one item of a batch naming it (``features[3].id``)."""
+    try:
+        yield
+    except (BadInput, Conflict) as exc:  # a DuplicateCase, say
+        field = f"{name}[{i}]" + ("" if exc.field in (None, "idempotency_key") else f".{exc.field}")
+        raise type(exc)("error.store.in_batch", index=i, problem=exc.msg, field=field,
+                        detail=exc.detail) from exc

@@ -68,9 +68,10 @@ from gridmap.errors import BadInput, DiskFull, GridmapError, Msg, NotFound
 from gridmap.store import aggregates
 from gridmap.store.base import (GROUP_KEYS, CaseStore, DuplicateCase, StoreError, VersionConflict,
                                 check_filter)
-from gridmap.store.features import (check_bbox, check_codes, check_group_by, check_instant,
-                                    check_key, check_query, check_radius, check_range, check_text,
-                                    check_tz, check_version, parse_instant, prepare_feature)
+from gridmap.store.features import (check_batch_keys, check_bbox, check_codes, check_group_by,
+                                    check_instant, check_key, check_query, check_radius,
+                                    check_range, check_text, check_tz, check_version,
+                                    naming_index, parse_instant, prepare_feature)
 from gridmap.store.groupcommit import GroupCommit, Op
 from gridmap.store.index import CaseIndex, Entry, paginate
 from gridmap.store.seqlog import SeqLog
@@ -198,6 +199,52 @@ class GeoJSONSeqStore(CaseStore):
                 return hit.feature(), False
         op = self._submit(_Op(prep, key, clocks=self._index.columns.extract(feature["properties"])))
         return op.result.feature(), op.created
+
+    def create_many(self, features, idempotency_keys=None):
+        """One write and one fsync for the whole batch, under the write lock
+        (so case numbers run on without a gap); any refusal stores nothing."""
+        self._check_open()
+        features = list(features)
+        keys = check_batch_keys(idempotency_keys, len(features))
+        ops = []
+        for i, (feature, key) in enumerate(zip(features, keys)):
+            with naming_index(i):
+                ops.append(_Op(prepare_feature(feature), key,
+                               clocks=self._index.columns.extract(feature["properties"])))
+        with self._io_lock:
+            if self._closed:
+                raise StoreError("error.store.closed", path=self.folder)
+            if self.disk_error is not None:
+                raise self._write_failed(self.disk_error)
+            with self._log.locked():
+                self._log.poll(self._apply, locked=True)
+                entries, data = self._stage(ops)
+                for i, op in enumerate(ops):
+                    if op.error is not None:
+                        with naming_index(i):
+                            raise op.error
+                try:
+                    if data:
+                        self._log.append(data)
+                except OSError as exc:
+                    if is_disk_full(exc):
+                        raise DiskFull("error.what.case") from exc
+                    raise StoreError("error.store.not_written", problem=str(exc)) from exc
+            try:
+                if data:
+                    self._log.sync()
+            except OSError as exc:
+                for entry in entries:  # in the file, maybe not on disk: a repeated key checks again
+                    entry.unsynced = self._log.where()
+                raise self._write_failed(exc) from exc
+            finally:
+                clocks = {id(op.result): op.clocks for op in ops}  # entries are results
+                with self._state_lock:  # the file has them: so must the index
+                    for entry in entries:
+                        self._index.add(entry, clocks.get(id(entry)))
+            self._make_durable([op.result for op in ops if not op.created])  # replayed keys
+        self._maybe_compact()
+        return [(op.result.id, op.result.case_no, op.created) for op in ops]
 
     def update(self, case_id, feature, expected_version):
         self._check_open()

@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import threading
+import types
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -26,7 +27,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from gridmap.errors import BadInput, GridmapError, NotFound
-from gridmap.store.base import (CLOCK_COLUMNS, MAX_CELLS, CaseFilter, DuplicateCase,
+from gridmap.store.base import (CLOCK_COLUMNS, MAX_CELLS, CaseFilter, CaseStore, DuplicateCase,
                                 StoreError, VersionConflict)
 
 HERE = Path(__file__).resolve().parent
@@ -189,23 +190,29 @@ def create_and_update(factory, worker, n, shared_ids, barrier, results):
 
 
 def create_forever(payload):
-    """kill -9 test body: create, then print each acknowledged id at once."""
-    factory, prefix, compact_every = pickle.loads(base64.b64decode(payload))
+    """kill -9 test body: create, then print each acknowledged id at once (with
+    ``batch``: create_many batches of ids ``<name>.<j>``, printing each batch's name)."""
+    factory, prefix, compact_every, batch = pickle.loads(base64.b64decode(payload))
     store = factory()
     print("ready", flush=True)
     for i in range(10**9):
         name = f"{prefix}-{i}"
-        store.create(make_feature(name), idempotency_key=f"key-{name}")
+        if batch:
+            names = [f"{name}.{j}" for j in range(batch)]
+            store.create_many([make_feature(n) for n in names], [f"key-{n}" for n in names])
+        else:
+            store.create(make_feature(name), idempotency_key=f"key-{name}")
         print(name, flush=True)
         if compact_every and i % compact_every == compact_every - 1:
             print("compacting", flush=True)
             store.compact()
 
 
-def run_and_kill(factory, prefix, rng, compact_every=0):
+def run_and_kill(factory, prefix, rng, compact_every=0, batch=0):
     """Run :func:`create_forever` in a child and SIGKILL it at a random moment
-    (with ``compact_every``: while it compacts). Returns the acknowledged ids."""
-    payload = base64.b64encode(pickle.dumps((factory, prefix, compact_every))).decode()
+    (with ``compact_every``: while it compacts). Returns the acknowledged ids
+    (with ``batch``: the acknowledged batches' names)."""
+    payload = base64.b64encode(pickle.dumps((factory, prefix, compact_every, batch))).decode()
     code = (f"import sys; sys.path.insert(0, {str(HERE)!r}); import contract; "
             f"contract.create_forever({payload!r})")
     child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
@@ -222,7 +229,8 @@ def run_and_kill(factory, prefix, rng, compact_every=0):
             else:
                 acked.append(line.rstrip("\n"))
                 if not compact_every and len(acked) >= target:
-                    threading.Event().wait(rng.uniform(0, 0.002))  # somewhere inside create()
+                    # somewhere inside create() (or create_many(), a batch at 10 µs a case)
+                    threading.Event().wait(rng.uniform(0, 0.002 + batch * 1e-5))
                     break
         os.kill(child.pid, signal.SIGKILL)
         child.wait()
@@ -236,8 +244,16 @@ def run_and_kill(factory, prefix, rng, compact_every=0):
     return acked + [line for line in rest if line != "compacting"]
 
 
-class CaseStoreContract:
-    """Contract tests; subclasses provide the ``store_factory`` fixture."""
+def default_create_many(factory):
+    """A store from ``factory`` whose ``create_many`` is :class:`CaseStore`'s default
+    (one create after another), to run :class:`BulkContract` on it."""
+    store = factory()
+    store.create_many = types.MethodType(CaseStore.create_many, store)
+    return store
+
+
+class StoreFixtures:
+    """``store`` and ``open_store`` from the ``store_factory`` the subclass provides."""
 
     def check_files(self, store):
         """Backend hook: check the stored files after a crash (default: nothing)."""
@@ -258,6 +274,109 @@ class CaseStoreContract:
     @pytest.fixture
     def store(self, open_store):
         return open_store()
+
+
+def batch_of(prefix, n, **kwargs):
+    return [make_feature(f"{prefix}{i}", lat=north_of(LAT, i), **kwargs) for i in range(n)]
+
+
+class BulkContract(StoreFixtures):
+    """:meth:`CaseStore.create_many`: part of the contract, also run on the default."""
+
+    def test_create_many_numbers_the_batch_in_order_after_what_is_stored(self, store, open_store):
+        store.create(make_feature("first"))
+        done = store.create_many(batch_of("b", 4), idempotency_keys=["k0", None, "k2", None])
+        assert done == [(f"b{i}", i + 2, True) for i in range(4)]
+        for s in (store, open_store()):
+            assert s.count() == 5
+            stored = s.get("b2")
+            expected = batch_of("b", 4)[2]
+            expected["properties"].update(case_no=4, version=1)
+            assert stored == expected
+            assert s.get_by_key("k2") == stored
+        assert store.create(make_feature("last"))[0]["properties"]["case_no"] == 6
+
+    def test_create_many_replays_keys_seen_before_or_earlier_in_the_batch(self, store, open_store):
+        stale = open_store()
+        store.create(make_feature("c0"), idempotency_key="k0")
+        batch = batch_of("b", 3)
+        done = stale.create_many(batch, idempotency_keys=["k0", "k1", "k1"])
+        assert done == [("c0", 1, False), ("b1", 2, True), ("b1", 2, False)]
+        assert store.count() == 2 and store.get("b0") is None and store.get("b2") is None
+        assert store.create_many([]) == []
+
+    @pytest.mark.parametrize("position", [0, 2])
+    @pytest.mark.parametrize("mutate, field", [
+        (lambda f: f.update(id=""), "id"),
+        (lambda f: f["geometry"].update(coordinates=[float("nan"), 29.5]), "lon"),
+        (lambda f: f["properties"].pop("tracking_code"), "tracking_code"),
+        (lambda f: f["properties"].update(reported_at="yesterday"), "reported_at"),
+        (lambda f: f.update(properties=None), "properties"),
+    ])
+    def test_create_many_refuses_a_bad_feature_naming_it_and_stores_nothing(
+            self, store, position, mutate, field):
+        batch = batch_of("b", 3)
+        mutate(batch[position])
+        with pytest.raises(BadInput) as info:
+            store.create_many(batch)
+        assert info.value.status == 400 and info.value.field == f"features[{position}].{field}"
+        assert store.count() == 0
+        assert store.create(make_feature("c0"))[0]["properties"]["case_no"] == 1
+
+    @pytest.mark.parametrize("keys, field", [
+        (["k0"], "idempotency_keys"),
+        (["k0", "", None], "idempotency_keys[1]"),
+        (["k0", 7, None], "idempotency_keys[1]"),
+    ])
+    def test_create_many_refuses_bad_keys_and_stores_nothing(self, store, keys, field):
+        with pytest.raises(BadInput) as info:
+            store.create_many(batch_of("b", 3), idempotency_keys=keys)
+        assert info.value.field == field
+        assert store.count() == 0
+
+    @pytest.mark.parametrize("clash, field", [
+        (lambda b: b[2].update(id="b0"), "features[2].id"),
+        (lambda b: b[1]["properties"].update(tracking_code="T-b0"), "features[1].tracking_code"),
+        (lambda b: b[2].update(id="c0"), "features[2].id"),
+        (lambda b: b[0]["properties"].update(tracking_code="T-c0"), "features[0].tracking_code"),
+    ])
+    def test_create_many_refuses_duplicates_in_the_batch_or_stored_and_stores_nothing(
+            self, store, open_store, clash, field):
+        stale = open_store()
+        store.create(make_feature("c0"))
+        batch = batch_of("b", 3)
+        clash(batch)
+        for s in (store, stale):
+            with pytest.raises(DuplicateCase) as info:
+                s.create_many(batch)
+            assert info.value.status == 409 and info.value.field == field
+        assert store.count() == stale.count() == 1
+
+    def test_acknowledged_batches_survive_kill_9_whole(self, store_factory, open_store):
+        seed = random.randrange(10**6)
+        rng = random.Random(seed)
+        acked, size = [], 100
+        for run in range(4):
+            acked += run_and_kill(store_factory, f"k{run}", rng, batch=size)
+            store = open_store()
+            features = list(store.all())
+            ids = [f["id"] for f in features]
+            assert len(ids) == len(set(ids))
+            assert [f["properties"]["case_no"] for f in features] == list(range(1, len(ids) + 1))
+            batches = {}
+            for case_id in ids:
+                name, j = case_id.rsplit(".", 1)
+                batches.setdefault(name, []).append(int(j))
+            for name in acked:
+                assert batches.get(name) == list(range(size)), f"batch {name} torn (seed {seed})"
+            for name, members in batches.items():  # the unacknowledged one: a prefix at most
+                assert members == list(range(len(members))), f"{name} has holes (seed {seed})"
+            self.check_files(store)
+        assert len(acked) >= 4 * 5
+
+
+class CaseStoreContract(BulkContract):
+    """Contract tests; subclasses provide the ``store_factory`` fixture."""
 
     # -- create ------------------------------------------------------------------
 

@@ -11,7 +11,8 @@ import threading
 import geopandas as gpd
 import pyogrio
 import pytest
-from contract import CaseStoreContract, make_feature, run_and_kill
+from contract import (BulkContract, CaseStoreContract, batch_of, default_create_many, make_feature,
+                      run_and_kill)
 
 from gridmap.store import GeoJSONSeqStore
 from gridmap.store import seqlog, snapshot
@@ -51,6 +52,45 @@ class TestGeoJSONSeqContract(CaseStoreContract):
     def check_files(self, store):
         ids = read_ids(store.folder)  # creates only: each id once across the live files
         assert sorted(ids) == sorted(f["id"] for f in store.all())
+
+
+class TestDefaultCreateMany(BulkContract):
+    """The default ``create_many`` of the interface, for backends without their own."""
+
+    @pytest.fixture
+    def store_factory(self, tmp_path):
+        return functools.partial(default_create_many,
+                                 functools.partial(GeoJSONSeqStore, tmp_path / "cases"))
+
+
+def test_a_batch_is_one_write_and_one_fsync(folder, open_store, monkeypatch):
+    store = open_store()
+    store.create(make_feature("c0"))
+    calls = []
+    for module, name in ((seqlog.os, "write"), (seqlog.os, "fdatasync"), (seqlog.os, "fsync")):
+        real = getattr(os, name)
+        monkeypatch.setattr(module, name, lambda *a, real=real, name=name: calls.append(name)
+                            or real(*a))
+    store.create_many(batch_of("b", 500))
+    assert calls == ["write", "fdatasync"]
+    assert synced_mark(folder)[2] == os.stat(segment(folder)).st_size
+
+
+def test_batches_of_processes_at_once_are_numbered_without_gaps(folder, open_store):
+    first, second = open_store(), open_store()  # each with its own locks, as two processes
+    threads = [threading.Thread(target=lambda s=s, p=p: [s.create_many(batch_of(f"{p}{b}-", 50))
+                                                         for b in range(10)])
+               for s, p in ((first, "x"), (second, "y"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    numbers = {}
+    for f in open_store().all():
+        numbers.setdefault(f["id"].split("-")[0], []).append(f["properties"]["case_no"])
+    assert sorted(n for ns in numbers.values() for n in ns) == list(range(1, 1001))
+    for ns in numbers.values():  # each batch's cases follow each other
+        assert ns == list(range(ns[0], ns[0] + 50))
 
 
 def test_files_are_geojson_that_geopandas_reads(folder, open_store):
@@ -403,6 +443,24 @@ def test_a_failed_fsync_stops_writing_until_a_restart(folder, open_store, monkey
     restarted = open_store()  # after a restart the key is answered once its record is synced
     feature, created = restarted.create(make_feature("c9"), idempotency_key="k1")
     assert (feature["id"], created) == ("c1", False) and len(held.calls) == 2
+    assert synced_mark(folder)[2] == segment(folder).stat().st_size
+
+
+def test_a_batch_whose_fsync_fails_stops_writing_and_a_restart_replays_its_keys(
+        folder, open_store, monkeypatch):
+    store = open_store()
+    store.create(make_feature("c0"))
+    held = HeldSync(monkeypatch, fail=True)
+    held.release.set()
+    with pytest.raises(StoreError, match="could not be written"):
+        store.create_many(batch_of("b", 3), idempotency_keys=["k0", "k1", "k2"])
+    assert store.disk_error is not None and store.count() == 4  # in the file: visible
+    held.fail = False
+    with pytest.raises(StoreError, match="could not be written"):
+        store.create_many(batch_of("x", 2))
+    restarted = open_store()  # its keys answered once their records are synced
+    done = restarted.create_many(batch_of("b", 3), idempotency_keys=["k0", "k1", "k2"])
+    assert done == [(f"b{i}", i + 2, False) for i in range(3)] and len(held.calls) == 2
     assert synced_mark(folder)[2] == segment(folder).stat().st_size
 
 

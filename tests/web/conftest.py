@@ -62,13 +62,14 @@ def _die_with_parent():
 class LiveServer:
     """``gridmap serve`` in a subprocess on a free port (real gunicorn).
 
-    ``workers`` and ``port`` go to ``gridmap serve``; with ``own_group`` the
+    ``workers``, ``port`` and ``args`` go to ``gridmap serve``; with ``own_group`` the
     server runs in a session of its own, so :meth:`kill` takes down the
     master and every worker at once (``kill -9`` of the process group).
     The server's output goes to ``log_dir`` (default: beside the data folder).
     """
 
-    def __init__(self, data_dir, workers=1, port=None, own_group=False, log_dir=None, **env):
+    def __init__(self, data_dir, workers=1, port=None, own_group=False, log_dir=None, args=(),
+                 **env):
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -79,7 +80,7 @@ class LiveServer:
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "gridmap.cli", "serve", "--port", str(self.port),
-                 "--workers", str(workers)], env=environ, stdout=log, stderr=subprocess.STDOUT,
+                 "--workers", str(workers), *args], env=environ, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=own_group, preexec_fn=_die_with_parent if own_group else None)
         self.own_group = own_group
         deadline = time.monotonic() + 30
