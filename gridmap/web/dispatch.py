@@ -1,0 +1,290 @@
+"""The dispatcher's console: ``/dispatch``, a map page whose data comes from JSON.
+
+The page is a folium map shell (tiles, grids, the display datum) with the console's
+script; every layer, figure and list row comes from ``/api/dispatch/...`` for the
+filters in the page's URL (one reader for all: :mod:`gridmap.cases.filters`), and
+the map's view and zoom. The server aggregates (heat cells, clusters, counts), so
+no answer grows with the number of cases. Grid staff see the console for their own
+grids only, on every endpoint; every other role gets a 403.
+"""
+
+import csv
+import io
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+
+from flask import Blueprint, current_app, g, jsonify, request, url_for
+
+from gridmap.cases.filters import (FILTER_ARGS, OVERDUE, parse_filter, parse_page, parse_step,
+                                   parse_zoom)
+from gridmap.cases.workflow import OPEN_STATES, STATES
+from gridmap.maps.assets import CONSOLE_JS, LEAFLET_HEAT_JS
+from gridmap.maps.console_map import build_console_map
+from gridmap.web import case_display
+from gridmap.web.access import allow, require_grid
+from gridmap.web.assets import assets_url
+from gridmap.web.cases_api import CASE_ROLES, may_see_contact, service
+from gridmap.web.i18n import name_of, page_texts, t
+from gridmap.web.pages import map_settings, render_with_map
+
+bp = Blueprint("dispatch", __name__)
+API = "/api/dispatch"
+SIDE_ROWS = 5  #: cases in each of the side panel's lists
+OVERDUE_SHOWN = 500  #: overdue markers drawn per view at most (the most overdue first)
+CSV_ROWS = 50_000  #: rows of a CSV export at most
+MAX_FRAMES = 400
+DEFAULT_DAYS = 30  #: the time slider's period when the filters give none
+POLL_MS = 2000  #: how often an open console asks what changed
+CSV_COLUMNS = ("case_no", "reported_at", "code", "grid", "category", "state",
+               "description", "overdue", "longitude", "latitude", "reporter", "contact_short")
+#: texts the console's script shows (from the catalog, in the page's language)
+TEXTS = ("category", "state", "grid", "age", "deadline", "open_case", "loading", "load_failed",
+         "colon", "list_sep", "metric_open", "metric_overdue", "metric_on_time",
+         "metric_received", "received", "closed", "overdue", "clock_sign", "clock_handle",
+         "clock_verify", "no_cases", "cases_in_view", "all_period", "play", "pause",
+         "cluster_of", "new_reports")
+
+
+def community():
+    return current_app.extensions["gridmap"]
+
+
+def visible_grids():
+    """The grids the caller may see: None (all) for dispatchers, else their own."""
+    return None if g.user.has_role("dispatcher") else sorted(g.user.grid_codes)
+
+
+def case_filter(with_bbox=True):
+    """The request's :class:`CaseFilter`, limited to the caller's grids."""
+    return parse_filter(request.args, community(), service().clock(), visible_grids(),
+                        with_bbox)
+
+
+
+
+def area(flt):
+    """The bbox of a layer's request: the filter's, else every grid the caller sees."""
+    if flt.bbox:
+        return flt.bbox
+    grids = community().grids
+    codes = flt.grid_codes or grids.codes
+    boxes = [grids[c].geometry.bounds for c in codes]
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes),
+            max(b[2] for b in boxes), max(b[3] for b in boxes))
+
+
+def open_only(flt):
+    """``flt`` narrowed to overdue open cases (what is late now), by its own ``overdue``
+    clock or any."""
+    states = tuple(s for s in OPEN_STATES if not flt.states or s in flt.states)
+    return replace(flt, overdue=flt.overdue or "any", states=states or ("none",))
+
+
+def late_clock(props, now, wanted=None):
+    """The clock that ran out: ``wanted`` if given, else the running one, else the first."""
+    if wanted in ("sign", "handle", "verify"):
+        return wanted
+    flags = service().overdue(props, now)
+    running = [c for c in case_display.RUNNING.get(props["state"], ()) if flags[c]]
+    return (running or [c for c in case_display.CLOCKS if flags[c]] or [None])[0]
+
+
+def row(feature, now):
+    """A case as the list, the side panel and a popup show it."""
+    visible = may_see_contact(feature)
+    view = service().staff_view(feature, visible)
+    shown = case_display.card(community(), now, view, feature["id"])
+    reporter = view.get("reporter") or {}
+    return dict(shown, url=url_for("staff_pages.case_page", case_id=feature["id"]),
+                contact=reporter.get("contact"), reporter_name=reporter.get("name"),
+                deadline_text=shown["deadline"] and (
+                    f"{t('clock_' + shown['deadline']['clock'])}{t('colon')}"
+                    f"{shown['deadline']['text']}"))
+
+
+@bp.get("/dispatch")
+@allow(*CASE_ROLES)
+def console():
+    """The console for the filters in the URL: 200; 400 a bad filter; 403 a grid not
+    the caller's."""
+    case_filter(with_bbox=False)  # a bad URL is a 400 here already
+    codes = visible_grids() or community().grids.codes
+    grids = [community().grids[c] for c in codes]
+    settings = map_settings()
+    frame = settings["frame"]
+    fmap, layer = build_console_map(grids, **settings)
+    config = {
+        "map": fmap.get_name(), "grids_layer": layer, "api": API,
+        "case_url": url_for("staff_pages.case_page", case_id="CASE_ID"),
+        "poll_ms": POLL_MS, "lang": g.lang,
+        "grids": [{"code": gr.code, "name": name_of(gr),
+                   "team": community().teams[gr.code].summary_lines(g.lang),
+                   "bounds": frame.bounds(*gr.geometry.bounds)} for gr in grids],
+    }
+    chosen = {k: request.args.get(k, "") for k in FILTER_ARGS}
+    return render_with_map(
+        "dispatch/console.html", fmap, config=config, texts=page_texts(*TEXTS),
+        chosen=chosen, chosen_list={k: chosen[k].split(",") for k in ("grid", "state", "category")},
+        grids=grids, states=STATES, categories=community().categories.values(),
+        overdue_choices=OVERDUE, assets=assets_url(), heat_js=LEAFLET_HEAT_JS,
+        console_js=CONSOLE_JS)
+
+
+@bp.get(API + "/heat")
+@allow(*CASE_ROLES)
+def heat():
+    """Heat cells of the matching cases in ``bbox`` at ``zoom``, weights kept:
+    ``{"cells": [[lat, lon, weight]], "total", "max"}`` (WGS 84): 200; 400; 403."""
+    flt = case_filter()
+    return jsonify(service().store.heat(flt, area(flt), parse_zoom(request.args)))
+
+
+@bp.get(API + "/clusters")
+@allow(*CASE_ROLES)
+def clusters():
+    """The matching cases in ``bbox`` clustered for ``zoom``: ``{"clusters": [{"lat",
+    "lon", "count", "bbox", ("id", "case_no" for one case)}], "total"}``; a cluster's
+    count is the list's total for its ``bbox``: 200; 400; 403."""
+    flt = case_filter()
+    return jsonify(service().store.clusters(flt, area(flt), parse_zoom(request.args)))
+
+
+@bp.get(API + "/overdue")
+@allow(*CASE_ROLES)
+def overdue():
+    """Open cases overdue now in ``bbox`` (the longest waiting first, at most
+    :data:`OVERDUE_SHOWN`), each with the clock that ran out: 200; 400; 403."""
+    flt = case_filter()
+    now = flt.now
+    items, total = service().store.find(open_only(flt), "reported_at", OVERDUE_SHOWN, 0)
+    return jsonify({"total": total, "cases": [
+        {"id": f["id"], "case_no": f["properties"]["case_no"],
+         "lon": f["geometry"]["coordinates"][0], "lat": f["geometry"]["coordinates"][1],
+         "clock": late_clock(f["properties"], now, flt.overdue)} for f in items]})
+
+
+@bp.get(API + "/cases")
+@allow(*CASE_ROLES)
+def cases():
+    """One page of the matching cases in ``bbox`` (``sort``, ``page``, ``per_page``), with
+    the reporter's contact where the caller may see it: 200; 400; 403."""
+    flt = case_filter()
+    order, page, per_page = parse_page(request.args)
+    items, total = service().store.find(flt, order, per_page, (page - 1) * per_page)
+    return jsonify({"total": total, "page": page, "per_page": per_page,
+                    "cases": [row(f, flt.now) for f in items]})
+
+
+@bp.get(API + "/cases/<case_id>")
+@allow(*CASE_ROLES)
+def one_case(case_id):
+    """One case as a popup shows it: 200; 403 another grid's; 404 unknown."""
+    feature = service().get(case_id)
+    require_grid(feature["properties"]["grid_code"])
+    return jsonify(row(feature, service().clock()))
+
+
+@bp.get(API + "/cases.csv")
+@allow(*CASE_ROLES)
+def cases_csv():
+    """The matching cases in ``bbox`` as CSV (UTF-8 with a byte order mark, so Excel reads
+    Chinese; at most :data:`CSV_ROWS`), contacts as on the list: 200; 400; 403."""
+    flt = case_filter()
+    order, _, _ = parse_page(request.args)
+    items, _ = service().store.find(flt, order, CSV_ROWS, 0)
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out)
+    writer.writerow([t(k) for k in CSV_COLUMNS])
+    for feature in items:
+        shown = row(feature, flt.now)
+        props = feature["properties"]
+        writer.writerow([cell(v) for v in (
+            props["case_no"], props["reported_at"], shown["grid_code"], shown["grid_name"],
+            shown["category"], shown["state_name"], props["description"],
+            t("list_sep").join(t("clock_" + k) for k in shown["late"]),
+            shown["lon"], shown["lat"], shown["reporter_name"] or "", shown["contact"] or "")])
+    response = current_app.response_class(out.getvalue().encode("utf-8"),
+                                          mimetype="text/csv")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="cases-{flt.now:%Y%m%d-%H%M}.csv"')
+    return response
+
+
+def cell(value):
+    """A CSV cell a spreadsheet will not run: text starting ``= + - @`` (or a tab or
+    carriage return) gets a ``'`` first."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+@bp.get(API + "/figures")
+@allow(*CASE_ROLES)
+def figures():
+    """The side panel and the choropleth, for the filters (not the map's area): figures
+    per grid and per category, the oldest overdue open cases, the newest: 200; 400; 403."""
+    flt = case_filter(with_bbox=False)
+    store, now = service().store, flt.now
+    per_grid = store.grid_figures(flt, now)
+    per_category = store.count_by(flt, by=("category",), tz=now.tzinfo)
+    oldest, _ = store.find(open_only(flt), "reported_at", SIDE_ROWS, 0)
+    newest, total = store.find(flt, "-reported_at", SIDE_ROWS, 0)
+    return jsonify({
+        "total": total,
+        "grids": [{"code": code, "name": name_of(community().grids[code]), **per_grid[code]}
+                  for code in (flt.grid_codes or community().grids.codes) if code in per_grid],
+        "categories": sorted(({"code": r["category"],
+                               "name": name_of(community().category(r["category"])),
+                               "count": r["count"]} for r in per_category),
+                             key=lambda r: -r["count"]),
+        "oldest_overdue": [dict(row(f, now), clock=late_clock(f["properties"], now, flt.overdue))
+                           for f in oldest],
+        "newest": [row(f, now) for f in newest]})
+
+
+@bp.get(API + "/frames")
+@allow(*CASE_ROLES)
+def frames():
+    """The time slider's frames: each day or week (``step``) of the filter's period (the
+    last :data:`DEFAULT_DAYS` days without one) with its count of matching cases in
+    ``bbox``: 200; 400; 403."""
+    step = parse_step(request.args)
+    flt = case_filter()
+    tz = flt.now.tzinfo
+    until = (flt.until.astimezone(tz) - timedelta(microseconds=1)).date() if flt.until \
+        else flt.now.date()
+    since = flt.since.astimezone(tz).date() if flt.since else until - timedelta(DEFAULT_DAYS - 1)
+    width = timedelta(7 if step == "week" else 1)
+    start = since - timedelta(since.weekday()) if step == "week" else since
+    starts = []
+    while start <= until and len(starts) < MAX_FRAMES:
+        starts.append(start)
+        start += width
+    counts = {period_start(r[step], step): r["count"]
+              for r in service().store.count_by(
+                  replace(flt, since=_midnight(starts[0], tz), until=_midnight(start, tz)),
+                  by=(step,), tz=tz)}
+    return jsonify({"step": step, "frames": [
+        {"since": s.isoformat(), "until": (s + width - timedelta(1)).isoformat(),
+         "count": counts.get(s, 0)} for s in starts]})
+
+
+def period_start(key, step):
+    """The first day of a ``count_by`` period key."""
+    return date.fromisoformat(str(key)[:10])
+
+
+def _midnight(day, tz):
+    return datetime(day.year, day.month, day.day, tzinfo=tz)
+
+
+@bp.get(API + "/live")
+@allow(*CASE_ROLES)
+def live():
+    """What changed, cheaply, for a console polling every :data:`POLL_MS`: the newest
+    case number the caller may see and how many cases they see: 200."""
+    flt = parse_filter({}, community(), service().clock(), visible_grids(), with_bbox=False)
+    items, total = service().store.find(flt, "-case_no", 1, 0)
+    return jsonify({"latest": items[0]["properties"]["case_no"] if items else 0,
+                    "total": total})
