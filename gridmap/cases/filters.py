@@ -35,7 +35,7 @@ MAX_WORDS = 100
 MAX_ZOOM = 22
 
 
-def parse_filter(args, community, now, visible_grids=None, with_bbox=True):
+def parse_filter(args, community, now, visible_grids=None):
     """The :class:`CaseFilter` of ``args`` (a mapping of strings, as from a URL).
 
     Parameters
@@ -48,8 +48,6 @@ def parse_filter(args, community, now, visible_grids=None, with_bbox=True):
     visible_grids : collection of str, optional
         The grids the caller may see (grid staff: their own); None: every grid. The
         filter never reaches past them.
-    with_bbox : bool
-        Read ``bbox`` too (the page itself has none).
 
     Raises
     ------
@@ -77,7 +75,7 @@ def parse_filter(args, community, now, visible_grids=None, with_bbox=True):
         grid_codes=tuple(grids) if grids else None,
         states=_tuple(_choices(args, "state", STATE_NAMES)),
         categories=_tuple(_choices(args, "category", community.categories, also=CODE)),
-        since=since, until=until, bbox=parse_bbox(args) if with_bbox else None,
+        since=since, until=until, bbox=parse_bbox(args),
         text=words or None, overdue=overdue, now=now)
 
 

@@ -66,6 +66,7 @@
   }
   function getJSON(kind, path, params) {
     var mine = seq[kind] = (seq[kind] || 0) + 1;
+    params.set("lang", config.lang);  // answers in the page's language
     return fetch(config.api + path + "?" + params.toString(), {
       credentials: "same-origin", headers: {Accept: "application/json"}
     }).then(function (r) {
@@ -275,7 +276,7 @@
     var breaks = classes();
     gridsLayer.eachLayer(function (layer) {
       var code = layer.feature.properties.grid_code;
-      layer.setStyle({fillColor: colorOf(metricOf(ui.figures[code]), breaks), fillOpacity: 0.5});
+      layer.setStyle({fillColor: colorOf(metricOf(ui.figures[code]), breaks), fillOpacity: 0.35});
     });
     drawLegend(breaks);
   }
@@ -359,6 +360,7 @@
     var csv = listParams();
     csv.delete("page");
     csv.delete("zoom");
+    csv.set("lang", config.lang);
     $("csv").href = config.api + "/cases.csv?" + csv.toString();
   }
   function loadList() {

@@ -29,6 +29,7 @@ from gridmap.web.pages import map_settings, render_with_map
 
 bp = Blueprint("dispatch", __name__)
 API = "/api/dispatch"
+LIST_PAGE = 20  #: list rows a page by default
 SIDE_ROWS = 5  #: cases in each of the side panel's lists
 OVERDUE_SHOWN = 500  #: overdue markers drawn per view at most (the most overdue first)
 CSV_ROWS = 50_000  #: rows of a CSV export at most
@@ -54,10 +55,9 @@ def visible_grids():
     return None if g.user.has_role("dispatcher") else sorted(g.user.grid_codes)
 
 
-def case_filter(with_bbox=True):
+def case_filter():
     """The request's :class:`CaseFilter`, limited to the caller's grids."""
-    return parse_filter(request.args, community(), service().clock(), visible_grids(),
-                        with_bbox)
+    return parse_filter(request.args, community(), service().clock(), visible_grids())
 
 
 
@@ -107,7 +107,7 @@ def row(feature, now):
 def console():
     """The console for the filters in the URL: 200; 400 a bad filter; 403 a grid not
     the caller's."""
-    case_filter(with_bbox=False)  # a bad URL is a 400 here already
+    case_filter()  # a bad URL is a 400 here already
     codes = visible_grids() or community().grids.codes
     grids = [community().grids[c] for c in codes]
     settings = map_settings()
@@ -169,7 +169,7 @@ def cases():
     """One page of the matching cases in ``bbox`` (``sort``, ``page``, ``per_page``), with
     the reporter's contact where the caller may see it: 200; 400; 403."""
     flt = case_filter()
-    order, page, per_page = parse_page(request.args)
+    order, page, per_page = parse_page(request.args, LIST_PAGE)
     items, total = service().store.find(flt, order, per_page, (page - 1) * per_page)
     return jsonify({"total": total, "page": page, "per_page": per_page,
                     "cases": [row(f, flt.now) for f in items]})
@@ -224,7 +224,7 @@ def cell(value):
 def figures():
     """The side panel and the choropleth, for the filters (not the map's area): figures
     per grid and per category, the oldest overdue open cases, the newest: 200; 400; 403."""
-    flt = case_filter(with_bbox=False)
+    flt = replace(case_filter(), bbox=None)
     store, now = service().store, flt.now
     per_grid = store.grid_figures(flt, now)
     per_category = store.count_by(flt, by=("category",), tz=now.tzinfo)
@@ -284,7 +284,7 @@ def _midnight(day, tz):
 def live():
     """What changed, cheaply, for a console polling every :data:`POLL_MS`: the newest
     case number the caller may see and how many cases they see: 200."""
-    flt = parse_filter({}, community(), service().clock(), visible_grids(), with_bbox=False)
+    flt = parse_filter({}, community(), service().clock(), visible_grids())
     items, total = service().store.find(flt, "-case_no", 1, 0)
     return jsonify({"latest": items[0]["properties"]["case_no"] if items else 0,
                     "total": total})
