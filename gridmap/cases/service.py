@@ -23,6 +23,7 @@ from gridmap.cases.workflow import OPEN_STATES, STATE_NAMES, apply_action
 from gridmap.errors import BadInput, Conflict, NotFound, OutsideServiceArea
 from gridmap.geo.datums import to_wgs84
 from gridmap.photos import process
+from gridmap.store.base import CLOCKS
 from gridmap.store.features import haversine_m
 from gridmap.teams import SLOTS
 
@@ -306,30 +307,8 @@ class CaseService:
     # -- views ----------------------------------------------------------------
 
     def _current_round(self, props):
-        """``props`` as shown and judged: a case reopened before reopens began a new round
-        (they now clear the last round's reply and rating, and give handling the
-        category's hours from the reopen) gets the same treatment here, on the fly."""
-        history = props.get("history", ())
-        last = next((i for i in range(len(history) - 1, -1, -1)
-                     if history[i]["action"] == "reopen"), None)
-        if last is None:
-            return props
-        reopened = datetime.fromisoformat(history[last]["at"])
-        since = {e["action"] for e in history[last + 1:]}
-        stale = [k for k, by in (("reply", "reply"), ("rating", "rate"), ("rating_comment", "rate"))
-                 if k in props and by not in since]
-        handle = props["deadlines"].get("handle")
-        category = self.community.categories.get(props["category"])
-        late_start = handle is not None and category is not None and (
-            datetime.fromisoformat(handle) < reopened)
-        if not (stale or late_start):
-            return props
-        props = {k: v for k, v in props.items() if k not in stale}
-        if late_start:
-            props["deadlines"] = dict(props["deadlines"], handle=self.community.calendar.
-                                      add_working_hours(reopened, category.handle_hours).
-                                      isoformat(timespec="seconds"))
-        return props
+        """:func:`current_round` in this community."""
+        return current_round(props, self.community)
 
     def overdue(self, props, now=None):
         """``{"sign": bool, "handle": bool, "verify": bool}`` at ``now``."""
@@ -338,20 +317,7 @@ class CaseService:
     def _late(self, props, now=None):
         """:meth:`overdue` of props already in their current round."""
         now = now or self.clock()
-        deadlines = props["deadlines"]
-        # when each clock stopped: its first stopping event since the last event that
-        # restarted it (a forward restarts sign-for; a reopen handling and verification)
-        done = {"sign": None, "handle": None, "verify": None}
-        for event in props.get("history", ()):
-            action = event["action"]
-            if action == "forward":
-                done["sign"] = None
-            elif action == "reopen":
-                done["handle"] = done["verify"] = None
-            else:
-                clock = STOPS.get(action)
-                if clock is not None and done[clock] is None:
-                    done[clock] = event["at"]
+        deadlines, done = props["deadlines"], clock_stops(props)
 
         def late(name):
             deadline = deadlines.get(name)
@@ -409,6 +375,64 @@ class CaseService:
             if member is not None and member.person_id == assignee:
                 return {"role": slot, "title": title, "title_en": title_en}
         return None
+
+
+def current_round(props, community):
+    """``props`` as shown and judged: a case reopened before reopens began a new round
+    (they now clear the last round's reply and rating, and give handling the
+    category's hours from the reopen) gets the same treatment here, on the fly."""
+    history = props.get("history", ())
+    last = next((i for i in range(len(history) - 1, -1, -1)
+                 if history[i]["action"] == "reopen"), None)
+    if last is None:
+        return props
+    reopened = datetime.fromisoformat(history[last]["at"])
+    since = {e["action"] for e in history[last + 1:]}
+    stale = [k for k, by in (("reply", "reply"), ("rating", "rate"), ("rating_comment", "rate"))
+             if k in props and by not in since]
+    handle = props["deadlines"].get("handle")
+    category = community.categories.get(props["category"])
+    late_start = handle is not None and category is not None and (
+        datetime.fromisoformat(handle) < reopened)
+    if not (stale or late_start):
+        return props
+    props = {k: v for k, v in props.items() if k not in stale}
+    if late_start:
+        props["deadlines"] = dict(props["deadlines"], handle=community.calendar.
+                                  add_working_hours(reopened, category.handle_hours).
+                                  isoformat(timespec="seconds"))
+    return props
+
+
+def clock_stops(props):
+    """When each clock stopped (ISO text, or None while it runs): its first stopping
+    event since the last event that restarted it (a forward restarts sign-for; a
+    reopen handling and verification)."""
+    done = {"sign": None, "handle": None, "verify": None}
+    for event in props.get("history", ()):
+        action = event["action"]
+        if action == "forward":
+            done["sign"] = None
+        elif action == "reopen":
+            done["handle"] = done["verify"] = None
+        else:
+            clock = STOPS.get(action)
+            if clock is not None and done[clock] is None:
+                done[clock] = event["at"]
+    return done
+
+
+def clock_columns(community):
+    """The case store's clock extractor for ``community``
+    (:data:`gridmap.store.base.CLOCK_COLUMNS`): each clock's deadline and stop
+    in the case's current round, as POSIX seconds or None. The store judges
+    lateness from them as :meth:`CaseService.overdue` does."""
+    def clocks(props):
+        props = current_round(props, community)
+        deadlines, done = props.get("deadlines") or {}, clock_stops(props)
+        return tuple(None if at is None else datetime.fromisoformat(at).timestamp()
+                     for name in CLOCKS for at in (deadlines.get(name), done[name]))
+    return clocks
 
 
 def _choices(args, name, allowed, also=None):

@@ -17,15 +17,118 @@ pays for no reading.
 Indexed properties, used by :meth:`CaseStore.query` and :meth:`CaseStore.near`:
 ``grid_code``, ``state``, ``category`` (strings) and ``reported_at`` (ISO 8601
 with a UTC offset, compared as an aware instant).
+
+Aggregates (:meth:`CaseStore.find`, :meth:`CaseStore.count_by`,
+:meth:`CaseStore.heat`, :meth:`CaseStore.clusters`,
+:meth:`CaseStore.grid_figures`) take a :class:`CaseFilter`. Whether a case is
+overdue depends on its history, which only the workflow understands: a
+backend is given a *clock extractor* when it is built (``clocks=``, see
+:data:`CLOCK_COLUMNS`), calls it once per stored version of a case and keeps
+the six instants it returns beside the indexed properties.
 """
 
 import abc
 import contextlib
+import dataclasses
+from datetime import datetime
 
-from gridmap.errors import Conflict, GridmapError
+from gridmap.errors import BadInput, Conflict, GridmapError
+from gridmap.store.features import (ORDERS, check_bbox, check_choice, check_codes,  # noqa: F401
+                                    check_instant, check_text)
 
-#: Orders :meth:`CaseStore.query` accepts; ties are broken by ``case_no``.
-ORDERS = ("-reported_at", "reported_at", "-case_no", "case_no")
+#: What ``CaseFilter.overdue`` accepts: one clock, or any of them.
+OVERDUE = ("sign", "handle", "verify", "any")
+#: The clocks of a case, in the order of :data:`CLOCK_COLUMNS`.
+CLOCKS = ("sign", "handle", "verify")
+#: What a clock extractor returns for a case's properties, in this order: POSIX
+#: seconds (float), or None/NaN when there is none. A clock is *late* at ``now``
+#: when the case is not cancelled, has the deadline, and (the stop instant if
+#: the clock stopped, else ``now``) is after the deadline.
+CLOCK_COLUMNS = ("sign_deadline", "sign_stop", "handle_deadline", "handle_stop",
+                 "verify_deadline", "verify_stop")
+#: Keys :meth:`CaseStore.count_by` groups by.
+GROUP_KEYS = ("grid_code", "category", "state", "day", "week", "month")
+#: States :meth:`CaseStore.grid_figures` counts as closed.
+CLOSED_STATES = ("closed", "rated")
+#: Longest ``CaseFilter.text``.
+MAX_TEXT = 200
+#: Most cells :meth:`CaseStore.heat` and :meth:`CaseStore.clusters` answer for a view.
+MAX_CELLS = 4096
+
+
+@dataclasses.dataclass(frozen=True)
+class CaseFilter:
+    """Which cases an aggregate looks at: those passing every filter given.
+
+    Values are checked (and normalised) when the filter is made; a bad one
+    raises :class:`~gridmap.errors.BadInput` naming the field.
+
+    Attributes
+    ----------
+    grid_codes, states, categories : tuple of str, optional
+        Keep cases whose property is one of these (any iterable of strings is
+        taken and kept sorted, without repeats; an empty one matches nothing).
+    since, until : datetime, optional
+        Aware instants (ISO 8601 text with an offset is taken too):
+        ``since <= reported_at < until``. Cases without ``reported_at`` fail both.
+    bbox : tuple of float, optional
+        ``(west, south, east, north)`` in WGS 84 degrees, edges included.
+    text : str, optional
+        Words (split on white space) that must all occur in
+        ``properties["description"]``, ignoring case. Blank: no filter.
+    overdue : str, optional
+        ``"sign"``, ``"handle"``, ``"verify"`` (that clock is late) or ``"any"``.
+    now : datetime, optional
+        The aware instant ``overdue`` is judged at; None: when the call runs.
+
+    Examples
+    --------
+    >>> CaseFilter(states=["signed", "reported", "signed"]).states
+    ('reported', 'signed')
+    >>> CaseFilter(text="  ").text is None
+    True
+    """
+
+    grid_codes: tuple = None
+    states: tuple = None
+    categories: tuple = None
+    since: datetime = None
+    until: datetime = None
+    bbox: tuple = None
+    text: str = None
+    overdue: str = None
+    now: datetime = None
+
+    def __post_init__(self):
+        def put(name, value):
+            object.__setattr__(self, name, value)
+
+        for name in ("grid_codes", "states", "categories"):
+            codes = check_codes(getattr(self, name), name)
+            put(name, None if codes is None else tuple(sorted(codes)))
+        for name in ("since", "until", "now"):
+            put(name, check_instant(getattr(self, name), name))
+        if self.bbox is not None:
+            put("bbox", check_bbox(self.bbox))
+        if self.text is not None:
+            text = self.text.strip() if isinstance(self.text, str) else self.text
+            put("text", check_text(text, "text", MAX_TEXT) if text != "" else None)
+        if self.overdue is not None:
+            check_choice(self.overdue, OVERDUE, "overdue")
+
+    @property
+    def words(self):
+        """The words of ``text``, case-folded (empty without text)."""
+        return tuple(self.text.casefold().split()) if self.text else ()
+
+
+def check_filter(flt, field="flt"):
+    """A :class:`CaseFilter` (None: the empty one, every case)."""
+    if flt is None:
+        return CaseFilter()
+    if isinstance(flt, CaseFilter):
+        return flt
+    raise BadInput("error.store.not_a_filter", value=repr(flt)[:60], field=field)
 
 
 class StoreError(GridmapError):
@@ -186,6 +289,120 @@ class CaseStore(abc.ABC):
         Returns
         -------
         list of dict
+        """
+
+    # -- filtered selects and aggregates (see CaseFilter) --------------------------
+
+    @abc.abstractmethod
+    def find(self, flt=None, order="-reported_at", limit=50, offset=0, properties=None):
+        """Cases passing a :class:`CaseFilter`, one page of them and the total.
+
+        Parameters
+        ----------
+        flt : CaseFilter, optional
+            None: every case.
+        order, limit, offset
+            As in :meth:`query`.
+        properties : iterable of str, optional
+            As in :meth:`near`: sparse Features (None: whole ones).
+
+        Returns
+        -------
+        features : list of dict
+        total : int
+            Matching cases before paging.
+        """
+
+    @abc.abstractmethod
+    def count_by(self, flt, by, tz="Asia/Shanghai"):
+        """How many cases pass ``flt``, per combination of ``by``.
+
+        Parameters
+        ----------
+        flt : CaseFilter or None
+        by : tuple of str
+            Distinct keys among :data:`GROUP_KEYS`: ``grid_code``, ``category``,
+            ``state``, and ``day`` (``"2026-03-01"``), ``week`` (ISO,
+            ``"2026-W09"``) or ``month`` (``"2026-03"``) of ``reported_at`` in ``tz``.
+        tz : str
+            IANA time zone of the days, weeks and months.
+
+        Returns
+        -------
+        list of dict
+            One row per combination that has cases: ``{key: value, ...,
+            "count": n}``, sorted by the values (None, for a case without the
+            property or ``reported_at``, first). The counts add up to
+            ``find(flt)[1]``.
+        """
+
+    @abc.abstractmethod
+    def heat(self, flt, bbox, zoom, cell_px=24):
+        """Cases passing ``flt`` inside ``bbox``, binned for a heat layer.
+
+        Cases are binned on a square grid of ``cell_px`` screen pixels in Web
+        Mercator at ``zoom``, aligned to the world's pixel grid (so cells stay
+        put when the map pans); the cells grow (doubling) until the box needs
+        at most :data:`MAX_CELLS` of them, whatever the number of cases.
+
+        Parameters
+        ----------
+        flt : CaseFilter or None
+            With a ``bbox`` of its own, cases must lie in both boxes.
+        bbox : tuple of float
+            The view: ``(west, south, east, north)``, edges included.
+        zoom : float
+            Map zoom level, 0–24.
+        cell_px : int
+            Side of a cell in pixels at ``zoom``, 1–256.
+
+        Returns
+        -------
+        dict
+            ``{"cells": [[lat, lon, weight], ...], "total": n, "max": w}``:
+            weight = number of cases in the cell, placed at their mean
+            position; the weights add up to ``total``, the cases passing
+            ``flt`` inside ``bbox``; ``max`` is the largest weight (0 if none).
+        """
+
+    @abc.abstractmethod
+    def clusters(self, flt, bbox, zoom, cell_px=60):
+        """Cases passing ``flt`` inside ``bbox``, clustered for markers.
+
+        The same binning as :meth:`heat` (coarser cells by default). The
+        counts add up exactly to ``total``, which is
+        ``find(CaseFilter(..., bbox=both boxes))[1]``: a cluster's count is
+        what the list shows for the same filters and area.
+
+        Returns
+        -------
+        dict
+            ``{"clusters": [{"lat", "lon", "count", "bbox": [w, s, e, n]}, ...],
+            "total": n}``; position = mean of the members, bbox = theirs. A
+            cluster of one case also has its ``"id"`` and ``"case_no"``.
+        """
+
+    @abc.abstractmethod
+    def grid_figures(self, flt=None, now=None):
+        """On-time and overdue figures per grid for the cases passing ``flt``.
+
+        Parameters
+        ----------
+        flt : CaseFilter or None
+        now : datetime, optional
+            The aware instant the clocks are judged at (default ``flt.now``,
+            else when the call runs).
+
+        Returns
+        -------
+        dict
+            ``{grid_code: {"received", "open", "overdue", "open_overdue",
+            "closed", "closed_on_time"}}`` for each grid with matching cases:
+            received = the matching cases; open = in an open state
+            (:data:`gridmap.cases.workflow.OPEN_STATES`); overdue = any clock late
+            (as ``overdue="any"``); open_overdue = both; closed = in
+            :data:`CLOSED_STATES`; closed_on_time = closed without the handle
+            clock being late.
         """
 
     #: The error that stopped this process writing (a failed fsync), or None.

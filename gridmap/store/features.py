@@ -10,14 +10,16 @@ import math
 import reprlib
 from datetime import datetime
 from typing import NamedTuple
+from zoneinfo import ZoneInfo
 
 from gridmap.errors import BadInput
 from gridmap.geo.coords import validate_lonlat
-from gridmap.store.base import ORDERS
 
 EARTH_RADIUS_M = 6_371_008.8  # mean radius (IUGG)
 MAX_ID_LEN = 200
 STORE_KEYS = ("case_no", "version")
+#: Orders :meth:`~gridmap.store.base.CaseStore.query` accepts; ties are broken by ``case_no``.
+ORDERS = ("-reported_at", "reported_at", "-case_no", "case_no")
 
 _repr = reprlib.Repr()
 _repr.maxstring = 60
@@ -202,3 +204,63 @@ def haversine_m(lon1, lat1, lon2, lat2):
     a = (math.sin((p2 - p1) / 2) ** 2
          + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2)
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+def check_bbox(bbox, field="bbox"):
+    """A box ``(west, south, east, north)`` in WGS 84 degrees (edges included):
+    four finite numbers with west <= east and south <= north; returns floats.
+    A box reaching past ±180° or ±90° is fine (it holds what lies inside)."""
+    if (isinstance(bbox, (list, tuple)) and len(bbox) == 4
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                    for v in bbox)):
+        west, south, east, north = map(float, bbox)
+        if west <= east and south <= north:
+            return west, south, east, north
+    raise _bad("error.store.bad_bbox", bbox, field)
+
+
+def check_instant(value, field):
+    """None, or an aware instant (a datetime or ISO 8601 text) as an aware datetime."""
+    if value is None or isinstance(value, datetime) and value.utcoffset() is not None:
+        return value
+    if isinstance(value, str):
+        try:
+            instant = datetime.fromisoformat(value)
+        except ValueError:
+            instant = None
+        if instant is not None and instant.utcoffset() is not None:
+            return instant
+    raise _bad("error.store.bad_time", value, field)
+
+
+def check_choice(value, allowed, field):
+    """One of ``allowed`` (compared by equality, so unhashable values are refused too)."""
+    if isinstance(value, str) and value in allowed:
+        return value
+    raise _bad("error.store.bad_choice", value, field, allowed=list(allowed))
+
+
+def check_group_by(by, allowed):
+    """A non-empty list of distinct keys among ``allowed``; returns a tuple."""
+    if (isinstance(by, (list, tuple)) and by and len(set(map(repr, by))) == len(by)
+            and all(isinstance(k, str) and k in allowed for k in by)):
+        return tuple(by)
+    raise _bad("error.store.bad_group_by", by, "by", allowed=list(allowed))
+
+
+def check_range(value, field, low, high):
+    """A finite number from ``low`` to ``high``; returns a float."""
+    if (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            and low <= value <= high):
+        return float(value)
+    raise _bad("error.store.bad_range", value, field, low=low, high=high)
+
+
+def check_tz(tz):
+    """An IANA time zone name; returns its ZoneInfo."""
+    if isinstance(tz, str) and 0 < len(tz) <= 60:
+        try:
+            return ZoneInfo(tz)
+        except (KeyError, ValueError, OSError):  # not found (a KeyError), malformed, too long
+            pass
+    raise _bad("error.store.bad_timezone", tz, "tz")

@@ -61,12 +61,16 @@ import os
 import threading
 import time
 import weakref
+from datetime import datetime, timezone
 
 from gridmap.diskspace import is_disk_full
 from gridmap.errors import BadInput, DiskFull, GridmapError, Msg, NotFound
-from gridmap.store.base import CaseStore, DuplicateCase, StoreError, VersionConflict
-from gridmap.store.features import (check_codes, check_key, check_query, check_radius,
-                                    check_text, check_version, parse_instant, prepare_feature)
+from gridmap.store import aggregates
+from gridmap.store.base import (GROUP_KEYS, CaseStore, DuplicateCase, StoreError, VersionConflict,
+                                check_filter)
+from gridmap.store.features import (check_bbox, check_codes, check_group_by, check_instant,
+                                    check_key, check_query, check_radius, check_range, check_text,
+                                    check_tz, check_version, parse_instant, prepare_feature)
 from gridmap.store.groupcommit import GroupCommit, Op
 from gridmap.store.index import CaseIndex, Entry, paginate
 from gridmap.store.seqlog import SeqLog
@@ -132,6 +136,9 @@ class GeoJSONSeqStore(CaseStore):
     compact_bytes : int or None
         Compact in a background thread once the current log segment is this
         big; None: only when :meth:`compact` is called.
+    clocks : callable, optional
+        The clock extractor (see :data:`~gridmap.store.base.CLOCK_COLUMNS`);
+        the cases layer gives it. Without it nothing is overdue.
 
     Examples
     --------
@@ -139,9 +146,9 @@ class GeoJSONSeqStore(CaseStore):
     >>> feature, created = store.create(feature, idempotency_key="r-81f2")  # doctest: +SKIP
     """
 
-    def __init__(self, folder, compact_bytes=COMPACT_BYTES):
+    def __init__(self, folder, compact_bytes=COMPACT_BYTES, clocks=None):
         self._log = SeqLog(folder)
-        self._index = CaseIndex()
+        self._index = CaseIndex(clocks)
         self._compact_bytes = compact_bytes
         self._compactor = None
         self._closed = False
@@ -361,14 +368,14 @@ class GeoJSONSeqStore(CaseStore):
         entries, source = [], self._log.source
         for rec, text in records:
             try:
-                entries.append(entry := Entry.from_record(rec, text))
+                entries.append((entry := Entry.from_record(rec, text), rec["properties"]))
                 entry.unsynced = source
             except ValueError as exc:
                 log.error("%s: skipping a record that is not a case (%s): %.200s",
                           self.folder, exc, text)
         with self._state_lock:
-            for entry in entries:
-                self._index.add(entry)
+            for entry, properties in entries:
+                self._index.add(entry, properties)
 
     # -- compaction ----------------------------------------------------------------
 
@@ -466,6 +473,51 @@ class GeoJSONSeqStore(CaseStore):
         if properties is None:
             return [e.feature() for e in found]  # parse only what is returned
         return [e.sparse_feature(properties) for e in found]
+
+    # -- filtered selects and aggregates ------------------------------------------------
+
+    def find(self, flt=None, order="-reported_at", limit=50, offset=0, properties=None):
+        flt = check_filter(flt)
+        order, limit, offset = check_query(order, limit, offset)
+        if properties is not None:
+            properties = sorted(check_codes(properties, "properties"))
+        selection = self._select(flt, ("reported",), entries=True)
+        return aggregates.page(selection, order, limit, offset, properties)
+
+    def count_by(self, flt, by, tz="Asia/Shanghai"):
+        flt, by, zone = check_filter(flt), check_group_by(by, GROUP_KEYS), check_tz(tz)
+        names = [k.removesuffix("_code") for k in by if k in ("grid_code", "category", "state")]
+        if len(names) < len(by):
+            names.append("reported")
+        return aggregates.count_by(self._select(flt, names), by, zone)
+
+    def heat(self, flt, bbox, zoom, cell_px=24):
+        flt, bbox = check_filter(flt), check_bbox(bbox)
+        zoom, cell_px = check_range(zoom, "zoom", 0, 24), check_range(cell_px, "cell_px", 1, 256)
+        selection = self._select(flt, ("x", "y", "lon", "lat"), bbox=bbox)
+        return aggregates.heat(selection, bbox, zoom, cell_px)
+
+    def clusters(self, flt, bbox, zoom, cell_px=60):
+        flt, bbox = check_filter(flt), check_bbox(bbox)
+        zoom, cell_px = check_range(zoom, "zoom", 0, 24), check_range(cell_px, "cell_px", 1, 256)
+        selection = self._select(flt, ("x", "y", "lon", "lat"), bbox=bbox)
+        return aggregates.clusters(selection, bbox, zoom, cell_px)
+
+    def grid_figures(self, flt=None, now=None):
+        flt, now = check_filter(flt), check_instant(now, "now")
+        selection = self._select(flt, ("grid", "state", "late_sign", "late_handle", "late_verify"),
+                                 now=now)
+        return aggregates.grid_figures(selection)
+
+    def _select(self, flt, names, entries=False, bbox=None, now=None):
+        """The :class:`~gridmap.store.columns.Selection` of ``flt`` (text matched
+        outside the lock), after catching up."""
+        now_ts = (now or flt.now or datetime.now(timezone.utc)).timestamp()
+        self.refresh()
+        with self._state_lock:
+            selection = self._index.columns.select(flt, now_ts, names, entries, bbox)
+        selection.match_text(flt.words)
+        return selection
 
     def all(self):
         self.refresh()

@@ -14,6 +14,7 @@ import math
 from datetime import datetime
 
 from gridmap.jsontext import loads
+from gridmap.store.columns import Columns
 from gridmap.store.features import EARTH_RADIUS_M, haversine_m
 
 # near() uses two spatial hashes: fine cells sized for the 50 m duplicate
@@ -107,9 +108,10 @@ def _key(entry, size, per_category):
 
 
 class CaseIndex:
-    """Cases by id, tracking code, idempotency key, grid code and map cell."""
+    """Cases by id, tracking code, idempotency key, grid code and map cell, and as
+    :class:`~gridmap.store.columns.Columns` (given the clock extractor ``clocks``)."""
 
-    def __init__(self):
+    def __init__(self, clocks=None):
         self.by_id = {}
         self.by_tracking = {}
         self.by_key = {}
@@ -117,14 +119,17 @@ class CaseIndex:
         # per grid: (row, col) -> {id: entry}, or (row, col, category) -> {id: entry}
         self._cells = [{} for _ in GRIDS]
         self._categories = {}  # category -> how many cases have it
+        self.columns = Columns(clocks)
         self.max_case_no = 0
 
     def __len__(self):
         return len(self.by_id)
 
-    def add(self, entry):
+    def add(self, entry, properties=None):
         """Apply one record: a new case, or a newer version of one. Returns False
-        for a version already held (a record read twice changes nothing)."""
+        for a version already held (a record read twice changes nothing).
+        ``properties``: the record's, when it was parsed anyway (see
+        :meth:`Columns.put <gridmap.store.columns.Columns.put>`)."""
         old = self.by_id.get(entry.id)
         if old is not None:
             if entry.version <= old.version:
@@ -150,6 +155,7 @@ class CaseIndex:
         for grid, cells in zip(GRIDS, self._cells):
             cells.setdefault(_key(entry, *grid), {})[entry.id] = entry
         self._categories[entry.category] = self._categories.get(entry.category, 0) + 1
+        self.columns.put(entry, properties)
         self.max_case_no = max(self.max_case_no, entry.case_no)
         return True
 

@@ -12,7 +12,7 @@ from gridmap.audit import AuditLog
 from gridmap.auth.accounts import AccountStore
 from gridmap.auth.throttle import Throttle
 from gridmap.cases.photos import referenced_ids
-from gridmap.cases.service import CaseService
+from gridmap.cases.service import CaseService, clock_columns
 from gridmap.datafolder import load_community, secret_key
 from gridmap.diskspace import DiskWatch
 from gridmap.errors import ConfigError
@@ -51,8 +51,8 @@ def create_app(config=None):
         data_dir / "accounts.sqlite3", idle_timeout_s=app.config["SESSION_IDLE_MINUTES"] * 60)
     app.extensions["gridmap.throttle"] = Throttle(data_dir / "throttle.sqlite3")
     app.extensions["gridmap.audit"] = AuditLog(data_dir / "audit.jsonl")
-    app.extensions["gridmap.cases"] = CaseService(GeoJSONSeqStore(data_dir / "cases"), community,
-                                                  photos=PhotoStore(data_dir))
+    store = GeoJSONSeqStore(data_dir / "cases", clocks=clock_columns(community))
+    app.extensions["gridmap.cases"] = CaseService(store, community, photos=PhotoStore(data_dir))
     cases = app.extensions["gridmap.cases"]
     # gridmap serve's workers call this now and then (server/worker.py): photos no case names
     app.extensions["gridmap.photo_sweep"] = partial(

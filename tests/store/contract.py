@@ -3,7 +3,8 @@
 Use it as a mixin: a test class that subclasses :class:`CaseStoreContract`
 and defines a ``store_factory`` fixture, a picklable callable (it is sent to
 other processes) that returns a new store instance over the same data each
-time it is called. A second instance stands in for another process; the
+time it is called; ``store_factory(clocks=extractor)`` one with that clock
+extractor (the aggregates' tests use :func:`contract_clocks`). A second instance stands in for another process; the
 multi-process tests start real ones. Override :meth:`check_files` to add
 backend checks after crashes (the GeoJSON backend loads its files in
 geopandas there).
@@ -20,11 +21,13 @@ import sys
 import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from gridmap.errors import BadInput, GridmapError, NotFound
-from gridmap.store.base import DuplicateCase, StoreError, VersionConflict
+from gridmap.store.base import (CLOCK_COLUMNS, GROUP_KEYS, MAX_CELLS, CaseFilter, DuplicateCase,
+                                StoreError, VersionConflict)
 
 HERE = Path(__file__).resolve().parent
 T0 = datetime(2025, 5, 1, 9, 0, tzinfo=timezone(timedelta(hours=8)))
@@ -44,8 +47,118 @@ def make_feature(name, *, grid="500114001001001", state="reported", category="ro
                            **props}}
 
 
+def contract_clocks(props):
+    """The contract's clock extractor: ``properties["clocks"]`` holds the six instants
+    of CLOCK_COLUMNS as ISO text or null (a workflow would derive them from history)."""
+    values = props.get("clocks") or [None] * len(CLOCK_COLUMNS)
+    return [None if v is None else datetime.fromisoformat(v).timestamp() for v in values]
+
+
 def north_of(lat, metres):
     return lat + metres / 111_195.08  # metres per degree on the mean sphere
+
+
+# -- aggregates: varied cases and brute-force answers from store.all() -----------------
+
+WORDS = ("路灯", "垃圾", "Lamp", "water", "井盖", "noise")
+AGG_STATES = ("reported", "signed", "handling", "replied", "closed", "rated", "cancelled")
+AGG_CATEGORIES = ("road", "waste", "water")
+CLOCK_NAMES = ("sign", "handle", "verify")
+
+
+def varied_feature(rng, name):
+    """A case with random grid, state, category, time (in one of three offsets, or
+    none), place, description and clocks."""
+    at = T0 + timedelta(minutes=rng.randrange(400 * 24 * 60))
+    clocks = []
+    for _ in CLOCK_NAMES:
+        deadline = at + timedelta(hours=rng.randrange(1, 200)) if rng.random() < 0.8 else None
+        stop = at + timedelta(hours=rng.randrange(300)) if rng.random() < 0.5 else None
+        clocks += [deadline and deadline.isoformat(), stop and stop.isoformat()]
+    feature = make_feature(
+        name, grid=rng.choice("ABC"), state=rng.choice((*AGG_STATES, None)),
+        category=rng.choice((*AGG_CATEGORIES, None)),
+        reported_at=at.astimezone(timezone(timedelta(hours=rng.choice((8, 0, -5))))).isoformat(),
+        lon=LON + rng.uniform(-0.02, 0.02), lat=LAT + rng.uniform(-0.02, 0.02),
+        description=" ".join(rng.sample(WORDS, 2)), clocks=clocks)
+    if rng.random() < 0.05:
+        del feature["properties"]["reported_at"]
+    return feature
+
+
+def late(props, clock, now):
+    """Whether ``clock`` of a case with :func:`contract_clocks` is late at ``now``."""
+    values = props.get("clocks") or [None] * 6
+    deadline, stop = values[2 * CLOCK_NAMES.index(clock):][:2]
+    if deadline is None or props["state"] == "cancelled":
+        return False
+    return (datetime.fromisoformat(stop) if stop else now) > datetime.fromisoformat(deadline)
+
+
+def passes(feature, flt, now):
+    """Whether ``feature`` passes ``flt``, judged by hand."""
+    p = feature["properties"]
+    lon, lat = feature["geometry"]["coordinates"][:2]
+    at = p.get("reported_at") and datetime.fromisoformat(p["reported_at"])
+    return ((flt.grid_codes is None or p["grid_code"] in flt.grid_codes)
+            and (flt.states is None or p.get("state") in flt.states)
+            and (flt.categories is None or p.get("category") in flt.categories)
+            and (flt.since is None or (at is not None and at >= flt.since))
+            and (flt.until is None or (at is not None and at < flt.until))
+            and (flt.bbox is None or (flt.bbox[0] <= lon <= flt.bbox[2]
+                                      and flt.bbox[1] <= lat <= flt.bbox[3]))
+            and all(w.casefold() in (p.get("description") or "").casefold()
+                    for w in (flt.text or "").split())
+            and (flt.overdue is None or any(late(p, c, now) for c in CLOCK_NAMES
+                                            if flt.overdue in (c, "any"))))
+
+
+def random_box(rng):
+    west, south = LON + rng.uniform(-0.03, 0.01), LAT + rng.uniform(-0.03, 0.01)
+    return (west, south, west + rng.uniform(0, 0.03), south + rng.uniform(0, 0.03))
+
+
+def random_filter(rng, now):
+    kw = {"now": now}
+    if rng.random() < 0.4:
+        kw["grid_codes"] = rng.sample(["A", "B", "C", "Z"], rng.randint(0, 2))
+    if rng.random() < 0.4:
+        kw["states"] = rng.sample(AGG_STATES, rng.randint(1, 3))
+    if rng.random() < 0.3:
+        kw["categories"] = rng.sample(AGG_CATEGORIES, rng.randint(1, 2))
+    for name in ("since", "until"):
+        if rng.random() < 0.3:
+            kw[name] = T0 + timedelta(days=rng.uniform(0, 400))
+    if rng.random() < 0.3:
+        kw["bbox"] = random_box(rng)
+    if rng.random() < 0.3:
+        kw["text"] = " ".join(w.upper() for w in rng.sample(WORDS, rng.randint(1, 2)))
+    if rng.random() < 0.4:
+        kw["overdue"] = rng.choice(("sign", "handle", "verify", "any"))
+    return CaseFilter(**kw)
+
+
+def group_value(feature, key, tz):
+    p = feature["properties"]
+    if key in ("grid_code", "category", "state"):
+        return p.get(key)
+    if p.get("reported_at") is None:
+        return None
+    local = datetime.fromisoformat(p["reported_at"]).astimezone(ZoneInfo(tz))
+    if key == "day":
+        return local.date().isoformat()
+    if key == "month":
+        return local.strftime("%Y-%m")
+    year, week, _ = local.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def brute_count_by(features, by, tz):
+    counts = {}
+    for f in features:
+        combo = tuple(group_value(f, k, tz) for k in by)
+        counts[combo] = counts.get(combo, 0) + 1
+    return sorted(({**dict(zip(by, combo)), "count": n} for combo, n in counts.items()), key=repr)
 
 
 # -- code run in other processes (module level, so 'spawn' can import it) ---------
@@ -134,8 +247,8 @@ class CaseStoreContract:
         """Open another instance on the same data; all are closed after the test."""
         opened = []
 
-        def open_():
-            opened.append(store_factory())
+        def open_(**kwargs):
+            opened.append(store_factory(**kwargs))
             return opened[-1]
 
         yield open_
@@ -455,6 +568,260 @@ class CaseStoreContract:
             store.create(make_feature("c0"))
         with pytest.raises(GridmapError):
             store.refresh()
+
+    # -- filtered selects and aggregates -----------------------------------------------
+
+    @pytest.fixture
+    def varied(self, open_store):
+        """160 varied cases, a quarter written by a second instance, 40 updates (new
+        state, place, grid, clocks); returns (store, now, all cases by hand)."""
+        rng = random.Random(15)
+        store, other = open_store(clocks=contract_clocks), open_store(clocks=contract_clocks)
+        for i in range(160):
+            (other if i % 4 == 0 else store).create(varied_feature(rng, f"v{i:03d}"))
+        for i in rng.sample(range(160), 40):
+            writer = rng.choice((store, other))
+            current = writer.get(f"v{i:03d}")
+            fresh = varied_feature(rng, f"v{i:03d}")
+            current["geometry"] = fresh["geometry"]
+            for key in ("state", "grid_code", "clocks", "description"):
+                current["properties"][key] = fresh["properties"][key]
+            writer.update(current["id"], current, current["properties"]["version"])
+        now = T0 + timedelta(days=200)
+        return store, now, list(open_store().all())
+
+    def test_find_matches_a_brute_force_over_all_cases(self, varied):
+        store, now, features = varied
+        rng = random.Random(1)
+        for _ in range(60):
+            flt = random_filter(rng, now)
+            expected = [f for f in features if passes(f, flt, now)]
+            order = rng.choice(("-reported_at", "reported_at", "-case_no", "case_no"))
+            limit, offset = rng.choice((None, 1, 5, 50)), rng.choice((0, 0, 3))
+            sort_key = (lambda f: f["properties"]["case_no"]) if order.endswith("case_no") else (
+                lambda f: (datetime.fromisoformat(f["properties"]["reported_at"]).timestamp()
+                           if "reported_at" in f["properties"] else -float("inf"),
+                           f["properties"]["case_no"]))
+            expected.sort(key=sort_key, reverse=order.startswith("-"))
+            page, total = store.find(flt, order=order, limit=limit, offset=offset)
+            assert total == len(expected), flt
+            assert page == expected[offset:None if limit is None else offset + limit], flt
+            assert store.find(flt, limit=0)[1] == total
+
+    def test_find_pages_like_query_and_answers_sparse_features(self, varied):
+        store, _, features = varied
+        assert store.find() == store.query()
+        assert store.find(CaseFilter(states=["closed"]), order="case_no", limit=7, offset=2) == (
+            store.query(states=["closed"], order="case_no", limit=7, offset=2))
+        sparse, total = store.find(CaseFilter(grid_codes=["A"]), properties=["case_no", "state"])
+        whole = store.find(CaseFilter(grid_codes=["A"]))[0]
+        assert total == len([f for f in features if f["properties"]["grid_code"] == "A"])
+        assert sparse == [{"type": "Feature", "id": f["id"], "geometry": f["geometry"],
+                           "properties": {k: f["properties"][k] for k in ("case_no", "state")
+                                          if f["properties"].get(k) is not None}} for f in whole]
+
+    def test_text_search_needs_every_word_whatever_the_case(self, store):
+        store.create(make_feature("c0", description='Lamp 路灯 "broken" \\ back\\slash'))
+        store.create(make_feature("c1", description="LAMP post"))
+        store.create(make_feature("c2", description=None))
+        ids = lambda text: sorted(f["id"] for f in store.find(CaseFilter(text=text))[0])  # noqa: E731
+        assert ids("lamp") == ["c0", "c1"]
+        assert ids("lamp 路灯") == ["c0"]
+        assert ids('"BROKEN"') == ["c0"] and ids("back\\slash") == ["c0"]
+        assert ids("lamp\tPOST") == ["c1"] and ids("road") == []  # road: a category, not text
+        assert ids("   ") == ["c0", "c1", "c2"]
+
+    @pytest.mark.parametrize("by", [("grid_code",), ("category", "state"), ("day",), ("week",),
+                                    ("month", "grid_code"), ("grid_code", "category", "week"),
+                                    ("state", "day", "category", "month", "week", "grid_code")])
+    @pytest.mark.parametrize("tz", ["Asia/Shanghai", "UTC", "America/New_York"])
+    def test_count_by_matches_a_brute_force(self, varied, by, tz):
+        store, now, features = varied
+        rng = random.Random(f"{by}{tz}")
+        for flt in [None, *(random_filter(rng, now) for _ in range(4))]:
+            rows = store.count_by(flt, by, tz=tz)
+            chosen = [f for f in features if passes(f, flt or CaseFilter(), now)]
+            assert sorted(rows, key=repr) == brute_count_by(chosen, by, tz)
+            assert rows == sorted(rows, key=lambda r: [(r[k] is not None, r[k] or "") for k in by])
+
+    def test_days_weeks_and_months_are_those_of_the_time_zone(self, store):
+        instants = {  # instant: (Shanghai day, week, month), (UTC day), (New York day)
+            "2026-03-01T23:30:00+08:00": ("2026-03-01", "2026-W09", "2026-03", "2026-03-01",
+                                          "2026-03-01"),
+            "2026-03-01T00:30:00+08:00": ("2026-03-01", "2026-W09", "2026-03", "2026-02-28",
+                                          "2026-02-28"),
+            "2026-03-01T16:00:00+00:00": ("2026-03-02", "2026-W10", "2026-03", "2026-03-01",
+                                          "2026-03-01"),
+            "2021-01-01T08:00:00+08:00": ("2021-01-01", "2020-W53", "2021-01", "2021-01-01",
+                                          "2020-12-31"),
+            "2026-03-08T04:30:00+00:00": ("2026-03-08", "2026-W10", "2026-03", "2026-03-08",
+                                          "2026-03-07"),  # 23:30 EST
+            "2026-03-08T06:59:59+00:00": ("2026-03-08", "2026-W10", "2026-03", "2026-03-08",
+                                          "2026-03-08"),  # 01:59:59 EST
+            "2026-11-01T03:30:00+00:00": ("2026-11-01", "2026-W44", "2026-11", "2026-11-01",
+                                          "2026-10-31"),  # 23:30 EDT
+            "2026-11-01T05:30:00+00:00": ("2026-11-01", "2026-W44", "2026-11", "2026-11-01",
+                                          "2026-11-01"),  # 01:30 EDT
+            "2026-12-31T20:00:00+00:00": ("2027-01-01", "2026-W53", "2027-01", "2026-12-31",
+                                          "2026-12-31"),
+        }
+        for i, at in enumerate(instants):
+            store.create(make_feature(f"c{i}", reported_at=at))
+        days = {}
+        for tz in ("Asia/Shanghai", "UTC", "America/New_York"):
+            days[tz] = {r["day"]: r["count"] for r in store.count_by(None, ("day",), tz=tz)}
+        expected = {}
+        for column, tz in ((0, "Asia/Shanghai"), (3, "UTC"), (4, "America/New_York")):
+            for values in instants.values():
+                expected.setdefault(tz, {}).setdefault(values[column], 0)
+                expected[tz][values[column]] += 1
+        assert days == expected
+        weeks = {r["week"]: r["count"] for r in store.count_by(None, ("week",))}
+        months = {r["month"]: r["count"] for r in store.count_by(None, ("month",))}
+        assert sum(weeks.values()) == sum(months.values()) == len(instants)
+        for _, week, month, _, _ in instants.values():
+            assert week in weeks and month in months
+        assert weeks["2026-W10"] == 3 and months["2026-03"] == 5
+
+    def test_heat_weights_add_up_to_the_matching_total(self, varied):
+        store, now, features = varied
+        rng = random.Random(2)
+        for zoom in (0, 10, 14, 16.5, 18, 24):
+            flt = random_filter(rng, now) if zoom else None
+            bbox = random_box(rng) if zoom > 10 else (-180, -85, 180, 85)
+            heat = store.heat(flt, bbox, zoom)
+            both = CaseFilter(**{**vars(flt or CaseFilter()), "bbox": None}), (flt or CaseFilter()).bbox
+            inside = [f for f in features if passes(f, both[0], now) and passes(
+                f, CaseFilter(bbox=bbox), now) and (both[1] is None or passes(
+                    f, CaseFilter(bbox=both[1]), now))]
+            assert heat["total"] == len(inside) == sum(w for _, _, w in heat["cells"])
+            assert len(heat["cells"]) <= MAX_CELLS
+            assert heat["max"] == max((w for _, _, w in heat["cells"]), default=0)
+            for lat, lon, _ in heat["cells"]:
+                assert bbox[1] - 1e-6 <= lat <= bbox[3] + 1e-6 and bbox[0] - 1e-6 <= lon <= bbox[2] + 1e-6
+
+    def test_heat_cells_sit_at_the_mean_of_their_cases_and_stay_few(self, store):
+        store.create(make_feature("a", lon=LON, lat=LAT))
+        store.create(make_feature("b", lon=LON + 0.00001, lat=LAT + 0.00002))
+        store.create(make_feature("far", lon=LON + 0.01, lat=LAT))
+        heat = store.heat(None, (LON - 0.1, LAT - 0.1, LON + 0.1, LAT + 0.1), 12)
+        assert sorted(heat["cells"]) == [[round(LAT, 6), round(LON + 0.01, 6), 1],
+                                         [round(LAT + 0.00001, 6), round(LON + 0.000005, 6), 2]]
+        assert heat["max"] == 2 and heat["total"] == 3
+        for i in range(200):  # a zoom far too deep for the box: cells grow, never past the cap
+            store.create(make_feature(f"s{i}", lon=LON + (i % 20) * 0.05, lat=LAT + (i // 20) * 0.05))
+        heat = store.heat(None, (LON - 1, LAT - 1, LON + 1, LAT + 1), 24, cell_px=1)
+        assert len(heat["cells"]) <= MAX_CELLS and heat["total"] == 203
+        assert store.heat(None, (0, 0, 1, 1), 10) == {"cells": [], "total": 0, "max": 0}
+
+    def test_cluster_counts_equal_the_list_total_for_the_same_filters_and_area(self, varied):
+        store, now, _ = varied
+        rng = random.Random(3)
+        for zoom in (3, 12, 14, 15, 17, 19, 22):
+            flt = random_filter(rng, now)
+            bbox = random_box(rng)
+            clusters = store.clusters(flt, bbox, zoom)
+            area = CaseFilter(**{**vars(flt), "bbox": bbox})
+            listed, total = store.find(area, limit=None)
+            if flt.bbox is not None:  # both boxes: the list with each
+                listed = [f for f in listed if passes(f, CaseFilter(bbox=flt.bbox), now)]
+                total = len(listed)
+            assert clusters["total"] == total == sum(c["count"] for c in clusters["clusters"])
+            assert len(clusters["clusters"]) <= MAX_CELLS
+            by_id = {f["id"]: f for f in listed}
+            for c in clusters["clusters"]:
+                west, south, east, north = c["bbox"]
+                assert west - 1e-6 <= c["lon"] <= east + 1e-6 and south - 1e-6 <= c["lat"] <= north + 1e-6
+                assert bbox[0] <= west <= east <= bbox[2] and bbox[1] <= south <= north <= bbox[3]
+                if c["count"] == 1:
+                    f = by_id[c["id"]]
+                    assert c["case_no"] == f["properties"]["case_no"]
+                    assert [west, south] == [east, north] == f["geometry"]["coordinates"][:2]
+                else:
+                    assert "id" not in c and "case_no" not in c
+
+    def test_grid_figures_match_a_brute_force(self, varied):
+        store, now, features = varied
+        rng = random.Random(4)
+        for flt in [None, *(random_filter(rng, now) for _ in range(6))]:
+            at = now + timedelta(days=rng.uniform(-100, 100))
+            expected = {}
+            for f in features:
+                if not passes(f, flt or CaseFilter(), at):  # now= judges the filter's clocks too
+                    continue
+                p = f["properties"]
+                any_late = any(late(p, c, at) for c in CLOCK_NAMES)
+                is_open = p["state"] in ("reported", "signed", "handling", "replied")
+                closed = p["state"] in ("closed", "rated")
+                row = expected.setdefault(p["grid_code"], dict.fromkeys(
+                    ("received", "open", "overdue", "open_overdue", "closed", "closed_on_time"), 0))
+                for name, yes in (("received", True), ("open", is_open), ("overdue", any_late),
+                                  ("open_overdue", is_open and any_late), ("closed", closed),
+                                  ("closed_on_time", closed and not late(p, "handle", at))):
+                    row[name] += yes
+            assert store.grid_figures(flt, now=at) == expected
+
+    def test_aggregates_see_other_instances_writes_without_refresh(self, open_store):
+        store, other = open_store(clocks=contract_clocks), open_store(clocks=contract_clocks)
+        assert store.count_by(None, ("grid_code",)) == []
+        late_clocks = [(T0 - timedelta(hours=1)).isoformat(), None] + [None] * 4
+        other.create(make_feature("c0", grid="A", clocks=late_clocks))
+        other.create(make_feature("c1", grid="B"))
+        box = (LON - 1, LAT - 1, LON + 1, LAT + 1)
+        assert store.find(CaseFilter(overdue="sign", now=T0))[1] == 1
+        assert store.count_by(None, ("grid_code",)) == [{"grid_code": "A", "count": 1},
+                                                        {"grid_code": "B", "count": 1}]
+        feature = other.get("c0")
+        feature["properties"].update(grid_code="B", state="cancelled")
+        feature["geometry"]["coordinates"] = [LON + 0.5, LAT]
+        other.update("c0", feature, 1)
+        assert store.count_by(None, ("grid_code", "state")) == [
+            {"grid_code": "B", "state": "cancelled", "count": 1},
+            {"grid_code": "B", "state": "reported", "count": 1}]
+        assert store.find(CaseFilter(overdue="any", now=T0))[1] == 0  # cancelled: never late
+        assert store.heat(None, box, 8)["total"] == 2
+        assert store.clusters(None, (LON + 0.4, LAT - 1, LON + 0.6, LAT + 1), 12)["clusters"][0][
+            "id"] == "c0"
+        assert store.grid_figures(None, now=T0)["B"]["received"] == 2
+
+    def test_a_store_without_clocks_knows_no_deadlines(self, store):
+        store.create(make_feature("c0", clocks=[(T0 - timedelta(hours=1)).isoformat(), None,
+                                                None, None, None, None]))
+        assert store.find(CaseFilter(overdue="any", now=T0)) == ([], 0)
+        assert store.grid_figures(None)[make_feature("c0")["properties"]["grid_code"]][
+            "overdue"] == 0
+
+    @pytest.mark.parametrize("call, field", [
+        (lambda s: s.find({"states": ["closed"]}), "flt"),
+        (lambda s: s.find(None, order="grid_code"), "order"),
+        (lambda s: s.find(None, limit=-1), "limit"),
+        (lambda s: s.find(None, properties="state"), "properties"),
+        (lambda s: s.count_by(None, ()), "by"),
+        (lambda s: s.count_by(None, ("year",)), "by"),
+        (lambda s: s.count_by(None, ("day", "day")), "by"),
+        (lambda s: s.count_by(None, "grid_code"), "by"),
+        (lambda s: s.count_by(None, ("day",), tz="Mars/Olympus"), "tz"),
+        (lambda s: s.count_by(None, ("day",), tz="../../etc/passwd"), "tz"),
+        (lambda s: s.heat(None, (1, 2, 3), 10), "bbox"),
+        (lambda s: s.heat(None, (3, 2, 1, 4), 10), "bbox"),
+        (lambda s: s.heat(None, (1, 2, 3, float("nan")), 10), "bbox"),
+        (lambda s: s.heat(None, (1, 2, 3, 4), 25), "zoom"),
+        (lambda s: s.heat(None, (1, 2, 3, 4), True), "zoom"),
+        (lambda s: s.heat(None, (1, 2, 3, 4), 10, cell_px=0), "cell_px"),
+        (lambda s: s.clusters(None, "1,2,3,4", 10), "bbox"),
+        (lambda s: s.clusters(None, (1, 2, 3, 4), -1), "zoom"),
+        (lambda s: s.grid_figures(None, now=datetime(2026, 1, 1)), "now"),
+        (lambda s: s.grid_figures("A"), "flt"),
+    ])
+    def test_aggregates_refuse_bad_arguments_naming_them_and_change_nothing(self, varied, call,
+                                                                            field):
+        store, _, features = varied
+        with pytest.raises(BadInput) as info:
+            call(store)
+        assert info.value.status == 400 and info.value.field == field
+        for lang in ("zh", "en"):
+            assert field in info.value.render(lang)
+        assert list(store.all()) == features
 
     # -- concurrency and crashes -------------------------------------------------------
 

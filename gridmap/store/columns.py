@@ -1,0 +1,248 @@
+"""The cases as numpy columns, so filters and aggregates never parse a Feature.
+
+:class:`Columns` keeps one row per case (row = ``case_no - 1``): position,
+``reported_at``, codes for grid, state and category, and the six clock
+instants of :data:`~gridmap.store.base.CLOCK_COLUMNS`. Its owner updates it
+with the in-memory index and locks around every call; :meth:`Columns.select`
+copies what a request needs (a :class:`Selection`, consistent with the moment
+it was taken), and the aggregates in :mod:`gridmap.store.aggregates` work on
+that copy without any lock.
+"""
+
+import logging
+import math
+
+import numpy as np
+
+from gridmap.jsontext import loads
+from gridmap.store.base import CLOCK_COLUMNS
+
+log = logging.getLogger(__name__)
+
+MERCATOR_MAX_LAT = 85.0511287798  # Web Mercator's square world
+TILE_PX = 256.0  # a world's side in pixels at zoom 0
+_NUMBERS = ("lon", "lat", "x", "y", "reported", *CLOCK_COLUMNS)
+_CODES = ("grid", "state", "category")
+
+
+def mercator_px(lon, lat):
+    """Web Mercator pixel position at zoom 0 (0–256 each way, y down); scalars or arrays.
+
+    Examples
+    --------
+    >>> mercator_px(0.0, 0.0)
+    (128.0, 128.0)
+    """
+    lat = np.clip(lat, -MERCATOR_MAX_LAT, MERCATOR_MAX_LAT)
+    x = (np.asarray(lon, dtype=float) + 180.0) / 360.0 * TILE_PX
+    y = (1.0 - np.arcsinh(np.tan(np.radians(lat))) / math.pi) / 2.0 * TILE_PX
+    return (float(x), float(y)) if np.ndim(x) == 0 else (x, y)
+
+
+class Vocabulary:
+    """Strings (or None) to small integer codes, in order of first sight."""
+
+    def __init__(self):
+        self.values, self._codes = [], {}
+
+    def code(self, value):
+        code = self._codes.get(value)
+        if code is None:
+            code = self._codes[value] = len(self.values)
+            self.values.append(value)
+        return code
+
+    def codes(self, values):
+        """The codes of those of ``values`` seen so far."""
+        return [c for v in values if (c := self._codes.get(v)) is not None]
+
+
+class Selection:
+    """Copies of some columns for the rows a filter kept (``rows``: ``case_no - 1``).
+
+    ``entries`` holds the index entries of those rows when they were asked
+    for (for pages and text search); ``values`` the vocabularies' values by
+    code at the time.
+    """
+
+    def __init__(self, rows, arrays, entries, values, by_row):
+        self.rows, self.arrays, self.entries, self.values = rows, arrays, entries, values
+        self._by_row = by_row  # every row's entry (id and case_no of a row never change)
+
+    def identity(self, row):
+        """``(id, case_no)`` of the case in ``row``."""
+        entry = self._by_row[row]
+        return entry.id, entry.case_no
+
+    def __len__(self):
+        return len(self.rows)
+
+    def keep(self, mask):
+        """Only the rows where ``mask`` is true (in place)."""
+        self.rows = self.rows[mask]
+        self.arrays = {name: a[mask] for name, a in self.arrays.items()}
+        if self.entries is not None:
+            self.entries = self.entries[mask]
+
+    def match_text(self, words):
+        """Keep the rows whose description holds every word (case-folded)."""
+        if not words or not len(self):
+            return
+        # The stored JSON text holds the description: cheap to look in first; it
+        # can be trusted only for words JSON writes as they are.
+        plain = all(w.isprintable() and '"' not in w and "\\" not in w for w in words)
+        keep = np.zeros(len(self), dtype=bool)
+        for i, entry in enumerate(self.entries):
+            if plain and not all(w in entry.raw.casefold() for w in words):
+                continue
+            description = loads(entry.raw)["properties"].get("description")
+            if isinstance(description, str):
+                folded = description.casefold()
+                keep[i] = all(w in folded for w in words)
+        self.keep(keep)
+
+
+class Columns:
+    """One row per case, grown by doubling. Not thread-safe: the owner locks.
+
+    Parameters
+    ----------
+    clocks : callable, optional
+        The clock extractor: ``clocks(properties)`` returns the six instants
+        of :data:`~gridmap.store.base.CLOCK_COLUMNS` (None or NaN: none).
+        Without it no case has deadlines.
+    """
+
+    def __init__(self, clocks=None, capacity=1024):
+        self._clocks = clocks
+        self.size = 0  # rows in use: the highest case_no seen
+        self.grid, self.state, self.category = Vocabulary(), Vocabulary(), Vocabulary()
+        self._numbers = {name: np.full(capacity, np.nan) for name in _NUMBERS}
+        self._codes = {name: np.full(capacity, -1, dtype=np.int32) for name in _CODES}
+        self._present = np.zeros(capacity, dtype=bool)
+        self._entries = np.empty(capacity, dtype=object)
+        self._stale = set()  # rows whose clocks are still to be read from their entry
+
+    def __len__(self):
+        return int(np.count_nonzero(self._present[:self.size]))
+
+    def put(self, entry, properties=None):
+        """Set the row of ``entry`` (a new case or a newer version). ``properties``:
+        the case's, if parsed already; else its clocks are read when first needed."""
+        row = entry.case_no - 1
+        if row >= len(self._present):
+            self._grow(row + 1)
+        self.size = max(self.size, row + 1)
+        numbers, codes = self._numbers, self._codes
+        x, y = mercator_px(entry.lon, entry.lat)
+        for name, value in (("lon", entry.lon), ("lat", entry.lat), ("x", x), ("y", y),
+                            ("reported", entry.reported_ts)):
+            numbers[name][row] = np.nan if value is None else value
+        codes["grid"][row] = self.grid.code(entry.grid_code)
+        codes["state"][row] = self.state.code(entry.state)
+        codes["category"][row] = self.category.code(entry.category)
+        self._present[row] = True
+        self._entries[row] = entry
+        if self._clocks is None:
+            return
+        if properties is None:
+            self._stale.add(row)
+        else:
+            self._stale.discard(row)
+            self._set_clocks(row, properties)
+
+    def _grow(self, needed):
+        capacity = max(needed, 2 * len(self._present))
+        for table, fill in ((self._numbers, np.nan), (self._codes, -1)):
+            for name, old in table.items():
+                table[name] = np.full(capacity, fill, dtype=old.dtype)
+                table[name][:len(old)] = old
+        for name in ("_present", "_entries"):
+            old = getattr(self, name)
+            new = np.zeros(capacity, dtype=old.dtype) if old.dtype == bool else np.empty(
+                capacity, dtype=object)
+            new[:len(old)] = old
+            setattr(self, name, new)
+
+    def _set_clocks(self, row, properties):
+        try:
+            values = self._clocks(properties)
+            values = [np.nan if v is None else float(v) for v in values]
+            if len(values) != len(CLOCK_COLUMNS):
+                raise ValueError(f"{len(values)} clock values, not {len(CLOCK_COLUMNS)}")
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            log.error("case %s: no clocks (%r)", properties.get("case_no"), exc)
+            values = [np.nan] * len(CLOCK_COLUMNS)
+        for name, value in zip(CLOCK_COLUMNS, values):
+            self._numbers[name][row] = value
+
+    def _refresh_clocks(self):
+        """Read the clocks of the rows written since they were last needed."""
+        for row in self._stale:
+            self._set_clocks(row, loads(self._entries[row].raw)["properties"])
+        self._stale.clear()
+
+    # -- selecting -------------------------------------------------------------------
+
+    def late(self, clock, now_ts, rows=slice(None)):
+        """Whether ``clock`` ("sign", "handle" or "verify") is late at ``now_ts`` per row."""
+        self._refresh_clocks()
+        deadline = self._numbers[f"{clock}_deadline"][:self.size][rows]
+        stop = self._numbers[f"{clock}_stop"][:self.size][rows]
+        end = np.where(np.isnan(stop), now_ts, stop)
+        late = end > deadline  # False where there is no deadline (NaN)
+        for code in self.state.codes(["cancelled"]):
+            late &= self._codes["state"][:self.size][rows] != code
+        return late
+
+    def overdue(self, which, now_ts, rows=slice(None)):
+        """Rows late on clock ``which``, or on any clock for ``"any"``."""
+        if which != "any":
+            return self.late(which, now_ts, rows)
+        sign, handle, verify = (self.late(c, now_ts, rows) for c in ("sign", "handle", "verify"))
+        return sign | handle | verify
+
+    def mask(self, flt, now_ts, bbox=None):
+        """Which rows pass ``flt`` (all but its text) and lie in ``bbox`` too, if given."""
+        n = self.size
+        keep = self._present[:n].copy()
+        for name, values, vocabulary in (("grid", flt.grid_codes, self.grid),
+                                         ("state", flt.states, self.state),
+                                         ("category", flt.categories, self.category)):
+            if values is None:
+                continue
+            codes, column = vocabulary.codes(values), self._codes[name][:n]
+            if len(codes) == 1:
+                keep &= column == codes[0]
+            else:
+                table = np.zeros(len(vocabulary.values) + 1, dtype=bool)
+                table[codes] = True
+                keep &= table[column]
+        reported = self._numbers["reported"][:n]
+        if flt.since is not None:
+            keep &= reported >= flt.since.timestamp()
+        if flt.until is not None:
+            keep &= reported < flt.until.timestamp()
+        lon, lat = self._numbers["lon"][:n], self._numbers["lat"][:n]
+        for box in (flt.bbox, bbox):
+            if box is not None:
+                west, south, east, north = box
+                keep &= (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
+        if flt.overdue is not None:
+            keep &= self.overdue(flt.overdue, now_ts)
+        return keep
+
+    def select(self, flt, now_ts, names=(), entries=False, bbox=None):
+        """A :class:`Selection` of the rows passing ``flt`` (and ``bbox``), with copies
+        of the columns ``names`` (numbers, codes or ``"late_<clock>"`` flags at
+        ``now_ts``) and, if ``entries`` (or the filter has text), the entries."""
+        rows = np.flatnonzero(self.mask(flt, now_ts, bbox))
+        arrays = {}
+        for name in names:
+            if name.startswith("late_"):
+                arrays[name] = self.late(name.removeprefix("late_"), now_ts, rows)
+            else:
+                arrays[name] = (self._numbers if name in self._numbers else self._codes)[name][rows]
+        found = self._entries[rows] if entries or flt.text else None
+        values = {name: list(getattr(self, name).values) for name in _CODES}
+        return Selection(rows, arrays, found, values, self._entries)
