@@ -60,7 +60,7 @@ def parse_filter(args, community, now, visible_grids=None):
     if visible_grids is not None:
         if grids and not set(grids) <= set(visible_grids):
             raise Forbidden("error.web.other_grid")
-        grids = grids or sorted(visible_grids)
+        grids = tuple(grids or visible_grids)  # none at all: no case
     overdue = args.get("overdue") or None
     if overdue not in (None, *OVERDUE):
         raise BadInput("error.cases.bad_overdue", value=repr(overdue[:20]), field="overdue")
@@ -72,7 +72,7 @@ def parse_filter(args, community, now, visible_grids=None):
     if len(words) > MAX_WORDS:
         raise BadInput("error.cases.words_too_long", limit=MAX_WORDS, field="q")
     return CaseFilter(
-        grid_codes=tuple(grids) if grids else None,
+        grid_codes=None if grids is None else tuple(grids),
         states=_tuple(_choices(args, "state", STATE_NAMES)),
         categories=_tuple(_choices(args, "category", community.categories, also=CODE)),
         since=since, until=until, bbox=parse_bbox(args),
@@ -89,7 +89,7 @@ def parse_bbox(args, name="bbox"):
     except ValueError:
         box = ()
     if not (len(box) == 4 and all(map(math.isfinite, box))
-            and -180 <= box[0] < box[2] <= 180 and -90 <= box[1] < box[3] <= 90):
+            and -180 <= box[0] <= box[2] <= 180 and -90 <= box[1] <= box[3] <= 90):
         raise BadInput("error.cases.bad_bbox", value=repr(raw[:80]), field=name)
     return box
 

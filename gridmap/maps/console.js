@@ -204,7 +204,7 @@
   function metricOf(f) {
     if (!f) return null;
     if (ui.metric === "on_time") return f.closed ? f.closed_on_time / f.closed : null;
-    return f[ui.metric];
+    return f[{open: "open", overdue: "open_overdue", received: "received"}[ui.metric]];
   }
   function metricText(v) {
     if (v === null || v === undefined) return "—";
@@ -254,7 +254,7 @@
     box.appendChild(el("b", g.name + " "));
     box.appendChild(el("code", g.code));
     g.team.forEach(function (line) { box.appendChild(el("div", line)); });
-    [["metric_open", f.open], ["metric_overdue", f.overdue], ["received", f.received],
+    [["metric_open", f.open], ["metric_overdue", f.open_overdue], ["received", f.received],
      ["closed", f.closed], ["metric_on_time", f.closed ? Math.round(100 * f.closed_on_time / f.closed) + "%" : "—"]]
       .forEach(function (pair) {
         box.appendChild(el("div", label(pair[0]) + label("colon") + (pair[1] === undefined ? "—" : pair[1])));
@@ -299,7 +299,7 @@
       tr.dataset.gridCode = f.code;
       tr.appendChild(el("td", f.name + " " + f.code.slice(-3)));
       tr.appendChild(el("td", f.open));
-      tr.appendChild(el("td", f.overdue, f.overdue ? "late" : ""));
+      tr.appendChild(el("td", f.open_overdue, f.open_overdue ? "late" : ""));
       tr.appendChild(el("td", f.closed ? Math.round(100 * f.closed_on_time / f.closed) + "%" : "—"));
       tr.appendChild(el("td", f.received));
       tr.addEventListener("click", function () { pickGrid(f.code); });

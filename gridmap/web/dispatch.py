@@ -227,7 +227,7 @@ def figures():
     flt = replace(case_filter(), bbox=None)
     store, now = service().store, flt.now
     per_grid = store.grid_figures(flt, now)
-    per_category = store.count_by(flt, by=("category",), tz=now.tzinfo)
+    per_category = store.count_by(flt, by=("category",), tz=community().calendar.timezone)
     oldest, _ = store.find(open_only(flt), "reported_at", SIDE_ROWS, 0)
     newest, total = store.find(flt, "-reported_at", SIDE_ROWS, 0)
     return jsonify({
@@ -264,15 +264,19 @@ def frames():
     counts = {period_start(r[step], step): r["count"]
               for r in service().store.count_by(
                   replace(flt, since=_midnight(starts[0], tz), until=_midnight(start, tz)),
-                  by=(step,), tz=tz)}
+                  by=(step,), tz=community().calendar.timezone)}
     return jsonify({"step": step, "frames": [
         {"since": s.isoformat(), "until": (s + width - timedelta(1)).isoformat(),
          "count": counts.get(s, 0)} for s in starts]})
 
 
 def period_start(key, step):
-    """The first day of a ``count_by`` period key."""
-    return date.fromisoformat(str(key)[:10])
+    """The first day of a :meth:`count_by` period: ``"2026-03-01"`` (a day) or
+    ``"2026-W09"`` (an ISO week)."""
+    if step == "week":
+        year, week = key.split("-W")
+        return date.fromisocalendar(int(year), int(week), 1)
+    return date.fromisoformat(key)
 
 
 def _midnight(day, tz):
