@@ -102,7 +102,7 @@
   }
 
   /* -- popups (built from text nodes only) ------------------------------------ */
-  function casePopup(id) {
+  function casePopup(id, layer) {
     var box = el("div", null, "popup");
     box.appendChild(el("p", label("loading")));
     getJSON("case-" + id, "/cases/" + encodeURIComponent(id), new URLSearchParams())
@@ -122,8 +122,14 @@
         var link = el("a", label("open_case"));
         link.href = c.url;
         box.appendChild(link);
+        if (layer.isPopupOpen()) layer.getPopup().update();  // its new size, panned into view once
       }).catch(function (err) { if (!(err && err.stale)) box.textContent = String(err.message || err); });
     return box;
+  }
+
+  function bindCasePopup(marker, id) {  // made once a time it opens (update() asks again)
+    marker.bindPopup(function (layer) { return layer.box || (layer.box = casePopup(id, layer)); });
+    marker.on("popupclose", function () { marker.box = null; });
   }
 
   /* -- clusters: updated in place by key, so an open popup stays open ---------- */
@@ -142,8 +148,8 @@
       var key = clusterKey(c), marker = clusterMarkers[key];
       seen[key] = true;
       var at = frame.display(c.lon, c.lat);
-      if (marker) {
-        marker.setLatLng(at);
+      if (marker) {  // moved or changed only: an update pans the map to an open popup
+        if (!marker.getLatLng().equals(at, 0)) marker.setLatLng(at);
         if (marker.cluster.count !== c.count) marker.setIcon(clusterIcon(c));
         marker.cluster = c;
         return;
@@ -152,7 +158,7 @@
                              title: c.count === 1 ? "#" + c.case_no : label("cluster_of").replace("{n}", c.count)});
       marker.cluster = c;
       if (c.count === 1 && c.id) {
-        marker.bindPopup(function () { return casePopup(c.id); });
+        bindCasePopup(marker, c.id);
       } else {
         marker.on("click", function () {
           var b = marker.cluster.bbox, sw = frame.display(b[0], b[1]), ne = frame.display(b[2], b[3]);
@@ -186,7 +192,7 @@
       }
       marker = L.circleMarker(frame.display(c.lon, c.lat), {radius: 7, weight: 2, color: color,
                                                              fillColor: color, fillOpacity: 0.7});
-      marker.bindPopup(function () { return casePopup(c.id); });
+      bindCasePopup(marker, c.id);
       overdueMarkers[c.id] = marker.addTo(overdueLayer);
     });
     Object.keys(overdueMarkers).forEach(function (id) {
@@ -316,7 +322,7 @@
     var oldest = $("oldest-overdue"), newest = $("newest");
     oldest.textContent = newest.textContent = "";
     body.oldest_overdue.forEach(function (c) {
-      oldest.appendChild(caseLink(c, label("clock_" + c.clock) + " " + (c.deadline_text || c.ago)));
+      oldest.appendChild(caseLink(c, c.deadline_text || label("clock_" + c.clock)));
     });
     body.newest.forEach(function (c) { newest.appendChild(caseLink(c)); });
     if (!body.oldest_overdue.length) oldest.appendChild(el("li", label("no_cases"), "muted"));
@@ -341,8 +347,7 @@
       [c.reported_at, c.grid_name, c.category, c.state_name, c.description].forEach(function (v) {
         tr.appendChild(el("td", v));
       });
-      tr.appendChild(el("td", c.late.length ? c.late.map(function (k) { return label("clock_" + k); }).join(label("list_sep"))
-        : (c.deadline_text || "—"), c.late.length ? "late" : ""));
+      tr.appendChild(el("td", c.deadline_text || "—", c.deadline && c.deadline.level === "late" ? "late" : ""));
       tr.appendChild(el("td", c.contact || ""));
       tbody.appendChild(tr);
     });
@@ -483,6 +488,13 @@
       if (changed) refreshAll();
     }).catch(failed).then(function () { setTimeout(poll, config.poll_ms); });
   }
+
+  var overlays = {};
+  overlays[label("layer_heat")] = heat;
+  overlays[label("layer_cases")] = clusterLayer;
+  overlays[label("layer_overdue")] = overdueLayer;
+  overlays[label("grids")] = gridsLayer;
+  L.control.layers(null, overlays, {collapsed: false, position: "topright"}).addTo(map);
 
   categorySummary();
   refreshAll().then(poll);

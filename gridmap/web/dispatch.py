@@ -35,7 +35,7 @@ OVERDUE_SHOWN = 500  #: overdue markers drawn per view at most (the most overdue
 CSV_ROWS = 50_000  #: rows of a CSV export at most
 MAX_FRAMES = 400
 DEFAULT_DAYS = 30  #: the time slider's period when the filters give none
-POLL_MS = 2000  #: how often an open console asks what changed
+POLL_MS = 1000  #: how often an open console asks what changed
 CSV_COLUMNS = ("case_no", "reported_at", "code", "grid", "category", "state",
                "description", "overdue", "longitude", "latitude", "reporter", "contact_short")
 #: texts the console's script shows (from the catalog, in the page's language)
@@ -43,7 +43,7 @@ TEXTS = ("category", "state", "grid", "age", "deadline", "open_case", "loading",
          "colon", "list_sep", "metric_open", "metric_overdue", "metric_on_time",
          "metric_received", "received", "closed", "overdue", "clock_sign", "clock_handle",
          "clock_verify", "no_cases", "cases_in_view", "all_period", "play", "pause",
-         "cluster_of", "new_reports")
+         "cluster_of", "new_reports", "layer_heat", "layer_cases", "layer_overdue", "grids")
 
 
 def community():
