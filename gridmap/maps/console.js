@@ -86,10 +86,14 @@
   }
 
   /* -- heat ------------------------------------------------------------------ */
-  var heat = L.heatLayer([], {radius: 22, blur: 16, minOpacity: 0.25, maxZoom: map.getZoom()});
+  // Leaflet.heat scales weights by 2^(zoom - maxZoom): the server's cells are counts
+  // for this zoom already, so its maximum is scaled alike
+  var heatMaxZoom = map.getMaxZoom();
+  var heat = L.heatLayer([], {radius: 25, blur: 18, minOpacity: 0.35, maxZoom: heatMaxZoom});
   heat.addTo(map);
   function drawHeat(body) {
-    heat.setOptions({max: body.max || 1, maxZoom: map.getZoom()});
+    var scale = Math.pow(2, -Math.max(0, Math.min(heatMaxZoom - map.getZoom(), 12)));
+    heat.setOptions({max: (body.max || 1) * scale});
     heat.setLatLngs(body.cells.map(function (c) {
       var p = frame.display(c[1], c[0]);
       return [p.lat, p.lng, c[2]];
@@ -494,7 +498,7 @@
   overlays[label("layer_cases")] = clusterLayer;
   overlays[label("layer_overdue")] = overdueLayer;
   overlays[label("grids")] = gridsLayer;
-  L.control.layers(null, overlays, {collapsed: false, position: "topright"}).addTo(map);
+  L.control.layers(null, overlays, {collapsed: map.getSize().x < 600, position: "topright"}).addTo(map);
 
   categorySummary();
   refreshAll().then(poll);
