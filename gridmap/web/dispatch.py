@@ -37,7 +37,7 @@ MAX_FRAMES = 400
 DEFAULT_DAYS = 30  #: the time slider's period when the filters give none
 POLL_MS = 1000  #: how often an open console asks what changed
 CSV_COLUMNS = ("case_no", "reported_at", "code", "grid", "category", "state",
-               "description", "overdue", "longitude", "latitude", "reporter", "contact_short")
+               "description", "metric_overdue", "longitude", "latitude", "reporter", "contact_short")
 #: texts the console's script shows (from the catalog, in the page's language)
 TEXTS = ("category", "state", "grid", "age", "deadline", "open_case", "loading", "load_failed",
          "colon", "list_sep", "metric_open", "metric_overdue", "metric_on_time",
