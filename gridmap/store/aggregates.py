@@ -77,7 +77,8 @@ def utc_offsets(ts, tz):
             changes.append(b)
             offsets.append(offset(t))
         previous = t
-    return np.asarray(offsets)[np.searchsorted(changes, np.nan_to_num(ts), side="right")]
+    found = np.asarray(offsets)[np.searchsorted(changes, np.nan_to_num(ts), side="right")]
+    return np.where(np.isnan(ts), 0.0, found)
 
 
 def _day_label(day):
@@ -95,31 +96,30 @@ def _month_label(month):
     return f"{1970 + year}-{month0 + 1:02d}"
 
 
-def _time_keys(reported, tz):
-    """Days, ISO weeks and months (integers, NaN-safe) of ``reported`` in ``tz``."""
-    local = reported + utc_offsets(reported, tz)
-    day = np.floor(np.nan_to_num(local) / DAY).astype(np.int64)
-    week = np.floor_divide(day + 3, 7)  # Monday-based; 1970-01-01 was a Thursday
-    month = day.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
-    return {"day": (day, _day_label), "week": (week, _week_label),
-            "month": (month, _month_label)}
+def _time_key(key, day):
+    """``key`` ("day", "week" or "month") of local ``day`` numbers, and its label."""
+    if key == "day":
+        return day, _day_label
+    if key == "week":
+        return np.floor_divide(day + 3, 7), _week_label  # Monday-based; 1970-01-01 was a Thursday
+    return day.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64), _month_label
 
 
-def count_by(selection, by, tz):
-    """Rows ``{key: value, ..., "count": n}`` per combination of ``by`` present."""
+def _dimensions(selection, by, tz):
+    """Per key of ``by``: (codes 0..size-1 of each row, size, label of a code)."""
     arrays, values = selection.arrays, selection.values
-    dims = []  # per key: (codes 0..size-1, size, label of a code)
-    times = None
+    dims, day = [], None
     for key in by:
         if key in ("grid_code", "category", "state"):
-            name = key.removesuffix("_code")
-            known = values[name]
-            dims.append((arrays[name].astype(np.int64), len(known), known.__getitem__))
+            known = values[key.removesuffix("_code")]
+            dims.append((arrays[key.removesuffix("_code")].astype(np.int64), len(known),
+                         known.__getitem__))
             continue
-        if times is None:
-            times = _time_keys(arrays["reported"], tz)
-            missing = np.isnan(arrays["reported"])
-        raw, label = times[key]
+        if day is None:  # local day numbers (days since 1970-01-01 in tz)
+            reported = arrays["reported"]
+            local = np.nan_to_num(reported + utc_offsets(reported, tz))
+            day, missing = np.floor(local / DAY).astype(np.int64), np.isnan(reported)
+        raw, label = _time_key(key, day)
         valid = raw[~missing]
         base, span = (int(valid.min()), int(valid.max() - valid.min()) + 1) if valid.size else (0, 0)
         if span <= _RANGE_MAX:  # code = value - base; span: no reported_at
@@ -131,24 +131,38 @@ def count_by(selection, by, tz):
             dims.append((codes.astype(np.int64), len(present),
                          lambda c, present=present, label=label:
                          None if present[c] == NO_TIME else label(present[c])))
+    return dims
+
+
+def count_by(selection, by, tz):
+    """Rows ``{key: value, ..., "count": n}`` per combination of ``by`` present,
+    sorted by the values (None first)."""
+    dims = _dimensions(selection, by, tz)
     sizes = [size for _, size, _ in dims]
-    if math.prod(sizes) <= _BINCOUNT_MAX:
+    if math.prod(sizes) <= _BINCOUNT_MAX:  # count in a dense table
         combined = np.zeros(len(selection), dtype=np.int64)
         for codes, size, _ in dims:
             combined = combined * size + codes
         counts = np.bincount(combined, minlength=math.prod(sizes))
         found = np.flatnonzero(counts)
-        found_counts = counts[found]
-        parts = np.unravel_index(found, sizes) if sizes else ()
+        counts, parts = counts[found], np.unravel_index(found, sizes)
     else:
         stacked = np.stack([codes for codes, _, _ in dims], axis=1)
-        unique, found_counts = np.unique(stacked, axis=0, return_counts=True)
+        unique, counts = np.unique(stacked, axis=0, return_counts=True)
         parts = unique.T
-    labels = [[label(int(c)) for c in part] for (_, _, label), part in zip(dims, parts)]
-    rows = [dict(zip(by, combo), count=int(count))
-            for *combo, count in zip(*labels, found_counts)]
-    rows.sort(key=lambda row: [(row[k] is not None, row[k] or "") for k in by])
-    return rows
+    columns, ranks = [], []
+    for (_, _, label), part in zip(dims, parts):
+        present, where = np.unique(part, return_inverse=True)  # label each code once
+        labels = [label(int(c)) for c in present]
+        order = sorted(range(len(labels)), key=lambda j: (labels[j] is not None, labels[j] or ""))
+        rank = np.empty(len(labels), dtype=np.int64)
+        rank[order] = np.arange(len(labels))
+        columns.append(np.array(labels, dtype=object)[where])
+        ranks.append(rank[where])
+    ordered = np.lexsort(ranks[::-1])
+    columns = [column[ordered].tolist() for column in columns]
+    keys = (*by, "count")
+    return [dict(zip(keys, row)) for row in zip(*columns, counts[ordered].tolist())]
 
 
 # -- screen-space bins -----------------------------------------------------------------------

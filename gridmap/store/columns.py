@@ -93,12 +93,13 @@ class Selection:
         plain = all(w.isprintable() and '"' not in w and "\\" not in w for w in words)
         keep = np.zeros(len(self), dtype=bool)
         for i, entry in enumerate(self.entries):
-            if plain and not all(w in entry.raw.casefold() for w in words):
-                continue
+            if plain:
+                raw = entry.raw.casefold()
+                if not all(w in raw for w in words):
+                    continue
             description = loads(entry.raw)["properties"].get("description")
             if isinstance(description, str):
-                folded = description.casefold()
-                keep[i] = all(w in folded for w in words)
+                keep[i] = all(w in description.casefold() for w in words)
         self.keep(keep)
 
 
@@ -122,9 +123,7 @@ class Columns:
         self._present = np.zeros(capacity, dtype=bool)
         self._entries = np.empty(capacity, dtype=object)
         self._stale = set()  # rows whose clocks are still to be read from their entry
-
-    def __len__(self):
-        return int(np.count_nonzero(self._present[:self.size]))
+        self._unplaced = []  # rows whose pixel position is still to be worked out
 
     def put(self, entry, properties=None):
         """Set the row of ``entry`` (a new case or a newer version). ``properties``:
@@ -134,10 +133,9 @@ class Columns:
             self._grow(row + 1)
         self.size = max(self.size, row + 1)
         numbers, codes = self._numbers, self._codes
-        x, y = mercator_px(entry.lon, entry.lat)
-        for name, value in (("lon", entry.lon), ("lat", entry.lat), ("x", x), ("y", y),
-                            ("reported", entry.reported_ts)):
-            numbers[name][row] = np.nan if value is None else value
+        numbers["lon"][row], numbers["lat"][row] = entry.lon, entry.lat
+        numbers["reported"][row] = np.nan if entry.reported_ts is None else entry.reported_ts
+        self._unplaced.append(row)
         codes["grid"][row] = self.grid.code(entry.grid_code)
         codes["state"][row] = self.state.code(entry.state)
         codes["category"][row] = self.category.code(entry.category)
@@ -175,6 +173,14 @@ class Columns:
             values = [np.nan] * len(CLOCK_COLUMNS)
         for name, value in zip(CLOCK_COLUMNS, values):
             self._numbers[name][row] = value
+
+    def _place(self):
+        """Work out the pixel positions of the rows written since (at once: cheaper)."""
+        if self._unplaced:
+            rows = np.asarray(self._unplaced)
+            self._numbers["x"][rows], self._numbers["y"][rows] = mercator_px(
+                self._numbers["lon"][rows], self._numbers["lat"][rows])
+            self._unplaced.clear()
 
     def _refresh_clocks(self):
         """Read the clocks of the rows written since they were last needed."""
@@ -237,6 +243,8 @@ class Columns:
         of the columns ``names`` (numbers, codes or ``"late_<clock>"`` flags at
         ``now_ts``) and, if ``entries`` (or the filter has text), the entries."""
         rows = np.flatnonzero(self.mask(flt, now_ts, bbox))
+        if "x" in names or "y" in names:
+            self._place()
         arrays = {}
         for name in names:
             if name.startswith("late_"):
