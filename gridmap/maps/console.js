@@ -187,17 +187,17 @@
   var overdueLayer = L.layerGroup().addTo(map), overdueMarkers = {};
   function drawOverdue(body) {
     var seen = {};
-    body.cases.forEach(function (c) {
-      seen[c.id] = true;
-      var marker = overdueMarkers[c.id], color = CLOCK_COLORS[c.clock] || "#555";
+    body.cases.forEach(function (row) {  // [id, case_no, lon, lat, clock index]
+      var id = row[0], marker = overdueMarkers[id], color = CLOCK_COLORS[body.clocks[row[4]]];
+      seen[id] = true;
       if (marker) {
         marker.setStyle({color: color, fillColor: color});
         return;
       }
-      marker = L.circleMarker(frame.display(c.lon, c.lat), {radius: 7, weight: 2, color: color,
-                                                             fillColor: color, fillOpacity: 0.7});
-      bindCasePopup(marker, c.id);
-      overdueMarkers[c.id] = marker.addTo(overdueLayer);
+      marker = L.circleMarker(frame.display(row[2], row[3]), {radius: 7, weight: 2, color: color,
+                                                               fillColor: color, fillOpacity: 0.7});
+      bindCasePopup(marker, id);
+      overdueMarkers[id] = marker.addTo(overdueLayer);
     });
     Object.keys(overdueMarkers).forEach(function (id) {
       if (!seen[id] && !overdueMarkers[id].isPopupOpen()) {

@@ -20,18 +20,22 @@ from gridmap.cases.filters import (FILTER_ARGS, OVERDUE, parse_filter, parse_pag
 from gridmap.cases.workflow import OPEN_STATES, STATES
 from gridmap.maps.assets import CONSOLE_JS, LEAFLET_HEAT_JS
 from gridmap.maps.console_map import build_console_map
+from gridmap.maps.grids_map import embed
 from gridmap.web import case_display
 from gridmap.web.access import allow, require_grid
 from gridmap.web.assets import assets_url
 from gridmap.web.cases_api import CASE_ROLES, may_see_contact, service
 from gridmap.web.i18n import name_of, page_texts, t
-from gridmap.web.pages import map_settings, render_with_map
+from gridmap.web.pages import map_settings, render_embedded
 
 bp = Blueprint("dispatch", __name__)
 API = "/api/dispatch"
 LIST_PAGE = 20  #: list rows a page by default
 SIDE_ROWS = 5  #: cases in each of the side panel's lists
-OVERDUE_SHOWN = 500  #: overdue markers drawn per view at most (the most overdue first)
+OVERDUE_SHOWN = 200  #: overdue markers drawn per view and clock at most (the oldest first)
+#: the open states each clock runs in, in the order they run
+RUNS_IN = {"sign": ("reported",), "handle": ("reported", "signed", "handling"),
+           "verify": ("replied",)}
 CSV_ROWS = 50_000  #: rows of a CSV export at most
 MAX_FRAMES = 400
 DEFAULT_DAYS = 30  #: the time slider's period when the filters give none
@@ -62,6 +66,20 @@ def case_filter():
 
 
 
+def map_shell(grids):
+    """The console's folium map of ``grids``, embedded (:func:`~gridmap.maps.grids_map.embed`)
+    once per set of grids and language, as ``((head, body, script, map name), grid layer
+    name)``: rendering it is most of the page's time, and it holds no case."""
+    shells = current_app.extensions.setdefault("gridmap.console_maps", {})
+    key = (community().grids, g.lang, tuple(gr.code for gr in grids))
+    if key not in shells:
+        if any(k[0] is not key[0] for k in shells):  # the grids were redrawn: start again
+            shells.clear()
+        fmap, layer = build_console_map(grids, **map_settings())
+        shells[key] = ((*embed(fmap), fmap.get_name()), layer)
+    return shells[key]
+
+
 def area(flt):
     """The bbox of a layer's request: the filter's, else every grid the caller sees."""
     if flt.bbox:
@@ -77,7 +95,7 @@ def open_only(flt):
     """``flt`` narrowed to overdue open cases (what is late now), by its own ``overdue``
     clock or any."""
     states = tuple(s for s in OPEN_STATES if not flt.states or s in flt.states)
-    return replace(flt, overdue=flt.overdue or "any", states=states or ("none",))
+    return replace(flt, overdue=flt.overdue or "any", states=states)
 
 
 def late_clock(props, now, wanted=None):
@@ -110,20 +128,18 @@ def console():
     case_filter()  # a bad URL is a 400 here already
     codes = visible_grids() or community().grids.codes
     grids = [community().grids[c] for c in codes]
-    settings = map_settings()
-    frame = settings["frame"]
-    fmap, layer = build_console_map(grids, **settings)
+    frame = map_settings()["frame"]
+    parts, layer = map_shell(grids)
     config = {
-        "map": fmap.get_name(), "grids_layer": layer, "api": API,
-        "case_url": url_for("staff_pages.case_page", case_id="CASE_ID"),
+        "map": parts[3], "grids_layer": layer, "api": API,
         "poll_ms": POLL_MS, "lang": g.lang,
         "grids": [{"code": gr.code, "name": name_of(gr),
                    "team": community().teams[gr.code].summary_lines(g.lang),
                    "bounds": frame.bounds(*gr.geometry.bounds)} for gr in grids],
     }
     chosen = {k: request.args.get(k, "") for k in FILTER_ARGS}
-    return render_with_map(
-        "dispatch/console.html", fmap, config=config, texts=page_texts(*TEXTS),
+    return render_embedded(
+        "dispatch/console.html", parts, config=config, texts=page_texts(*TEXTS),
         chosen=chosen, chosen_list={k: chosen[k].split(",") for k in ("grid", "state", "category")},
         grids=grids, states=STATES, categories=community().categories.values(),
         overdue_choices=OVERDUE, assets=assets_url(), heat_js=LEAFLET_HEAT_JS,
@@ -152,15 +168,24 @@ def clusters():
 @bp.get(API + "/overdue")
 @allow(*CASE_ROLES)
 def overdue():
-    """Open cases overdue now in ``bbox`` (the longest waiting first, at most
-    :data:`OVERDUE_SHOWN`), each with the clock that ran out: 200; 400; 403."""
+    """Open cases in ``bbox`` whose running clock is past its deadline now, each with that
+    clock (the later one for a case late on two: handling over sign-for), the longest
+    waiting first, at most :data:`OVERDUE_SHOWN` a clock: ``{"clocks": [names], "cases":
+    [[id, case_no, lon, lat, index in clocks]]}``: 200; 400; 403."""
     flt = case_filter()
-    now = flt.now
-    items, total = service().store.find(open_only(flt), "reported_at", OVERDUE_SHOWN, 0)
-    return jsonify({"total": total, "cases": [
-        {"id": f["id"], "case_no": f["properties"]["case_no"],
-         "lon": f["geometry"]["coordinates"][0], "lat": f["geometry"]["coordinates"][1],
-         "clock": late_clock(f["properties"], now, flt.overdue)} for f in items]})
+    found = {}
+    for clock, states in RUNS_IN.items():
+        if flt.overdue in (None, "any", clock):
+            late = replace(flt, overdue=clock,
+                           states=tuple(s for s in states if not flt.states or s in flt.states))
+            items, _ = service().store.find(late, "reported_at", OVERDUE_SHOWN, 0,
+                                            properties=("case_no",))
+            found.update((f["id"], (f, clock)) for f in items)
+    clocks = list(RUNS_IN)
+    return jsonify({"clocks": clocks, "cases": [  # compact: a view may hold hundreds
+        [f["id"], f["properties"]["case_no"], *(round(v, 6) for v in f["geometry"]["coordinates"]),
+         clocks.index(clock)]
+        for f, clock in sorted(found.values(), key=lambda fc: fc[0]["properties"]["case_no"])]})
 
 
 @bp.get(API + "/cases")

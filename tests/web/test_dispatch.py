@@ -134,9 +134,15 @@ def test_filters_narrow_every_layer_alike(app, cases):
 
 
 def test_overdue_cases_name_the_clock_that_ran_out(app, cases):
+    svc = app.extensions["gridmap.cases"]
+    late = {c["properties"]["case_no"]: svc.overdue(c["properties"]) for c in cases}
     body = get(app, "disp", "/api/dispatch/overdue", bbox=everywhere(app)).get_json()
-    assert body["total"] == 12 and {c["clock"] for c in body["cases"]} == {"sign"}
-    assert [c["case_no"] for c in body["cases"]] == sorted(c["case_no"] for c in body["cases"])
+    shown = [(no, body["clocks"][k]) for _, no, _, _, k in body["cases"]]
+    assert shown == [(no, "handle" if flags["handle"] else "sign")
+                     for no, flags in sorted(late.items())]
+    assert {clock for _, clock in shown} == {"sign", "handle"}  # both kinds here
+    signed = get(app, "disp", "/api/dispatch/overdue", overdue="sign").get_json()
+    assert [signed["clocks"][c[4]] for c in signed["cases"]] == ["sign"] * 12
     figures = get(app, "disp", "/api/dispatch/figures").get_json()
     assert figures["oldest_overdue"][0]["case_no"] == 1
     assert figures["newest"][0]["case_no"] == 12
