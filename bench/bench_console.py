@@ -19,7 +19,8 @@ worker does. Then, in one run:
   and bytes;
 - **a filter change** (two categories and a date range; then one grid, then words),
   the six requests a change makes: p95 over ``--repeat`` rounds and the bytes of one
-  view;
+  view; and once, the heat for a word every description holds (the store then reads
+  every case's text);
 - with ``--browser``: Debian's Chromium (Playwright) signs in and opens the console
   from a local server; the time from navigation until the heat layer holds the
   server's cells.
@@ -54,7 +55,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "bench console password"
 ZOOM = 15
 CHANGES = ({"category": "06,07", "since": "2026-06-01", "until": "2026-08-31"},
-           {"grid": "500114005001003"}, {"q": "路灯 A"})
+           {"grid": "500114005001003"}, {"q": "第4217号 street"})
+COMMON_WORD = {"q": "路灯"}  #: a word every case's description holds: the store reads each one
 
 
 def make_folder(base, count):
@@ -86,15 +88,18 @@ def view_requests(bbox, filters=None):
             ("/api/dispatch/frames", dict(area, step="day"))]
 
 
-def timed(client, requests):
-    """Server seconds and bytes of ``requests`` (path, query), one after another."""
+def timed(client, requests, each=None):
+    """Server seconds and bytes of ``requests`` (path, query), one after another; each
+    request's seconds and bytes are appended to ``each[path]`` if given."""
     seconds = size = 0
     for path, query in requests:
         t0 = time.perf_counter()
         r = client.get(path, query_string=query)
-        seconds += time.perf_counter() - t0
+        spent = time.perf_counter() - t0
         assert r.status_code == 200, (path, r.status_code, r.get_data(as_text=True)[:300])
-        size += len(r.get_data())
+        seconds, size = seconds + spent, size + len(r.get_data())
+        if each is not None:
+            each.setdefault(path, []).append((spent, len(r.get_data())))
     return seconds, size
 
 
@@ -168,7 +173,8 @@ def run(args, base):
     bbox = app.extensions["gridmap"].grids.bounds
     first = [("/dispatch", {}), *view_requests(bbox), ("/api/dispatch/live", {})]
     timed(client, first)  # warm: templates compiled, first numpy passes
-    rounds = [timed(client, first) for _ in range(args.repeat)]
+    each = {}
+    rounds = [timed(client, first, each) for _ in range(args.repeat)]
     seconds = statistics.median(r[0] for r in rounds)
     size = rounds[0][1]
     version = app.extensions["gridmap.assets"].version
@@ -177,6 +183,9 @@ def run(args, base):
     peer_s, peer_size = folium_peer(points, [(bbox[1] + bbox[3]) / 2, (bbox[0] + bbox[2]) / 2])
     print(f"first view, console: {seconds * 1000:.0f} ms server, {size / 1024:.0f} KB "
           f"(page + {len(first) - 1} JSON requests; assets {assets / 1024:.0f} KB, cached)")
+    print("  " + ", ".join(f"{path.rsplit('/', 1)[-1] or 'page'} "
+                           f"{statistics.median(t for t, _ in got) * 1000:.0f} ms "
+                           f"{got[0][1] / 1024:.0f} KB" for path, got in each.items()))
     print(f"plain folium HeatMap page of the same points: {peer_s * 1000:.0f} ms, "
           f"{peer_size / 2**20:.1f} MB")
     print(f"ratio console / peer: time {seconds / peer_s:.1%} (target <= 5 %), "
@@ -190,6 +199,8 @@ def run(args, base):
         print(f"filter change {change}: p95 {p95(times) * 1000:.0f} ms, "
               f"{max(sizes) / 1024:.0f} KB per view (targets at 1,000,000 cases: "
               "<= 300 ms, <= 500 KB)")
+    seconds, _ = timed(client, view_requests(bbox, COMMON_WORD)[:1])
+    print(f"words every case holds {COMMON_WORD}: the heat request alone {seconds * 1000:.0f} ms")
     if args.browser:
         times = browser_heat_time(app)
         print(f"Chromium: heat drawn {times[0]:.2f} s after navigation (first visit), "
