@@ -64,8 +64,6 @@ def case_filter():
     return parse_filter(request.args, community(), service().clock(), visible_grids())
 
 
-
-
 def map_shell(grids):
     """The console's folium map of ``grids``, embedded (:func:`~gridmap.maps.grids_map.embed`)
     once per set of grids and language, as ``((head, body, script, map name), grid layer
@@ -99,12 +97,13 @@ def open_only(flt):
 
 
 def late_clock(props, now, wanted=None):
-    """The clock that ran out: ``wanted`` if given, else the running one, else the first."""
-    if wanted in ("sign", "handle", "verify"):
+    """The clock that ran out, as the overdue layer colours it: ``wanted`` if given, else
+    the later of those running late (handling over sign-for), else the first late."""
+    if wanted in RUNS_IN:
         return wanted
     flags = service().overdue(props, now)
     running = [c for c in case_display.RUNNING.get(props["state"], ()) if flags[c]]
-    return (running or [c for c in case_display.CLOCKS if flags[c]] or [None])[0]
+    return (running[-1:] or [c for c in case_display.CLOCKS if flags[c]][:1] or [None])[0]
 
 
 def row(feature, now):
@@ -221,14 +220,16 @@ def cases_csv():
     out.write("\ufeff")
     writer = csv.writer(out)
     writer.writerow([t(k) for k in CSV_COLUMNS])
-    for feature in items:
-        shown = row(feature, flt.now)
-        props = feature["properties"]
+    for feature in items:  # the staff view only: a card's deadline texts cost 1 ms a case
+        view = service().staff_view(feature, may_see_contact(feature))
+        reporter = view.get("reporter") or {}
         writer.writerow([cell(v) for v in (
-            props["case_no"], props["reported_at"], shown["grid_code"], shown["grid_name"],
-            shown["category"], shown["state_name"], props["description"],
-            t("list_sep").join(t("clock_" + k) for k in shown["late"]),
-            shown["lon"], shown["lat"], shown["reporter_name"] or "", shown["contact"] or "")])
+            view["case_no"], view["reported_at"], view["grid_code"],
+            name_of(community().grids[view["grid_code"]]),
+            name_of(community().category(view["category"])), t("state_" + view["state"]),
+            view["description"],
+            t("list_sep").join(t("clock_" + k) for k, late in view["overdue"].items() if late),
+            *view["location"][:2], reporter.get("name") or "", reporter.get("contact") or "")])
     response = current_app.response_class(out.getvalue().encode("utf-8"),
                                           mimetype="text/csv")
     response.headers["Content-Disposition"] = (
@@ -286,10 +287,13 @@ def frames():
     while start <= until and len(starts) < MAX_FRAMES:
         starts.append(start)
         start += width
+    if not starts:  # a period that begins after today
+        return jsonify({"step": step, "frames": []})
+    first, end = _midnight(starts[0], tz), _midnight(start, tz)
+    within = replace(flt, since=max(flt.since or first, first), until=min(flt.until or end, end))
     counts = {period_start(r[step], step): r["count"]
-              for r in service().store.count_by(
-                  replace(flt, since=_midnight(starts[0], tz), until=_midnight(start, tz)),
-                  by=(step,), tz=community().calendar.timezone)}
+              for r in service().store.count_by(within, by=(step,),
+                                                tz=community().calendar.timezone)}
     return jsonify({"step": step, "frames": [
         {"since": s.isoformat(), "until": (s + width - timedelta(1)).isoformat(),
          "count": counts.get(s, 0)} for s in starts]})

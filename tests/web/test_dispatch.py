@@ -160,6 +160,9 @@ def test_time_frames_count_each_day_and_week(app, cases):
                 step="week").get_json()["frames"]
     assert [f["since"] for f in weeks] == ["2026-02-23", "2026-03-02", "2026-03-09"]
     assert sum(f["count"] for f in weeks) == 12
+    later = get(app, "disp", "/api/dispatch/frames", since="2026-03-04", step="week").get_json()
+    assert [f["count"] for f in later["frames"]] == [5, 1]  # from the 4th, not the Monday
+    assert get(app, "disp", "/api/dispatch/frames", since="2030-01-01").get_json()["frames"] == []
 
 
 FILTER_PATHS = ("/dispatch", "/api/dispatch/heat", "/api/dispatch/clusters",
