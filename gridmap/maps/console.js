@@ -79,10 +79,13 @@
       return body;
     });
   }
+  function status(message) {
+    $("live-status").textContent = message;
+    $("live-status").className = message ? "status-error" : "muted";
+  }
   function failed(err) {
     if (err && err.stale) return;
-    $("live-status").textContent = label("load_failed") + label("colon") + (err && err.message || err);
-    $("live-status").className = "status-error";
+    status(label("load_failed") + label("colon") + (err && err.message || err));
   }
 
   /* -- heat ------------------------------------------------------------------ */
@@ -250,7 +253,7 @@
           : b + (upper !== null ? "–" + (upper - 1) : "+")));
       box.appendChild(line);
     });
-    box.appendChild(el("b", label("overdue")));
+    box.appendChild(el("b", label("layer_overdue")));
     ["sign", "handle", "verify"].forEach(function (clock) {
       var line = el("div"), dot = el("i", null, "dot");
       dot.style.background = CLOCK_COLORS[clock];
@@ -445,6 +448,7 @@
     return Promise.all([refreshView(), loadFigures(), loadFrames()]);
   }
   function applyFilters() {
+    status("");
     var qs = filterParams().toString(), url = location.pathname + (qs ? "?" + qs : "");
     if (url !== location.pathname + location.search) history.pushState({filters: qs}, "", url);
     ui.page = 1;
@@ -463,6 +467,7 @@
     applyFilters();
   });
   window.addEventListener("popstate", function () {
+    status("");
     setForm(new URLSearchParams(location.search));
     ui.page = 1;
     ui.frame = null;
@@ -479,8 +484,8 @@
   fresh.addEventListener("click", function () { ui.fresh = 0; fresh.hidden = true; });
   function poll() {
     getJSON("live", "/live", new URLSearchParams()).then(function (body) {
-      $("live-status").textContent = "";
-      $("live-status").className = "muted";
+      if (ui.offline) status("");  // the poll's own failure is over
+      ui.offline = false;
       var changed = ui.latest !== null && (body.latest !== ui.latest || body.total !== ui.total);
       if (ui.latest !== null && body.latest > ui.latest) {
         ui.fresh += body.latest - ui.latest;
@@ -490,7 +495,8 @@
       ui.latest = body.latest;
       ui.total = body.total;
       if (changed) refreshAll();
-    }).catch(failed).then(function () { setTimeout(poll, config.poll_ms); });
+    }).catch(function (err) { ui.offline = true; failed(err); })
+      .then(function () { setTimeout(poll, config.poll_ms); });
   }
 
   var overlays = {};

@@ -45,7 +45,7 @@ CSV_COLUMNS = ("case_no", "reported_at", "code", "grid", "category", "state",
 #: texts the console's script shows (from the catalog, in the page's language)
 TEXTS = ("category", "state", "grid", "age", "deadline", "open_case", "loading", "load_failed",
          "colon", "list_sep", "metric_open", "metric_overdue", "metric_on_time",
-         "metric_received", "received", "closed", "overdue", "clock_sign", "clock_handle",
+         "metric_received", "received", "closed", "clock_sign", "clock_handle",
          "clock_verify", "no_cases", "cases_in_view", "all_period", "play", "pause",
          "cluster_of", "new_reports", "layer_heat", "layer_cases", "layer_overdue", "grids")
 
