@@ -10,6 +10,7 @@
   var FILTERS = ["grid", "state", "category", "overdue", "since", "until", "q"];
   var CLOCK_COLORS = {sign: "#f28e2b", handle: "#d62728", verify: "#7b3294"};
   var SCALE = ["#ffffcc", "#fed976", "#fd8d3c", "#e31a1c", "#800026"];
+  var REFRESH_POLLS = 30;  // a refresh every 30 polls, for cases that changed state elsewhere
   var gridInfo = {};
   config.grids.forEach(function (g) { gridInfo[g.code] = g; });
   var ui = {sort: "-reported_at", page: 1, metric: "open", step: "day", frames: [], frame: null,
@@ -494,7 +495,8 @@
       }
       ui.latest = body.latest;
       ui.total = body.total;
-      if (changed) refreshAll();
+      ui.polls = (ui.polls || 0) + 1;
+      if (changed || ui.polls % REFRESH_POLLS === 0) refreshAll();  // now and then: states move too
     }).catch(function (err) { ui.offline = true; failed(err); })
       .then(function () { setTimeout(poll, config.poll_ms); });
   }
