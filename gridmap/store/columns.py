@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from gridmap.jsontext import loads
-from gridmap.store.base import CLOCK_COLUMNS
+from gridmap.store.base import CLOCK_COLUMNS, CLOCKS
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +23,7 @@ MERCATOR_MAX_LAT = 85.0511287798  # Web Mercator's square world
 TILE_PX = 256.0  # a world's side in pixels at zoom 0
 _NUMBERS = ("lon", "lat", "x", "y", "reported", *CLOCK_COLUMNS)
 _CODES = ("grid", "state", "category")
+PLACE_BATCH = 4096  # pixel positions are worked out for this many rows at once, or when needed
 
 
 def mercator_px(lon, lat):
@@ -122,12 +123,26 @@ class Columns:
         self._codes = {name: np.full(capacity, -1, dtype=np.int32) for name in _CODES}
         self._present = np.zeros(capacity, dtype=bool)
         self._entries = np.empty(capacity, dtype=object)
-        self._stale = set()  # rows whose clocks are still to be read from their entry
         self._unplaced = []  # rows whose pixel position is still to be worked out
 
-    def put(self, entry, properties=None):
-        """Set the row of ``entry`` (a new case or a newer version). ``properties``:
-        the case's, if parsed already; else its clocks are read when first needed."""
+    def extract(self, properties):
+        """The clock values of a case's ``properties`` (floats, NaN where none), or
+        None without an extractor. An extractor that fails leaves the case without
+        clocks (it is logged)."""
+        if self._clocks is None:
+            return None
+        try:
+            values = tuple(np.nan if v is None else float(v) for v in self._clocks(properties))
+            if len(values) != len(CLOCK_COLUMNS):
+                raise ValueError(f"{len(values)} clock values, not {len(CLOCK_COLUMNS)}")
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            log.error("no clocks for case %s: %r", properties.get("tracking_code"), exc)
+            values = (np.nan,) * len(CLOCK_COLUMNS)
+        return values
+
+    def put(self, entry, clocks=None):
+        """Set the row of ``entry`` (a new case or a newer version); ``clocks``: its
+        :meth:`extract`, else read from the entry's text."""
         row = entry.case_no - 1
         if row >= len(self._present):
             self._grow(row + 1)
@@ -135,19 +150,19 @@ class Columns:
         numbers, codes = self._numbers, self._codes
         numbers["lon"][row], numbers["lat"][row] = entry.lon, entry.lat
         numbers["reported"][row] = np.nan if entry.reported_ts is None else entry.reported_ts
-        self._unplaced.append(row)
         codes["grid"][row] = self.grid.code(entry.grid_code)
         codes["state"][row] = self.state.code(entry.state)
         codes["category"][row] = self.category.code(entry.category)
         self._present[row] = True
         self._entries[row] = entry
-        if self._clocks is None:
-            return
-        if properties is None:
-            self._stale.add(row)
-        else:
-            self._stale.discard(row)
-            self._set_clocks(row, properties)
+        self._unplaced.append(row)
+        if len(self._unplaced) >= PLACE_BATCH:
+            self._place()
+        if self._clocks is not None:
+            if clocks is None:
+                clocks = self.extract(loads(entry.raw)["properties"])
+            for name, value in zip(CLOCK_COLUMNS, clocks):
+                numbers[name][row] = value
 
     def _grow(self, needed):
         capacity = max(needed, 2 * len(self._present))
@@ -162,18 +177,6 @@ class Columns:
             new[:len(old)] = old
             setattr(self, name, new)
 
-    def _set_clocks(self, row, properties):
-        try:
-            values = self._clocks(properties)
-            values = [np.nan if v is None else float(v) for v in values]
-            if len(values) != len(CLOCK_COLUMNS):
-                raise ValueError(f"{len(values)} clock values, not {len(CLOCK_COLUMNS)}")
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            log.error("case %s: no clocks (%r)", properties.get("case_no"), exc)
-            values = [np.nan] * len(CLOCK_COLUMNS)
-        for name, value in zip(CLOCK_COLUMNS, values):
-            self._numbers[name][row] = value
-
     def _place(self):
         """Work out the pixel positions of the rows written since (at once: cheaper)."""
         if self._unplaced:
@@ -182,17 +185,10 @@ class Columns:
                 self._numbers["lon"][rows], self._numbers["lat"][rows])
             self._unplaced.clear()
 
-    def _refresh_clocks(self):
-        """Read the clocks of the rows written since they were last needed."""
-        for row in self._stale:
-            self._set_clocks(row, loads(self._entries[row].raw)["properties"])
-        self._stale.clear()
-
     # -- selecting -------------------------------------------------------------------
 
     def late(self, clock, now_ts, rows=slice(None)):
         """Whether ``clock`` ("sign", "handle" or "verify") is late at ``now_ts`` per row."""
-        self._refresh_clocks()
         deadline = self._numbers[f"{clock}_deadline"][:self.size][rows]
         stop = self._numbers[f"{clock}_stop"][:self.size][rows]
         end = np.where(np.isnan(stop), now_ts, stop)
@@ -205,8 +201,7 @@ class Columns:
         """Rows late on clock ``which``, or on any clock for ``"any"``."""
         if which != "any":
             return self.late(which, now_ts, rows)
-        sign, handle, verify = (self.late(c, now_ts, rows) for c in ("sign", "handle", "verify"))
-        return sign | handle | verify
+        return np.logical_or.reduce([self.late(c, now_ts, rows) for c in CLOCKS])
 
     def mask(self, flt, now_ts, bbox=None):
         """Which rows pass ``flt`` (all but its text) and lie in ``bbox`` too, if given."""

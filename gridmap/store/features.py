@@ -79,15 +79,20 @@ def check_text(value, field, max_len=MAX_ID_LEN):
     return value
 
 
-def parse_instant(value, field="reported_at"):
-    """An aware instant from an ISO 8601 string or datetime, as POSIX seconds."""
-    instant = value
+def _aware(value):
+    """An aware datetime from a datetime or ISO 8601 text, else None."""
     if isinstance(value, str):
         try:
-            instant = datetime.fromisoformat(value)
+            value = datetime.fromisoformat(value)
         except ValueError:
-            instant = None
-    if not isinstance(instant, datetime) or instant.utcoffset() is None:
+            return None
+    return value if isinstance(value, datetime) and value.utcoffset() is not None else None
+
+
+def parse_instant(value, field="reported_at"):
+    """An aware instant from an ISO 8601 string or datetime, as POSIX seconds."""
+    instant = _aware(value)
+    if instant is None:
         raise _bad("error.store.bad_time", value, field)
     return instant.timestamp()
 
@@ -221,20 +226,14 @@ def check_bbox(bbox, field="bbox"):
 
 def check_instant(value, field):
     """None, or an aware instant (a datetime or ISO 8601 text) as an aware datetime."""
-    if value is None or isinstance(value, datetime) and value.utcoffset() is not None:
-        return value
-    if isinstance(value, str):
-        try:
-            instant = datetime.fromisoformat(value)
-        except ValueError:
-            instant = None
-        if instant is not None and instant.utcoffset() is not None:
-            return instant
-    raise _bad("error.store.bad_time", value, field)
+    instant = _aware(value)
+    if instant is None and value is not None:
+        raise _bad("error.store.bad_time", value, field)
+    return instant
 
 
 def check_choice(value, allowed, field):
-    """One of ``allowed`` (compared by equality, so unhashable values are refused too)."""
+    """A string among ``allowed``."""
     if isinstance(value, str) and value in allowed:
         return value
     raise _bad("error.store.bad_choice", value, field, allowed=list(allowed))
@@ -242,8 +241,8 @@ def check_choice(value, allowed, field):
 
 def check_group_by(by, allowed):
     """A non-empty list of distinct keys among ``allowed``; returns a tuple."""
-    if (isinstance(by, (list, tuple)) and by and len(set(map(repr, by))) == len(by)
-            and all(isinstance(k, str) and k in allowed for k in by)):
+    if (isinstance(by, (list, tuple)) and by
+            and all(isinstance(k, str) and k in allowed for k in by) and len(set(by)) == len(by)):
         return tuple(by)
     raise _bad("error.store.bad_group_by", by, "by", allowed=list(allowed))
 

@@ -94,11 +94,12 @@ os.register_at_fork(after_in_child=_reset_after_fork)
 class _Op(Op):
     """A create (``expected is None``) or update; ``result`` is the stored Entry."""
 
-    __slots__ = ("prep", "key", "expected", "created", "defer", "synced")
+    __slots__ = ("prep", "key", "expected", "created", "defer", "synced", "clocks")
 
-    def __init__(self, prep, key=None, expected=None):
+    def __init__(self, prep, key=None, expected=None, clocks=None):
         super().__init__()
         self.prep, self.key, self.expected, self.created = prep, key, expected, None
+        self.clocks = clocks  # the clock columns' values, worked out before the lock
         # defer: the caller waits for the fsync later; synced: its Ticket, if deferred
         self.defer, self.synced = False, None
 
@@ -195,14 +196,15 @@ class GeoJSONSeqStore(CaseStore):
                     with self._io_lock:
                         self._make_durable([hit])
                 return hit.feature(), False
-        op = self._submit(_Op(prep, key))
+        op = self._submit(_Op(prep, key, clocks=self._index.columns.extract(feature["properties"])))
         return op.result.feature(), op.created
 
     def update(self, case_id, feature, expected_version):
         self._check_open()
         check_text(case_id, "case_id")
         expected = check_version(expected_version)
-        op = self._submit(_Op(prepare_feature(feature, case_id=case_id), expected=expected))
+        op = self._submit(_Op(prepare_feature(feature, case_id=case_id), expected=expected,
+                              clocks=self._index.columns.extract(feature["properties"])))
         return op.result.feature()
 
     def deferred_sync(self):
@@ -254,9 +256,10 @@ class GeoJSONSeqStore(CaseStore):
                                             if op.created is False and op.expected is None])
                     except StoreError as exc:
                         failure = exc
+                clocks = {id(op.result): op.clocks for op in batch}  # entries are results
                 with self._state_lock:  # the file has them: so must the index
                     for entry in entries:
-                        self._index.add(entry)
+                        self._index.add(entry, clocks.get(id(entry)))
                 committed = failure is None
         except (OSError, StoreError) as exc:
             failure = exc
@@ -368,14 +371,15 @@ class GeoJSONSeqStore(CaseStore):
         entries, source = [], self._log.source
         for rec, text in records:
             try:
-                entries.append((entry := Entry.from_record(rec, text), rec["properties"]))
+                entries.append((entry := Entry.from_record(rec, text),
+                                self._index.columns.extract(rec["properties"])))
                 entry.unsynced = source
             except ValueError as exc:
                 log.error("%s: skipping a record that is not a case (%s): %.200s",
                           self.folder, exc, text)
         with self._state_lock:
-            for entry, properties in entries:
-                self._index.add(entry, properties)
+            for entry, clocks in entries:
+                self._index.add(entry, clocks)
 
     # -- compaction ----------------------------------------------------------------
 

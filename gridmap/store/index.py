@@ -125,10 +125,10 @@ class CaseIndex:
     def __len__(self):
         return len(self.by_id)
 
-    def add(self, entry, properties=None):
+    def add(self, entry, clocks=None):
         """Apply one record: a new case, or a newer version of one. Returns False
         for a version already held (a record read twice changes nothing).
-        ``properties``: the record's, when it was parsed anyway (see
+        ``clocks``: its clock values, if known (see
         :meth:`Columns.put <gridmap.store.columns.Columns.put>`)."""
         old = self.by_id.get(entry.id)
         if old is not None:
@@ -155,7 +155,7 @@ class CaseIndex:
         for grid, cells in zip(GRIDS, self._cells):
             cells.setdefault(_key(entry, *grid), {})[entry.id] = entry
         self._categories[entry.category] = self._categories.get(entry.category, 0) + 1
-        self.columns.put(entry, properties)
+        self.columns.put(entry, clocks)
         self.max_case_no = max(self.max_case_no, entry.case_no)
         return True
 

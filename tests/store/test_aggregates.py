@@ -123,6 +123,6 @@ def test_a_clock_extractor_that_fails_leaves_the_case_without_clocks(folder, ope
     with caplog.at_level(logging.ERROR, logger="gridmap.store.columns"):
         found = store.find(CaseFilter(overdue="sign", now=T0))
     assert [f["id"] for f in found[0]] == ["ok"]
-    assert "case 2: no clocks" in caplog.text
+    assert "no clocks for case T-broken" in caplog.text
     short = open_store(clocks=lambda props: [None] * 5)  # read from the files: the same
     assert short.find(CaseFilter(overdue="any", now=T0)) == ([], 0)
