@@ -11,9 +11,8 @@ import pytest
 
 from gridmap.audit import ACTIONS, AUDIT_FILE, AuditLog
 from gridmap.i18n import LANGS, messages
-from gridmap.web import create_app
 
-from signed_in_clients import signed_in
+from signed_in_clients import admin_site, signed_in
 
 PASSWORD = "correct horse battery"
 CSRF = "a" * 43
@@ -43,11 +42,7 @@ TARGETS = {"user_add": "worker7", "user_disable": "worker7", "user_enable": "wor
 
 @pytest.fixture
 def app(tmp_path):
-    app = create_app({"DATA_DIR": str(tmp_path / "data"), "REPORT_IP_LIMIT": 10_000})
-    store = app.extensions["gridmap.accounts"]
-    store.add_user("root", PASSWORD, ["admin"], display_name="管理员")
-    store.add_user("worker7", PASSWORD, ["dispatcher"], display_name="王五")
-    return app
+    return admin_site(tmp_path / "data", PASSWORD, REPORT_IP_LIMIT=10_000)
 
 
 @pytest.fixture

@@ -9,9 +9,8 @@ import re
 
 import pytest
 
-from gridmap.web import create_app
 
-from signed_in_clients import signed_in
+from signed_in_clients import admin_site, signed_in
 
 PASSWORD = "correct horse battery"
 CSRF = "c" * 43
@@ -20,11 +19,7 @@ GENERATED = re.compile(r"[a-z2-9]{4}(-[a-z2-9]{4}){3}")
 
 @pytest.fixture
 def app(tmp_path):
-    app = create_app({"DATA_DIR": str(tmp_path / "data"), "SIGNIN_MAX_FAILURES": 3})
-    store = app.extensions["gridmap.accounts"]
-    store.add_user("root", PASSWORD, ["admin"], display_name="管理员")
-    store.add_user("worker7", PASSWORD, ["dispatcher"], display_name="王五")
-    return app
+    return admin_site(tmp_path / "data", PASSWORD, SIGNIN_MAX_FAILURES=3)
 
 
 @pytest.fixture
