@@ -106,10 +106,10 @@ def late_clock(props, now, wanted=None):
     return (running[-1:] or [c for c in case_display.CLOCKS if flags[c]][:1] or [None])[0]
 
 
-def row(feature, now):
-    """A case as the list, the side panel and a popup show it."""
-    visible = may_see_contact(feature)
-    view = service().staff_view(feature, visible)
+def row(feature, now, contact=False):
+    """A case as the list, the side panel and a popup show it; the reporter's name and
+    contact (``contact``: the list's) where the caller may see them."""
+    view = service().staff_view(feature, contact and may_see_contact(feature))
     shown = case_display.card(community(), now, view, feature["id"])
     reporter = view.get("reporter") or {}
     return dict(shown, url=url_for("staff_pages.case_page", case_id=feature["id"]),
@@ -196,7 +196,7 @@ def cases():
     order, page, per_page = parse_page(request.args, LIST_PAGE)
     items, total = service().store.find(flt, order, per_page, (page - 1) * per_page)
     return jsonify({"total": total, "page": page, "per_page": per_page,
-                    "cases": [row(f, flt.now) for f in items]})
+                    "cases": [row(f, flt.now, contact=True) for f in items]})
 
 
 @bp.get(API + "/cases/<case_id>")

@@ -220,3 +220,4 @@ def test_live_says_the_newest_case_number_and_the_list_takes_a_page(app, cases):
     assert page2["cases"][0]["contact"] == PHONE and page2["cases"][0]["url"].startswith("/case/")
     one = get(app, "disp", f"/api/dispatch/cases/{cases[5]['id']}").get_json()
     assert one["case_no"] == 6 and one["description"].startswith("<img")
+    assert one["contact"] is None  # a popup shows no contact: the list does
