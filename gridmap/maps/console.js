@@ -251,7 +251,7 @@
       var upper = i + 1 < breaks.length ? breaks[i + 1] : null;
       line.appendChild(document.createTextNode(
         ui.metric === "on_time" ? Math.round(b * 100) + "%" + (upper !== null ? "–" + Math.round(upper * 100) + "%" : "+")
-          : b + (upper !== null ? "–" + (upper - 1) : "+")));
+          : b + (upper === null ? "+" : upper - 1 > b ? "–" + (upper - 1) : "")));
       box.appendChild(line);
     });
     box.appendChild(el("b", label("layer_overdue")));
