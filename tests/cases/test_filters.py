@@ -54,11 +54,23 @@ def test_the_callers_grids_bound_the_filter(community):
     ({"since": "2026-03-02T10:00", "until": "2026-03-02T10:00"}, "until"),
     ({"q": "字" * (MAX_WORDS + 1)}, "q"), ({"bbox": "1,2,3"}, "bbox"),
     ({"bbox": "1,2,3,x"}, "bbox"), ({"bbox": "3,2,1,4"}, "bbox"), ({"bbox": "1,4,3,2"}, "bbox"),
-    ({"bbox": "-181,0,1,1"}, "bbox"), ({"bbox": "0,0,1,91"}, "bbox"), ({"bbox": "inf,0,1,1"}, "bbox")])
+    ({"bbox": "-181,0,1,1"}, "bbox"), ({"bbox": "0,0,1,91"}, "bbox"), ({"bbox": "inf,0,1,1"}, "bbox"),
+    ({"bbox": "0,0,180.5,1"}, "bbox"), ({"bbox": "-180.5,0,1,1"}, "bbox"),
+    ({"bbox": "0,0,1,90.5"}, "bbox"), ({"bbox": "0,-90.5,1,1"}, "bbox")])
 def test_a_bad_value_names_its_parameter(community, args, field):
     with pytest.raises(BadInput) as caught:
         parse_filter(args, community, NOW)
     assert caught.value.field == field
+    shown = caught.value.render("en")
+    for value in args.values():  # and says what it got (short values whole)
+        assert value[:20] in shown or len(value) > 100, shown
+
+
+def test_well_formed_codes_of_removed_categories_and_all_ones_grids_pass(community):
+    codes = community.grids.codes
+    assert parse_filter({"category": "42"}, community, NOW).categories == ("42",)
+    assert parse_filter({"grid": f"{codes[6]},{codes[7]}"}, community, NOW,
+                        [codes[6], codes[7]]).grid_codes == (codes[6], codes[7])
 
 
 def test_a_point_is_a_box_and_words_up_to_the_limit_pass(community):
@@ -87,4 +99,10 @@ def test_page_sort_zoom_and_step(community):
                               (parse_step, {"step": "month"}, "step")):
         with pytest.raises(BadInput) as caught:
             call(args)
-        assert caught.value.field == field
+        assert caught.value.field == field and args[field] in caught.value.render("en")
+    with pytest.raises(BadInput) as caught:
+        parse_page({"sort": "grid"})
+    assert "-reported_at" in caught.value.render("en")  # the orders it may be
+    with pytest.raises(BadInput) as caught:
+        parse_step({"step": "month"})
+    assert "week" in caught.value.render("en")
