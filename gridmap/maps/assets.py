@@ -5,12 +5,19 @@ copies installed from the npm registry (``package-lock.json``) and served by
 the app under ``/assets/``.
 """
 
+from pathlib import Path
+
 LEAFLET_JS = "leaflet/dist/leaflet.js"
 LEAFLET_CSS = "leaflet/dist/leaflet.css"
-#: The npm package files the app serves under ``/assets/``, by their exact path
-#: there: Leaflet and the images its stylesheet and default marker load. Nothing
-#: else is served, however the path is spelt (``..``, encoded, backslashes).
-ALLOWED_FILES = frozenset((LEAFLET_JS, LEAFLET_CSS, *(
+LEAFLET_HEAT_JS = "leaflet.heat/dist/leaflet-heat.js"
+CONSOLE_JS = "gridmap/console.js"
+#: gridmap's own front-end modules, served beside the npm packages: path there -> file
+OWN_FILES = {CONSOLE_JS: Path(__file__).with_name("console.js")}
+#: The files the app serves under ``/assets/``, by their exact path there: Leaflet and
+#: the images its stylesheet and default marker load, Leaflet.heat, and
+#: :data:`OWN_FILES`. Nothing else is served, however the path is spelt (``..``,
+#: encoded, backslashes).
+ALLOWED_FILES = frozenset((LEAFLET_JS, LEAFLET_CSS, LEAFLET_HEAT_JS, *OWN_FILES, *(
     f"leaflet/dist/images/{name}.png"
     for name in ("layers", "layers-2x", "marker-icon", "marker-icon-2x", "marker-shadow"))))
 

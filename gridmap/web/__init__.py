@@ -16,7 +16,7 @@ from gridmap.cases.service import CaseService, clock_columns
 from gridmap.datafolder import load_community, secret_key
 from gridmap.diskspace import DiskWatch
 from gridmap.errors import ConfigError
-from gridmap.maps.assets import LEAFLET_JS
+from gridmap.maps.assets import LEAFLET_HEAT_JS, LEAFLET_JS
 from gridmap.photos import PhotoStore
 from gridmap.photos.sweeper import sweep_if_due
 from gridmap.store.geojsonseq import GeoJSONSeqStore
@@ -40,8 +40,9 @@ def create_app(config=None):
     app.request_class = uploads.Request  # the body limit of the view asked
     app.config.update(load_config(config))
     app.url_map.merge_slashes = False  # "a//b" is a 404, not a redirect to "a/b"
-    if not (Path(app.config["ASSETS_DIR"]) / LEAFLET_JS).is_file():
-        raise ConfigError("error.web.assets_missing", path=f"{app.config['ASSETS_DIR']}/{LEAFLET_JS}")
+    for name in (LEAFLET_JS, LEAFLET_HEAT_JS):
+        if not (Path(app.config["ASSETS_DIR"]) / name).is_file():
+            raise ConfigError("error.web.assets_missing", path=f"{app.config['ASSETS_DIR']}/{name}")
     community = load_community(app.config)
     app.extensions["gridmap"] = community
     data_dir = community.data_dir
@@ -62,8 +63,8 @@ def create_app(config=None):
     app.extensions["gridmap.body_limit"] = partial(uploads.body_limit, app)  # for the server
 
     from gridmap.web import (access, admin, admin_audit, admin_users, api, assets, auth, body,
-                             case_pages, cases_api, compression, demo, durability, errors, i18n,
-                             open311, pages, photo_views, security, staff_pages)
+                             case_pages, cases_api, compression, demo, dispatch, durability,
+                             errors, i18n, open311, pages, photo_views, security, staff_pages)
 
     # read (and gzipped) once: URLs carry their version, answers need no disk
     app.extensions["gridmap.assets"] = assets.AssetFiles(app.config["ASSETS_DIR"],
@@ -75,7 +76,7 @@ def create_app(config=None):
     for module in (durability, compression, i18n, errors, access, security, demo):
         module.init_app(app)
     for module in (pages, api, assets, auth, admin, admin_users, admin_audit, cases_api,
-                   case_pages, staff_pages, photo_views, open311):
+                   case_pages, staff_pages, dispatch, photo_views, open311):
         app.register_blueprint(module.bp)
     # each request sees categories and calendar changed by an admin in another worker
     # (two stat calls when nothing changed); store reads catch up by themselves

@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 from flask import Blueprint, abort, current_app, request
 
-from gridmap.maps.assets import ALLOWED_FILES
+from gridmap.maps.assets import ALLOWED_FILES, OWN_FILES
 from gridmap.web.access import ANYONE, allow
 from gridmap.web.compression import BEST, best_encoding
 from gridmap.web.security import cacheable
@@ -46,13 +46,14 @@ class Asset(NamedTuple):
 
 
 class AssetFiles:
-    """The allow-listed files of ``folder``, read (and compressed if ``compress``) once."""
+    """The allow-listed files of ``folder`` (and gridmap's own, :data:`OWN_FILES`), read
+    (and compressed if ``compress``) once."""
 
     def __init__(self, folder, compress=True):
         digest = hashlib.sha256()
         self.files = {}
         for name in sorted(ALLOWED_FILES):
-            body = (Path(folder) / name).read_bytes()
+            body = (OWN_FILES.get(name) or Path(folder) / name).read_bytes()
             digest.update(f"{name}\0{len(body)}\0".encode())
             digest.update(body)
             suffix, own = Path(name).suffix, hashlib.sha256(body).hexdigest()

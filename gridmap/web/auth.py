@@ -41,11 +41,13 @@ def _safe_next(target):
 
 
 def landing(user):
-    """Where staff go after signing in (without ``next=``): dispatchers to all cases,
+    """Where staff go after signing in (without ``next=``): dispatchers to the console,
     grid staff to their grid's queue (with several grids, to all their cases), admins
     to the users page, anyone else to the map."""
     codes = sorted(user.grid_codes) if user.has_role("grid_staff") else []
-    if user.has_role("dispatcher") or len(codes) > 1:
+    if user.has_role("dispatcher"):
+        return url_for("dispatch.console")
+    if len(codes) > 1:
         return url_for("staff_pages.all_cases")
     if codes:
         return url_for("staff_pages.grid_queue", code=codes[0])

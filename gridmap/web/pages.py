@@ -33,9 +33,15 @@ def render_with_map(template, fmap, **context):
 
     The answer's ``Link`` header names Leaflet's files, so a browser asks for them as
     soon as the headers arrive rather than once it has parsed the page's head."""
-    head, body, script = embed(fmap)
+    return render_embedded(template, (*embed(fmap), fmap.get_name()), **context)
+
+
+def render_embedded(template, parts, **context):
+    """:func:`render_with_map` with the map already embedded: ``parts`` is
+    ``(head, body, script, map name)`` (:func:`embed`, and the map's name)."""
+    head, body, script, name = parts
     page = render_template(template, map_head=add_nonce(head), map_body=body,
-                           map_script=script, map_name=fmap.get_name(),
+                           map_script=script, map_name=name,
                            community=current_app.extensions["gridmap"], **context)
     url, response = assets_url(), make_response(page)
     response.headers["Link"] = (f"<{url}/{LEAFLET_CSS}>; rel=preload; as=style, "

@@ -39,6 +39,9 @@ EXPECTED = {
     ("staff_pages.all_cases", "GET"): {"grid_staff", "dispatcher"},
     ("staff_pages.case_page", "GET"): {"grid_staff", "dispatcher"},
     ("staff_pages.act", "POST"): {"grid_staff", "dispatcher"},
+    **{(f"dispatch.{name}", "GET"): {"grid_staff", "dispatcher"}
+       for name in ("console", "heat", "clusters", "overdue", "cases", "one_case", "cases_csv",
+                    "figures", "frames", "live")},
     ("photo_views.reporter_photo", "GET"): ANY,  # by the tracking code
     # open to anyone for public photos; a private one (as here) to the case's staff
     ("photo_views.case_photo", "GET"): {"grid_staff", "dispatcher"},
@@ -90,6 +93,16 @@ ANSWERS = {
     ("staff_pages.all_cases", "GET"): (200, "<title>全部案件 · 路东社区网格地图</title>"),
     ("staff_pages.case_page", "GET"): (200, "矩阵测试"),
     ("staff_pages.act", "POST"): (302, "{url}"),  # back to the case page it was sent from
+    ("dispatch.console", "GET"): (200, "<title>调度台 · 路东社区网格地图</title>"),
+    ("dispatch.heat", "GET"): (200, '"max":'),
+    ("dispatch.clusters", "GET"): (200, '"clusters":'),
+    ("dispatch.overdue", "GET"): (200, '"cases":'),
+    ("dispatch.cases", "GET"): (200, '"per_page":20'),
+    ("dispatch.one_case", "GET"): (200, '"description":"矩阵测试"'),
+    ("dispatch.cases_csv", "GET"): (200, "No.,Reported,Grid code"),
+    ("dispatch.figures", "GET"): (200, '"oldest_overdue":'),
+    ("dispatch.frames", "GET"): (200, '"step":"day"'),
+    ("dispatch.live", "GET"): (200, '"latest":'),
     ("photo_views.reporter_photo", "GET"): (200, "image/jpeg"),
     ("photo_views.case_photo", "GET"): (200, "image/jpeg"),
     ("photo_views.set_public_api", "POST"): (200, '"public":true'),
@@ -177,7 +190,7 @@ def request_for(app, endpoint, method, counter):
     if endpoint == "admin.change_category":
         args["code"] = "06"
     if endpoint in ("cases_api.get_case", "cases_api.act_on_case", "staff_pages.case_page",
-                    "staff_pages.act", "case_pages.public_case"):
+                    "staff_pages.act", "case_pages.public_case", "dispatch.one_case"):
         args["case_id"] = new_case(app)["id"]
         body = {"action": "sign"} if endpoint == "cases_api.act_on_case" else None
     elif endpoint in ("cases_api.track", "cases_api.rate", "case_pages.track"):

@@ -180,7 +180,12 @@ def test_a_worker_and_a_dispatcher_work_a_case_on_their_phones(browser, live_ser
     worker.screenshot(path=str(shots / "4-worker-replied.png"), full_page=True)
 
     dispatcher = phone_for(browser, live_server.url, "dispatch5", problems)
-    assert dispatcher.url == f"{live_server.url}/cases"  # dispatchers land on all cases
+    assert dispatcher.url == f"{live_server.url}/dispatch"  # dispatchers land on the console
+    dispatcher.wait_for_selector("#cases tbody a")
+    assert overflow(dispatcher) <= 390
+    dispatcher.screenshot(path=str(shots / "5-dispatcher-console.png"), full_page=True)
+    dispatcher.locator("#nav-cases").tap()  # the cards, phone first
+    dispatcher.wait_for_selector(".case-card")
     assert overflow(dispatcher) <= 390
     dispatcher.screenshot(path=str(shots / "5-dispatcher-cases.png"), full_page=True)
     dispatcher.locator(f'.case-card[data-case-id="{case["case_id"]}"]').tap()

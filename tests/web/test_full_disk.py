@@ -86,7 +86,7 @@ def test_a_full_disk_keeps_reads_refuses_writes_with_a_503_and_loses_nothing(sma
                                json={"action": "sign"}, timeout=10)
         assert signed.status_code == 200
         staff, _, signed_in = sign_in(url)
-        assert signed_in.status_code == 200 and signed_in.url == f"{url}/cases"  # its landing
+        assert signed_in.status_code == 200 and signed_in.url == f"{url}/dispatch"  # its landing
         stored = whole_records(data_dir / "cases")
         assert len(stored) == 3
 

@@ -20,7 +20,8 @@ HIDDEN = "不愿具名居民"
 ROLES = (None, "staff_a", "staff_b", "dispatcher", "planner", "admin")
 #: (role, endpoint) pairs that may show the contact
 MAY_SEE = {(r, e) for r in ("staff_a", "dispatcher")
-           for e in ("cases_api.get_case", "cases_api.grid_queue", "staff_pages.case_page")}
+           for e in ("cases_api.get_case", "cases_api.grid_queue", "staff_pages.case_page",
+                     "dispatch.cases", "dispatch.cases_csv")}
 
 
 @pytest.fixture(scope="module")
