@@ -64,7 +64,7 @@ import weakref
 
 from gridmap.diskspace import is_disk_full
 from gridmap.errors import BadInput, DiskFull, GridmapError, Msg, NotFound
-from gridmap.store.base import CaseStore, DuplicateCase, StoreError, VersionConflict
+from gridmap.store.base import CasePoints, CaseStore, DuplicateCase, StoreError, VersionConflict
 from gridmap.store.features import (check_codes, check_key, check_query, check_radius,
                                     check_text, check_version, parse_instant, prepare_feature)
 from gridmap.store.groupcommit import GroupCommit, Op
@@ -472,6 +472,13 @@ class GeoJSONSeqStore(CaseStore):
         with self._state_lock:
             entries = sorted(self._index.by_id.values(), key=operator.attrgetter("case_no"))
         return (e.feature() for e in entries)
+
+    def points(self):
+        self.refresh()
+        with self._state_lock:
+            entries = sorted(self._index.by_id.values(), key=operator.attrgetter("case_no"))
+        return CasePoints.from_rows([(e.id, e.case_no, e.lon, e.lat, e.grid_code, e.state)
+                                     for e in entries])
 
     def count(self):
         self.refresh()

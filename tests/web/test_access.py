@@ -246,7 +246,8 @@ def snapshot(app):
     data_dir = app.extensions["gridmap"].data_dir
     return ([u.to_dict() for u in store.list_users()], store.list_tokens(), cases,
             *((data_dir / name).read_bytes()
-              for name in ("grids.geojson", "categories.json", "calendar.json")))
+              for name in ("grids.geojson", "generations/manifest.json", "categories.json",
+                           "calendar.json")))
 
 
 def test_every_route_has_an_expected_policy(matrix_app):
