@@ -525,7 +525,7 @@ class GenerationStore:
             gen = Generation(number=number, status="draft", author=author, created_at=self._now(),
                              description=description, effective_date=effective_date,
                              based_on=active.number, codes=tuple(codes),
-                             new_codes=tuple(c for c in codes if c and c not in history),
+                             new_codes=tuple(sorted(c for c in codes if c and c not in history)),
                              retired_codes=tuple(c for c in active.codes if c not in codes),
                              team_from=plan.team_from)
             self._write_features(gen, plan.features)
