@@ -352,8 +352,9 @@ class Community:
                 return
             object.__setattr__(self, "_routers", routers)
             object.__setattr__(self, "_bounds", (bounds, stamp))
-        if bounds.number != last.number:
-            log.info("now routing by generation %d (was %d)", bounds.number, last.number)
+        if bounds.number != last.number:  # worth seeing in a server's log (which shows warnings)
+            log.warning("process %d now routes by grid generation %d (was %d)", os.getpid(),
+                        bounds.number, last.number)
 
     @property
     def categories(self):
