@@ -218,9 +218,12 @@ def plan_draft(features, active, history, prefix, complete=False, teams=None):
     DraftPlan
     """
     drafted = [dict(f, properties=dict(f.get("properties") or {})) for f in features]
-    geoms = [_geometry(f) for f in drafted]
-    usable = [_usable(g) for g in geoms]
     active_geoms = [_geometry(f) for f in active]
+    geoms = snap_vertices([_geometry(f) for f in drafted], active_geoms)
+    for feat, geom in zip(drafted, geoms):
+        if geom is not None:
+            feat["geometry"] = json.loads(shapely.to_geojson(geom))
+    usable = [_usable(g) for g in geoms]
     active_codes = [f["properties"]["grid_code"] for f in active]
     carried, replaced = [], []
     draft_union = shapely.union_all([g for g in usable if g is not None]) if any(
@@ -278,6 +281,24 @@ def plan_draft(features, active, history, prefix, complete=False, teams=None):
             team_from[code] = source
     return DraftPlan(features=whole + drafted, carried=carried, kept=sorted(kept),
                      new=new, replaced=replaced, team_from=team_from)
+
+
+def snap_vertices(geoms, anchors):
+    """``geoms`` with every vertex within :data:`SAME_AREA_DEG` of a vertex of
+    ``anchors`` moved onto it exactly, so a file that went through another CRS
+    (QGIS, a GeoPackage in metres) fits the grids it carries over bit for bit."""
+    points = shapely.get_coordinates([a for a in anchors if a is not None])
+    if not len(points):
+        return list(geoms)
+    tree = shapely.STRtree(shapely.points(points))
+
+    def move(xy):
+        found = tree.query_nearest(shapely.points(xy), max_distance=SAME_AREA_DEG)
+        xy = xy.copy()
+        xy[found[0]] = points[found[1]]
+        return xy
+
+    return [None if g is None else shapely.transform(g, move) for g in geoms]
 
 
 def _names(features, code):
