@@ -10,12 +10,11 @@ teams and the audit log. The ``gridmap grids`` commands and the
 import json
 import logging
 
-import shapely
-
 from gridmap.audit import BOUNDARY_PUBLISH, BOUNDARY_ROLLBACK
 from gridmap.cases.workflow import OPEN_STATES, regrid
 from gridmap.errors import BadInput, GridmapError
 from gridmap.geo.checks import check_grids
+from gridmap.geo.generations import geometry_of
 from gridmap.geo.grids import GridSet, load_outline
 from gridmap.geo.impact import WORKLOAD_SHARE, impact
 from gridmap.geo.routing import Router
@@ -37,8 +36,7 @@ def features_of(frame, code_field="grid_code"):
 def _frame(features):
     import geopandas
 
-    geoms = [None if not f.get("geometry") else shapely.from_geojson(json.dumps(f["geometry"]))
-             for f in features]
+    geoms = [geometry_of(f) for f in features]  # unreadable: None, reported as missing
     return geopandas.GeoDataFrame(
         {"grid_code": [f["properties"].get("grid_code") for f in features]},
         geometry=geoms, crs=4326)

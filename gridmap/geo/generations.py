@@ -147,7 +147,8 @@ class DraftPlan:
                 "replaced": self.replaced, "team_from": self.team_from}
 
 
-def _geometry(feature):
+def geometry_of(feature):
+    """A feature's shapely geometry; None when it has none or it cannot be read."""
     geom = feature.get("geometry")
     if not geom:
         return None
@@ -218,8 +219,8 @@ def plan_draft(features, active, history, prefix, complete=False, teams=None):
     DraftPlan
     """
     drafted = [dict(f, properties=dict(f.get("properties") or {})) for f in features]
-    active_geoms = [_geometry(f) for f in active]
-    geoms = snap_vertices([_geometry(f) for f in drafted], active_geoms)
+    active_geoms = [geometry_of(f) for f in active]
+    geoms = snap_vertices([geometry_of(f) for f in drafted], active_geoms)
     for feat, geom in zip(drafted, geoms):
         if geom is not None:
             feat["geometry"] = json.loads(shapely.to_geojson(geom))
@@ -267,20 +268,28 @@ def plan_draft(features, active, history, prefix, complete=False, teams=None):
         props = f["properties"]
         if not props.get("name") and props["grid_code"] in history:
             props.update({k: v for k, v in _names(active, props["grid_code"]).items() if v})
-    team_from = _default_teams(drafted, usable, fresh, active, active_geoms, replaced)
+    team_from = choose_teams(_default_teams(drafted, usable, fresh, active, active_geoms,
+                                            replaced), teams, fresh, active_codes)
+    return DraftPlan(features=whole + drafted, carried=carried, kept=sorted(kept),
+                     new=new, replaced=replaced, team_from=team_from)
+
+
+def choose_teams(team_from, teams, new_codes, active_codes):
+    """``team_from`` changed by the planner's ``teams`` ({new code: active code or
+    None for vacant}); a 400 naming a code that is not new or not active."""
+    team_from = dict(team_from)
     for code, source in (teams or {}).items():
-        if code not in fresh:
+        if code not in new_codes:
             raise BadInput("error.generations.team_for_unknown_grid", code=repr(code)[:40],
-                           allowed=fresh, field="teams")
+                           allowed=list(new_codes), field="teams")
         if source is not None and source not in active_codes:
             raise BadInput("error.generations.team_from_unknown_grid", code=repr(source)[:40],
-                           allowed=active_codes, field="teams")
+                           allowed=list(active_codes), field="teams")
         if source is None:
             team_from.pop(code, None)
         else:
             team_from[code] = source
-    return DraftPlan(features=whole + drafted, carried=carried, kept=sorted(kept),
-                     new=new, replaced=replaced, team_from=team_from)
+    return team_from
 
 
 def snap_vertices(geoms, anchors):
@@ -459,7 +468,7 @@ class GenerationStore:
             for feat in self.features(gen.number, doc):
                 code = feat["properties"]["grid_code"]
                 if code not in found:
-                    found[code] = _geometry(feat)
+                    found[code] = geometry_of(feat)
         return found
 
     def team_sources(self, doc=None):
@@ -563,21 +572,8 @@ class GenerationStore:
         with self._locked():
             doc = self.manifest()
             draft = self._need_draft(doc)
-            active_codes = self.active(doc).codes
-            team_from = dict(draft.team_from)
-            for code, source in (teams or {}).items():
-                if code not in draft.new_codes:
-                    raise BadInput("error.generations.team_for_unknown_grid",
-                                   code=repr(code)[:40], allowed=list(draft.new_codes),
-                                   field="teams")
-                if source is not None and source not in active_codes:
-                    raise BadInput("error.generations.team_from_unknown_grid",
-                                   code=repr(source)[:40], allowed=list(active_codes),
-                                   field="teams")
-                if source is None:
-                    team_from.pop(code, None)
-                else:
-                    team_from[code] = source
+            team_from = choose_teams(draft.team_from, teams, draft.new_codes,
+                                     self.active(doc).codes)
             entry = dict(draft.to_dict(), team_from=team_from)
             doc["generations"] = [entry if g["number"] == draft.number else g
                                   for g in doc["generations"]]

@@ -256,3 +256,19 @@ def test_a_boundary_file_can_be_uploaded_as_the_draft_and_teams_chosen(app):
     assert next(g for g in grids if g["code"] == C + "015")["team"]["head"] is None
     r = plan.delete("/api/planning/draft")
     assert r.status_code == 404
+
+
+def test_unreadable_geometries_are_reported_by_the_checks_not_a_500(app):
+    plan = as_user(app, "plan")
+    features = [{"type": "Feature", "properties": {}, "geometry": "x"},
+                {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon",
+                                                                   "coordinates": "abc"}},
+                {"type": "Feature", "properties": {}, "geometry": {"type": "Point",
+                                                                   "coordinates": [108.8, 29.52]}}]
+    r = plan.post("/api/planning/draft", json={"type": "FeatureCollection", "features": features})
+    assert r.status_code == 201
+    kinds = [i["kind"] for i in r.get_json()["check"]["issues"]]
+    assert kinds.count("empty_geometry") == 2 and "not_polygon" in kinds
+    preview = plan.get("/api/planning/preview").get_json()
+    assert preview["impact"] is None and not preview["check"]["ok"]
+    assert plan.post("/api/planning/publish", json={}).status_code == 422
