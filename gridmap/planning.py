@@ -116,9 +116,8 @@ class Planning:
         """Publish the draft (refused unless it passes every check), record it in
         the audit log and, if ``move_cases``, move open cases into the grid their
         place now belongs to. Returns ``(old, new, moved case ids)``."""
-        if teams:
-            self.store.set_teams(teams, author)
-        old, new = self.store.publish(author, self.check, expected_draft=expected_draft)
+        old, new = self.store.publish(author, self.check, expected_draft=expected_draft,
+                                      teams=teams)
         self.audit.record(BOUNDARY_PUBLISH, author, role=role, target=str(new.number), ip=ip,
                           detail={"from": old.number, "to": new.number,
                                   "description": new.description,

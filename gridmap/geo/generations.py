@@ -596,7 +596,7 @@ class GenerationStore:
             raise Conflict("error.generations.no_draft")
         return draft
 
-    def publish(self, author, check, expected_draft=None):
+    def publish(self, author, check, expected_draft=None, teams=None):
         """Make the draft the active generation, if it passes ``check``.
 
         Parameters
@@ -606,6 +606,9 @@ class GenerationStore:
             ``check(features)`` returns a ``CheckReport`` of the draft.
         expected_draft : int, optional
             Refuse (409) if the draft is not this one (a preview of another draft).
+        teams : dict, optional
+            Team choices for new grids, as for :meth:`set_teams`, stored with
+            the publish (not at all if it is refused).
 
         Returns
         -------
@@ -626,6 +629,8 @@ class GenerationStore:
             if expected_draft is not None and expected_draft != draft.number:
                 raise Conflict("error.generations.other_draft", number=draft.number,
                                expected=expected_draft, field="draft")
+            old = self.active(doc)
+            team_from = choose_teams(draft.team_from, teams, draft.new_codes, old.codes)
             features = self.features(draft.number, doc)
             report = check(features)
             if not report.ok:
@@ -633,11 +638,11 @@ class GenerationStore:
                     "error.generations.publish_refused", number=draft.number,
                     count=len(report.errors), problems=[i.message for i in report.errors],
                     detail={"issues": [i.to_dict() for i in report.issues]})
-            old = self.active(doc)
             now = self._now()
             retired = tuple(c for c in old.codes if c not in draft.codes)
             entry = dict(draft.to_dict(), status="published", published_at=now,
-                         published_by=author, based_on=old.number, retired_codes=list(retired))
+                         published_by=author, based_on=old.number, retired_codes=list(retired),
+                         team_from=team_from)
             doc["generations"] = [entry if g["number"] == draft.number else g
                                   for g in doc["generations"]]
             doc["active"], doc["draft"] = draft.number, None
