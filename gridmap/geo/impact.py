@@ -7,6 +7,7 @@ shapely call per case), and the answers are counted with numpy. It serves
 """
 
 import numpy as np
+import pandas as pd
 import shapely
 
 from gridmap.geo.metric import metric_crs_for, to_metric
@@ -69,7 +70,8 @@ def impact(old_router, new_router, points, open_states, current=True,
     """
     old = old_router.route_points(points.lon, points.lat)
     new = new_router.route_points(points.lon, points.lat)
-    is_open = np.isin(points.state, list(open_states))
+    # strings to numbers by hashing (pandas), not by sorting a million objects
+    is_open = pd.Index(list(open_states)).get_indexer(points.state) >= 0
     old_codes = np.array(list(old_router.grids.codes) + [None], dtype=object)
     new_codes = np.array(list(new_router.grids.codes) + [None], dtype=object)
     n_old, n_new = len(old_codes), len(new_codes)
@@ -82,13 +84,17 @@ def impact(old_router, new_router, points, open_states, current=True,
                     "all": int(counts[k]), "open": int(opens[k])}
                    for k in np.flatnonzero(counts)]
 
-    target = new_codes[b]
-    before = points.grid_code if current else old_codes[a]
-    moving = np.flatnonzero(is_open & (target != before) & (new.grid_index >= 0))
-    moves = [{"case_id": points.ids[i], "case_no": int(points.case_no[i]),
-              "from": before[i], "to": target[i],
-              "lon": float(points.lon[i]), "lat": float(points.lat[i])}
-             for i in moving[:listed]]
+    new_index = pd.Index(new_codes[:-1])
+    if current:  # the grid each case is in now, as a rank among the new grids (-1: none)
+        before = new_index.get_indexer(points.grid_code)
+    else:
+        before = np.append(new_index.get_indexer(old_codes[:-1]), -1)[a]
+    moving = np.flatnonzero(is_open & (new.grid_index >= 0) & (new.grid_index != before))
+    shown = moving[:listed]
+    was = points.grid_code[shown] if current else old_codes[a[shown]]
+    moves = [{"case_id": points.ids[i], "case_no": int(points.case_no[i]), "from": w,
+              "to": new_codes[b[i]], "lon": float(points.lon[i]), "lat": float(points.lat[i])}
+             for i, w in zip(shown, was)]
 
     valid = new.grid_index >= 0
     per_grid_all = np.bincount(new.grid_index[valid], minlength=n_new - 1)
