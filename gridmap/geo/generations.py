@@ -262,8 +262,8 @@ def plan_draft(features, active, history, prefix, complete=False, teams=None):
         code = make_grid_code(prefix[:6], prefix[6:9], prefix[9:12], seq)
         drafted[i]["properties"]["grid_code"] = code
         new.append({"code": code, "was": given})
-    fresh = [f["properties"]["grid_code"] for f in drafted if f["properties"]["grid_code"]
-             not in history]
+    fresh = sorted(f["properties"]["grid_code"] for f in drafted
+                   if f["properties"]["grid_code"] not in history)
     for f in drafted:  # names of unchanged areas come back if the file has none
         props = f["properties"]
         if not props.get("name") and props["grid_code"] in history:

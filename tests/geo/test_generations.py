@@ -319,3 +319,61 @@ def test_kills_at_any_moment_leave_one_whole_generation_active(store, tmp_path):
         grids = store.grid_set(doc["active"], doc)
         assert len(grids) == (13 if doc["active"] == 1 else 14)
         assert list(grids.codes) == sorted(store.get(doc["active"], doc).codes)
+
+
+def test_refusals_name_the_values_at_fault(store):
+    store.make_draft(split(13), "plan")
+    store.publish("plan", check)
+    cases = [(lambda: store.rollback("2", "plan"), "'2'"),
+             (lambda: store.rollback(9, "plan"), "generation 9; there are: 1, 2"),
+             (lambda: store.rollback(2, "plan"), "generation 2 is already"),
+             (lambda: store.make_draft(split(1, 1, 4), "plan", effective_date="2027/1/1"),
+              "'2027/1/1'"),
+             (lambda: store.make_draft(split(1, 1, 4), "plan", teams={code(99): None}),
+              f"'{code(99)}' is not a new grid of the draft; teams are chosen for new grids "
+              f"only: {code(16)}, {code(17)}"),
+             (lambda: store.make_draft(split(1, 1, 4), "plan", teams={code(16): code(13)}),
+              f"'{code(13)}' is not an active grid"),
+             (lambda: store.make_draft(split(1, 1, 4), "x" * 81), "'xxxx"),
+             (lambda: GenerationStore(store.folder, "5001"), "'5001'")]
+    for call, text in cases:
+        with pytest.raises((BadInput, Conflict, NotFound)) as info:
+            call()
+        assert text in info.value.render("en"), info.value.render("en")
+    store.make_draft(split(1, 1, 4), "plan")
+    with pytest.raises(Conflict, match="was never published") as info:
+        store.rollback(3, "plan")
+    assert info.value.field == "generation"
+
+
+def test_names_in_both_languages_come_back_for_unchanged_areas():
+    features = seed_features()
+    bare = [feature({}, features[0]["geometry"])]
+    history = {f["properties"]["grid_code"]: shape(f["geometry"]) for f in features}
+    props = plan_draft(bare, features, history, PREFIX).features[-1]["properties"]
+    assert (props["name"], props["name_en"]) == (features[0]["properties"]["name"],
+                                                 features[0]["properties"]["name_en"])
+    named = [feature({"name": "新名", "name_en": "New"}, features[0]["geometry"])]
+    props = plan_draft(named, features, history, PREFIX).features[-1]["properties"]
+    assert (props["name"], props["name_en"]) == ("新名", "New")
+
+
+def test_a_discarded_draft_is_gone_and_a_new_one_takes_its_number(store):
+    store.make_draft(split(13), "plan")
+    gone = store.discard_draft()
+    assert gone.number == 2 and store.draft() is None
+    assert [g.number for g in store.generations()] == [1]
+    with pytest.raises(Conflict):
+        store.discard_draft()
+    assert store.make_draft(split(13), "plan")[0].number == 2
+
+
+def test_team_sources_follow_every_published_generation(store):
+    store.make_draft(split(13), "plan", teams={code(14): code(12), code(15): code(13)})
+    assert store.team_sources() == {}  # a draft's choices count once published
+    store.publish("plan", check)
+    assert store.team_sources() == {code(14): code(12), code(15): code(13)}
+    store.rollback(1, "plan")
+    assert store.team_sources() == {code(14): code(12), code(15): code(13)}  # kept for cases
+    assert store.collection(2)["generation"]["number"] == 2
+    assert len(store.collection(2)["features"]) == 14
