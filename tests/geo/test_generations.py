@@ -377,3 +377,48 @@ def test_team_sources_follow_every_published_generation(store):
     assert store.team_sources() == {code(14): code(12), code(15): code(13)}  # kept for cases
     assert store.collection(2)["generation"]["number"] == 2
     assert len(store.collection(2)["features"]) == 14
+
+
+def test_the_manifest_records_who_did_what_when(tmp_path, caplog):
+    from datetime import datetime, timedelta, timezone
+
+    at = datetime(2027, 1, 2, 9, 30, tzinfo=timezone(timedelta(hours=8)))
+    store = GenerationStore(tmp_path / "g", PREFIX, clock=lambda: at)
+    store.ensure(SEED)
+    store.make_draft(split(13), "ann", description="拆分", effective_date="2027-02-01")
+    caplog.set_level("INFO", logger="gridmap.geo.generations")
+    _, new = store.publish("bob", check)
+    assert (new.published_at, new.published_by, new.based_on, new.created_at) == (
+        "2027-01-02T09:30:00+08:00", "bob", 1, "2027-01-02T09:30:00+08:00")
+    assert (new.author, new.description, new.effective_date) == ("ann", "拆分", "2027-02-01")
+    store.rollback(1, "cy")
+    assert store.manifest()["events"] == [
+        {"at": "2027-01-02T09:30:00+08:00", "action": "publish", "number": 1, "by": "geodata"},
+        {"at": "2027-01-02T09:30:00+08:00", "action": "publish", "number": 2, "by": "bob"},
+        {"at": "2027-01-02T09:30:00+08:00", "action": "rollback", "number": 1, "from": 2,
+         "by": "cy"}]
+    assert "generation 2 published by bob (was 1)" in caplog.text
+    assert "generation 1 active again (rolled back from 2 by cy)" in caplog.text
+
+
+def test_refusals_carry_their_field_and_numbers(store):
+    store.make_draft(split(13), "plan")
+    with pytest.raises(Conflict) as info:
+        store.publish("plan", check, expected_draft=5)
+    assert info.value.field == "draft" and info.value.msg.params["number"] == 2
+    with pytest.raises(Conflict) as info:
+        store.rollback(1, "plan")
+    assert info.value.field == "generation" and info.value.msg.params["number"] == 1
+    with pytest.raises(Conflict) as info:
+        store.rollback(2, "plan")
+    assert info.value.field == "generation" and info.value.msg.params["number"] == 2
+    with pytest.raises(BadInput) as info:
+        store.rollback(2.0, "plan")
+    assert info.value.field == "generation" and info.value.msg.params["value"] == "2.0"
+    bad = split(13)
+    bad[0]["geometry"]["coordinates"][0].insert(2, [108.90, 29.40])
+    store.make_draft(bad, "plan")
+    with pytest.raises(InvalidBoundary) as info:
+        store.publish("plan", check)
+    params = info.value.msg.params
+    assert params["number"] == 2 and params["count"] == len(check(store.features(2)).errors) > 1
