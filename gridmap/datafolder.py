@@ -3,7 +3,8 @@
 Layout (all GeoJSON/JSON, readable by QGIS and geopandas)::
 
     DATA_DIR/
-      grids.geojson        the active grid boundaries
+      grids.geojson        the first grid boundaries (generation 1)
+      generations/         every generation of grids; its manifest says which is active
       community.geojson    the community outline
       teams.json           1+3+N teams keyed by grid code
       categories.json      case categories and time limits
@@ -36,6 +37,7 @@ from gridmap.cases.categories import (dump_categories, load_categories, parse_ca
 from gridmap.config import ROOT
 from gridmap.errors import BadInput, ConfigError, GridmapError
 from gridmap.geo.checks import check_grids
+from gridmap.geo.generations import GenerationStore
 from gridmap.geo.grids import GridSet, load_outline, make_grid_code
 from gridmap.geo.routing import Router
 from gridmap.private_files import make_tree_private, open_private, private_folder
@@ -44,6 +46,7 @@ from gridmap.teams import load_teams
 log = logging.getLogger(__name__)
 
 GEODATA = ROOT / "geodata"
+GENERATIONS = "generations"  # boundary generations (gridmap.geo.generations)
 FILES = ("grids.geojson", "community.geojson", "teams.json", "categories.json", "calendar.json")
 
 
@@ -222,32 +225,136 @@ class LiveFile:
         return True
 
 
+class Boundaries:
+    """The grids of one generation as the service routes by them (a snapshot).
+
+    ``number`` the generation; ``grids`` its :class:`GridSet`; ``router`` its
+    :class:`Router`; ``known`` every grid of every published generation by
+    code (cases keep a retired grid); ``teams`` a team for each of those.
+    """
+
+    __slots__ = ("number", "grids", "router", "known", "teams")
+
+    def __init__(self, number, grids, router, known, teams):
+        self.number, self.grids, self.router, self.known, self.teams = (
+            number, grids, router, known, teams)
+
+
+def load_boundaries(data_dir, store, tolerance_m, routers=None):
+    """The active generation's :class:`Boundaries` (``routers``: a cache by number)."""
+    doc = store.manifest()
+    active = store.active(doc)
+    known = {}
+    for gen in store.generations(doc):
+        if gen.status == "published":
+            for grid in store.grid_set(gen.number, doc):
+                known.setdefault(grid.code, grid)
+    grids = store.grid_set(active.number, doc)
+    router = (routers or {}).get(active.number) or Router(grids, tolerance_m=tolerance_m)
+    if routers is not None:
+        routers[active.number] = router
+    teams = load_teams(Path(data_dir) / "teams.json", sorted(known),
+                       inherit=store.team_sources(doc))
+    return Boundaries(active.number, grids, router, known, teams)
+
+
 class Community:
     """Everything loaded from the data folder that the service runs on.
 
-    ``grids``, ``router`` and ``teams`` are fixed for the life of the
-    process. ``categories`` and ``calendar`` are *live*: an admin may change
-    them while the service runs, so they are re-read from
-    ``categories.json`` / ``calendar.json`` by :meth:`refresh` (called
-    before every request) when the file changed. A change therefore reaches
-    every worker process on its next request. Attributes are read-only.
+    The grids are those of the active boundary generation
+    (:mod:`gridmap.geo.generations`); ``grids``, ``router``, ``teams`` and
+    ``generation`` follow it: :meth:`refresh` (called before every request)
+    stats the generations' manifest and, when a planner published or rolled
+    back in any process, loads the new active generation, so every worker
+    routes by it at once. ``categories`` and ``calendar`` are *live* the
+    same way: re-read from ``categories.json`` / ``calendar.json`` when the
+    file changed. Attributes are read-only.
     """
 
-    __slots__ = ("data_dir", "grids", "router", "teams", "_live")
+    __slots__ = ("data_dir", "config", "generations", "_bounds", "_live", "_routers", "_lock")
 
-    def __init__(self, data_dir, grids, router, teams, categories, calendar, *, stamps=None):
+    def __init__(self, data_dir, config, generations, bounds, categories, calendar, *,
+                 stamps=None):
         data_dir = Path(data_dir)
         stamps = stamps or {}
         values = {"categories": categories, "calendar": calendar}
         loaders = {"categories": load_categories, "calendar": WorkingCalendar.load}
         live = {key: LiveFile(data_dir / name, loaders[key], values[key], stamps.get(key))
                 for key, name in LIVE_FILES.items()}
-        for name, value in (("data_dir", data_dir), ("grids", grids), ("router", router),
-                            ("teams", teams), ("_live", live)):
+        for name, value in (("data_dir", data_dir), ("config", config),
+                            ("generations", generations), ("_live", live),
+                            ("_bounds", (bounds, stamps.get("generations"))),
+                            ("_routers", {bounds.number: bounds.router}),
+                            ("_lock", threading.Lock())):
             object.__setattr__(self, name, value)
 
     def __setattr__(self, name, value):
         raise AttributeError(f"Community is read-only (tried to set {name})")
+
+    @property
+    def boundaries(self):
+        """The active generation's :class:`Boundaries`: take it once per task, so a
+        publish in the meantime cannot mix two generations."""
+        return self._bounds[0]
+
+    @property
+    def grids(self):
+        return self.boundaries.grids
+
+    @property
+    def router(self):
+        return self.boundaries.router
+
+    @property
+    def teams(self):
+        """``{code: Team}`` for every grid of every generation."""
+        return self.boundaries.teams
+
+    @property
+    def generation(self):
+        """The number of the active generation."""
+        return self.boundaries.number
+
+    def grid(self, code):
+        """A grid by code from any published generation (a retired grid's cases keep it)."""
+        return self.boundaries.known[code]
+
+    def router_for(self, number):
+        """The router of published generation ``number`` (built once, then kept)."""
+        with self._lock:
+            router = self._routers.get(number)
+        if router is not None:
+            return router
+        gen = self.generations.get(number)
+        if gen.status != "published":
+            raise BadInput("error.generations.not_published", number=number, field="generation")
+        router = Router(self.generations.grid_set(number),
+                        tolerance_m=self.config["SNAP_TOLERANCE_M"])
+        with self._lock:
+            return self._routers.setdefault(number, router)
+
+    def _refresh_boundaries(self):
+        stamp = file_stamp(self.generations.manifest_path)
+        if stamp == self._bounds[1]:
+            return
+        with self._lock:
+            last, seen = self._bounds
+            if stamp == seen:
+                return
+            try:
+                routers = dict(self._routers)
+                bounds = load_boundaries(self.data_dir, self.generations,
+                                         self.config["SNAP_TOLERANCE_M"], routers)
+            except GridmapError as exc:
+                object.__setattr__(self, "_bounds", (last, stamp))
+                log.error("generations: the manifest changed but does not load, keeping "
+                          "generation %d: %s", last.number, exc)
+                return
+            object.__setattr__(self, "_routers", routers)
+            object.__setattr__(self, "_bounds", (bounds, stamp))
+        if bounds.number != last.number:  # worth seeing in a server's log (which shows warnings)
+            log.warning("process %d now routes by grid generation %d (was %d)", os.getpid(),
+                        bounds.number, last.number)
 
     @property
     def categories(self):
@@ -265,10 +372,12 @@ class Community:
         return self._live["calendar"].value
 
     def refresh(self):
-        """Reload the live files that changed: two ``stat`` calls when nothing did.
+        """Reload the boundaries and live files that changed: three ``stat`` calls when
+        nothing did.
 
         Returns None, so it can be a Flask ``before_request`` hook.
         """
+        self._refresh_boundaries()
         for live in self._live.values():
             live.refresh()
 
@@ -359,26 +468,44 @@ def _settings_lock(data_dir):
         os.close(fd)  # also releases the lock
 
 
+def generation_store(config, data_dir):
+    """The :class:`GenerationStore` of the data folder (:data:`GENERATIONS`)."""
+    return GenerationStore(Path(data_dir) / GENERATIONS, config["COUNTY_CODE"]
+                           + config["SUBDISTRICT_CODE"] + config["COMMUNITY_CODE"])
+
+
+def _check_active(config, data_dir, grids, path):
+    report = check_grids(grids.to_frame(), outline=load_outline(data_dir / "community.geojson"),
+                         code_pattern=rf"^{config['COUNTY_CODE']}\d{{9}}$")
+    if not report.ok:
+        raise ConfigError("error.grid_check_failed", path=path, count=len(report.errors),
+                          problems=[issue.message for issue in report.errors[:5]],
+                          outline=data_dir / "community.geojson")
+
+
 def load_community(config):
-    """Initialise (if needed) and load the data folder; fail with a clear message."""
+    """Initialise (if needed) and load the data folder; fail with a clear message.
+
+    A data folder without generations gets generation 1 from its grids.geojson
+    once that passes the grid checks.
+    """
     data_dir = init_data_folder(config)
     try:
-        grids = GridSet.load(data_dir / "grids.geojson")
-        report = check_grids(grids.to_frame(), outline=load_outline(data_dir / "community.geojson"),
-                             code_pattern=rf"^{config['COUNTY_CODE']}\d{{9}}$")
-        if not report.ok:
-            raise ConfigError("error.grid_check_failed", path=data_dir / "grids.geojson",
-                              count=len(report.errors),
-                              problems=[issue.message for issue in report.errors[:5]],
-                              outline=data_dir / "community.geojson")
-        router = Router(grids, tolerance_m=config["SNAP_TOLERANCE_M"])
+        store = generation_store(config, data_dir)
+        if not store.exists():
+            seed = data_dir / "grids.geojson"
+            _check_active(config, data_dir, GridSet.load(seed), seed)
+            store.ensure(seed)
+        stamp = file_stamp(store.manifest_path)  # before reading: a change meanwhile reloads
+        bounds = load_boundaries(data_dir, store, config["SNAP_TOLERANCE_M"])
+        _check_active(config, data_dir, bounds.grids, store.folder / store.active().file)
     except ConfigError:
         raise
     except GridmapError as exc:
         raise ConfigError("error.grid_file_unusable", problem=exc.msg) from exc
-    teams = load_teams(data_dir / "teams.json", grids.codes)
     # stamps first: a file changed while it is read is reloaded on the first request
     stamps = {key: file_stamp(data_dir / name) for key, name in LIVE_FILES.items()}
+    stamps["generations"] = stamp
     categories = load_categories(data_dir / "categories.json")
     calendar = WorkingCalendar.load(data_dir / "calendar.json")
-    return Community(data_dir, grids, router, teams, categories, calendar, stamps=stamps)
+    return Community(data_dir, config, store, bounds, categories, calendar, stamps=stamps)

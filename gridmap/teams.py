@@ -58,11 +58,15 @@ class Team:
         return lines + [f"N={len(self.helpers)}"]
 
 
-def load_teams(path, grid_codes):
+def load_teams(path, grid_codes, inherit=None):
     """Read ``teams.json`` and return ``{grid_code: Team}`` for every grid.
 
-    A grid without an entry gets a team whose every slot is vacant; an entry
-    for an unknown grid code stops startup, since it means the files disagree.
+    A grid without an entry takes the team of the grid named by ``inherit``
+    (``{code: the code whose team it took}``, followed through boundary
+    generations), else a team whose every slot is vacant; an entry for an
+    unknown grid code stops startup, since it means the files disagree.
+    ``grid_codes`` should name every grid of every generation, so cases kept
+    in a retired grid still show its team.
     """
     path = Path(path)
     try:
@@ -75,9 +79,14 @@ def load_teams(path, grid_codes):
     unknown = sorted(set(entries) - set(grid_codes))
     if unknown:
         raise ConfigError("error.teams.unknown_grids", codes=repr(unknown))
+    inherit = inherit or {}
     teams = {}
     for code in grid_codes:
-        entry = entries.get(code) or {}
+        source, seen = code, {code}
+        while source not in entries and inherit.get(source) not in (None, *seen):
+            source = inherit[source]
+            seen.add(source)
+        entry = entries.get(source) or {}
         try:
             teams[code] = Team(
                 grid_code=code,
@@ -85,5 +94,5 @@ def load_teams(path, grid_codes):
                 helpers=tuple(Member(**h) for h in entry.get("helpers", ())),
             )
         except TypeError as exc:
-            raise ConfigError("error.teams.bad_entry", code=code, problem=str(exc)) from exc
+            raise ConfigError("error.teams.bad_entry", code=source, problem=str(exc)) from exc
     return teams

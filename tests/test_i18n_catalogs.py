@@ -25,7 +25,8 @@ KEY_CALL = re.compile(CALL + r"""["']([a-z0-9_.]+)["']\s*[,)]""")
 PREFIX_CALL = re.compile(CALL + r"""(?:["']([a-z0-9_.]+)["']\s*[~+]|f["']([a-z0-9_.]+)\{)""")
 #: every prefix a key is composed from, and what the code puts after it
 COMPOSED = {
-    "action_": (*TRANSITIONS, "report"),  # "report": a case's first history event
+    # "report": a case's first history event; "regrid": moved by new boundaries
+    "action_": (*TRANSITIONS, "report", "regrid"),
     "note_": NEEDS_NOTE,
     "reason_": CANCEL_REASONS,
     "confirm_yes_": CONFIRMED,

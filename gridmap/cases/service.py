@@ -112,7 +112,8 @@ class CaseService:
         category = categories[fields["category"]]
         if category.retired and (key is None or self.store.get_by_key(key) is None):
             check_offered(category.code, categories)  # a 400: only a replay may name it now
-        route = self.community.router.route_point(fields["lon"], fields["lat"], fields["datum"])
+        bounds = self.community.boundaries  # one generation for the route and its record
+        route = bounds.router.route_point(fields["lon"], fields["lat"], fields["datum"])
         if route.grid is None:
             raise OutsideServiceArea(
                 "error.cases.outside_service_area", distance=round(route.distance_m),
@@ -153,7 +154,7 @@ class CaseService:
         deadlines = self.community.calendar.deadlines(now, category)
         props = {
             "case_id": case_id, "tracking_code": tracking,
-            "grid_code": route.code, "routing": route.status,
+            "grid_code": route.code, "generation": bounds.number, "routing": route.status,
             "routing_distance_m": round(route.distance_m, 2),
             "category": category.code, "description": fields["description"],
             "reporter": {"contact": fields["contact"], "name": fields["name"],
@@ -162,7 +163,7 @@ class CaseService:
             "state": "reported", "reported_at": at,
             "deadlines": {"sign": deadlines["sign"].isoformat(timespec="seconds"),
                           "handle": deadlines["handle"].isoformat(timespec="seconds")},
-            "assignee": self._default_assignee(route.code),
+            "assignee": self.default_assignee(route.code),
             "handlers": [], "history": [{
                 "at": at, "action": "report", "actor": None, "role": "resident", "note": None,
                 "from": None, "to": "reported", "grid_code": route.code}],
@@ -188,7 +189,7 @@ class CaseService:
         """Each upload checked, decoded and re-encoded (nothing stored yet)."""
         return [process(data, f"photos[{i}]") for i, data in enumerate(photos)]
 
-    def _default_assignee(self, grid_code):
+    def default_assignee(self, grid_code):
         """The grid's full-time worker handles its cases; the head while that slot is vacant."""
         team = self.community.teams[grid_code]
         member = team.full_time or team.head
@@ -279,7 +280,7 @@ class CaseService:
             props["deadlines"]["sign"] = self.community.calendar.add_working_hours(
                 now, category.sign_hours).isoformat(timespec="seconds")
             if "to_person" not in params:
-                props["assignee"] = self._default_assignee(props["grid_code"])
+                props["assignee"] = self.default_assignee(props["grid_code"])
         elif action == "reply":
             props["deadlines"]["verify"] = self.community.calendar.verify_deadline(
                 now, category).isoformat(timespec="seconds")
@@ -343,7 +344,7 @@ class CaseService:
         staff names, and the description with phone and ID numbers masked. ``photos``:
         all of them for the reporter (``all_photos``), else those staff made public."""
         props = self._current_round(feature["properties"])
-        grid = self.community.grids[props["grid_code"]]
+        grid = self.community.grid(props["grid_code"])
         category = self.community.category(props["category"])
         return {
             "tracking_code": props["tracking_code"], "state": props["state"],

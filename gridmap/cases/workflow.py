@@ -151,6 +151,28 @@ def apply_action(props, action, actor, now, note=None, **params):
     return new
 
 
+def regrid(props, to_grid, generation, username, now):
+    """Move an open case into the grid its place belongs to under boundary
+    generation ``generation`` (a planner chose so when publishing it).
+
+    Returns the new properties: ``grid_code`` changed, the state kept, and a
+    ``regrid`` event ``{from_grid, to_grid, generation}`` in the history. A
+    closed case keeps its grid (409); so does a case already in ``to_grid`` (400).
+    """
+    if props["state"] not in OPEN_STATES:
+        raise Conflict("error.workflow.regrid_closed", state=props["state"],
+                       detail={"state": props["state"]})
+    if to_grid == props["grid_code"]:
+        raise BadInput("error.workflow.same_grid", field="to_grid")
+    new = copy.deepcopy(props)
+    event = {"at": now.isoformat(timespec="seconds"), "action": "regrid", "actor": username,
+             "role": "planner", "note": None, "from": props["state"], "to": props["state"],
+             "from_grid": props["grid_code"], "to_grid": to_grid, "generation": generation}
+    new["grid_code"] = to_grid
+    new.setdefault("history", []).append(event)
+    return new
+
+
 def _forward(new, params):
     to_grid, to_person = params.get("to_grid"), params.get("to_person")
     if not (to_grid or to_person):

@@ -35,14 +35,20 @@ class _Accounts:
         from gridmap.datafolder import init_data_folder
 
         config = load_config({"DATA_DIR": str(data_dir)} if data_dir is not None else None)
+        self.config = config
         self.data_dir = init_data_folder(config)
         self.store = AccountStore(self.data_dir / ACCOUNTS_FILE)
         self.audit = AuditLog(self.data_dir / AUDIT_FILE)
         self.actor = f"cli:{_os_user()}"
 
     def grid_codes(self):
+        """The active generation's codes (grids.geojson's before the first start)."""
+        from gridmap.datafolder import generation_store
         from gridmap.geo.grids import GridSet
 
+        store = generation_store(self.config, self.data_dir)
+        if store.exists():
+            return store.grid_set(store.active().number).codes
         return GridSet.load(self.data_dir / "grids.geojson").codes
 
     def record(self, action, target, detail=None):

@@ -31,6 +31,9 @@ import abc
 import contextlib
 import dataclasses
 from datetime import datetime
+from typing import NamedTuple
+
+import numpy as np
 
 from gridmap.errors import BadInput, Conflict, GridmapError
 from gridmap.store.features import (ORDERS, check_bbox, check_choice, check_codes,  # noqa: F401
@@ -150,6 +153,26 @@ class VersionConflict(Conflict):
     """
 
     code = "version_conflict"
+
+
+class CasePoints(NamedTuple):
+    """Cases as arrays (one element each): ``ids``, ``case_no``, ``lon``, ``lat``,
+    ``grid_code``, ``state`` (object arrays for the strings)."""
+
+    ids: np.ndarray
+    case_no: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+    grid_code: np.ndarray
+    state: np.ndarray
+
+    @classmethod
+    def from_rows(cls, rows):
+        """From ``(id, case_no, lon, lat, grid_code, state)`` tuples."""
+        columns = list(zip(*rows)) or [()] * 6
+        return cls(np.array(columns[0], dtype=object), np.array(columns[1], dtype=np.int64),
+                   np.array(columns[2], dtype=float), np.array(columns[3], dtype=float),
+                   np.array(columns[4], dtype=object), np.array(columns[5], dtype=object))
 
 
 class CaseStore(abc.ABC):
@@ -491,6 +514,15 @@ class CaseStore(abc.ABC):
     @abc.abstractmethod
     def all(self):
         """Iterate over copies of all cases in ``case_no`` order (a snapshot)."""
+
+    def points(self):
+        """Every case's place and index fields, for routing them all at once: a
+        :class:`CasePoints` of arrays in ``case_no`` order (a snapshot). Backends
+        with an index answer without parsing a case."""
+        rows = [(f["id"], f["properties"]["case_no"], *f["geometry"]["coordinates"][:2],
+                 f["properties"]["grid_code"], f["properties"].get("state"))
+                for f in self.all()]
+        return CasePoints.from_rows(rows)
 
     @abc.abstractmethod
     def count(self):

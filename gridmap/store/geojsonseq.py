@@ -66,8 +66,8 @@ from datetime import datetime, timezone
 from gridmap.diskspace import is_disk_full
 from gridmap.errors import BadInput, DiskFull, GridmapError, Msg, NotFound
 from gridmap.store import aggregates
-from gridmap.store.base import (GROUP_KEYS, CaseStore, DuplicateCase, StoreError, VersionConflict,
-                                check_filter)
+from gridmap.store.base import (GROUP_KEYS, CasePoints, CaseStore, DuplicateCase, StoreError,
+                                VersionConflict, check_filter)
 from gridmap.store.features import (check_batch_keys, check_bbox, check_codes, check_group_by,
                                     check_instant, check_key, check_query, check_radius,
                                     check_range, check_text, check_tz, check_version,
@@ -575,6 +575,13 @@ class GeoJSONSeqStore(CaseStore):
         with self._state_lock:
             entries = sorted(self._index.by_id.values(), key=operator.attrgetter("case_no"))
         return (e.feature() for e in entries)
+
+    def points(self):
+        self.refresh()
+        with self._state_lock:
+            entries = sorted(self._index.by_id.values(), key=operator.attrgetter("case_no"))
+        return CasePoints.from_rows([(e.id, e.case_no, e.lon, e.lat, e.grid_code, e.state)
+                                     for e in entries])
 
     def count(self):
         self.refresh()

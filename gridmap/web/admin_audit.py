@@ -125,8 +125,8 @@ def _case(case_id):
 
 
 def _grid(code):
-    grids = current_app.extensions["gridmap"].grids
-    return name_of(grids[code]) if code in grids else str(code or "—")
+    known = current_app.extensions["gridmap"].boundaries.known
+    return name_of(known[code]) if code in known else str(code or "—")
 
 
 def _grids(codes):

@@ -32,21 +32,35 @@ def grid_dict(grid):
 @bp.get("/route")
 @allow(ANYONE)
 def route():
-    """Route a point: ``?lon=&lat=&datum=wgs84|gcj02|bd09``.
+    """Route a point: ``?lon=&lat=&datum=wgs84|gcj02|bd09&generation=N``.
 
     200 with the owning grid, or the outside answer (``grid`` null, nearest
-    grid and distance); 400 for a missing, non-numeric or out-of-range value
-    or an unknown datum.
+    grid and distance), and the ``generation`` routed by (default: the
+    active one; any published one may be asked for); 400 for a missing,
+    non-numeric or out-of-range value, an unknown datum or a generation that
+    is not a number; 404 no such published generation.
     """
     lon, lat = float_arg("lon"), float_arg("lat")
     datum = request.args.get("datum", "wgs84")
-    answer = community().router.route_point(lon, lat, datum=datum)
+    raw = request.args.get("generation")
+    bounds = community().boundaries
+    number = bounds.number if raw is None else _generation(raw)
+    router = bounds.router if number == bounds.number else community().router_for(number)
+    answer = router.route_point(lon, lat, datum=datum)
     body = answer.to_dict()
     body["grid"] = grid_dict(answer.grid) if answer.grid else None
     if "nearest" in body:
         body["nearest"] = grid_dict(answer.nearest)
     body["query"] = {"lon": lon, "lat": lat, "datum": datum}
+    body["generation"] = number
     return jsonify(body)
+
+
+def _generation(raw):
+    """A generation number from the query; 400 if not one, 404 if there is no such one."""
+    if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= 9999):
+        raise BadInput("error.generations.bad_number", value=repr(raw[:20]), field="generation")
+    return int(raw)
 
 
 @bp.get("/grids")

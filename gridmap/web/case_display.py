@@ -74,7 +74,7 @@ def card(community, now, view, case_id):
     if len(description) > SHORT_DESCRIPTION:
         description = description[:SHORT_DESCRIPTION - 1] + "…"
     clock = next((c for c in RUNNING.get(view["state"], ()) if view["deadlines"].get(c)), None)
-    grid = community.grids[view["grid_code"]]
+    grid = community.grid(view["grid_code"])
     return {
         "case_id": case_id, "case_no": view["case_no"], "state": view["state"],
         "state_name": t("state_" + view["state"]),

@@ -23,7 +23,7 @@ def state_names():
 def render_located(template, view, **context):
     """Render ``template`` for a public view's case with its map (the point in its
     grid's boundary) and its ``grid``."""
-    grid = current_app.extensions["gridmap"].grids[view["grid"]["code"]]
+    grid = current_app.extensions["gridmap"].grid(view["grid"]["code"])
     lon, lat = view["location"][:2]
     return render_with_map(template, build_case_map(grid, lon, lat, **map_settings()),
                            view=view, grid=grid, **context)

@@ -162,7 +162,7 @@ def may_see_contact(feature):
 def intake_answer(svc, feature, duplicates):
     """The 201 body: ids, grid with team head and handler, state, deadlines, duplicates."""
     props = feature["properties"]
-    grid = svc.community.grids[props["grid_code"]]
+    grid = svc.community.grid(props["grid_code"])
     team = svc.community.teams[grid.code]
     handler = svc.handler_role(props)
     return {

@@ -129,7 +129,7 @@ def render_case(feature, error=None, form=None, confirm=None, status=200):
     ``confirm`` the action waiting for a confirmation."""
     cmty = community()
     view = service().staff_view(feature, may_see_contact(feature))
-    grid = cmty.grids[view["grid_code"]]
+    grid = cmty.grid(view["grid_code"])
     lon, lat = view["location"]
     near = nearby(feature)
     fmap = build_case_map(grid, lon, lat, **map_settings(), nearby=[
@@ -146,7 +146,8 @@ def render_case(feature, error=None, form=None, confirm=None, status=200):
         assignee=members.get(view.get("assignee")), nearby=near, actions=actions,
         nearby_radius=round(NEARBY_RADIUS_M),
         other_grids=[gr for gr in cmty.grids if gr.code != grid.code],
-        cancel_reasons=CANCEL_REASONS, grids=cmty.grids, error=error, form=form or {},
+        cancel_reasons=CANCEL_REASONS, grids=cmty.grids, known=cmty.boundaries.known,
+        error=error, form=form or {},
         confirm=confirm), status
 
 

@@ -70,6 +70,15 @@ EXPECTED = {
     ("open311.create_request", "POST"): ANY,
     ("open311.request_detail", "GET"): ANY,
     ("open311.token", "GET"): ANY,
+    ("planning_api.generations", "GET"): {"planner"},
+    ("planning_api.generation", "GET"): {"planner"},
+    ("planning_api.get_draft", "GET"): {"planner"},
+    ("planning_api.make_draft", "POST"): {"planner"},
+    ("planning_api.discard_draft", "DELETE"): {"planner"},
+    ("planning_api.draft_teams", "PUT"): {"planner"},
+    ("planning_api.preview", "GET"): {"planner"},
+    ("planning_api.publish", "POST"): {"planner"},
+    ("planning_api.rollback", "POST"): {"planner"},
 }
 
 #: (endpoint, method) -> what an allowed call answers: the status, and a text its body
@@ -130,6 +139,16 @@ ANSWERS = {
     ("open311.create_request", "POST"): (201, '"token"'),
     ("open311.request_detail", "GET"): (200, '"status_notes": "待签收 / reported"'),
     ("open311.token", "GET"): (200, '"token"'),
+    # in this order (sorted): no draft yet, then one made, previewed, not published
+    ("planning_api.discard_draft", "DELETE"): (404, '"message_id":"error.generations.no_draft"'),
+    ("planning_api.draft_teams", "PUT"): (409, '"message_id":"error.generations.no_draft"'),
+    ("planning_api.generation", "GET"): (200, '"number":1'),
+    ("planning_api.generations", "GET"): (200, '"active":1'),
+    ("planning_api.get_draft", "GET"): (404, '"message_id":"error.generations.no_draft"'),
+    ("planning_api.make_draft", "POST"): (201, '"number":2'),
+    ("planning_api.preview", "GET"): (200, '"impact"'),
+    ("planning_api.publish", "POST"): (409, '"message_id":"error.generations.other_draft"'),
+    ("planning_api.rollback", "POST"): (409, '"message_id":"error.generations.already_active"'),
 }
 
 
@@ -180,8 +199,13 @@ def request_for(app, endpoint, method, counter):
     Returns ``(url, query, form, json)``.
     """
     args = {"filename": "leaflet/dist/leaflet.js", "version": app.extensions["gridmap.assets"].version, "username": "victim", "change": "enable",
-            "code": app.extensions["gridmap"].grids.codes[0]}
-    body = None
+            "code": app.extensions["gridmap"].grids.codes[0], "number": 1}
+    body = {"planning_api.make_draft": {"type": "FeatureCollection", "features":
+                                        app.extensions["gridmap"].generations.features(1)},
+            "planning_api.draft_teams": {"teams": {}},
+            "planning_api.publish": {"draft": 99},
+            "planning_api.rollback": {"generation": 1}}.get(endpoint)
+
     args.update(fmt="json", service_code="06")
     if endpoint in ("open311.request_detail", "open311.token"):
         feature = new_case(app)
@@ -259,7 +283,8 @@ def snapshot(app):
     data_dir = app.extensions["gridmap"].data_dir
     return ([u.to_dict() for u in store.list_users()], store.list_tokens(), cases,
             *((data_dir / name).read_bytes()
-              for name in ("grids.geojson", "categories.json", "calendar.json")))
+              for name in ("grids.geojson", "generations/manifest.json", "categories.json",
+                           "calendar.json")))
 
 
 def test_every_route_has_an_expected_policy(matrix_app):

@@ -50,7 +50,7 @@ def test_first_start_creates_the_data_folder_with_configured_codes(tmp_path):
 
 def test_an_existing_data_folder_is_used_as_it_is(tmp_path):
     create_app({"DATA_DIR": str(tmp_path / "d")})
-    grids = tmp_path / "d" / "grids.geojson"
+    grids = tmp_path / "d" / "generations" / "0001.geojson"  # the active generation
     doc = json.loads(grids.read_text(encoding="utf-8"))
     doc["features"][0]["properties"]["name"] = "改过的名字"
     grids.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
@@ -61,7 +61,7 @@ def test_an_existing_data_folder_is_used_as_it_is(tmp_path):
 
 def test_a_missing_grid_file_stops_startup(tmp_path):
     create_app({"DATA_DIR": str(tmp_path / "d")})
-    (tmp_path / "d" / "grids.geojson").unlink()
+    (tmp_path / "d" / "generations" / "0001.geojson").unlink()
     with pytest.raises(ConfigError, match="grid file not found"):
         create_app({"DATA_DIR": str(tmp_path / "d")})
 
@@ -78,7 +78,7 @@ def test_a_missing_grid_file_stops_startup(tmp_path):
 ])
 def test_an_invalid_grid_file_stops_startup(tmp_path, content, message):
     create_app({"DATA_DIR": str(tmp_path / "d")})
-    (tmp_path / "d" / "grids.geojson").write_text(content, encoding="utf-8")
+    (tmp_path / "d" / "generations" / "0001.geojson").write_text(content, encoding="utf-8")
     with pytest.raises(ConfigError, match=message):
         create_app({"DATA_DIR": str(tmp_path / "d")})
 
@@ -99,7 +99,7 @@ def test_nothing_is_built_at_import():
 
 def test_grids_that_overlap_or_leave_gaps_stop_startup(tmp_path):
     create_app({"DATA_DIR": str(tmp_path / "d")})
-    path = tmp_path / "d" / "grids.geojson"
+    path = tmp_path / "d" / "generations" / "0001.geojson"
     doc = json.loads(path.read_text(encoding="utf-8"))
     ring = doc["features"][6]["geometry"]["coordinates"][0]
     ring[1] = [ring[1][0] + 0.0005, ring[1][1] + 0.0005]

@@ -68,7 +68,7 @@ def test_markup_in_grid_names_is_shown_as_text(browser, start_server, tmp_path_f
                                                hover_grid):
     data = tmp_path_factory.mktemp("xss") / "data"
     start_server(data).stop()  # creates the data folder
-    path = data / "grids.geojson"
+    path = data / "generations" / "0001.geojson"  # the active generation
     doc = json.loads(path.read_text(encoding="utf-8"))
     evil = '<img src=x onerror="window.__xss=1">'
     doc["features"][0]["properties"]["name"] = evil

@@ -54,7 +54,7 @@ def get_routes(app, case):
     values = {"filename": "leaflet/dist/leaflet.js", "username": "staff_a",
               "version": app.extensions["gridmap.assets"].version,
               "case_id": case["id"], "service_code": "06", "service_request_id": case["id"],
-              "token": props["tracking_code"], "name": f"{'0' * 64}.jpg"}
+              "token": props["tracking_code"], "name": f"{'0' * 64}.jpg", "number": 1}
     urls = []
     with app.test_request_context():
         for rule in app.url_map.iter_rules():

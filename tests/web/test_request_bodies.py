@@ -32,12 +32,12 @@ CHUNKED = {
 
 @pytest.fixture(scope="module")
 def site(start_server, tmp_path_factory):
-    """A live server with a report in it, an admin-dispatcher's API token, and
+    """A live server with a report in it, an admin-dispatcher-planner's API token, and
     ``posts``: every POST route with a body that would be accepted whole."""
     data_dir = tmp_path_factory.mktemp("bodies") / "data"
     app = create_app({"DATA_DIR": str(data_dir)})
     accounts = app.extensions["gridmap.accounts"]
-    accounts.add_user("boss", PASSWORD, ["admin", "dispatcher"])
+    accounts.add_user("boss", PASSWORD, ["admin", "dispatcher", "planner"])
     _, token = accounts.create_token("boss", "bodies")
     grids = app.extensions["gridmap"].grids
     server = start_server(data_dir, GRIDMAP_REPORT_IP_LIMIT="100000")
@@ -77,6 +77,11 @@ def site(start_server, tmp_path_factory):
                                        b'{"public": true}', True),
         "photo_views.set_public_form": (f"/case/{case_id}/photos/{'0' * 64}", form, b"public=1",
                                         True),
+        "planning_api.make_draft": ("/api/planning/draft", js, json.dumps({
+            "type": "FeatureCollection",
+            "features": app.extensions["gridmap"].generations.features(1)}).encode(), True),
+        "planning_api.publish": ("/api/planning/publish", js, b"{}", True),
+        "planning_api.rollback": ("/api/planning/rollback", js, b'{"generation": 1}', True),
         "open311.create_request": ("/open311/v2/requests.json", form,
                                    f"service_code=06&lat={point.y}&long={point.x}&description=x"
                                    .encode(), False),
@@ -94,7 +99,8 @@ def stored_state(data_dir):
     finally:
         store.close()
     app_files = {name: (Path(data_dir) / name).read_bytes() if (Path(data_dir) / name).exists()
-                 else None for name in ("categories.json", "calendar.json", "audit.jsonl")}
+                 else None for name in ("categories.json", "calendar.json", "audit.jsonl",
+                                        "generations/manifest.json")}
     accounts = create_app({"DATA_DIR": str(data_dir)}).extensions["gridmap.accounts"]
     users = [(u.username, u.enabled, sorted(u.roles)) for u in accounts.list_users()]
     return cases, app_files, users

@@ -1,0 +1,174 @@
+"""Planning: drafts, previews, publishing and rolling back grid boundaries.
+
+The one place that ties the boundary generations
+(:mod:`gridmap.geo.generations`) to the rest of the service: the grid
+checks, the cases (an impact preview; moving open cases on publish), the
+teams and the audit log. The ``gridmap grids`` commands and the
+``/api/planning/`` views both call it, so they behave alike.
+"""
+
+import json
+import logging
+
+from gridmap.audit import BOUNDARY_PUBLISH, BOUNDARY_ROLLBACK
+from gridmap.cases.workflow import OPEN_STATES, regrid
+from gridmap.errors import BadInput, GridmapError
+from gridmap.geo.checks import check_grids
+from gridmap.geo.generations import geometry_of
+from gridmap.geo.grids import GridSet, load_outline
+from gridmap.geo.impact import WORKLOAD_SHARE, impact
+from gridmap.geo.routing import Router
+from gridmap.store.base import VersionConflict
+
+log = logging.getLogger(__name__)
+
+
+def features_of(frame, code_field="grid_code"):
+    """GeoJSON-like features of a GeoDataFrame (``read_grid_file``), the code in ``grid_code``."""
+    if code_field != "grid_code" and code_field in frame.columns:
+        frame = frame.drop(columns=["grid_code"], errors="ignore").rename(
+            columns={code_field: "grid_code"})
+    body = json.loads(frame.to_json(na="drop", to_wgs84=False))
+    return [{"type": "Feature", "properties": f.get("properties") or {},
+             "geometry": f.get("geometry")} for f in body["features"]]
+
+
+def _frame(features):
+    import geopandas
+
+    geoms = [geometry_of(f) for f in features]  # unreadable: None, reported as missing
+    return geopandas.GeoDataFrame(
+        {"grid_code": [f["properties"].get("grid_code") for f in features]},
+        geometry=geoms, crs=4326)
+
+
+class Planning:
+    """Boundary work on one community.
+
+    Parameters
+    ----------
+    community : gridmap.datafolder.Community
+    cases : gridmap.cases.service.CaseService
+    audit : gridmap.audit.AuditLog
+    """
+
+    def __init__(self, community, cases, audit):
+        self.community, self.cases, self.audit = community, cases, audit
+        self.store = community.generations
+
+    # -- checking and comparing -----------------------------------------------
+
+    def check(self, features):
+        """The grid checks of ``features`` against the community outline (a CheckReport)."""
+        config = self.community.config
+        return check_grids(_frame(features),
+                           outline=load_outline(self.community.data_dir / "community.geojson"),
+                           code_pattern=rf"^{config['COUNTY_CODE']}\d{{9}}$")
+
+    def _router(self, number):
+        """The router of generation ``number`` (a draft's too, if its grids are usable)."""
+        gen = self.store.get(number)
+        if gen.status == "published":
+            return self.community.router_for(number)
+        grids = GridSet.from_features(self.store.features(number), source=gen.file)
+        return Router(grids, tolerance_m=self.community.config["SNAP_TOLERANCE_M"],
+                      max_cells=1 << 18)
+
+    def preview(self, a=None, b=None, workload_share=WORKLOAD_SHARE):
+        """What going from generation ``a`` (default: the active one) to ``b``
+        (default: the draft) does to the cases, with ``b``'s check report.
+
+        Returns a dict: ``from`` and ``to`` (manifest entries), ``check``
+        (the report of ``b``), ``impact`` (:func:`gridmap.geo.impact.impact`;
+        None when ``b``'s grids cannot route: fix the problems first), and
+        ``teams``: ``b``'s new grids with the grid whose team each takes (None: vacant).
+        """
+        doc = self.store.manifest()
+        a = self.store.active(doc).number if a is None else a
+        if b is None:
+            draft = self.store.draft(doc)
+            if draft is None:
+                raise BadInput("error.generations.no_draft_to_compare", field="b")
+            b = draft.number
+        gen_a, gen_b = self.store.get(a, doc), self.store.get(b, doc)
+        report = self.check(self.store.features(b, doc))
+        try:
+            new_router = self._router(b)
+        except GridmapError:
+            effect = None
+        else:
+            effect = impact(self._router(a), new_router, self.cases.store.points(), OPEN_STATES,
+                            current=gen_a.number == self.community.generation,
+                            workload_share=workload_share)
+        return {"from": gen_a.to_dict(), "to": gen_b.to_dict(), "check": report.to_dict(),
+                "impact": effect,
+                "teams": [{"code": c, "team_from": gen_b.team_from.get(c)}
+                          for c in gen_b.new_codes]}
+
+    # -- changing --------------------------------------------------------------
+
+    def draft(self, features, author, **options):
+        """Store ``features`` as the draft; returns ``(Generation, DraftPlan)``.
+        ``options``: description, effective_date, complete, teams."""
+        return self.store.make_draft(features, author, **options)
+
+    def publish(self, author, role, move_cases=False, expected_draft=None, teams=None, ip=None):
+        """Publish the draft (refused unless it passes every check), record it in
+        the audit log and, if ``move_cases``, move open cases into the grid their
+        place now belongs to. Returns ``(old, new, moved case ids)``."""
+        old, new = self.store.publish(author, self.check, expected_draft=expected_draft,
+                                      teams=teams)
+        self.audit.record(BOUNDARY_PUBLISH, author, role=role, target=str(new.number), ip=ip,
+                          detail={"from": old.number, "to": new.number,
+                                  "description": new.description,
+                                  "effective_date": new.effective_date,
+                                  "new_codes": list(new.new_codes),
+                                  "retired_codes": list(new.retired_codes),
+                                  "move_cases": bool(move_cases)})
+        self.community.refresh()
+        moved = self.move_open_cases(author) if move_cases else []
+        return old, new, moved
+
+    def move_open_cases(self, author):
+        """Move every open case whose place lies in another grid of the active
+        generation there (a ``regrid`` event each); closed cases keep their grid.
+        Returns the moved case ids. Safe to run again: a moved case stays put."""
+        bounds = self.community.boundaries
+        points = self.cases.store.points()
+        routed = bounds.router.route_points(points.lon, points.lat)
+        codes = routed.codes()
+        moved = []
+        for i in range(len(points.ids)):
+            to = codes[i]
+            if points.state[i] not in OPEN_STATES or to is None or to == points.grid_code[i]:
+                continue
+            if self._move(points.ids[i], to, bounds, author):
+                moved.append(points.ids[i])
+        log.info("moved %d open cases into generation %d's grids", len(moved), bounds.number)
+        return moved
+
+    def _move(self, case_id, to, bounds, author, tries=3):
+        for _ in range(tries):
+            feature = self.cases.store.get(case_id)
+            props = feature["properties"]
+            if props["state"] not in OPEN_STATES or props["grid_code"] == to:
+                return False
+            new = regrid(props, to, bounds.number, author, self.cases.clock())
+            new["assignee"] = self.cases.default_assignee(to)
+            try:
+                self.cases.store.update(case_id, dict(feature, properties=new),
+                                        expected_version=props["version"])
+                return True
+            except VersionConflict:
+                continue  # someone acted on it meanwhile: look again
+        log.warning("case %s not moved to %s: it kept changing", case_id, to)
+        return False
+
+    def rollback(self, number, author, role, ip=None):
+        """Make published generation ``number`` active again; recorded in the audit log.
+        Returns ``(old, new)``. Cases keep their grids."""
+        old, new = self.store.rollback(number, author)
+        self.audit.record(BOUNDARY_ROLLBACK, author, role=role, target=str(new.number), ip=ip,
+                          detail={"from": old.number, "to": new.number})
+        self.community.refresh()
+        return old, new
