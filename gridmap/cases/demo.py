@@ -119,7 +119,9 @@ class DemoCases:
     def __init__(self, service, count, months, seed, end):
         self.service = service
         community = service.community
-        self.calendar, self.router = community.calendar, community.router
+        bounds = community.boundaries  # one generation for every route and record
+        self.calendar, self.router = community.calendar, bounds.router
+        self.generation = bounds.number
         self.categories = in_use(community.categories)
         self.codes = sorted(self.categories)
         self.grids = community.grids
@@ -263,7 +265,8 @@ class DemoCases:
             body["hide_name"] = rng.random() < 0.3
         fields = check_report(body, self.categories)
         fields.pop("idempotency_key")
-        feature = self.service.new_case(fields, self.categories[code], route, t, *self._ids(number))
+        feature = self.service.new_case(fields, self.categories[code], route, self.generation, t,
+                                              *self._ids(number))
         feature["properties"] = self._history(rng, feature["properties"], t)
         return feature
 

@@ -126,7 +126,7 @@ class CaseService:
         # photo ids are content hashes: the same photos again are the same report
         signed = dict(fields, photos=[p.id for p in processed]) if processed else fields
         fingerprint = key and hashlib.sha256(_FINGERPRINT.encode(signed).encode()).hexdigest()
-        feature = self.new_case(fields, category, route, self.clock(), *new_ids())
+        feature = self.new_case(fields, category, route, bounds.number, self.clock(), *new_ids())
         props, (lon, lat) = feature["properties"], feature["geometry"]["coordinates"]
         if key:
             props["idempotency_fingerprint"] = fingerprint
@@ -144,17 +144,18 @@ class CaseService:
                       if f["id"] != feature["id"]][:DUPLICATES_SHOWN]
         return feature, created, duplicates
 
-    def new_case(self, fields, category, route, now, case_id, tracking):
+    def new_case(self, fields, category, route, generation, now, case_id, tracking):
         """The Feature of a new report, not stored: ``fields`` as :func:`check_report`
-        returns them, routed to ``route``'s grid, reported at ``now``, with the
-        calendar's deadlines, the grid's default assignee and the first event."""
+        returns them, routed to ``route``'s grid under grid generation ``generation``,
+        reported at ``now``, with the calendar's deadlines, the grid's default assignee
+        and the first event."""
         lon, lat = to_wgs84(fields["lon"], fields["lat"], fields["datum"])
         lon, lat = round(lon, 7), round(lat, 7)
         at = now.isoformat(timespec="seconds")
         deadlines = self.community.calendar.deadlines(now, category)
         props = {
             "case_id": case_id, "tracking_code": tracking,
-            "grid_code": route.code, "generation": bounds.number, "routing": route.status,
+            "grid_code": route.code, "generation": generation, "routing": route.status,
             "routing_distance_m": round(route.distance_m, 2),
             "category": category.code, "description": fields["description"],
             "reporter": {"contact": fields["contact"], "name": fields["name"],

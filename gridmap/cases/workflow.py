@@ -21,6 +21,7 @@ The functions here are pure: they take the case's properties and return new
 ones; storing them (with a version check) is the caller's job.
 """
 
+import copy
 from dataclasses import dataclass, field
 
 import orjson

@@ -11,7 +11,7 @@ both included) and ``page``.
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, current_app, g, render_template, request, url_for
+from flask import Blueprint, current_app, render_template, request, url_for
 from markupsafe import Markup, escape
 
 from gridmap.audit import ACTIONS

@@ -94,7 +94,7 @@ def replay(service, feature):
     route = service.community.router.route_point(fields["lon"], fields["lat"])
     at = datetime.fromisoformat(props["reported_at"])
     rebuilt = service.new_case(fields, service.community.categories[props["category"]], route,
-                               at, feature["id"], props["tracking_code"])["properties"]
+                               props["generation"], at, feature["id"], props["tracking_code"])["properties"]
     for event in props["history"][1:]:
         params = {k: event[k] for k in ("to_grid", "to_person", "reason", "rating") if k in event}
         actor = Actor(event["role"], event["actor"], frozenset([rebuilt["grid_code"]]))
