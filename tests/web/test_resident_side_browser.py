@@ -18,15 +18,22 @@ PHONE = "100-3333-0004"
 
 
 def tap_at(page, lon, lat):
-    """Tap the report map at ``lon, lat`` (panned into view first)."""
-    x, y = page.evaluate(
+    """Tap the report map at ``lon, lat``: panned into view first, and tapped once the map
+    has settled (no animation, the point inside the map's box)."""
+    page.evaluate(
         """([lat, lon]) => {
             const map = Object.values(window).find(v => v instanceof L.Map);
             map.getContainer().scrollIntoViewIfNeeded(true);
             if (!map.getBounds().pad(-0.1).contains([lat, lon])) map.setView([lat, lon], map.getZoom(), {animate: false});
+        }""", [lat, lon])
+    x, y = page.wait_for_function(
+        """([lat, lon]) => {
+            const map = Object.values(window).find(v => v instanceof L.Map);
+            if (map._animatingZoom || (map._panAnim && map._panAnim._inProgress)) return false;
+            if (!map.getBounds().pad(-0.1).contains([lat, lon])) { map.setView([lat, lon], map.getZoom(), {animate: false}); return false; }
             const p = map.latLngToContainerPoint([lat, lon]), r = map.getContainer().getBoundingClientRect();
             return [r.left + p.x, r.top + p.y];
-        }""", [lat, lon])
+        }""", arg=[lat, lon], polling=100).json_value()
     page.touchscreen.tap(x, y)
 
 
