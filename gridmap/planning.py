@@ -10,7 +10,7 @@ teams and the audit log. The ``gridmap grids`` commands and the
 import json
 import logging
 
-from gridmap.audit import BOUNDARY_PUBLISH, BOUNDARY_ROLLBACK
+from gridmap.audit import BOUNDARY_PUBLISH, BOUNDARY_ROLLBACK, ROLES_CHANGE
 from gridmap.cases.workflow import OPEN_STATES, regrid
 from gridmap.errors import BadInput, GridmapError
 from gridmap.geo.checks import check_grids
@@ -50,10 +50,12 @@ class Planning:
     community : gridmap.datafolder.Community
     cases : gridmap.cases.service.CaseService
     audit : gridmap.audit.AuditLog
+    accounts : gridmap.auth.accounts.AccountStore
+        Grid staff follow their teams into new grids when a generation is published.
     """
 
-    def __init__(self, community, cases, audit):
-        self.community, self.cases, self.audit = community, cases, audit
+    def __init__(self, community, cases, audit, accounts):
+        self.community, self.cases, self.audit, self.accounts = community, cases, audit, accounts
         self.store = community.generations
 
     # -- checking and comparing -----------------------------------------------
@@ -126,8 +128,23 @@ class Planning:
                                   "retired_codes": list(new.retired_codes),
                                   "move_cases": bool(move_cases)})
         self.community.refresh()
+        self.follow_teams(new, author, role, ip)
         moved = self.move_open_cases(author) if move_cases else []
         return old, new, moved
+
+    def follow_teams(self, gen, author, role, ip=None):
+        """Grid staff of a grid whose team a new grid of ``gen`` took get that grid too
+        (their old codes stay: cases left there stay in reach), each change in the audit
+        log as a change of grids. Returns the changed (old, new) users."""
+        changed = self.accounts.follow_teams(gen.team_from)
+        for before, after in changed:
+            self.audit.record(ROLES_CHANGE, author, role=role, target=after.username, ip=ip,
+                              detail={"roles": sorted(after.roles),
+                                      "grid_codes": sorted(after.grid_codes),
+                                      "old_roles": sorted(before.roles),
+                                      "old_grid_codes": sorted(before.grid_codes),
+                                      "generation": gen.number})
+        return changed
 
     def move_open_cases(self, author):
         """Move every open case whose place lies in another grid of the active

@@ -26,7 +26,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from gridmap.auth.credentials import CREDENTIAL_SCHEMA, CredentialsMixin
 from gridmap.auth.database import Keeper, open_database, transaction
-from gridmap.auth.roles import check_grid_codes, check_roles
+from gridmap.auth.roles import GRID_STAFF, check_grid_codes, check_roles
 from gridmap.auth.users import User, check_label, check_password, check_username
 from gridmap.errors import Conflict, NotFound
 
@@ -238,6 +238,33 @@ class AccountStore(CredentialsMixin):
         with self._tx(write=True) as db:
             old = User.from_row(self._change_row(db, username, assignments, params))
         return old, self.get_user(username)
+
+    def follow_teams(self, team_from):
+        """Give grid staff the grids that took their grid's team: ``team_from`` maps a new
+        grid code to the code whose team it took (a published generation's ``team_from``).
+        Every account holding a source code gains the new codes, in one transaction; codes
+        are only added, so the cases left in a retired grid stay in reach and a rollback
+        needs nothing undone.
+
+        Returns
+        -------
+        list of (User, User)
+            Each changed account before and after, by username.
+        """
+        gains = {}
+        for new, source in team_from.items():
+            gains.setdefault(source, set()).add(new)
+        changed = []
+        with self._tx(write=True) as db:
+            for row in db.execute("SELECT * FROM users ORDER BY username").fetchall():
+                old = User.from_row(row)
+                add = set().union(*(gains.get(c, ()) for c in old.grid_codes)) - old.grid_codes
+                if GRID_STAFF not in old.roles or not add:
+                    continue
+                db.execute("UPDATE users SET grid_codes = ? WHERE username = ?",
+                           (" ".join(sorted(old.grid_codes | add)), old.username))
+                changed.append(old)
+        return [(old, self.get_user(old.username)) for old in changed]
 
     def password_stamp(self, username):
         """A short digest of the user's password hash, or None for an unknown user.

@@ -471,6 +471,16 @@ class GenerationStore:
                     found[code] = geometry_of(feat)
         return found
 
+    def last_published(self, code, doc=None):
+        """The properties of grid ``code`` in the newest published generation that holds
+        it (a grid no longer active still names its cases), or None if none ever did."""
+        doc = doc or self.manifest()
+        for gen in reversed(self.generations(doc)):
+            if gen.status == "published" and code in gen.codes:
+                return next(f["properties"] for f in self.features(gen.number, doc)
+                            if f["properties"].get("grid_code") == code)
+        return None
+
     def team_sources(self, doc=None):
         """``{code: the code whose team it took}`` over every published generation."""
         doc = doc or self.manifest()

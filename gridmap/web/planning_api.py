@@ -27,8 +27,9 @@ DRAFT_FIELDS = frozenset({"type", "features", "description", "effective_date", "
 
 
 def planning():
-    return Planning(current_app.extensions["gridmap"], current_app.extensions["gridmap.cases"],
-                    current_app.extensions["gridmap.audit"])
+    ext = current_app.extensions
+    return Planning(ext["gridmap"], ext["gridmap.cases"], ext["gridmap.audit"],
+                    ext["gridmap.accounts"])
 
 
 def takes_file(view):

@@ -30,11 +30,16 @@ def community():
 @bp.get("/grid/<code>")
 @allow(*CASE_ROLES)
 def grid_queue(code):
-    """A grid team's queue, a card a case: 200; 400 bad filter; 403 other grid; 404."""
-    if code not in community().grids:
-        raise NotFound("error.web.no_such_grid", code=code[:20])
+    """A grid team's queue, a card a case: 200; 400 bad filter; 403 other grid; 404. A
+    grid of an earlier generation, no longer active, still lists the cases left in it."""
+    grid = community().grids[code] if code in community().grids else None
+    if grid is None:
+        grid = community().generations.last_published(code)
+        if grid is None:
+            raise NotFound("error.web.no_such_grid", code=code[:20])
+        grid = dict(grid, code=code, retired=community().generation)
     require_grid(code)
-    return render_list([code], grid=community().grids[code])
+    return render_list([code], grid=grid)
 
 
 @bp.get("/cases")
@@ -72,7 +77,7 @@ def render_list(codes, grid):
     user = g.user
     choosable = [gr for gr in community().grids
                  if user.has_role("dispatcher") or user.can_act_on_grid(gr.code)]
-    here = (url_for("staff_pages.grid_queue", code=grid.code) if grid
+    here = (url_for("staff_pages.grid_queue", code=codes[0]) if grid
             else url_for("staff_pages.all_cases"))
     return render_template("cases/grid.html", grid=grid, cards=cards, total=total, page=page,
                            pages=pages, filters=filters, here=here, states=STATES,

@@ -8,6 +8,7 @@ import urllib.request
 from shapely.geometry import shape
 
 from gridmap.audit import AuditLog
+from gridmap.auth.accounts import ACCOUNTS_FILE, AccountStore
 from gridmap.cases.service import CaseService
 from gridmap.config import load_config
 from gridmap.datafolder import load_community
@@ -27,7 +28,8 @@ def test_every_worker_routes_by_the_new_generation_at_once(start_server, tmp_pat
     server = start_server(data, workers=2)
     community = load_community(load_config({"DATA_DIR": str(data)}))
     store = GeoJSONSeqStore(data / "cases")
-    planning = Planning(community, CaseService(store, community), AuditLog(data / "audit.jsonl"))
+    planning = Planning(community, CaseService(store, community), AuditLog(data / "audit.jsonl"),
+                        AccountStore(data / ACCOUNTS_FILE))
     ring = list(community.grids[C + "013"].geometry.exterior.coords)[:-1]
     parts = [ring[2:7], ring[6:] + ring[:3]]
     features = [{"type": "Feature", "properties": {},

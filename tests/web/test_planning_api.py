@@ -272,3 +272,46 @@ def test_unreadable_geometries_are_reported_by_the_checks_not_a_500(app):
     preview = plan.get("/api/planning/preview").get_json()
     assert preview["impact"] is None and not preview["check"]["ok"]
     assert plan.post("/api/planning/publish", json={}).status_code == 422
+
+
+def test_grid_staff_follow_their_team_and_keep_the_cases_left_in_a_retired_grid(app):
+    parts = split_13(app)
+    spots = [shape(p["geometry"]).representative_point() for p in parts]
+    public, plan, staff = app.test_client(), as_user(app, "plan"), as_user(app, "staff")
+    left = report_at(public, spots[0])  # open in 013; the planner will not move it
+    accounts = app.extensions["gridmap.accounts"]
+    accounts.add_user("other", PASSWORD, ["grid_staff"], grid_codes=[C + "001"])
+    r = plan.post("/api/planning/draft", json={"type": "FeatureCollection", "features": parts})
+    team_from = r.get_json()["generation"]["team_from"]
+    assert set(team_from.values()) == {C + "013"}  # one part takes the team, one is vacant
+    (took,) = team_from
+
+    r = plan.post("/api/planning/publish", json={"draft": 2, "move_cases": False})
+    assert r.status_code == 200 and r.get_json()["moved"] == []
+    # the team of 013 now works the part that took it, and keeps 013 for the case left there
+    assert accounts.get_user("staff").grid_codes == {C + "013", took}
+    assert accounts.get_user("other").grid_codes == {C + "001"}  # untouched
+    logged = app.extensions["gridmap.audit"].read(action="roles_change")
+    assert [(e["actor"], e["target"]) for e in logged] == [("plan", "staff")]
+    assert logged[0]["detail"]["old_grid_codes"] == [C + "013"]
+    assert logged[0]["detail"]["grid_codes"] == [C + "013", took]
+    assert logged[0]["detail"]["generation"] == 2
+
+    spot = next(s for s, p in zip(spots, parts)
+                if shape(p["geometry"]).equals(app.extensions["gridmap"].grids[took].geometry))
+    new = report_at(public, spot)
+    page = staff.get(f"/grid/{took}").get_data(as_text=True)
+    assert staff.get(f"/grid/{took}").status_code == 200 and f"/case/{new}" in page
+    retired = staff.get(f"/grid/{C}013")
+    text = retired.get_data(as_text=True)
+    assert retired.status_code == 200 and f"/case/{left}" in text and f"/case/{new}" not in text
+    assert "此网格已不在现行的第 2 版网格边界中" in text and "13-0" not in text
+    assert "第13网格" in text  # named as it was when it was active
+    english = staff.get(f"/grid/{C}013?lang=en").get_data(as_text=True)
+    assert "not part of the active grid boundaries (generation 2)" in english
+    assert as_user(app, "other").get(f"/grid/{C}013").status_code == 403
+    assert staff.get(f"/grid/{C}099").status_code == 404  # never a grid
+
+    # a rollback needs nothing undone: 013 is active again and still theirs
+    assert plan.post("/api/planning/rollback", json={"generation": 1}).status_code == 200
+    assert "此网格已不在" not in staff.get(f"/grid/{C}013").get_data(as_text=True)
