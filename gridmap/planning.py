@@ -146,21 +146,22 @@ class Planning:
                                       "generation": gen.number})
         return changed
 
+    def open_moves(self):
+        """``[(case id, its grid, the active generation's grid of its place)]`` for every
+        open case whose place lies in another grid now (a point outside every grid stays)."""
+        points = self.cases.store.points()
+        codes = self.community.boundaries.router.route_points(points.lon, points.lat).codes()
+        return [(points.ids[i], points.grid_code[i], codes[i]) for i in range(len(points.ids))
+                if points.state[i] in OPEN_STATES and codes[i] is not None
+                and codes[i] != points.grid_code[i]]
+
     def move_open_cases(self, author):
         """Move every open case whose place lies in another grid of the active
         generation there (a ``regrid`` event each); closed cases keep their grid.
         Returns the moved case ids. Safe to run again: a moved case stays put."""
         bounds = self.community.boundaries
-        points = self.cases.store.points()
-        routed = bounds.router.route_points(points.lon, points.lat)
-        codes = routed.codes()
-        moved = []
-        for i in range(len(points.ids)):
-            to = codes[i]
-            if points.state[i] not in OPEN_STATES or to is None or to == points.grid_code[i]:
-                continue
-            if self._move(points.ids[i], to, bounds, author):
-                moved.append(points.ids[i])
+        moved = [case_id for case_id, _, to in self.open_moves()
+                 if self._move(case_id, to, bounds, author)]
         log.info("moved %d open cases into generation %d's grids", len(moved), bounds.number)
         return moved
 

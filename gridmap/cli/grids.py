@@ -243,6 +243,34 @@ def _show_preview(body):
         click.echo(f"  {issue['severity']}: {issue['message']}")
 
 
+@grids.command("move-cases")
+@commit_option
+@data_dir_option
+@click.pass_context
+def move_cases(ctx, commit, data_dir):
+    """把位置已属其他网格的未办结案件移过去 / move open cases into the grid of the active
+    generation their place lies in (as publish --move-cases does; closed cases stay).
+
+    Without --commit it only lists the moves.
+    """
+    import collections
+
+    try:
+        planning, actor = _planning(data_dir)
+        moves = planning.open_moves()
+        if commit:
+            moved = planning.move_open_cases(actor)
+            click.echo(f"已移交未办结案件 / open cases moved: {len(moved)}")
+            return
+    except GridmapError as exc:
+        _fail(ctx, "move-cases", exc)
+    pairs = collections.Counter((old, new) for _, old, new in moves)
+    click.echo(f"将移交未办结案件 / open cases it would move: {len(moves)}")
+    for (old, new), n in sorted(pairs.items()):
+        click.echo(f"  {old} → {new}: {n}")
+    click.echo("未执行：加 --commit 执行 / nothing done: add --commit to do it")
+
+
 @grids.command("publish")
 @click.option("--move-cases", is_flag=True,
               help="把位置已属其他网格的未办结案件移过去 / move open cases into their new grid.")

@@ -118,3 +118,34 @@ def test_publish_without_commit_says_it_would_refuse_a_bad_draft(data, tmp_path)
     assert r.exit_code == 1 and "would refuse" in r.output and "outside" in r.output
     r = run("publish", data, "--commit")
     assert r.exit_code == 2 and "fails the grid checks" in r.output
+
+
+def test_move_cases_lists_the_moves_and_moves_only_with_commit(data, tmp_path):
+    from gridmap.web import create_app
+
+    app = create_app({"DATA_DIR": str(data), "REPORT_IP_LIMIT": 1000})
+    grid = app.extensions["gridmap"].grids[C + "013"].geometry
+    spot = grid.representative_point()
+    client = app.test_client()
+    ids = [client.post("/api/reports", json={"lon": spot.x, "lat": spot.y, "category": "06",
+                                             "description": f"路灯不亮 {n}"}).get_json()["case_id"]
+           for n in range(2)]
+    assert run("draft", data, split_file(tmp_path), "--commit").exit_code == 0
+    assert run("publish", data, "--commit").exit_code == 0  # the cases stay in 013
+
+    cases = app.extensions["gridmap.cases"]
+    r = run("move-cases", data)
+    assert r.exit_code == 0, r.output
+    to = client.get(f"/api/route?lon={spot.x}&lat={spot.y}").get_json()["grid_code"]
+    assert to in (C + "014", C + "015")
+    assert "open cases it would move: 2" in r.output and f"{C}013 → {to}: 2" in r.output
+    assert "nothing done: add --commit" in r.output
+    assert [cases.get(i)["properties"]["grid_code"] for i in ids] == [C + "013"] * 2
+
+    r = run("move-cases", data, "--commit")
+    assert r.exit_code == 0 and "open cases moved: 2" in r.output, r.output
+    for case_id in ids:
+        props = cases.get(case_id)["properties"]
+        assert props["grid_code"] == to and props["history"][-1]["action"] == "regrid"
+    assert "open cases it would move: 0" in run("move-cases", data).output
+    assert "open cases moved: 0" in run("move-cases", data, "--commit").output
