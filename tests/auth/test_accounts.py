@@ -495,3 +495,24 @@ def test_a_process_opening_the_accounts_on_a_full_disk_can_read(small_disk):
             "print(AccountStore(sys.argv[1]).get_user('disp').username)")
     done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.strip() == "disp", done.stderr
+
+
+def test_grid_staff_follow_their_teams_into_new_grids(store):
+    c = "500114005001"
+    pw = "correct horse battery"
+    store.add_user("aaa", pw, ["grid_staff"], grid_codes=[c + "013"])
+    store.add_user("bbb", pw, ["grid_staff", "dispatcher"], grid_codes=[c + "002", c + "013"])
+    store.add_user("ccc", pw, ["grid_staff"], grid_codes=[c + "003"])
+    store.add_user("ddd", pw, ["grid_staff"], grid_codes=[c + "014", c + "013"])  # has one already
+    store.add_user("ppp", pw, ["planner"])
+    changed = store.follow_teams({c + "014": c + "013", c + "015": c + "013", c + "016": c + "002"})
+    assert [(old.username, sorted(old.grid_codes), sorted(new.grid_codes))
+            for old, new in changed] == [
+        ("aaa", [c + "013"], [c + "013", c + "014", c + "015"]),
+        ("bbb", [c + "002", c + "013"], [c + "002", c + "013", c + "014", c + "015", c + "016"]),
+        ("ddd", [c + "013", c + "014"], [c + "013", c + "014", c + "015"])]
+    assert store.get_user("ccc").grid_codes == {c + "003"}
+    assert store.get_user("ppp").grid_codes == frozenset()
+    assert store.get_user("bbb").roles == {"grid_staff", "dispatcher"}
+    assert store.follow_teams({c + "014": c + "013", c + "015": c + "013"}) == []  # done once
+    assert store.follow_teams({}) == []
