@@ -188,6 +188,22 @@ class InvalidBoundary(GridmapError):
     code = "invalid_boundary"
 
 
+class TopologyRefused(GridmapError):
+    """A grid edit refused because it would break the coverage (HTTP 422).
+
+    ``reason`` names why (``overlap``, ``area_changed``, ``not_neighbours`` …);
+    the message is ``error.topology.<reason>`` and the JSON body carries
+    ``reason`` too.
+    """
+
+    status = 422
+    code = "topology_refused"
+
+    def __init__(self, reason, /, **params):
+        super().__init__(f"error.topology.{reason}", detail={"reason": reason}, **params)
+        self.reason = reason
+
+
 class OutsideServiceArea(GridmapError):
     """A point farther from every grid than the snapping tolerance (HTTP 422)."""
 
