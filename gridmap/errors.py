@@ -191,17 +191,16 @@ class InvalidBoundary(GridmapError):
 class TopologyRefused(GridmapError):
     """A grid edit refused because it would break the coverage (HTTP 422).
 
-    ``reason`` names why (``overlap``, ``area_changed``, ``not_neighbours`` …);
-    the message is ``error.topology.<reason>`` and the JSON body carries
-    ``reason`` too.
+    The message id is ``error.topology.<reason>``; ``reason`` (``overlap``,
+    ``area_changed``, ``not_neighbours`` …) is also in the JSON body.
     """
 
     status = 422
     code = "topology_refused"
 
-    def __init__(self, reason, /, **params):
-        super().__init__(f"error.topology.{reason}", detail={"reason": reason}, **params)
-        self.reason = reason
+    def __init__(self, message_id, /, **params):
+        self.reason = message_id.rsplit(".", 1)[-1]
+        super().__init__(message_id, detail={"reason": self.reason}, **params)
 
 
 class OutsideServiceArea(GridmapError):

@@ -289,26 +289,26 @@ def _validate(before, after, changed, keep_union=True, grow_only=False, no_new_h
     for k in changed:
         g = after[k]
         if g.geom_type not in ("Polygon", "MultiPolygon") or g.is_empty or g.area <= eps:
-            raise TopologyRefused("empty_grid", grid=str(k))
+            raise TopologyRefused("error.topology.empty_grid", grid=str(k))
         if not g.is_valid and (k not in before or before[k].is_valid):
-            raise TopologyRefused("invalid_result", grid=str(k),
+            raise TopologyRefused("error.topology.invalid_result", grid=str(k),
                                   problem=shapely.is_valid_reason(g))
     was = _overlap_with_others(before, [k for k in changed if k in before] + gone)
     now = _overlap_with_others(after, changed)
     if now > was + eps:
-        raise TopologyRefused("overlap")
+        raise TopologyRefused("error.topology.overlap")
     old = _union([before[k] for k in set(changed) | set(gone) if k in before])
     new = _union([after[k] for k in changed])
     if keep_union:
         if float(shapely.symmetric_difference(old, new).area) > eps:
-            raise TopologyRefused("area_changed")
+            raise TopologyRefused("error.topology.area_changed")
     elif grow_only and float(shapely.difference(old, new).area) > eps:
-        raise TopologyRefused("area_changed")
+        raise TopologyRefused("error.topology.area_changed")
     if no_new_holes:
         holes = (lambda u: sum(len(p.interiors) for p in shapely.get_parts(u)
                                if p.geom_type == "Polygon"))
         if holes(_union(after.values())) > holes(_union(before.values())):
-            raise TopologyRefused("opens_gap")
+            raise TopologyRefused("error.topology.opens_gap")
 
 
 def _replace(coverage, old_key, parts):
@@ -339,9 +339,9 @@ def _need(coverage, key, field):
 def _need_polygon(coverage, key, field):
     g = _need(coverage, key, field)
     if g.geom_type != "Polygon" or g.is_empty:
-        raise TopologyRefused("not_polygon", grid=str(key))
+        raise TopologyRefused("error.topology.not_polygon", grid=str(key))
     if not g.is_valid:
-        raise TopologyRefused("invalid_input", grid=str(key), problem=shapely.is_valid_reason(g))
+        raise TopologyRefused("error.topology.invalid_input", grid=str(key), problem=shapely.is_valid_reason(g))
     return g
 
 
@@ -397,9 +397,9 @@ def _neighbours(coverage, region, metric, exclude=()):
 
 def _longest(neighbours, where):
     if not neighbours:
-        raise TopologyRefused("no_neighbour", where=where)
+        raise TopologyRefused("error.topology.no_neighbour", where=where)
     if len(neighbours) > 1 and neighbours[1][0] >= neighbours[0][0] * (1 - TIE_REL):
-        raise TopologyRefused("ambiguous", grids=[str(neighbours[0][1]), str(neighbours[1][1])])
+        raise TopologyRefused("error.topology.ambiguous", grids=[str(neighbours[0][1]), str(neighbours[1][1])])
     return neighbours[0][1]
 
 
@@ -408,7 +408,7 @@ def _union_keep(a, b):
     if u.geom_type == "MultiPolygon":
         u = shapely.union_all(list(u.geoms))
     if u.geom_type != "Polygon":
-        raise TopologyRefused("not_polygon", grid="?")
+        raise TopologyRefused("error.topology.not_polygon", grid="?")
     return u
 
 
@@ -470,7 +470,7 @@ def split(coverage, key, line, tolerance_m):
     if piece.geom_type == "MultiLineString":
         piece = shapely.line_merge(piece)
     if piece.geom_type != "LineString" or piece.is_empty:
-        raise TopologyRefused("line_not_crossing", grid=str(key))
+        raise TopologyRefused("error.topology.line_not_crossing", grid=str(key))
     coords = [tuple(c) for c in np.asarray(piece.coords).tolist()]
     cov = dict(coverage)
     ends = []
@@ -481,7 +481,7 @@ def split(coverage, key, line, tolerance_m):
             found = _nearest_on_segment([s for r in _rings(cov[key]) for s in _segments(r)],
                                         end, metric, tolerance_m)
             if found is None:
-                raise TopologyRefused("line_end_inside", grid=str(key), tolerance=tolerance_m)
+                raise TopologyRefused("error.topology.line_end_inside", grid=str(key), tolerance=tolerance_m)
             snapped = found[0]
             if snapped not in found[1]:
                 cov = _insert_point(cov, snapped)
@@ -489,11 +489,11 @@ def split(coverage, key, line, tolerance_m):
     e0, e1 = ends
     inner = [p for p in coords[1:-1] if p not in (e0, e1)]
     if e0 == e1:
-        raise TopologyRefused("line_not_crossing", grid=str(key))
+        raise TopologyRefused("error.topology.line_not_crossing", grid=str(key))
     rings = _rings(cov[key])
     ring = rings[0]
     if e0 not in ring or e1 not in ring:
-        raise TopologyRefused("line_not_crossing", grid=str(key))
+        raise TopologyRefused("error.topology.line_not_crossing", grid=str(key))
     i, j = ring.index(e0), ring.index(e1)
     n = len(ring)
     path_ij = [ring[(i + s) % n] for s in range((j - i) % n + 1)]  # e0 … e1
@@ -505,7 +505,7 @@ def split(coverage, key, line, tolerance_m):
         (first if inside else second).append(hole)
     parts = [_polygon(first), _polygon(second)]
     if parts[0].is_empty or parts[1].is_empty:
-        raise TopologyRefused("line_not_crossing", grid=str(key))
+        raise TopologyRefused("error.topology.line_not_crossing", grid=str(key))
     keys = new_keys(cov, 2)
     out = _replace(cov, key, dict(zip(keys, parts)))
     out = _node(out, keys)
@@ -522,7 +522,7 @@ def merge(coverage, a, b):
         raise BadInput("error.topology.same_grid", field="grids")
     metric = Metric.of(coverage)
     if _shared_length(metric, ga, gb) <= 0:
-        raise TopologyRefused("not_neighbours", grid=str(a), other=str(b))
+        raise TopologyRefused("error.topology.not_neighbours", grid=str(a), other=str(b))
     u = _union_keep(ga, gb)
     out = {k: (u if k == a else g) for k, g in coverage.items() if k != b}
     out = _node(out, [a])
@@ -550,7 +550,7 @@ def redraw(coverage, a, b, line, tolerance_m):
         return [s for r in _rings(cov[a]) for s in _segments(r) if s in sb]
 
     if not shared_segments():
-        raise TopologyRefused("not_neighbours", grid=str(a), other=str(b))
+        raise TopologyRefused("error.topology.not_neighbours", grid=str(a), other=str(b))
     ends = []
     for end in (pts[0], pts[-1]):
         segs = shared_segments()
@@ -559,7 +559,7 @@ def redraw(coverage, a, b, line, tolerance_m):
         if snapped is None:
             found = _nearest_on_segment(segs, end, metric, tolerance_m)
             if found is None:
-                raise TopologyRefused("line_not_on_border", grid=str(a), other=str(b),
+                raise TopologyRefused("error.topology.line_not_on_border", grid=str(a), other=str(b),
                                       tolerance=tolerance_m)
             snapped = found[0]
             if snapped not in found[1]:
@@ -567,7 +567,7 @@ def redraw(coverage, a, b, line, tolerance_m):
         ends.append(snapped)
     s, e = ends
     if s == e:
-        raise TopologyRefused("not_one_stretch", grid=str(a), other=str(b))
+        raise TopologyRefused("error.topology.not_one_stretch", grid=str(a), other=str(b))
     inner = [p for p in pts[1:-1] if p not in (s, e)]
     shared = set(shared_segments())
     shared |= {(q, p) for p, q in shared}
@@ -578,7 +578,7 @@ def redraw(coverage, a, b, line, tolerance_m):
             if s in ring and e in ring:
                 break
         else:
-            raise TopologyRefused("not_one_stretch", grid=str(a), other=str(b))
+            raise TopologyRefused("error.topology.not_one_stretch", grid=str(a), other=str(b))
         n = len(ring)
         i, j = ring.index(s), ring.index(e)
         fwd = [ring[(i + t) % n] for t in range((j - i) % n + 1)]  # s … e
@@ -586,7 +586,7 @@ def redraw(coverage, a, b, line, tolerance_m):
         fwd_shared = all(seg in shared for seg in zip(fwd, fwd[1:]))
         back_shared = all(seg in shared for seg in zip(back, back[1:]))
         if fwd_shared == back_shared:
-            raise TopologyRefused("not_one_stretch", grid=str(a), other=str(b))
+            raise TopologyRefused("error.topology.not_one_stretch", grid=str(a), other=str(b))
         # keep the part that is not the stretch, then go back along the line
         new_ring = back + inner if fwd_shared else fwd + inner[::-1]
         rings[r] = new_ring
@@ -619,15 +619,15 @@ def add(coverage, ring, tolerance_m):
         snapped.append(q if q is not None else p)
     drawn = Polygon(_dedupe(snapped)) if len(_dedupe(snapped)) >= 3 else Polygon()
     if drawn.is_empty or not drawn.is_valid:
-        raise TopologyRefused("invalid_polygon",
+        raise TopologyRefused("error.topology.invalid_polygon",
                               problem=shapely.is_valid_reason(drawn) if not drawn.is_empty else "")
     rest = shapely.difference(drawn, _union(coverage.values())) if coverage else drawn
     eps = AREA_REL * (_total_area(coverage) if coverage else drawn.area)
     parts = [p for p in shapely.get_parts(rest) if p.geom_type == "Polygon" and p.area > eps]
     if not parts:
-        raise TopologyRefused("nothing_left")
+        raise TopologyRefused("error.topology.nothing_left")
     if len(parts) > 1:
-        raise TopologyRefused("in_pieces", count=len(parts))
+        raise TopologyRefused("error.topology.in_pieces", count=len(parts))
     key = new_keys(coverage, 1)[0]
     out = dict(coverage)
     out[key] = _polygon(_rings(parts[0]))
@@ -661,7 +661,7 @@ def fix(coverage, problem, outline=None):
         raise BadInput("error.topology.bad_problem", field="problem")
     kind = problem.get("kind")
     if kind not in FIXABLE:
-        raise TopologyRefused("not_fixable", kind=repr(kind)[:40], allowed=list(FIXABLE))
+        raise TopologyRefused("error.topology.not_fixable", kind=repr(kind)[:40], allowed=list(FIXABLE))
     where = _point(problem.get("location"), "problem")
     metric = Metric.of(coverage)
     cov = dict(coverage)
@@ -677,7 +677,7 @@ def fix(coverage, problem, outline=None):
             rest = shapely.difference(_usable(cov[code]), region)
             parts = [p for p in shapely.get_parts(rest) if p.geom_type == "Polygon"]
             if len(parts) != 1:
-                raise TopologyRefused("ambiguous", grids=[str(c) for c in codes])
+                raise TopologyRefused("error.topology.ambiguous", grids=[str(c) for c in codes])
             cov[code] = _polygon(_rings(parts[0]))
         cov = _node(cov, codes)
     else:
@@ -704,7 +704,7 @@ def _at(parts, where):
     point = Point(where)
     best = min(parts, key=lambda p: p.distance(point), default=None)
     if best is None or best.distance(point) > 1e-7:
-        raise TopologyRefused("problem_not_found", lon=where[0], lat=where[1])
+        raise TopologyRefused("error.topology.problem_not_found", lon=where[0], lat=where[1])
     return best
 
 
