@@ -204,7 +204,7 @@ def apply_op(features, body, tolerance_m, outline=None):
         after = topology.remove(coverage, _grid(body, "grid", keys_by_code))
     else:
         problem = dict(body["problem"])
-        if problem.get("kind") == "sliver_overlap":
+        if problem.get("kind") in ("sliver_overlap", "overlap"):
             grid_codes = problem.get("grid_codes")
             if not (isinstance(grid_codes, list) and len(grid_codes) == 2
                     and all(isinstance(c, str) for c in grid_codes)):
