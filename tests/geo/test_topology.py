@@ -386,3 +386,30 @@ def test_the_sharing_check_can_fail():
     t = {"a": box(x0, y0, x1, y1), "b": box(x1, y0, x1 + 0.001, (y0 + y1) / 2),
          "c": box(x1, (y0 + y1) / 2, x1 + 0.001, y1)}
     assert not T.is_shared_exactly(t)  # a T-junction: a lacks the vertex b and c share
+
+
+def outline_vertices(cov):
+    union = shapely.union_all(list(cov.values()))
+    return sorted({p for g in cov.values() for p in T._vertices(g)
+                   if shapely.dwithin(union.boundary, Point(p), 1e-9)})
+
+
+@FAST
+@given(st.lists(st.tuples(unit, st.floats(-80, 80), st.floats(-80, 80)), min_size=1, max_size=5))
+def test_outline_moves_keep_grids_valid_apart_and_shared(moves):
+    """A vertex on the outline may move (the outline changes), never into an overlap,
+    an invalid grid or a hole."""
+    cov = shipped()
+    for pick, dx, dy in moves:
+        vs = outline_vertices(cov)
+        v = vs[int(pick * len(vs)) % len(vs)]
+        try:
+            cov = T.move_vertex(cov, v, (v[0] + dx * M, v[1] + dy * M), TOL)
+        except TopologyRefused:
+            pass
+        geoms = list(cov.values())
+        assert all(g.is_valid for g in geoms)
+        union = shapely.union_all(geoms)
+        assert abs(union.area - total(cov)) <= 1e-9 * total(cov)  # no overlaps
+        assert union.geom_type == "Polygon" and not union.interiors  # no holes
+        assert T.is_shared_exactly(cov)

@@ -328,3 +328,23 @@ def test_slivers_from_an_unshared_vertex_are_fixed_and_the_draft_publishes(app, 
     p = shapely.Polygon(list(coverage(body).values())[0]).representative_point()
     r = app.test_client().get(f"/api/route?lon={p.x}&lat={p.y}")
     assert r.status_code == 200 and r.get_json()["generation"] == body["draft"]
+
+
+def test_set_props_may_give_a_code_never_used(planner):
+    r = planner.post(EDITS, json={"op": "set_props", "grid": C + "005",
+                                  "grid_code": C + "099"}).get_json()
+    codes = set(coverage(r))
+    assert C + "099" not in codes and C + "005" in codes  # same area: it keeps its code
+    cov = coverage(r)
+    code = C + "006"
+    g = cov[code]
+    minx, miny, maxx, maxy = g.bounds
+    y = g.representative_point().y
+    r = planner.post(EDITS, json={"op": "split", "grid": code,
+                                  "line": [[minx - 0.001, y], [maxx + 0.001, y]]}).get_json()
+    part = sorted(set(coverage(r)) - set(cov))[0]
+    r = planner.post(EDITS, json={"op": "set_props", "grid": part, "grid_code": C + "099"})
+    assert r.status_code == 200 and C + "099" in coverage(r.get_json())
+    for value, status in ((C + "001", 400), ("12", 400), (C + "001" + "0", 400)):
+        r = planner.post(EDITS, json={"op": "set_props", "grid": C + "099", "grid_code": value})
+        assert r.status_code == status and r.get_json()["field"] == "grid_code"
