@@ -20,6 +20,8 @@ answers exactly that, without looking at every description:
   then (for three or more) each one checked by a substring search in its
   UTF-8, which is exact (UTF-8 is self-synchronising, so a byte match is a
   character match). A word of one character: a scan of the byte buffer.
+  The documents a query found are kept for a few queries, until a document is
+  added: a change of the console's filters asks the same words six times.
 
 A document left behind by an update of a description (the row now points
 elsewhere) stays: it costs memory, never a wrong answer, as rows are found
@@ -35,6 +37,7 @@ import numpy as np
 
 SHIFT = 21  # bits of a code point: a bigram's key is (first << SHIFT) | second
 MERGE_MIN = 4096  # documents added since the last merge before merging is worth it
+ANSWERS = 8  # the documents of this many recent queries are kept until a document is added
 
 
 def fold(text):
@@ -61,10 +64,11 @@ def bigram_keys(text):
 
 
 def _grown(array, needed, fill):
-    """``array`` with room for at least ``needed`` elements (doubling), new ones ``fill``."""
+    """``array`` with room for at least ``needed`` elements (growing by half), new ones
+    ``fill``."""
     if needed <= len(array):
         return array
-    new = np.full(max(needed, 2 * len(array)), fill, dtype=array.dtype)
+    new = np.full(max(needed, len(array) * 3 // 2), fill, dtype=array.dtype)
     new[:len(array)] = array
     return new
 
@@ -89,6 +93,7 @@ class WordIndex:
         self._postings = np.zeros(0, dtype=np.int32)
         self._pending_keys, self._pending_docs = array("q"), array("i")
         self._merged = 0  # documents below this are in the merged layout
+        self._answers = {}  # words -> which documents hold them all (the console asks 6 times)
 
     # -- writing -----------------------------------------------------------------------
 
@@ -113,6 +118,7 @@ class WordIndex:
         self._starts = _grown(self._starts, doc + 2, 0)
         self._starts[doc + 1] = start + len(data)
         self.docs += 1
+        self._answers.clear()
         self._recent[text] = doc
         keys = bigram_keys(text)
         self._pending_keys.extend(keys)
@@ -209,12 +215,18 @@ class WordIndex:
 
     def rows_with(self, words, size):
         """Which of rows ``0 .. size - 1`` hold every one of ``words`` (folded), a mask."""
-        table = np.ones(self.docs + 1, dtype=bool)
-        table[-1] = False  # rows without text (-1) hold no word
-        for word in words:
-            holds = np.zeros(self.docs + 1, dtype=bool)
-            holds[self.docs_with(word)] = True
-            table &= holds
+        words = tuple(words)
+        table = self._answers.get(words)
+        if table is None:
+            table = np.ones(self.docs + 1, dtype=bool)
+            table[-1] = False  # rows without text (-1) hold no word
+            for word in words:
+                holds = np.zeros(self.docs + 1, dtype=bool)
+                holds[self.docs_with(word)] = True
+                table &= holds
+            if len(self._answers) >= ANSWERS:
+                del self._answers[next(iter(self._answers))]
+            self._answers[words] = table
         doc = self._row_doc[:size]
         mask = table[doc]
         if len(doc) < size:  # rows never put

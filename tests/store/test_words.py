@@ -122,3 +122,18 @@ def test_a_hash_collision_never_merges_two_texts(monkeypatch):
 def test_bigram_keys_skip_white_space():
     assert bigram_keys("a b") == set()
     assert bigram_keys("ab\u3000cd") == {(ord("a") << 21) | ord("b"), (ord("c") << 21) | ord("d")}
+
+
+def test_a_query_asked_again_sees_the_rows_put_since():
+    index = WordIndex()
+    index.put(0, "路灯不亮")
+    index.put(1, "垃圾")
+    assert index.rows_with(["路灯"], 2).tolist() == [True, False]
+    index.put(1, "路灯不亮")  # an edit to a known text
+    assert index.rows_with(["路灯"], 2).tolist() == [True, True]
+    index.put(2, "新的路灯")  # a new text
+    index.put(0, None)
+    assert index.rows_with(["路灯"], 3).tolist() == [False, True, True]
+    for i in range(20):  # more queries than are kept
+        assert index.rows_with([f"{i}"], 3).tolist() == [False] * 3
+    assert index.rows_with(["路灯"], 3).tolist() == [False, True, True]
