@@ -13,7 +13,7 @@ answers exactly that, without looking at every description:
   descriptions share a document (demo data repeats a lot; real text less);
 - an inverted index from each pair of adjacent characters (a *bigram*; the
   pairs inside white space-free runs, the only ones a word can hold) to the
-  sorted documents holding it: a compact layout (sorted keys, offsets, one
+  documents holding it: a compact layout (sorted keys, offsets, one
   ``int32`` array of documents) for the bulk, a small dict for documents added
   since, merged in when they reach half the merged ones;
 - a word of two or more characters: the documents holding all of its bigrams,
@@ -140,22 +140,17 @@ class WordIndex:
         return self._buf[self._starts[doc]:self._starts[doc + 1]].tobytes()
 
     def _merge(self):
-        """Move the documents added since into the merged layout."""
-        if not self._recent:
-            return
-        texts = list(self._recent)
-        hashes = np.concatenate([self._hashes, np.array([hash(t) for t in texts],
-                                                        dtype=np.int64)])
-        docs = np.concatenate([self._hash_docs,
-                               np.fromiter(self._recent.values(), np.int32, len(texts))])
-        order = np.argsort(hashes, kind="stable")
-        self._hashes, self._hash_docs = hashes[order], docs[order]
+        """Move the documents added since (there are some) into the merged layout."""
+        hashes = np.concatenate([self._hashes, [hash(t) for t in self._recent]])
+        docs = np.concatenate([self._hash_docs, list(self._recent.values())])
+        order = np.argsort(hashes)
+        self._hashes, self._hash_docs = hashes[order], docs[order].astype(np.int32)
         self._recent = {}
+        # (the arrays' types: int64 keys and int32 documents; a key's documents in any order)
         keys = np.concatenate([np.repeat(self._keys, np.diff(self._offsets)),
-                               np.array(self._pending_keys, dtype=np.int64)])
-        postings = np.concatenate([self._postings, np.array(self._pending_docs, dtype=np.int32)])
-        # Stable: a key's old documents, then its new ones (all larger), stay sorted.
-        order = np.argsort(keys, kind="stable")
+                               np.array(self._pending_keys)])
+        postings = np.concatenate([self._postings, np.array(self._pending_docs)])
+        order = np.argsort(keys)
         keys, self._postings = keys[order], postings[order]
         self._keys, first = np.unique(keys, return_index=True)
         self._offsets = np.append(first, len(keys)).astype(np.int64)
@@ -171,18 +166,15 @@ class WordIndex:
                                       self._postings))
 
     def _posting(self, key):
-        """The sorted documents holding bigram ``key``."""
+        """The documents holding bigram ``key``."""
         i = np.searchsorted(self._keys, key)
         merged = (self._postings[self._offsets[i]:self._offsets[i + 1]]
                   if i < len(self._keys) and self._keys[i] == key else self._postings[:0])
-        if not self._pending_keys:
-            return merged
-        pending = np.array(self._pending_docs, dtype=np.int32)[
-            np.array(self._pending_keys, dtype=np.int64) == key]
+        pending = np.array(self._pending_docs)[np.array(self._pending_keys) == key]
         return np.concatenate([merged, pending])
 
     def docs_with(self, word):
-        """The sorted documents that hold ``word`` (folded, without white space)."""
+        """The documents that hold ``word`` (folded, without white space)."""
         data = word.encode("utf-8", "surrogatepass")
         if len(word) == 1:
             return self._scan(data)
@@ -197,21 +189,21 @@ class WordIndex:
         if len(word) > 2:  # the bigrams are all there, but maybe not in this order
             buf, starts = self._buf, self._starts
             found = found[np.fromiter((data in buf[starts[d]:starts[d + 1]].tobytes()
-                                       for d in found), bool, len(found))]
+                                       for d in found), bool)]
         return found
 
     def _scan(self, data):
         """The documents whose bytes hold ``data`` (a few bytes), by one pass over them all."""
         end = int(self._starts[self.docs])
         span = end - len(data) + 1
-        if span <= 0:
-            return np.zeros(0, dtype=np.int32)
+        if span <= 0:  # the word is longer than all the text
+            return []
         buf = self._buf
         at = buf[:span] == data[0]
         for i in range(1, len(data)):
             at &= buf[i:span + i] == data[i]
         where = np.flatnonzero(at)
-        return np.unique(np.searchsorted(self._starts[1:self.docs + 1], where, "right"))
+        return np.searchsorted(self._starts[1:self.docs + 1], where, "right")
 
     def rows_with(self, words, size):
         """Which of rows ``0 .. size - 1`` hold every one of ``words`` (folded), a mask."""
@@ -228,7 +220,6 @@ class WordIndex:
                 del self._answers[next(iter(self._answers))]
             self._answers[words] = table
         doc = self._row_doc[:size]
-        mask = table[doc]
-        if len(doc) < size:  # rows never put
-            mask = np.concatenate([mask, np.zeros(size - len(doc), dtype=bool)])
+        mask = np.zeros(size, dtype=bool)  # rows never put (beyond the array) hold none
+        mask[:len(doc)] = table[doc]
         return mask

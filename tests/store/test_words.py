@@ -137,3 +137,45 @@ def test_a_query_asked_again_sees_the_rows_put_since():
     for i in range(20):  # more queries than are kept
         assert index.rows_with([f"{i}"], 3).tolist() == [False] * 3
     assert index.rows_with(["路灯"], 3).tolist() == [False, True, True]
+
+
+def test_a_word_longer_than_all_the_text_or_as_long_as_it():
+    index = WordIndex()
+    assert not index.rows_with(["a"], 2).any() and not index.rows_with(["灯"], 0).any()
+    index.put(0, "a")
+    assert index.rows_with(["a"], 1).tolist() == [True]
+    assert index.rows_with(["灯"], 1).tolist() == [False]  # three bytes, the text one
+    index.put(1, "灯")
+    assert index.rows_with(["灯"], 2).tolist() == [False, True]
+
+
+def test_one_character_is_matched_on_all_its_bytes():
+    # 路 is e8 b7 af; 趯 (U+8DAF) e8 b6 af and 蹯 (U+8E6F) e8 b9 af share two of them
+    index = WordIndex()
+    for row, d in enumerate(("趯", "x蹯y", "路")):
+        index.put(row, d)
+    assert index.rows_with(["路"], 3).tolist() == [False, False, True]
+    assert index.rows_with(["趯"], 3).tolist() == [True, False, False]
+
+
+def test_lone_surrogates_are_text_like_any_other():
+    index = WordIndex()
+    index.put(0, "a\ud800b")
+    index.put(1, "ab")
+    assert index.rows_with(["\ud800"], 2).tolist() == [True, False]
+    assert index.rows_with(["a\ud800b"], 2).tolist() == [True, False]
+    assert index.rows_with(["a\ud800"], 2).tolist() == [True, False]
+
+
+def test_a_repeated_query_is_answered_from_memory_until_a_text_is_added():
+    index, asked = WordIndex(), []
+    find = index.docs_with
+    index.docs_with = lambda word: (asked.append(word), find(word))[1]
+    index.put(0, "路灯不亮")
+    assert index.rows_with(["路灯"], 1).tolist() == [True]
+    index.put(1, "路灯不亮")  # a text seen before: the answer stands
+    assert index.rows_with(["路灯"], 2).tolist() == [True, True]
+    assert asked == ["路灯"]
+    index.put(2, "垃圾")
+    assert index.rows_with(["路灯"], 3).tolist() == [True, True, False]
+    assert asked == ["路灯", "路灯"]
