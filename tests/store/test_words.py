@@ -61,6 +61,7 @@ def test_rows_with_equals_the_substring_test(monkeypatch, seed, merge_min):
             for q in queries(rng, descriptions):
                 size = len(descriptions) + rng.choice((0, 2))
                 got = index.rows_with(q.casefold().split(), size)
+                assert got.dtype == bool  # a mask, to and with the columns' others
                 assert got.tolist() == brute(descriptions, q, size).tolist(), q
 
 
@@ -179,3 +180,12 @@ def test_a_repeated_query_is_answered_from_memory_until_a_text_is_added():
     index.put(2, "垃圾")
     assert index.rows_with(["路灯"], 3).tolist() == [True, True, False]
     assert asked == ["路灯", "路灯"]
+
+
+def test_a_scan_reaches_the_last_byte_of_a_full_buffer():
+    index = WordIndex(capacity=1)  # 16 bytes of text at first
+    index.put(0, "灯" * 5 + "a")  # 16 bytes: the buffer is full
+    assert len(index._buf) == 16
+    assert index.rows_with(["灯"], 1).tolist() == [True]
+    assert index.rows_with(["a"], 1).tolist() == [True]
+    assert index.rows_with(["灯a"], 1).tolist() == [True]
