@@ -189,3 +189,13 @@ def test_a_scan_reaches_the_last_byte_of_a_full_buffer():
     assert index.rows_with(["灯"], 1).tolist() == [True]
     assert index.rows_with(["a"], 1).tolist() == [True]
     assert index.rows_with(["灯a"], 1).tolist() == [True]
+
+
+def test_repeated_texts_cost_a_row_little_more_than_its_pointer():
+    rng = random.Random(3)
+    texts = [text(rng, 5, 20) for _ in range(100)]
+    index = WordIndex()
+    for row in range(10_000):
+        index.put(row, rng.choice(texts))
+    assert index.docs <= 100
+    assert index.nbytes() / 10_000 < 9  # 4 bytes a row's pointer, grown by half at a time
