@@ -11,11 +11,13 @@ that copy without any lock.
 
 import logging
 import math
+from typing import NamedTuple
 
 import numpy as np
 
 from gridmap.jsontext import loads
 from gridmap.store.base import CLOCK_COLUMNS, CLOCKS
+from gridmap.store.words import WordIndex
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,13 @@ def mercator_px(lon, lat):
     x = (np.asarray(lon, dtype=float) + 180.0) / 360.0 * TILE_PX
     y = (1.0 - np.arcsinh(np.tan(np.radians(lat))) / math.pi) / 2.0 * TILE_PX
     return (float(x), float(y)) if np.ndim(x) == 0 else (x, y)
+
+
+class Extract(NamedTuple):
+    """What :meth:`Columns.put` needs of a case's properties beyond its index entry."""
+
+    clocks: tuple  #: the clock values (None without a clock extractor)
+    description: object  #: ``properties["description"]`` (None if missing)
 
 
 class Vocabulary:
@@ -82,24 +91,6 @@ class Selection:
         self.rows = self.rows[mask]
         self.arrays = {name: a[mask] for name, a in self.arrays.items()}
 
-    def match_text(self, words):
-        """Keep the rows whose description holds every word (case-folded)."""
-        if not words or not len(self):
-            return
-        # The stored JSON text holds the description: cheap to look in first; it
-        # can be trusted only for words JSON writes as they are.
-        plain = all(w.isprintable() and '"' not in w and "\\" not in w for w in words)
-        keep = np.zeros(len(self), dtype=bool)
-        for i, entry in enumerate(self.entries(self.rows)):
-            if plain:
-                raw = entry.raw.casefold()
-                if not all(w in raw for w in words):
-                    continue
-            description = loads(entry.raw)["properties"].get("description")
-            if isinstance(description, str):
-                keep[i] = all(w in description.casefold() for w in words)
-        self.keep(keep)
-
 
 class Columns:
     """One row per case, grown by doubling. Not thread-safe: the owner locks.
@@ -121,11 +112,15 @@ class Columns:
         self._present = np.zeros(capacity, dtype=bool)
         self._entries = np.empty(capacity, dtype=object)
         self._unplaced = []  # rows whose pixel position is still to be worked out
+        self.words = WordIndex(capacity)
 
     def extract(self, properties):
-        """The clock values of a case's ``properties`` (floats, NaN where none), or
-        None without an extractor. An extractor that fails leaves the case without
-        clocks (it is logged)."""
+        """The :class:`Extract` of a case's ``properties``: its description, and its
+        clock values (floats, NaN where none; None without an extractor). An
+        extractor that fails leaves the case without clocks (it is logged)."""
+        return Extract(self._clock_values(properties), properties.get("description"))
+
+    def _clock_values(self, properties):
         if self._clocks is None:
             return None
         try:
@@ -137,8 +132,8 @@ class Columns:
             values = (np.nan,) * len(CLOCK_COLUMNS)
         return values
 
-    def put(self, entry, clocks=None):
-        """Set the row of ``entry`` (a new case or a newer version); ``clocks``: its
+    def put(self, entry, extract=None):
+        """Set the row of ``entry`` (a new case or a newer version); ``extract``: its
         :meth:`extract`, else read from the entry's text."""
         row = entry.case_no - 1
         if row >= len(self._present):
@@ -155,11 +150,12 @@ class Columns:
         self._unplaced.append(row)
         if len(self._unplaced) >= PLACE_BATCH:
             self._place()
-        if self._clocks is not None:
-            if clocks is None:
-                clocks = self.extract(loads(entry.raw)["properties"])
-            for name, value in zip(CLOCK_COLUMNS, clocks):
+        if extract is None:
+            extract = self.extract(loads(entry.raw)["properties"])
+        if extract.clocks is not None:
+            for name, value in zip(CLOCK_COLUMNS, extract.clocks):
                 numbers[name][row] = value
+        self.words.put(row, extract.description)
 
     def _grow(self, needed):
         capacity = max(needed, 2 * len(self._present))
@@ -201,7 +197,7 @@ class Columns:
         return np.logical_or.reduce([self.late(c, now_ts) for c in CLOCKS])
 
     def mask(self, flt, now_ts, bbox=None):
-        """Which rows pass ``flt`` (all but its text) and lie in ``bbox`` too, if given."""
+        """Which rows pass ``flt`` and lie in ``bbox`` too, if given."""
         n = self.size
         keep = self._present[:n].copy()
         for name, values, vocabulary in (("grid", flt.grid_codes, self.grid),
@@ -228,10 +224,12 @@ class Columns:
                 keep &= (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
         if flt.overdue is not None:
             keep &= self.overdue(flt.overdue, now_ts)
+        if flt.words:
+            keep &= self.words.rows_with(flt.words, n)
         return keep
 
     def select(self, flt, now_ts, names=(), bbox=None):
-        """A :class:`Selection` of the rows passing ``flt`` but its text (and ``bbox``),
+        """A :class:`Selection` of the rows passing ``flt`` (and ``bbox``),
         with copies of the columns ``names`` (numbers, codes or ``"late_<clock>"``
         flags at ``now_ts``)."""
         rows = np.flatnonzero(self.mask(flt, now_ts, bbox))

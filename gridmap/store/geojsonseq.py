@@ -561,14 +561,11 @@ class GeoJSONSeqStore(CaseStore):
         return aggregates.grid_figures(selection)
 
     def _select(self, flt, names, bbox=None, now=None):
-        """The :class:`~gridmap.store.columns.Selection` of ``flt`` (text matched
-        outside the lock), after catching up."""
+        """The :class:`~gridmap.store.columns.Selection` of ``flt``, after catching up."""
         now_ts = (now or flt.now or datetime.now(timezone.utc)).timestamp()
         self.refresh()
         with self._state_lock:
-            selection = self._index.columns.select(flt, now_ts, names, bbox)
-        selection.match_text(flt.words)
-        return selection
+            return self._index.columns.select(flt, now_ts, names, bbox)
 
     def all(self):
         self.refresh()

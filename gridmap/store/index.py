@@ -128,8 +128,8 @@ class CaseIndex:
     def add(self, entry, clocks=None):
         """Apply one record: a new case, or a newer version of one. Returns False
         for a version already held (a record read twice changes nothing).
-        ``clocks``: its clock values, if known (see
-        :meth:`Columns.put <gridmap.store.columns.Columns.put>`)."""
+        ``clocks``: its clock values and description, if known (see
+        :meth:`Columns.extract <gridmap.store.columns.Columns.extract>`)."""
         old = self.by_id.get(entry.id)
         if old is not None:
             if entry.version <= old.version:

@@ -106,3 +106,10 @@ def test_page_sort_zoom_and_step(community):
     with pytest.raises(BadInput) as caught:
         parse_step({"step": "month"})
     assert "week" in caught.value.render("en")
+
+
+def test_words_split_on_any_white_space_and_fold_case(community):
+    flt = parse_filter({"q": " 路灯\u3000不亮\tLAMP-Post\n Straße "}, community, NOW)
+    assert flt.text == "路灯 不亮 LAMP-Post Straße"
+    assert flt.words == ("路灯", "不亮", "lamp-post", "strasse")
+    assert parse_filter({"q": "\u3000 \t"}, community, NOW).text is None

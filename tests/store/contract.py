@@ -750,6 +750,53 @@ class CaseStoreContract(BulkContract):
         assert ids("lamp\tPOST") == ["c1"] and ids("road") == []  # road: a category, not text
         assert ids("   ") == ["c0", "c1", "c2"]
 
+    def test_text_search_matches_substrings_like_a_brute_force_across_edits_and_instances(
+            self, open_store):
+        """Descriptions of Chinese, Latin, digits and punctuation (some repeated, some
+        missing or not text), written by two instances, edited, then read by a third."""
+        rng = random.Random(13)
+        alphabet = list("路灯不亮垃圾井盖漏水号楼LampWATER42ß,.!\"、，（） ")
+
+        def words():
+            return "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+
+        # the pairs of 路灯不 and ABA, but not the words; and the words
+        pool = [words() for _ in range(8)] + ["路灯 灯不亮", "ab.ba", "路灯不亮", "aBa"]
+        store, other = open_store(), open_store()
+
+        def described(name):
+            value = rng.choice((*pool, words(), words(), None, 5))
+            return make_feature(name, description=value)
+
+        for i in range(60):
+            (other if i % 3 == 0 else store).create(described(f"w{i:02d}"))
+        for i in rng.sample(range(60), 20):
+            writer = rng.choice((store, other))
+            current = writer.get(f"w{i:02d}")
+            current["properties"]["description"] = described("x")["properties"]["description"]
+            writer.update(current["id"], current, current["properties"]["version"])
+        features = list(store.all())
+        texts = [f["properties"].get("description") for f in features]
+        asked = [rng.choice([t for t in texts if isinstance(t, str) and t.strip()])]
+        for _ in range(60):
+            t = rng.choice([t for t in texts if isinstance(t, str) and t] or ["x"])
+            start = rng.randrange(len(t))
+            asked.append(t[start:start + rng.randint(1, 4)].upper())
+        asked += [words() for _ in range(20)] + ["路灯不", "aba", "灯", "a"] * 3
+        for instance in (store, other, open_store()):
+            for i in range(80):
+                text = " ".join(rng.sample(asked, rng.randint(1, 2)))
+                flt = CaseFilter(text=text)
+                asked_words = text.casefold().split()  # none: no filter, every case
+                expected = sorted(f["id"] for f, t in zip(features, texts) if not asked_words or (
+                    isinstance(t, str) and all(w in t.casefold() for w in asked_words)))
+                got, total = instance.find(flt, order="case_no", limit=None)
+                assert (sorted(f["id"] for f in got), total) == (expected, len(expected)), text
+                if i % 20 == 0:
+                    heat = instance.heat(flt, (LON - 1, LAT - 1, LON + 1, LAT + 1), 12)
+                    assert heat["total"] == sum(c[2] for c in heat["cells"]) == len(expected), (
+                        heat, expected)
+
     @pytest.mark.parametrize("by", [("grid_code",), ("category", "state"), ("day",), ("week",),
                                     ("month", "grid_code"), ("grid_code", "category", "week"),
                                     ("state", "day", "category", "month", "week", "grid_code")])
