@@ -380,7 +380,6 @@ def test_retiring_the_last_category_in_use_is_refused_and_changes_nothing(app):
     for entry in doc["categories"]:
         entry["retired"] = entry["code"] != "06"
     path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
-    client = app.test_client()
     assert offered(app) == ["06"]
     before = path.read_bytes()
     r = as_user(app).post("/admin/categories/06", data=category_form(app, retired="on"))

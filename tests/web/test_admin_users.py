@@ -102,7 +102,7 @@ def test_a_bad_edit_names_the_field_and_changes_nothing(app, admin, form, field,
     assert r.status_code == status
     page = r.get_data(as_text=True)
     assert f'id="error" data-field="{field}"' in page
-    assert ' class="field-error"' in page or f'roles field-error' in page
+    assert ' class="field-error"' in page or 'roles field-error' in page
     assert accounts(app).get_user("worker7") == before and audit(app) == []
 
 
