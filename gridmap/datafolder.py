@@ -20,7 +20,6 @@ file behind.
 process reloads them when they change on disk.
 """
 
-import fcntl
 import json
 import logging
 import os
@@ -40,7 +39,7 @@ from gridmap.geo.checks import check_grids
 from gridmap.geo.generations import GenerationStore
 from gridmap.geo.grids import GridSet, load_outline, make_grid_code
 from gridmap.geo.routing import Router
-from gridmap.private_files import make_tree_private, open_private, private_folder
+from gridmap.private_files import exclusive_lock, make_tree_private, private_folder
 from gridmap.teams import load_teams
 
 log = logging.getLogger(__name__)
@@ -457,15 +456,9 @@ def _document(path):
     return doc if isinstance(doc, dict) else {}
 
 
-@contextmanager
 def _settings_lock(data_dir):
     """An exclusive lock on ``DATA_DIR/.settings.lock`` across processes."""
-    fd = open_private(Path(data_dir) / ".settings.lock", os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # also releases the lock
+    return exclusive_lock(Path(data_dir) / ".settings.lock")
 
 
 def generation_store(config, data_dir):

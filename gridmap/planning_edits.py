@@ -21,13 +21,10 @@ index), the stack starts afresh from the draft as it is. Discarding,
 publishing or uploading a draft clears it (:func:`clear_edits`).
 """
 
-import fcntl
 import hashlib
 import json
 import math
-import os
 import shutil
-from contextlib import contextmanager
 
 import shapely
 
@@ -35,7 +32,7 @@ from gridmap.errors import BadInput, Conflict
 from gridmap.geo import topology
 from gridmap.geo.generations import _json_bytes, geometry_of, write_atomic
 from gridmap.geo.grids import load_outline
-from gridmap.private_files import open_private, private_folder
+from gridmap.private_files import exclusive_lock, private_folder
 
 FOLDER = "draft-edits"
 INDEX = "index.json"
@@ -241,16 +238,10 @@ class DraftEditor:
         self.folder = edits_folder(self.store)
         self.tolerance = float(planning.community.config["EDIT_SNAP_M"])
 
-    @contextmanager
     def _locked(self):
         private_folder(self.store.folder)
         private_folder(self.folder)
-        fd = open_private(self.folder / ".lock", os.O_RDWR)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
+        return exclusive_lock(self.folder / ".lock")
 
     def _state_path(self, n):
         return self.folder / f"{n:06d}.json"

@@ -15,10 +15,12 @@ for a data folder at startup. ``tempfile.mkstemp`` and ``mkdtemp`` already
 make 0600 files and 0700 folders.
 """
 
+import fcntl
 import itertools
 import logging
 import os
 import stat
+from contextlib import contextmanager
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -97,3 +99,15 @@ def make_tree_private(folder):
                         path, stat.S_IMODE(st.st_mode))
             narrowed += 1
     return narrowed
+
+
+@contextmanager
+def exclusive_lock(path):
+    """Hold an exclusive ``flock`` on the lock file ``path`` (made private if new) across
+    processes, for the ``with`` block; closing the descriptor releases it."""
+    fd = open_private(path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

@@ -22,13 +22,11 @@ either the old or the new manifest, each naming whole files. Writers hold
 ``generations/.lock``; readers need no lock (a rename is atomic).
 """
 
-import fcntl
 import json
 import logging
 import os
 import re
 import tempfile
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -38,7 +36,7 @@ import shapely
 
 from gridmap.errors import BadInput, Conflict, InvalidBoundary, NotFound
 from gridmap.geo.grids import GridSet, _code_text, make_grid_code
-from gridmap.private_files import open_private, private_folder
+from gridmap.private_files import exclusive_lock, private_folder
 
 log = logging.getLogger(__name__)
 
@@ -492,15 +490,9 @@ class GenerationStore:
 
     # -- writing --------------------------------------------------------------
 
-    @contextmanager
     def _locked(self):
         private_folder(self.folder)
-        fd = open_private(self.folder / ".lock", os.O_RDWR)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
+        return exclusive_lock(self.folder / ".lock")
 
     def _now(self):
         return self.clock().isoformat(timespec="seconds")
