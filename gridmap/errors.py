@@ -188,6 +188,21 @@ class InvalidBoundary(GridmapError):
     code = "invalid_boundary"
 
 
+class TopologyRefused(GridmapError):
+    """A grid edit refused because it would break the coverage (HTTP 422).
+
+    The message id is ``error.topology.<reason>``; ``reason`` (``overlap``,
+    ``area_changed``, ``not_neighbours`` …) is also in the JSON body.
+    """
+
+    status = 422
+    code = "topology_refused"
+
+    def __init__(self, message_id, /, **params):
+        self.reason = message_id.rsplit(".", 1)[-1]
+        super().__init__(message_id, detail={"reason": self.reason}, **params)
+
+
 class OutsideServiceArea(GridmapError):
     """A point farther from every grid than the snapping tolerance (HTTP 422)."""
 
