@@ -1,0 +1,181 @@
+"""The planner's editor in a real Chromium (1280×800, zh-CN) against real gunicorn: a
+planner signs in and lands on it, sees the 13 grids, splits grid 013 by a drawn line
+and sees 14, undoes to 13 and redoes to 14 (buttons and Ctrl+Z / Ctrl+Y), runs the
+check, previews the effect on the cases (the from → to table, the moving open cases,
+the shaded difference), publishes with a description, and the public /api/route
+answers by the new generation at once. A planner-written name stays text. Screenshots
+of each step go to $GRIDMAP_SCREENSHOTS (else the test's tmp_path)."""
+
+import json
+import os
+import urllib.request
+from pathlib import Path
+
+import pytest
+import shapely
+from shapely.geometry import LineString
+
+from gridmap.auth.accounts import AccountStore
+from gridmap.geo.grids import GridSet
+
+pytestmark = pytest.mark.browser
+PASSWORD = "correct horse battery"
+C = "500114005001"
+EVIL = "<img src=x onerror=window.__pwned=1>"
+
+
+def get_json(url):
+    with urllib.request.urlopen(url) as answer:
+        return json.load(answer)
+
+
+def post_report(url, lon, lat, description):
+    body = json.dumps({"lon": lon, "lat": lat, "category": "06", "description": description,
+                       "contact": "100-0000-0001"}).encode()
+    request = urllib.request.Request(url + "/api/reports", data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request) as answer:
+        return json.load(answer)
+
+
+@pytest.fixture(scope="module")
+def planning_server(start_server, tmp_path_factory):
+    server = start_server(tmp_path_factory.mktemp("planning") / "data",
+                          GRIDMAP_REPORT_IP_LIMIT="1000")
+    AccountStore(server.data_dir / "accounts.sqlite3").add_user("plan", PASSWORD, ["planner"])
+    return server
+
+
+@pytest.fixture
+def shots(tmp_path):
+    folder = Path(os.environ.get("GRIDMAP_SCREENSHOTS") or tmp_path) / "planning"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def the_line_across(grid):
+    """A west-east line through the grid's centre, from 25 m outside to 25 m outside."""
+    c = grid.centroid
+    x0, _, x1, _ = grid.bounds
+    chord = grid.intersection(LineString([(x0 - 1, c.y), (x1 + 1, c.y)]))
+    a, b = sorted(chord.coords)[0], sorted(chord.coords)[-1]
+    return [(a[0] - 0.00025, c.y), (b[0] + 0.00025, c.y)]
+
+
+def on_screen(page, lon, lat):
+    return page.evaluate(
+        """([lat, lon]) => {
+            const map = window.gridmapPlanning.map;
+            const p = map.latLngToContainerPoint(window.gridmapFrame.display(lon, lat));
+            const r = map.getContainer().getBoundingClientRect();
+            return [r.left + p.x, r.top + p.y];
+        }""", [lat, lon])
+
+
+def rows(page, n):
+    page.wait_for_function(
+        "n => document.querySelectorAll('#grid-list tbody tr').length === n"
+        " && !window.gridmapPlanning.ui.busy", arg=n)
+
+
+def test_a_planner_splits_checks_previews_and_publishes(browser, planning_server, shots):
+    url = planning_server.url
+    grids = {g.code: g for g in GridSet.load(planning_server.data_dir / "grids.geojson").grids}
+    g13 = grids[C + "013"].geometry
+    north = shapely.Point(g13.centroid.x, (g13.centroid.y + g13.bounds[3]) / 2)
+    south = shapely.Point(g13.centroid.x, (g13.centroid.y + g13.bounds[1]) / 2)
+    assert g13.contains(north) and g13.contains(south)
+    for k, spot in enumerate((north, south, north, south)):
+        post_report(url, spot.x, spot.y, EVIL if k == 0 else f"路灯 {k}")
+
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    page = context.new_page()
+    problems, dialogs = [], []
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.accept()))
+    page.goto(url + "/login")
+    page.fill("input[name=username]", "plan")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/planning")
+    rows(page, 13)
+    assert page.inner_text("#gen-info").count("第 1 代") == 1
+    assert page.locator(".code-label", has_text="013").count() == 1
+    assert page.is_disabled("#undo") and page.is_disabled("#redo")
+    page.screenshot(path=str(shots / "1-grids.png"))
+
+    # split 013 by a drawn line: pick it in the list, draw, finish
+    page.click(f"#grid-list tr[data-code='{C}013']")
+    page.click("#tool-split")
+    for lon, lat in the_line_across(g13):
+        x, y = on_screen(page, lon, lat)
+        page.mouse.click(x, y)
+    page.screenshot(path=str(shots / "2-line-drawn.png"))
+    page.click("#draw-finish")
+    rows(page, 14)
+    assert f"{C}013" not in page.inner_text("#grid-list")
+    assert page.is_enabled("#undo") and page.is_disabled("#redo")
+    assert "草稿" in page.inner_text("#gen-info")
+    page.screenshot(path=str(shots / "3-split-14-grids.png"))
+
+    page.click("#undo")
+    rows(page, 13)
+    assert f"{C}013" in page.inner_text("#grid-list") and page.is_enabled("#redo")
+    page.screenshot(path=str(shots / "4-undone-13.png"))
+    page.keyboard.press("Control+y")
+    rows(page, 14)
+    page.keyboard.press("Control+z")
+    rows(page, 13)
+    page.click("#redo")
+    rows(page, 14)
+
+    # the check: nothing wrong with a clean split
+    page.click("#tab-check")
+    page.click("#run-check")
+    page.wait_for_function("document.getElementById('check-summary').textContent.length > 0")
+    assert "没有发现问题" in page.inner_text("#check-summary")
+    page.screenshot(path=str(shots / "5-check.png"))
+
+    # the preview: 013's four cases go to the two new grids, two each
+    page.click("#tab-preview")
+    page.click("#run-preview")
+    page.wait_for_selector("#transitions tbody tr")
+    table = page.inner_text("#transitions")
+    assert f"{C}013" in table
+    moved = page.locator("#transitions tbody tr.marked")
+    assert moved.count() == 2
+    assert page.locator("#moves tbody tr").count() == 4
+    assert page.evaluate("window.gridmapPlanning.preview.getLayers().length") >= 2 + 4
+    assert "-100.0 %" in page.inner_text("#areas")
+    page.screenshot(path=str(shots / "6-preview.png"))
+
+    # publish with a description, moving the open cases
+    page.click("#tab-publish")
+    page.fill("#publish-description", "拆分第13网格")
+    page.check("#publish-move")
+    page.click("#publish")
+    page.wait_for_function("document.getElementById('status').textContent.includes('已发布')")
+    assert any("第 2 代" in d for d in dialogs)
+    assert "已移动 4 件" in page.inner_text("#status")
+    assert "拆分第13网格" in page.inner_text("#generations")
+    rows(page, 14)
+    page.screenshot(path=str(shots / "7-published.png"))
+
+    answer = get_json(f"{url}/api/route?lon={north.x}&lat={north.y}")
+    assert answer["generation"] == 2 and answer["grid"]["code"] not in (None, C + "013")
+    assert get_json(f"{url}/api/route?lon={north.x}&lat={north.y}&generation=1")["grid"]["code"] == C + "013"
+    assert not page.evaluate("window.__pwned || false")
+    assert not problems, problems
+
+
+def test_the_editor_does_not_break_on_a_phone(browser, planning_server, shots):
+    page = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN",
+                               is_mobile=True, has_touch=True).new_page()
+    page.goto(planning_server.url + "/login")
+    page.fill("input[name=username]", "plan")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/planning")
+    page.wait_for_selector("#grid-list tbody tr")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=str(shots / "phone.png"), full_page=True)
