@@ -21,6 +21,8 @@ SETTINGS = {
     "SUBDISTRICT_CODE": ("005", str, "3-digit subdistrict code (舟白街道; unpublished, sources say 005 or 004)"),
     "COMMUNITY_CODE": ("001", str, "3-digit community code (路东社区; unpublished placeholder)"),
     "SNAP_TOLERANCE_M": (50.0, float, "points this close outside a grid are snapped to it"),
+    "EDIT_SNAP_M": (2.0, float, "the grid editor snaps points this close (metres) to a vertex "
+                    "or an edge, exactly (docs/editor.md)"),
     "TILES": ("osm", str, "map tiles: osm, tianditu-vector, tianditu-imagery, amap (GCJ-02), "
               "none (grids only, offline), or a tile URL template"),
     "TILES_DATUM": ("", str, "datum a custom TILES URL draws in: wgs84 (default, also "
@@ -53,6 +55,7 @@ SETTINGS = {
                    "https://grid.example.cn (Open311 discovery names it); empty: see README"),
 }
 MAX_PROXY_HOPS = 5
+MAX_EDIT_SNAP_M = 100.0
 DIGITS = {"COUNTY_CODE": 6, "SUBDISTRICT_CODE": 3, "COMMUNITY_CODE": 3}
 #: a host name or address, and an optional port: what a URL's authority may be here
 HOST = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]"
@@ -96,6 +99,9 @@ def load_config(mapping=None, environ=None):
             raise ConfigError("error.config.bad_digits", key=key, width=width, value=repr(value))
     if config["SNAP_TOLERANCE_M"] < 0 or config["SNAP_TOLERANCE_M"] != config["SNAP_TOLERANCE_M"]:
         raise ConfigError("error.config.bad_tolerance", value=repr(config["SNAP_TOLERANCE_M"]))
+    snap = config["EDIT_SNAP_M"]
+    if not (0 < snap <= MAX_EDIT_SNAP_M):  # also NaN
+        raise ConfigError("error.config.bad_edit_snap", high=MAX_EDIT_SNAP_M, value=repr(snap))
     from gridmap.maps.tiles import tile_source  # it checks hosts with HOST, from here
 
     config["MAP_TILES"] = tile_source(config)

@@ -18,6 +18,7 @@ from gridmap.geo.generations import geometry_of
 from gridmap.geo.grids import GridSet, load_outline
 from gridmap.geo.impact import WORKLOAD_SHARE, impact
 from gridmap.geo.routing import Router
+from gridmap.planning_edits import clear_edits
 from gridmap.store.base import VersionConflict
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,15 @@ class Planning:
     def draft(self, features, author, **options):
         """Store ``features`` as the draft; returns ``(Generation, DraftPlan)``.
         ``options``: description, effective_date, complete, teams."""
-        return self.store.make_draft(features, author, **options)
+        made = self.store.make_draft(features, author, **options)
+        clear_edits(self.store)  # a new draft: the editor's undo stack was of the old one
+        return made
+
+    def discard_draft(self):
+        """Drop the draft and the editor's undo stack; returns the dropped entry."""
+        dropped = self.store.discard_draft()
+        clear_edits(self.store)
+        return dropped
 
     def publish(self, author, role, move_cases=False, expected_draft=None, teams=None, ip=None,
                 **info):
@@ -120,6 +129,7 @@ class Planning:
         draft's). Returns ``(old, new, moved case ids)``."""
         old, new = self.store.publish(author, self.check, expected_draft=expected_draft,
                                       teams=teams, **info)
+        clear_edits(self.store)
         self.audit.record(BOUNDARY_PUBLISH, author, role=role, target=str(new.number), ip=ip,
                           detail={"from": old.number, "to": new.number,
                                   "description": new.description,

@@ -16,6 +16,7 @@ from gridmap.geo.difference import differences
 from gridmap.geo.gridfile import SUFFIXES, read_grid_file
 from gridmap.geo.impact import WORKLOAD_SHARE
 from gridmap.planning import Planning, features_of
+from gridmap.planning_edits import BODY_FIELDS, DraftEditor, flags
 from gridmap.web.access import allow
 from gridmap.web.cases_api import json_body
 
@@ -92,6 +93,8 @@ def get_draft():
         raise NotFound("error.generations.no_draft")
     body = plan.store.collection(draft.number)
     body["check"] = plan.check(body["features"]).to_dict()
+    _, index = DraftEditor(plan).state()
+    body.update(flags(index))
     return jsonify(body)
 
 
@@ -150,7 +153,33 @@ def discard_draft():
     store = planning().store
     if store.draft() is None:
         raise NotFound("error.generations.no_draft")
-    return jsonify({"discarded": store.discard_draft().to_dict()})
+    return jsonify({"discarded": planning().discard_draft().to_dict()})
+
+
+@bp.post("/draft/edits")
+@allow(PLANNER)
+def edit_draft():
+    """One edit of the draft (``op``: move_vertex, split, merge, redraw, add, remove,
+    set_props, fix; see docs/editor.md); a draft is started from the active generation
+    when there is none. 200 with ``draft``, ``features``, ``issues`` (the check report),
+    ``can_undo``, ``can_redo``, ``edits``; 400 naming a bad field; 422 with ``reason``
+    when the edit would break the grids. Nothing changes on a refusal."""
+    body = json_body(BODY_FIELDS)
+    return jsonify(DraftEditor(planning()).edit(body, g.user.username))
+
+
+@bp.post("/draft/undo")
+@allow(PLANNER)
+def undo_edit():
+    """Undo the last edit of the draft: the same answer as an edit; 409 nothing to undo."""
+    return jsonify(DraftEditor(planning()).undo(g.user.username))
+
+
+@bp.post("/draft/redo")
+@allow(PLANNER)
+def redo_edit():
+    """Redo the edit undone last: the same answer as an edit; 409 nothing to redo."""
+    return jsonify(DraftEditor(planning()).redo(g.user.username))
 
 
 @bp.put("/draft/teams")

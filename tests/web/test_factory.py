@@ -29,6 +29,8 @@ def test_environment_reaches_the_app(tmp_path, monkeypatch):
     ("SNAP_TOLERANCE_M", "-1"), ("SNAP_TOLERANCE_M", "lots"), ("SUBDISTRICT_CODE", "5"),
     ("COMMUNITY_CODE", "abc"), ("COUNTY_CODE", True), ("PROXY_HOPS", -1), ("PROXY_HOPS", 6),
     ("OPEN311_API_KEYS", " , "), ("TILES", "gaode"), ("TILES_DATUM", "bd09"),
+    ("EDIT_SNAP_M", "0"), ("EDIT_SNAP_M", "-2"), ("EDIT_SNAP_M", "nan"), ("EDIT_SNAP_M", "101"),
+    ("EDIT_SNAP_M", "near"),
 ])
 def test_bad_settings_stop_startup_naming_the_key(tmp_path, key, value):
     with pytest.raises(ConfigError, match=key):

@@ -1,0 +1,291 @@
+"""The draft editor's API through Flask, as a signed-in planner: every operation,
+undo and redo (kept in the data folder, so a new app sees them), a refused edit
+(422, nothing changed), bad operations (400 naming the field) and the shared
+vertices staying bit-identical in the stored draft."""
+
+import json
+from collections import Counter
+
+import pytest
+import shapely
+
+from gridmap.geo import topology
+from gridmap.web import create_app
+
+from signed_in_clients import signed_in
+
+PASSWORD = "correct horse battery"
+CSRF = "c" * 43
+C = "500114005001"
+EDITS = "/api/planning/draft/edits"
+
+
+def make_app(data):
+    app = create_app({"DATA_DIR": str(data), "REPORT_IP_LIMIT": 1000})
+    accounts = app.extensions["gridmap.accounts"]
+    if accounts.get_user("plan") is None:
+        accounts.add_user("plan", PASSWORD, ["planner"])
+        accounts.add_user("disp", PASSWORD, ["dispatcher"])
+    return app
+
+
+@pytest.fixture
+def data(tmp_path):
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def app(data):
+    return make_app(data)
+
+
+def as_user(app, username="plan"):
+    client = signed_in(app, username, CSRF)
+    client.environ_base["HTTP_X_CSRF_TOKEN"] = CSRF
+    return client
+
+
+@pytest.fixture
+def planner(app):
+    return as_user(app)
+
+
+def stored(app):
+    """Every file of the generations folder, by name (to show nothing changed)."""
+    folder = app.extensions["gridmap"].generations.folder
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != ".lock"}
+
+
+def coverage(body):
+    return {f["properties"]["grid_code"]: shapely.from_geojson(json.dumps(f["geometry"]))
+            for f in body["features"]["features"]}
+
+
+def active(app):
+    grids = app.extensions["gridmap"].grids
+    return {code: grids[code].geometry for code in grids.codes}
+
+
+def shared_inner_vertex(cov):
+    union = shapely.union_all(list(cov.values()))
+    counts = Counter(p for g in cov.values() for p in topology._vertices(g))
+    return next(p for p, n in sorted(counts.items()) if n >= 3
+                and not shapely.dwithin(union.boundary, shapely.Point(p), 1e-9))
+
+
+def test_the_first_edit_starts_a_draft_and_moves_a_shared_vertex_everywhere(app, planner):
+    assert planner.get("/api/planning/draft").status_code == 404
+    cov = active(app)
+    v = shared_inner_vertex(cov)
+    to = [v[0] + 0.0001, v[1] - 0.00005]
+    r = planner.post(EDITS, json={"op": "move_vertex", "at": [v[0] + 0.000005, v[1]], "to": to})
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert body["draft"] == 2 and body["can_undo"] and not body["can_redo"] and body["edits"] == 1
+    assert body["issues"]["ok"], body["issues"]["issues"]
+    after = coverage(body)
+    owners = [k for k, g in cov.items() if v in topology._vertices(g)]
+    assert len(owners) >= 3
+    moved = [k for k, g in after.items() if tuple(to) in topology._vertices(g)]
+    assert len(moved) == len(owners)  # in every grid that had it, bit for bit
+    assert topology.is_shared_exactly(after)
+    assert abs(sum(g.area for g in after.values()) - sum(g.area for g in cov.values())) < 1e-15
+    # changed grids got new codes, the others kept theirs
+    kept = set(after) & set(cov)
+    assert len(kept) == len(cov) - len(owners)
+    draft = planner.get("/api/planning/draft").get_json()
+    assert draft["can_undo"] is True and draft["can_redo"] is False
+    assert draft["generation"]["author"] == "plan"
+
+
+def test_undo_and_redo_survive_a_restart(app, planner, data):
+    cov = active(app)
+    v = shared_inner_vertex(cov)
+    first = planner.post(EDITS, json={"op": "move_vertex", "at": list(v),
+                                      "to": [v[0] + 0.0001, v[1]]}).get_json()
+    unchanged = sorted(set(coverage(first)) & set(cov))[0]  # a moved grid has a new code
+    second = planner.post(EDITS, json={"op": "set_props", "grid": unchanged,
+                                       "name": "新名字", "name_en": "New name"}).get_json()
+    assert second["edits"] == 2
+    other = as_user(make_app(data))  # another process: the stack is in the data folder
+    r = other.post("/api/planning/draft/undo")
+    assert r.status_code == 200
+    assert r.get_json()["features"] == first["features"] and r.get_json()["edits"] == 1
+    r = planner.post("/api/planning/draft/undo").get_json()
+    assert coverage(r) == active(app) and r["can_undo"] is False and r["can_redo"] is True
+    assert sorted(coverage(r)) == sorted(cov)  # every code back
+    r = planner.post("/api/planning/draft/undo")
+    assert r.status_code == 409 and r.get_json()["error"] == "nothing_to_undo"
+    r = planner.post("/api/planning/draft/redo").get_json()
+    assert r["features"] == first["features"]
+    r = other.post("/api/planning/draft/redo").get_json()
+    names = {f["properties"]["grid_code"]: f["properties"]["name"]
+             for f in r["features"]["features"]}
+    assert names[unchanged] == "新名字" and r["can_redo"] is False
+    r = planner.post("/api/planning/draft/redo")
+    assert r.status_code == 409 and r.get_json()["error"] == "nothing_to_redo"
+
+
+def test_a_new_edit_after_undo_drops_the_redo_states(planner):
+    for name in ("一", "二"):
+        planner.post(EDITS, json={"op": "set_props", "grid": C + "002", "name": name})
+    planner.post("/api/planning/draft/undo")
+    r = planner.post(EDITS, json={"op": "set_props", "grid": C + "002", "name": "三"}).get_json()
+    assert r["can_redo"] is False and r["edits"] == 2
+    assert planner.post("/api/planning/draft/redo").status_code == 409
+
+
+def test_discarding_or_publishing_the_draft_clears_the_stack(app, planner):
+    planner.post(EDITS, json={"op": "set_props", "grid": C + "003", "name": "x"})
+    assert planner.delete("/api/planning/draft").status_code == 200
+    assert planner.post("/api/planning/draft/undo").status_code == 409
+    assert not (app.extensions["gridmap"].generations.folder / "draft-edits").exists()
+    r = planner.post(EDITS, json={"op": "set_props", "grid": C + "003", "name": "y"}).get_json()
+    assert r["edits"] == 1
+    r = planner.post("/api/planning/publish", json={"draft": r["draft"]})
+    assert r.status_code == 200, r.get_json()
+    assert planner.post("/api/planning/draft/undo").status_code == 409
+
+
+def test_split_merge_redraw_add_remove_through_the_api(app, planner):
+    cov = active(app)
+    code = C + "006"
+    g = cov[code]
+    minx, miny, maxx, maxy = g.bounds
+    y = g.representative_point().y
+    r = planner.post(EDITS, json={"op": "split", "grid": code,
+                                  "line": [[minx - 0.001, y], [maxx + 0.001, y]]})
+    assert r.status_code == 200, r.get_json()
+    after = coverage(r.get_json())
+    assert code not in after and len(after) == len(cov) + 1
+    new = sorted(set(after) - set(cov))
+    assert len(new) == 2 and all(c.startswith(C) for c in new)  # codes given as for drafts
+    assert topology.is_shared_exactly(after)
+    r = planner.post(EDITS, json={"op": "merge", "grids": new}).get_json()
+    merged = coverage(r)
+    assert len(merged) == len(cov) and topology.is_shared_exactly(merged)
+    assert set(merged) == set(cov)  # the area of 006 again: its code again
+    assert shapely.symmetric_difference(merged[code], g).area < 1e-15
+    only = code
+    # remove: the area goes to the neighbour with the longest border
+    r = planner.post(EDITS, json={"op": "remove", "grid": only})
+    assert r.status_code == 200 and len(coverage(r.get_json())) == len(cov) - 1
+    # add outside the grids (the checks then report it is outside the outline)
+    union = shapely.union_all(list(cov.values()))
+    x0, y0, x1, y1 = union.bounds
+    ring = [[x0, y1], [x0 + 0.002, y1], [x0 + 0.002, y1 + 0.002], [x0, y1 + 0.002]]
+    r = planner.post(EDITS, json={"op": "add", "polygon": ring})
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert len(coverage(body)) == len(cov) and not body["issues"]["ok"]
+    assert "outside_outline" in body["issues"]["counts"]
+    assert body["edits"] == 4
+
+
+def test_redraw_a_stretch_of_border(app, planner):
+    cov = active(app)
+    metric = topology.Metric.of(cov)
+    a, b = next((a, b) for a in sorted(cov) for b in sorted(cov) if a < b and
+                topology._shared_length(metric, cov[a], cov[b]) > 200)
+    border = shapely.line_merge(shapely.intersection(cov[a].boundary, cov[b].boundary))
+    s, e = border.coords[0], border.coords[-1]
+    mid = border.interpolate(0.5, normalized=True)
+    for dx in (0.0002, -0.0002):
+        r = planner.post(EDITS, json={"op": "redraw", "grids": [a, b],
+                                      "line": [list(s), [mid.x + dx, mid.y + dx], list(e)]})
+        if r.status_code == 200:
+            break
+    assert r.status_code == 200, r.get_json()
+    after = coverage(r.get_json())
+    assert a not in after and b not in after  # both areas changed: new codes
+    assert abs(sum(g.area for g in after.values()) - sum(g.area for g in cov.values())) < 1e-15
+    assert topology.is_shared_exactly(after)
+
+
+def test_a_refused_edit_is_422_and_changes_nothing(app, planner):
+    planner.post(EDITS, json={"op": "set_props", "grid": C + "001", "name": "x"})
+    before = stored(app)
+    cov = active(app)
+    v = shared_inner_vertex(cov)
+    r = planner.post(EDITS, json={"op": "move_vertex", "at": list(v),
+                                  "to": [v[0] + 0.02, v[1] + 0.02]})
+    assert r.status_code == 422
+    body = r.get_json()
+    assert body["error"] == "topology_refused" and body["reason"] in (
+        "overlap", "invalid_result", "area_changed")
+    assert body["message_id"].startswith("error.topology.")
+    r = planner.post(EDITS, json={"op": "merge", "grids": [C + "001", C + "013"]})
+    assert r.status_code == 422 and r.get_json()["reason"] == "not_neighbours"
+    assert stored(app) == before
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"op": "paint"}, "op"),
+    ({}, "op"),
+    ({"op": "move_vertex", "at": [108.8, 29.5]}, "to"),
+    ({"op": "move_vertex", "at": "x", "to": [108.8, 29.5]}, "at"),
+    ({"op": "move_vertex", "at": [108.8, 29.5], "to": [1e999, 29.5]}, "to"),
+    ({"op": "move_vertex", "at": [1, 2], "to": [108.8, 29.5]}, "at"),  # no vertex there
+    ({"op": "split", "grid": C + "999", "line": [[108.8, 29.5], [108.81, 29.5]]}, "grid"),
+    ({"op": "split", "grid": C + "001", "line": [[108.8, 29.5]]}, "line"),
+    ({"op": "merge", "grids": [C + "001"]}, "grids"),
+    ({"op": "merge", "grids": [C + "001", C + "001"]}, "grids"),
+    ({"op": "redraw", "grids": [C + "001", C + "002"], "line": "x"}, "line"),
+    ({"op": "add", "polygon": [[108.8, 29.5], [108.81, 29.5]]}, "polygon"),
+    ({"op": "remove"}, "grid"),
+    ({"op": "remove", "grid": 5}, "grid"),
+    ({"op": "set_props", "grid": C + "001", "name": "x" * 81}, "name"),
+    ({"op": "set_props", "grid": C + "001"}, "name"),
+    ({"op": "set_props", "grid": C + "001", "name": "a", "team": "b"}, "body"),
+    ({"op": "fix", "problem": "gap"}, "problem"),
+])
+def test_bad_operations_are_400_naming_the_field(app, planner, body, field):
+    planner.post(EDITS, json={"op": "set_props", "grid": C + "001", "name": "x"})
+    before = stored(app)
+    r = planner.post(EDITS, json=body)
+    assert r.status_code == 400, r.get_json()
+    assert r.get_json()["field"] == field
+    assert stored(app) == before
+
+
+def test_fix_a_gap_through_the_api(app, planner):
+    """A draft with a hole punched in one grid: the gap merges back into it."""
+    cov = active(app)
+    code = C + "007"
+    g = cov[code]
+    p = g.representative_point()
+    hole = shapely.box(p.x - 0.0002, p.y - 0.0002, p.x + 0.0002, p.y + 0.0002)
+    features = [{"type": "Feature", "properties": {"grid_code": c},
+                 "geometry": json.loads(shapely.to_geojson(gg.difference(hole) if c == code
+                                                           else gg))}
+                for c, gg in cov.items()]
+    r = planner.post("/api/planning/draft", json={"type": "FeatureCollection",
+                                                  "features": features, "complete": True})
+    assert r.status_code == 201
+    report = planner.get("/api/planning/draft").get_json()["check"]
+    gap = next(i for i in report["issues"] if i["kind"] == "gap")
+    r = planner.post(EDITS, json={"op": "fix", "problem": gap})
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert body["issues"]["ok"], body["issues"]["issues"]
+    assert code in coverage(body)  # the same area as before the hole: its code again
+    r = planner.post(EDITS, json={"op": "fix", "problem": dict(gap, kind="overlap")})
+    assert r.status_code == 422 and r.get_json()["reason"] == "not_fixable"
+
+
+def test_only_planners_may_edit(app):
+    for path in (EDITS, "/api/planning/draft/undo", "/api/planning/draft/redo"):
+        assert app.test_client().post(path, json={}).status_code == 401
+        assert as_user(app, "disp").post(path, json={}).status_code == 403
+
+
+def test_the_snapping_tolerance_comes_from_the_configuration(tmp_path):
+    """A vertex 1.5 m from ``at`` is found with EDIT_SNAP_M 2, not with 1."""
+    for snap, status in ((1.0, 400), (2.0, 200)):
+        app = create_app({"DATA_DIR": str(tmp_path / f"d{snap}"), "EDIT_SNAP_M": snap})
+        app.extensions["gridmap.accounts"].add_user("plan", PASSWORD, ["planner"])
+        v = shared_inner_vertex(active(app))
+        r = as_user(app).post(EDITS, json={"op": "move_vertex", "at": [v[0], v[1] + 1.5 / 111195],
+                                           "to": [v[0] + 0.0001, v[1]]})
+        assert r.status_code == status, r.get_json()
