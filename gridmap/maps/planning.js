@@ -353,7 +353,6 @@
 
   /* -- edits ------------------------------------------------------------------------ */
   function answered(doc) {
-    ui.busy = false;
     ui.features = doc.features.features || doc.features;
     ui.issues = doc.issues || doc.check || null;
     ui.canUndo = !!doc.can_undo; ui.canRedo = !!doc.can_redo;
@@ -361,9 +360,10 @@
     var fresh = ui.draft !== doc.draft;
     ui.draft = doc.draft;
     return loadGenerations().then(function () {
+      ui.busy = false;
       render();
       status(text.pl_saved + (fresh ? text.list_sep + fmt("pl_draft", {n: doc.draft}) : ""));
-    });
+    }, function (err) { ui.busy = false; render(); throw err; });
   }
   function edit(body) {
     if (ui.busy) return Promise.resolve();
@@ -524,11 +524,15 @@
       body.appendChild(row([g.number, label.replace(/^#\d+ /, ""), g.effective_date, g.description],
                            g.number === ui.active ? "selected" : ""));
     });
-    a.value = keepA && ui.entries[keepA] ? keepA : String(ui.active);
-    b.value = keepB && ui.entries[keepB] ? keepB : String(ui.draft || ui.active);
+    // the active generation against the draft, until the planner picks others
+    a.value = ui.pickedA && ui.entries[keepA] ? keepA : String(ui.active);
+    b.value = ui.pickedB && ui.entries[keepB] ? keepB : String(ui.draft || ui.active);
     $("rollback").disabled = !back.options.length;
     $("publish").disabled = !ui.draft;
   }
+
+  $("gen-a").addEventListener("change", function () { ui.pickedA = true; });
+  $("gen-b").addEventListener("change", function () { ui.pickedB = true; });
 
   function percent(v) {
     if (v === null || v === undefined) return text.pl_new_grid;

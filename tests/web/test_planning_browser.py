@@ -12,8 +12,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-import shapely
 from shapely.geometry import LineString
+from shapely.ops import split
 
 from gridmap.auth.accounts import AccountStore
 from gridmap.geo.grids import GridSet
@@ -54,12 +54,12 @@ def shots(tmp_path):
 
 
 def the_line_across(grid):
-    """A west-east line through the grid's centre, from 25 m outside to 25 m outside."""
-    c = grid.centroid
-    x0, _, x1, _ = grid.bounds
-    chord = grid.intersection(LineString([(x0 - 1, c.y), (x1 + 1, c.y)]))
-    a, b = sorted(chord.coords)[0], sorted(chord.coords)[-1]
-    return [(a[0] - 0.00025, c.y), (b[0] + 0.00025, c.y)]
+    """A line across the grid through two of its vertices (0 and 5), drawn from about
+    20 m outside to 20 m outside (the server clips it and snaps its ends)."""
+    ring = grid.exterior.coords[:-1]
+    (ax, ay), (bx, by) = ring[0], ring[5]
+    dx, dy = bx - ax, by - ay
+    return [(ax - 0.03 * dx, ay - 0.03 * dy), (bx + 0.03 * dx, by + 0.03 * dy)]
 
 
 def on_screen(page, lon, lat):
@@ -82,9 +82,8 @@ def test_a_planner_splits_checks_previews_and_publishes(browser, planning_server
     url = planning_server.url
     grids = {g.code: g for g in GridSet.load(planning_server.data_dir / "grids.geojson").grids}
     g13 = grids[C + "013"].geometry
-    north = shapely.Point(g13.centroid.x, (g13.centroid.y + g13.bounds[3]) / 2)
-    south = shapely.Point(g13.centroid.x, (g13.centroid.y + g13.bounds[1]) / 2)
-    assert g13.contains(north) and g13.contains(south)
+    north, south = (part.representative_point() for part in
+                    split(g13, LineString(the_line_across(g13))).geoms)
     for k, spot in enumerate((north, south, north, south)):
         post_report(url, spot.x, spot.y, EVIL if k == 0 else f"路灯 {k}")
 
@@ -129,17 +128,33 @@ def test_a_planner_splits_checks_previews_and_publishes(browser, planning_server
     page.click("#redo")
     rows(page, 14)
 
-    # the check: nothing wrong with a clean split
+    # the check: every problem listed and drawn; the fixable ones fixed in one click each
     page.click("#tab-check")
     page.click("#run-check")
-    page.wait_for_function("document.getElementById('check-summary').textContent.length > 0")
-    assert "没有发现问题" in page.inner_text("#check-summary")
+    page.wait_for_function("() => document.getElementById('check-summary').textContent.length > 0")
+    listed = page.locator("#problems tbody tr").count()
+    assert page.evaluate("window.gridmapPlanning.issues.getLayers().length") == listed
     page.screenshot(path=str(shots / "5-check.png"))
+    for _ in range(listed):
+        if not page.locator("#problems button.fix").count():
+            break
+        page.locator("#problems tr", has=page.locator("button.fix")).first.click()  # zooms
+        page.locator("#problems button.fix").first.click()
+        page.wait_for_function("() => !window.gridmapPlanning.ui.busy")
+    page.screenshot(path=str(shots / "5b-check-fixed.png"))
+    assert "没有发现问题" in page.inner_text("#check-summary"), (
+        page.inner_text("#problems"), page.inner_text("#status"))
+    assert page.locator("#problems tbody tr").count() == 0
+    rows(page, 14)
+    page.screenshot(path=str(shots / "5b-check-fixed.png"))
 
     # the preview: 013's four cases go to the two new grids, two each
     page.click("#tab-preview")
     page.click("#run-preview")
-    page.wait_for_selector("#transitions tbody tr")
+    page.wait_for_function("() => document.getElementById('preview-summary').textContent")
+    page.screenshot(path=str(shots / "6-preview.png"))
+    assert page.locator("#transitions tbody tr").count(), (
+        page.inner_text("#preview-summary"), page.inner_text("#status"))
     table = page.inner_text("#transitions")
     assert f"{C}013" in table
     moved = page.locator("#transitions tbody tr.marked")
@@ -154,7 +169,7 @@ def test_a_planner_splits_checks_previews_and_publishes(browser, planning_server
     page.fill("#publish-description", "拆分第13网格")
     page.check("#publish-move")
     page.click("#publish")
-    page.wait_for_function("document.getElementById('status').textContent.includes('已发布')")
+    page.wait_for_function("() => document.getElementById('status').textContent.includes('已发布')")
     assert any("第 2 代" in d for d in dialogs)
     assert "已移动 4 件" in page.inner_text("#status")
     assert "拆分第13网格" in page.inner_text("#generations")
