@@ -594,7 +594,10 @@
       tbody.appendChild(tr);
     });
     tbody = $("areas").querySelector("tbody");
-    Object.keys(effect.areas).forEach(function (code) {
+    Object.keys(effect.areas).sort(function (x, y) {  // new grids, then the biggest changes
+      function size(c) { var v = effect.areas[c].change_pct; return v === null ? Infinity : Math.abs(v); }
+      return size(y) - size(x) || x.localeCompare(y);
+    }).forEach(function (code) {
       var change = effect.areas[code].change_pct;
       tbody.appendChild(row([code, {text: percent(change), cls: "num"}],
                             change === null || Math.abs(change) > 0.05 ? "marked" : ""));

@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import shapely
 from shapely.geometry import LineString
 from shapely.ops import split
 
@@ -70,6 +71,16 @@ def on_screen(page, lon, lat):
             const r = map.getContainer().getBoundingClientRect();
             return [r.left + p.x, r.top + p.y];
         }""", [lat, lon])
+
+
+def says(page, words):
+    """Wait until the status line says ``words`` (else fail showing what it says)."""
+    try:
+        page.wait_for_function("w => document.getElementById('status').textContent.includes(w)",
+                               arg=words, timeout=15000)
+    except Exception:
+        pytest.fail(f"the status says {page.inner_text('#status')!r}, not {words!r}; "
+                    f"refusal: {page.inner_text('#publish-refusal')!r}")
 
 
 def rows(page, n):
@@ -169,7 +180,7 @@ def test_a_planner_splits_checks_previews_and_publishes(browser, planning_server
     page.fill("#publish-description", "拆分第13网格")
     page.check("#publish-move")
     page.click("#publish")
-    page.wait_for_function("() => document.getElementById('status').textContent.includes('已发布')")
+    says(page, "已发布")
     assert any("第 2 代" in d for d in dialogs)
     assert "已移动 4 件" in page.inner_text("#status")
     assert "拆分第13网格" in page.inner_text("#generations")
@@ -194,3 +205,127 @@ def test_the_editor_does_not_break_on_a_phone(browser, planning_server, shots):
     page.wait_for_selector("#grid-list tbody tr")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.screenshot(path=str(shots / "phone.png"), full_page=True)
+
+
+@pytest.fixture
+def fresh_server(start_server, tmp_path_factory):
+    server = start_server(tmp_path_factory.mktemp("planning2") / "data")
+    AccountStore(server.data_dir / "accounts.sqlite3").add_user("plan", PASSWORD, ["planner"])
+    return server
+
+
+def file_with_a_gap(data_dir, path):
+    """The first grids with one vertex that 012 and 013 share (and no other grid) moved
+    into 013 in 013 only: a gap between the two. Returns (path, the vertex)."""
+    doc = json.loads((data_dir / "grids.geojson").read_text(encoding="utf-8"))
+    rings = {f["properties"]["grid_code"]: f["geometry"]["coordinates"][0] for f in doc["features"]}
+    ring12, ring13 = rings[C + "012"], rings[C + "013"]
+    others = {tuple(p) for code, ring in rings.items() if code not in (C + "012", C + "013")
+              for p in ring}
+    shared = [p for p in ring13[:-1] if p in ring12 and tuple(p) not in others]
+    vertex = list(shared[0])
+    c = shapely.geometry.shape({"type": "Polygon", "coordinates": [ring13]}).centroid
+    moved = [vertex[0] + 0.15 * (c.x - vertex[0]), vertex[1] + 0.15 * (c.y - vertex[1])]
+    for i, p in enumerate(ring13):
+        if p == vertex:
+            ring13[i] = moved
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    return path, vertex
+
+
+def test_a_planner_uploads_fixes_drags_merges_publishes_and_rolls_back(browser, fresh_server,
+                                                                     shots, tmp_path):
+    url = fresh_server.url
+    upload, vertex = file_with_a_gap(fresh_server.data_dir, tmp_path / "网格 带缺口.geojson")
+    page = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN").new_page()
+    problems, dialogs = [], []
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.accept()))
+    page.goto(url + "/login")
+    page.fill("input[name=username]", "plan")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/planning")
+    rows(page, 13)
+
+    # the file as the draft: the gap is listed and drawn
+    page.set_input_files("#upload-file", str(upload))
+    page.click("#upload")
+    says(page, "草稿")
+    page.click("#tab-check")
+    assert page.locator("#problems tr[data-kind=gap] button.fix").count() == 1
+    assert page.evaluate("window.gridmapPlanning.issues.getLayers().length") >= 1
+
+    # publishing it is refused, every problem listed
+    page.click("#tab-publish")
+    page.fill("#publish-description", "带缺口")
+    page.click("#publish")
+    page.wait_for_selector("#publish-refusal li")
+    assert page.locator("#publish-refusal li").count() >= 2  # the summary and the gap
+    assert "未能发布" in page.inner_text("#status")
+    page.screenshot(path=str(shots / "b1-publish-refused.png"))
+
+    # one click fixes the gap
+    page.click("#tab-check")
+    page.click("#problems tr[data-kind=gap]")  # zooms to it
+    page.screenshot(path=str(shots / "b2-gap.png"))
+    page.click("#problems tr[data-kind=gap] button.fix")
+    page.wait_for_function("() => document.getElementById('check-summary').textContent.includes('没有发现问题')")
+    rows(page, 13)
+
+    # drag a vertex two grids share (and no third, off the outline): both follow, bit for bit
+    page.click("#tab-grids")
+    page.click("#tool-vertex")
+    draft = page.evaluate("window.gridmapPlanning.ui.features")
+    before = {f["properties"]["grid_code"]: f["geometry"]["coordinates"][0] for f in draft}
+    outline = shapely.geometry.shape(json.loads(
+        (fresh_server.data_dir / "community.geojson").read_text(encoding="utf-8"))["features"][0]["geometry"])
+    owners = {}
+    for code, ring in before.items():
+        for p in ring[:-1]:
+            owners.setdefault(tuple(p), set()).add(code)
+    at = list(max((p for p, codes in owners.items() if len(codes) == 2),
+                  key=lambda p: outline.boundary.distance(shapely.Point(p))))
+    assert outline.boundary.distance(shapely.Point(at)) > 0.001
+    page.evaluate("(p => p.map.fitBounds(p.grids.getBounds(), {animate: false}))(window.gridmapPlanning)")
+    x, y = on_screen(page, *at)
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 8, y + 5, steps=4)
+    page.mouse.move(x + 16, y + 10, steps=4)
+    page.mouse.up()
+    page.wait_for_function("() => window.gridmapPlanning.ui.edits === 2 && !window.gridmapPlanning.ui.busy")
+    after = {f["properties"]["grid_code"]: f["geometry"]["coordinates"][0]
+             for f in page.evaluate("window.gridmapPlanning.ui.features")}
+    changed = sorted(code for code, ring in after.items() if before.get(code) != ring)
+    assert len(changed) == 2 and all(code not in before for code in changed)  # new areas, new codes
+    one, other = (after[code] for code in changed)
+    assert at not in one and at not in other
+    moved = [p for p in one if all(p not in ring for ring in before.values())]
+    assert len(moved) == 1 and moved[0] in other  # the same coordinates in both
+    page.screenshot(path=str(shots / "b3-vertex-dragged.png"))
+    page.click("#draw-cancel")
+
+    # merge the two neighbours: 12 grids
+    for code in changed:
+        page.click(f"#grid-list tr[data-code='{code}']")
+    page.click("#tool-merge")
+    rows(page, 12)
+    page.screenshot(path=str(shots / "b4-merged.png"))
+
+    # publish, then roll back to the first generation
+    page.click("#tab-publish")
+    page.fill("#publish-description", "合并两个网格")
+    page.fill("#publish-date", "2027-01-01")
+    page.click("#publish")
+    says(page, "已发布")
+    assert get_json(url + "/api/route?lon=108.81&lat=29.517")["generation"] == 2
+    page.select_option("#rollback-to", "1")
+    page.click("#rollback")
+    says(page, "已回退")
+    assert any("回退到第 1 代" in d for d in dialogs)
+    rows(page, 13)
+    assert get_json(url + "/api/route?lon=108.81&lat=29.517")["generation"] == 1
+    assert "2027-01-01" in page.inner_text("#generations")
+    page.screenshot(path=str(shots / "b5-rolled-back.png"))
+    assert not problems, problems
