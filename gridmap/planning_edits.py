@@ -45,7 +45,7 @@ NAME_MAX = 80
 OPS = ("move_vertex", "split", "merge", "redraw", "add", "remove", "set_props", "fix")
 FIELDS = {"move_vertex": ("at", "to"), "split": ("grid", "line"), "merge": ("grids",),
           "redraw": ("grids", "line"), "add": ("polygon",), "remove": ("grid",),
-          "set_props": ("grid", "name", "name_en"), "fix": ("problem",)}
+          "set_props": ("grid", "name", "name_en", "grid_code"), "fix": ("problem",)}
 BODY_FIELDS = frozenset({"op"} | {f for fields in FIELDS.values() for f in fields})
 
 
@@ -156,7 +156,7 @@ def check_op(body):
     for name in FIELDS[op]:
         if name not in body and op != "set_props":
             raise BadInput("error.api.missing_parameter", name=name, field=name)
-    if op == "set_props" and not ({"name", "name_en"} & set(body)):
+    if op == "set_props" and not ({"name", "name_en", "grid_code"} & set(body)):
         raise BadInput("error.api.missing_parameter", name="name", field="name")
     if op in ("split", "redraw") and not isinstance(body.get("line"), list):
         raise BadInput("error.topology.bad_line", field="line", minimum=2)
@@ -178,6 +178,14 @@ def apply_op(features, body, tolerance_m, outline=None):
     if op == "set_props":
         key = _grid(body, "grid", keys_by_code)
         names = {n: _name(body.get(n), n) for n in ("name", "name_en") if n in body}
+        if "grid_code" in body:
+            code = body["grid_code"]
+            if not (isinstance(code, str) and code.isascii() and code.isdigit()
+                    and len(code) == 15):
+                raise BadInput("error.edits.bad_code", value=repr(code)[:40], field="grid_code")
+            if code in keys_by_code and keys_by_code[code] != key:
+                raise BadInput("error.edits.code_taken", code=code, field="grid_code")
+            names["grid_code"] = code
         out = []
         for k, f in zip(keys, features):
             if k == key:
@@ -204,7 +212,7 @@ def apply_op(features, body, tolerance_m, outline=None):
         after = topology.remove(coverage, _grid(body, "grid", keys_by_code))
     else:
         problem = dict(body["problem"])
-        if problem.get("kind") == "sliver_overlap":
+        if problem.get("kind") in ("sliver_overlap", "overlap"):
             grid_codes = problem.get("grid_codes")
             if not (isinstance(grid_codes, list) and len(grid_codes) == 2
                     and all(isinstance(c, str) for c in grid_codes)):

@@ -53,7 +53,10 @@ AREA_REL = 1e-10
 #: shared borders whose lengths differ by less than this share tie (ambiguous)
 TIE_REL = 1e-6
 EARTH_RADIUS_M = 6371008.8
-FIXABLE = ("gap", "sliver_gap", "sliver_overlap")
+FIXABLE = ("gap", "sliver_gap", "sliver_overlap", "overlap")
+#: an ``overlap`` (above the sliver area) has a one-click fix only when it is
+#: sliver-shaped: 4π·area / perimeter² (1 for a circle) below this
+THIN = 0.1
 
 
 # -- rings -------------------------------------------------------------------
@@ -652,8 +655,8 @@ def remove(coverage, key):
 
 def fix(coverage, problem, outline=None):
     """Fix one problem of the grid checks: a gap or sliver gap is merged into the
-    neighbour with the longest shared border; a sliver overlap is cut from both
-    grids and then merged likewise. ``problem`` is an issue as the checks give it
+    neighbour with the longest shared border; a sliver overlap (or an overlap of
+    sliver shape, see :data:`THIN`) is cut from both grids and then merged likewise. ``problem`` is an issue as the checks give it
     (``kind``, ``location``, ``grid_codes``). ``outline``: the community outline
     the gaps were found against (default: the coverage's union, holes filled).
     Refused when the kind has no unambiguous fix, or two neighbours tie."""
@@ -665,7 +668,7 @@ def fix(coverage, problem, outline=None):
     where = _point(problem.get("location"), "problem")
     metric = Metric.of(coverage)
     cov = dict(coverage)
-    if kind == "sliver_overlap":
+    if kind in ("sliver_overlap", "overlap"):
         codes = problem.get("grid_codes")
         if not (isinstance(codes, list) and len(codes) == 2):
             raise BadInput("error.topology.bad_problem", field="problem")
@@ -673,9 +676,21 @@ def fix(coverage, problem, outline=None):
         pieces = [p for p in shapely.get_parts(shapely.intersection(_usable(a), _usable(b)))
                   if p.geom_type == "Polygon" and p.area > 0]
         region = _at(pieces, where)
+        if kind == "overlap":
+            shape = shapely.transform(region, lambda c: metric.xy(c))
+            if 4 * math.pi * shape.area / shape.length ** 2 >= THIN:
+                raise TopologyRefused("error.topology.not_fixable", kind=repr(kind),
+                                      allowed=list(FIXABLE))
+        eps = AREA_REL * _total_area(coverage)
+        corners = list(_vertices(region))
+        for code in codes:  # node first: the cut then follows the very same points
+            cov[code] = _map_rings(cov[code], lambda r: _insert_into_ring(r, corners))
         for code in codes:
-            rest = shapely.difference(_usable(cov[code]), region)
-            parts = [p for p in shapely.get_parts(rest) if p.geom_type == "Polygon"]
+            # a wedge that meets the border at two points would be a touching hole:
+            # made valid, it is a notch plus a piece of no area, which goes
+            rest = shapely.make_valid(shapely.difference(_usable(cov[code]), region))
+            parts = [p for p in shapely.get_parts(rest)
+                     if p.geom_type == "Polygon" and p.area > eps]
             if len(parts) != 1:
                 raise TopologyRefused("error.topology.ambiguous", grids=[str(c) for c in codes])
             cov[code] = _polygon(_rings(parts[0]))
@@ -689,13 +704,20 @@ def fix(coverage, problem, outline=None):
                 if p.geom_type == "Polygon" and p.area > 0]
         region = _at(gaps, where)
     target = _longest(_neighbours(cov, region, metric), f"{where[0]:.7f}, {where[1]:.7f}")
-    merged = _union_keep(_usable(cov[target]), region)
     out = dict(cov)
-    out[target] = _polygon(_rings(merged))
-    out = _node(out, [target])
+    if kind in ("sliver_overlap", "overlap") and target in problem["grid_codes"]:
+        out[target] = coverage[target]  # it keeps the overlap: as it was, uncut
+        out = _node(out, [k for k in problem["grid_codes"] if k != target])
+    else:
+        corners = list(_vertices(region))
+        noded = _map_rings(cov[target], lambda r: _insert_into_ring(r, corners))
+        out[target] = _polygon(_rings(_union_keep(_usable(noded), region)))
+        out = _node(out, [target])
     changed = [k for k in out if out[k] is not coverage.get(k)]
-    _validate(coverage, out, changed, keep_union=kind == "sliver_overlap",
-              grow_only=kind != "sliver_overlap")
+    overlap = kind in ("sliver_overlap", "overlap")
+    if overlap:  # the area the two cover together is what must stay
+        changed += [k for k in problem["grid_codes"] if k not in changed]
+    _validate(coverage, out, changed, keep_union=overlap, grow_only=not overlap)
     return out
 
 
@@ -710,7 +732,9 @@ def _at(parts, where):
 
 def is_shared_exactly(coverage):
     """True when every vertex lying on another polygon's edge is a vertex of it
-    too, with the same coordinates (the coverage is noded)."""
+    too, with bit-identical coordinates (the coverage is noded): no vertex lies
+    on another's edge without being its vertex, and no two vertices of
+    different polygons are within :data:`EPS_DEG` without being equal."""
     keys = list(coverage)
     tree = shapely.STRtree([coverage[k] for k in keys])
     for k in keys:
@@ -719,6 +743,12 @@ def is_shared_exactly(coverage):
             j = keys[i]
             if j == k:
                 continue
+            theirs = np.asarray(list(_vertices(coverage[j])))
+            for p in mine:
+                d = np.hypot(theirs[:, 0] - p[0], theirs[:, 1] - p[1])
+                close = d <= EPS_DEG
+                if close.any() and not (d[close] == 0).all():
+                    return False
             for ring in _all_rings(coverage[j]):
                 if _insert_into_ring(ring, mine) != ring:
                     return False

@@ -345,7 +345,12 @@ def test_fixes_refuse_what_is_not_unambiguous():
         T.fix(cov, {"kind": "gap", "location": [0.00105, 0.0005]}, outline=outline)
     assert err.value.reason == "ambiguous"
     with pytest.raises(TopologyRefused) as err:
-        T.fix(cov, {"kind": "overlap", "location": [0.00105, 0.0005]}, outline=outline)
+        T.fix(cov, {"kind": "invalid_geometry", "location": [0.00105, 0.0005]}, outline=outline)
+    assert err.value.reason == "not_fixable"
+    square = {"a": box(0, 0, 0.002, 0.002), "b": box(0.001, 0.001, 0.003, 0.003)}
+    with pytest.raises(TopologyRefused) as err:  # a compact overlap needs the planner
+        T.fix(square, {"kind": "overlap", "location": [0.0015, 0.0015],
+                       "grid_codes": ["a", "b"]})
     assert err.value.reason == "not_fixable"
     with pytest.raises(TopologyRefused) as err:
         T.fix(cov, {"kind": "gap", "location": [0.5, 0.5]}, outline=outline)
@@ -368,3 +373,43 @@ def test_a_sliver_overlap_goes_to_one_grid():
     assert shapely.intersection(out["a"], out["b"]).area == 0
     assert abs(total(out) - shapely.union_all(list(cov.values())).area) < 1e-15
     assert T.is_shared_exactly(out)
+
+
+def test_the_sharing_check_can_fail():
+    cov = lattice(2, 1, 14, jitter=0.0)
+    v = cov["g0-0"].exterior.coords[1]
+    near = (v[0] + 1e-12, v[1])  # within 0.1 mm but not the same bits
+    bent = {"g0-0": cov["g0-0"], "g1-0": Polygon([near if c == v else c
+                                                  for c in cov["g1-0"].exterior.coords])}
+    assert T.is_shared_exactly(cov) and not T.is_shared_exactly(bent)
+    x0, y0, x1, y1 = cov["g0-0"].bounds
+    t = {"a": box(x0, y0, x1, y1), "b": box(x1, y0, x1 + 0.001, (y0 + y1) / 2),
+         "c": box(x1, (y0 + y1) / 2, x1 + 0.001, y1)}
+    assert not T.is_shared_exactly(t)  # a T-junction: a lacks the vertex b and c share
+
+
+def outline_vertices(cov):
+    union = shapely.union_all(list(cov.values()))
+    return sorted({p for g in cov.values() for p in T._vertices(g)
+                   if shapely.dwithin(union.boundary, Point(p), 1e-9)})
+
+
+@FAST
+@given(st.lists(st.tuples(unit, st.floats(-80, 80), st.floats(-80, 80)), min_size=1, max_size=5))
+def test_outline_moves_keep_grids_valid_apart_and_shared(moves):
+    """A vertex on the outline may move (the outline changes), never into an overlap,
+    an invalid grid or a hole."""
+    cov = shipped()
+    for pick, dx, dy in moves:
+        vs = outline_vertices(cov)
+        v = vs[int(pick * len(vs)) % len(vs)]
+        try:
+            cov = T.move_vertex(cov, v, (v[0] + dx * M, v[1] + dy * M), TOL)
+        except TopologyRefused:
+            pass
+        geoms = list(cov.values())
+        assert all(g.is_valid for g in geoms)
+        union = shapely.union_all(geoms)
+        assert abs(union.area - total(cov)) <= 1e-9 * total(cov)  # no overlaps
+        assert union.geom_type == "Polygon" and not union.interiors  # no holes
+        assert T.is_shared_exactly(cov)

@@ -270,7 +270,7 @@ def test_fix_a_gap_through_the_api(app, planner):
     body = r.get_json()
     assert body["issues"]["ok"], body["issues"]["issues"]
     assert code in coverage(body)  # the same area as before the hole: its code again
-    r = planner.post(EDITS, json={"op": "fix", "problem": dict(gap, kind="overlap")})
+    r = planner.post(EDITS, json={"op": "fix", "problem": dict(gap, kind="bad_code")})
     assert r.status_code == 422 and r.get_json()["reason"] == "not_fixable"
 
 
@@ -289,3 +289,62 @@ def test_the_snapping_tolerance_comes_from_the_configuration(tmp_path):
         r = as_user(app).post(EDITS, json={"op": "move_vertex", "at": [v[0], v[1] + 1.5 / 111195],
                                            "to": [v[0] + 0.0001, v[1]]})
         assert r.status_code == status, r.get_json()
+
+
+def test_slivers_from_an_unshared_vertex_are_fixed_and_the_draft_publishes(app, planner):
+    """A file where one grid's copy of a shared vertex is 0.3 m off (as after a
+    careless edit elsewhere): a sliver gap and a sliver overlap. Publishing is
+    refused; one fix per problem; then it publishes and routes."""
+    cov = active(app)
+    v = shared_inner_vertex(cov)
+    code = next(k for k, g in sorted(cov.items()) if v in topology._vertices(g))
+    off = (v[0] + 0.3 / 111195 / 0.87, v[1] + 0.1 / 111195)
+
+    def shifted(g):
+        return shapely.Polygon([off if tuple(c) == v else c for c in g.exterior.coords])
+
+    features = [{"type": "Feature", "properties": {"grid_code": c},
+                 "geometry": json.loads(shapely.to_geojson(shifted(g) if c == code else g))}
+                for c, g in cov.items()]
+    r = planner.post("/api/planning/draft", json={"type": "FeatureCollection",
+                                                  "features": features, "complete": True})
+    assert r.status_code == 201
+    draft = r.get_json()["generation"]["number"]
+    r = planner.post("/api/planning/publish", json={"draft": draft})
+    assert r.status_code == 422
+    kinds = Counter(i["kind"] for i in r.get_json()["issues"]
+                    if i["severity"] == "error")
+    assert set(kinds) <= {"gap", "overlap", "sliver_gap", "sliver_overlap"} and kinds
+    for _ in range(sum(kinds.values())):
+        report = planner.get("/api/planning/draft").get_json()["check"]
+        problem = next(i for i in report["issues"] if i["severity"] == "error")
+        r = planner.post(EDITS, json={"op": "fix", "problem": problem})
+        assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert body["issues"]["ok"], body["issues"]["issues"]
+    assert topology.is_shared_exactly(coverage(body))
+    r = planner.post("/api/planning/publish", json={"draft": body["draft"]})
+    assert r.status_code == 200, r.get_json()
+    p = shapely.Polygon(list(coverage(body).values())[0]).representative_point()
+    r = app.test_client().get(f"/api/route?lon={p.x}&lat={p.y}")
+    assert r.status_code == 200 and r.get_json()["generation"] == body["draft"]
+
+
+def test_set_props_may_give_a_code_never_used(planner):
+    r = planner.post(EDITS, json={"op": "set_props", "grid": C + "005",
+                                  "grid_code": C + "099"}).get_json()
+    codes = set(coverage(r))
+    assert C + "099" not in codes and C + "005" in codes  # same area: it keeps its code
+    cov = coverage(r)
+    code = C + "006"
+    g = cov[code]
+    minx, miny, maxx, maxy = g.bounds
+    y = g.representative_point().y
+    r = planner.post(EDITS, json={"op": "split", "grid": code,
+                                  "line": [[minx - 0.001, y], [maxx + 0.001, y]]}).get_json()
+    part = sorted(set(coverage(r)) - set(cov))[0]
+    r = planner.post(EDITS, json={"op": "set_props", "grid": part, "grid_code": C + "099"})
+    assert r.status_code == 200 and C + "099" in coverage(r.get_json())
+    for value, status in ((C + "001", 400), ("12", 400), (C + "001" + "0", 400)):
+        r = planner.post(EDITS, json={"op": "set_props", "grid": C + "099", "grid_code": value})
+        assert r.status_code == status and r.get_json()["field"] == "grid_code"
