@@ -529,6 +529,12 @@
     b.value = ui.pickedB && ui.entries[keepB] ? keepB : String(ui.draft || ui.active);
     $("rollback").disabled = !back.options.length;
     $("publish").disabled = !ui.draft;
+    var draft = ui.draft && ui.entries[ui.draft];
+    if (draft && ui.filled !== ui.draft) {  // the draft's own description and date, once
+      ui.filled = ui.draft;
+      if (!$("publish-description").value) $("publish-description").value = draft.description || "";
+      if (!$("publish-date").value) $("publish-date").value = draft.effective_date || "";
+    }
   }
 
   $("gen-a").addEventListener("change", function () { ui.pickedA = true; });
@@ -630,8 +636,9 @@
                (body.move_cases ? text.list_sep + fmt("pl_moved_cases", {n: doc.moved.length}) : ""));
       });
     }).catch(function (err) {
-      status(text.pl_refused + " " + err.message.split("\n")[0], true);
-      refusal.appendChild(el("li", err.message.split("\n")[0]));
+      var first = err.message.split("\n")[0].replace(/[:：]\s*$/, "");
+      status(text.pl_refused + " " + first, true);
+      refusal.appendChild(el("li", first));
       var issues = (err.body || {}).issues || [];
       issues.filter(function (i) { return i.severity === "error"; }).forEach(function (i) {
         refusal.appendChild(el("li", localized(i.message)));

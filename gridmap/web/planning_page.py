@@ -5,7 +5,7 @@ codes) with the editor's script (``planning.js``); the grids it edits, the check
 report, the preview and the generations all come from ``/api/planning/...``, and
 every answer of an edit redraws the map from the FeatureCollection the server
 returns (the server is the source of truth). Planners only; every other role
-gets a 403. See docs/planning-page.md.
+gets a 403. See docs/editor.md, "The page".
 """
 
 import folium
