@@ -210,6 +210,7 @@
     form.hidden = !f;
     if (!f) return;
     $("grid-form-title").textContent = code;
+    $("grid-code").value = code;
     $("grid-name").value = (f.properties || {}).name || "";
     $("grid-name-en").value = (f.properties || {}).name_en || "";
     var entry = ui.draft && ui.entries[ui.draft];
@@ -462,8 +463,11 @@
 
   $("grid-save").addEventListener("click", function () {
     var code = ui.selected[ui.selected.length - 1];
-    edit({op: "set_props", grid: code, name: $("grid-name").value.trim(),
-          name_en: $("grid-name-en").value.trim()});
+    var body = {op: "set_props", grid: code, name: $("grid-name").value.trim(),
+                name_en: $("grid-name-en").value.trim()};
+    var wanted = $("grid-code").value.trim();
+    if (wanted && wanted !== code) { body.grid_code = wanted; ui.selected = [wanted]; }
+    edit(body);
   });
   $("team-save").addEventListener("click", function () {
     var code = ui.selected[ui.selected.length - 1], teams = {};

@@ -139,6 +139,22 @@ def test_a_planner_splits_checks_previews_and_publishes(browser, planning_server
     page.click("#redo")
     rows(page, 14)
 
+    # name a new grid (markup stays text) and give it 013's team
+    fresh = page.evaluate("window.gridmapPlanning.ui.entries[window.gridmapPlanning.ui.draft].new_codes")
+    assert len(fresh) == 2
+    page.click(f"#grid-list tr[data-code='{fresh[0]}']")
+    page.fill("#grid-name", EVIL)
+    page.fill("#grid-name-en", "North part")
+    page.click("#grid-save")
+    page.wait_for_function("w => document.getElementById('grid-list').textContent.includes(w)"
+                           " && !window.gridmapPlanning.ui.busy", arg=EVIL)
+    assert page.locator("#grid-list img").count() == 0
+    page.select_option("#grid-team", C + "013")
+    page.click("#team-save")
+    says(page, "团队设置已保存")
+    assert page.locator(f"#grid-list tr[data-code='{fresh[0]}']").inner_text().endswith("沿用 013 的团队")
+    page.screenshot(path=str(shots / "4b-named.png"))
+
     # the check: every problem listed and drawn; the fixable ones fixed in one click each
     page.click("#tab-check")
     page.click("#run-check")
