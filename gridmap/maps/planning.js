@@ -134,6 +134,10 @@
   window.gridmapPlanning = {map: map, ui: ui, grids: gridsLayer, issues: issuesLayer,
                             preview: previewLayer, vertices: vertexLayer};
 
+  function fitAll() {
+    if (gridsLayer.getLayers().length) map.fitBounds(gridsLayer.getBounds());
+  }
+
   function layerOf(code) {
     var found = null;
     gridsLayer.eachLayer(function (l) { if (l.feature.properties.grid_code === code) found = l; });
@@ -635,7 +639,11 @@
     api("POST", "/publish", body).then(function (doc) {
       ui.selected = [];
       previewLayer.clearLayers();
+      $("publish-description").value = "";
+      $("publish-date").value = "";
+      $("publish-move").checked = false;
       return load().then(function () {
+        fitAll();
         status(fmt("pl_published", {n: doc.to.number}) +
                (body.move_cases ? text.list_sep + fmt("pl_moved_cases", {n: doc.moved.length}) : ""));
       });
@@ -658,7 +666,7 @@
     if (!n || !window.confirm(fmt("pl_confirm_rollback", {n: n}))) return;
     api("POST", "/rollback", {generation: n}).then(function () {
       return load();
-    }).then(function () { status(fmt("pl_rolled_back", {n: n})); }).catch(failed);
+    }).then(function () { fitAll(); status(fmt("pl_rolled_back", {n: n})); }).catch(failed);
   });
 
   /* -- tabs ------------------------------------------------------------------------------ */
