@@ -320,9 +320,39 @@ def test_a_planner_uploads_fixes_drags_merges_publishes_and_rolls_back(browser, 
     moved = [p for p in one if all(p not in ring for ring in before.values())]
     assert len(moved) == 1 and moved[0] in other  # the same coordinates in both
     page.screenshot(path=str(shots / "b3-vertex-dragged.png"))
-    page.click("#draw-cancel")
 
-    # merge the two neighbours: 12 grids
+    # redraw the border of two other neighbours: from one triple point to the other
+    # through a point 0.0001° (about 10 m) off the middle of their border
+    owners = {}
+    for code, ring in after.items():
+        for p in ring[:-1]:
+            owners.setdefault(tuple(p), set()).add(code)
+    a, b = next((a, b) for a in sorted(after) for b in sorted(after)
+                if a < b and a in before and b in before and
+                len([p for p, o in owners.items() if {a, b} <= o and len(o) == 2]) >= 2)
+    ends = [list(p) for p, o in owners.items() if {a, b} <= o and len(o) == 3]
+    inner = [list(p) for p, o in owners.items() if o == {a, b}]
+    assert len(ends) == 2 and inner
+    mid = inner[len(inner) // 2]
+    page.click("#draw-cancel")
+    for code in (a, b):
+        page.click(f"#grid-list tr[data-code='{code}']")
+    page.click("#tool-redraw")
+    page.evaluate("(p => p.map.fitBounds(p.grids.getBounds(), {animate: false}))(window.gridmapPlanning)")
+    for lon, lat in (ends[0], [mid[0] + 0.0001, mid[1]], ends[1]):
+        page.mouse.click(*on_screen(page, lon, lat))
+    page.click("#draw-finish")
+    page.wait_for_function("() => window.gridmapPlanning.ui.edits === 3 && !window.gridmapPlanning.ui.busy")
+    assert page.inner_text("#status").startswith("已保存"), page.inner_text("#status")
+    redrawn = {f["properties"]["grid_code"]: f["geometry"]["coordinates"][0]
+               for f in page.evaluate("window.gridmapPlanning.ui.features")}
+    assert len(redrawn) == 13 and a not in redrawn and b not in redrawn
+    page.screenshot(path=str(shots / "b3b-redrawn.png"))
+    page.click("#tab-check")
+    assert "没有发现问题" in page.inner_text("#check-summary")
+    page.click("#tab-grids")
+
+    # merge the two neighbours whose vertex was dragged: 12 grids
     for code in changed:
         page.click(f"#grid-list tr[data-code='{code}']")
     page.click("#tool-merge")
