@@ -3,8 +3,12 @@ planner signs in and lands on it, sees the 13 grids, splits grid 013 by a drawn 
 and sees 14, undoes to 13 and redoes to 14 (buttons and Ctrl+Z / Ctrl+Y), runs the
 check, previews the effect on the cases (the from → to table, the moving open cases,
 the shaded difference), publishes with a description, and the public /api/route
-answers by the new generation at once. A planner-written name stays text. Screenshots
-of each step go to $GRIDMAP_SCREENSHOTS (else the test's tmp_path)."""
+answers by the new generation at once. A planner-written name stays text. Then, on a
+fresh server: a boundary file with a gap uploaded as the draft, its publish refused with
+the problem listed, the gap fixed in one click, a shared vertex dragged (both grids
+follow, with identical coordinates), a shared border redrawn, two grids merged, one
+removed, published with a date and rolled back. Screenshots of each step go to
+$GRIDMAP_SCREENSHOTS (else the test's tmp_path); the phone check at 390 px too."""
 
 import json
 import os
@@ -359,9 +363,18 @@ def test_a_planner_uploads_fixes_drags_merges_publishes_and_rolls_back(browser, 
     rows(page, 12)
     page.screenshot(path=str(shots / "b4-merged.png"))
 
+    # remove grid 003: its area goes to a neighbour, no hole
+    page.click(f"#grid-list tr[data-code='{C}003']")
+    page.click("#tool-remove")
+    rows(page, 11)
+    assert any("003" in d for d in dialogs)
+    page.click("#tab-check")
+    assert "没有发现问题" in page.inner_text("#check-summary"), page.inner_text("#problems")
+    page.screenshot(path=str(shots / "b4b-removed.png"))
+
     # publish, then roll back to the first generation
     page.click("#tab-publish")
-    page.fill("#publish-description", "合并两个网格")
+    page.fill("#publish-description", "合并与删除网格")
     page.fill("#publish-date", "2027-01-01")
     page.click("#publish")
     says(page, "已发布")
