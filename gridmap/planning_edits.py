@@ -299,7 +299,8 @@ class DraftEditor:
             active = self.store.active(doc)
             draft, _ = self.store.make_draft(
                 self.store.features(active.number, doc), author, complete=True,
-                description=active.description)
+                description=f"在编辑器中修改第 {active.number} 代 / edited from generation "
+                            f"{active.number}")
         return draft
 
     def _store(self, features, draft, author):

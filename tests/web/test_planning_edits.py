@@ -348,3 +348,39 @@ def test_set_props_may_give_a_code_never_used(planner):
     for value, status in ((C + "001", 400), ("12", 400), (C + "001" + "0", 400)):
         r = planner.post(EDITS, json={"op": "set_props", "grid": C + "099", "grid_code": value})
         assert r.status_code == status and r.get_json()["field"] == "grid_code"
+
+
+def test_a_stack_that_no_longer_matches_the_draft_starts_afresh(app, planner):
+    """As after a crash between storing the draft and the index: the draft changed
+    behind the stack's back (here straight through the store), so nothing can be
+    undone into another draft's past."""
+    for name in ("一", "二"):
+        planner.post(EDITS, json={"op": "set_props", "grid": C + "002", "name": name})
+    store = app.extensions["gridmap"].generations
+    features = store.features(store.draft().number)
+    features[0] = dict(features[0], properties=dict(features[0]["properties"], name="外"))
+    store.make_draft(features, "cli", complete=True)
+    body = planner.get("/api/planning/draft").get_json()
+    assert body["can_undo"] is False and body["edits"] == 0
+    r = planner.post(EDITS, json={"op": "set_props", "grid": C + "003", "name": "三"}).get_json()
+    assert r["edits"] == 1
+    r = planner.post("/api/planning/draft/undo").get_json()
+    names = {f["properties"]["grid_code"]: f["properties"]["name"]
+             for f in r["features"]["features"]}
+    assert names[features[0]["properties"]["grid_code"]] == "外" and names[C + "002"] == "二"
+
+
+def test_undo_goes_back_at_most_max_undo_edits(planner, monkeypatch):
+    from gridmap import planning_edits
+
+    monkeypatch.setattr(planning_edits, "MAX_UNDO", 3)
+    for k in range(5):
+        r = planner.post(EDITS, json={"op": "set_props", "grid": C + "002", "name": str(k)})
+    assert r.get_json()["edits"] == 3
+    for _ in range(3):
+        assert planner.post("/api/planning/draft/undo").status_code == 200
+    r = planner.post("/api/planning/draft/undo")
+    assert r.status_code == 409
+    names = {f["properties"]["grid_code"]: f["properties"]["name"]
+             for f in planner.get("/api/planning/draft").get_json()["features"]}
+    assert names[C + "002"] == "1"
