@@ -37,10 +37,10 @@ def differences(old, new, min_m2=MIN_PIECE_M2):
         polys = [p for p in polys if p.geom_type in ("Polygon", "MultiPolygon")]
         if not polys:
             continue
-        area = float(to_metric(shapely.MultiPolygon(polys) if len(polys) > 1 else polys[0], crs).area)
+        shape = polys[0] if len(polys) == 1 else shapely.MultiPolygon(polys)
+        area = float(to_metric(shape, crs).area)
         if area < min_m2:
             continue
-        shape = polys[0] if len(polys) == 1 else shapely.MultiPolygon(polys)
         features.append({"type": "Feature", "geometry": mapping(shape),
                          "properties": {"from": a, "to": b, "area_m2": round(area, 1)}})
     return features

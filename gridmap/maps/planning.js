@@ -164,7 +164,7 @@
     var box = clear($("gen-info")), dl = el("dl");
     function item(term, value) { dl.appendChild(el("dt", term)); dl.appendChild(el("dd", value)); }
     item(text.pl_generation, fmt("pl_active", {n: ui.active}));
-    item(text.pl_status_draft, ui.draft ? fmt("pl_draft", {n: ui.draft}) : text.pl_none);
+    item(text.pl_status_draft, ui.draft ? fmt("pl_generation_n", {n: ui.draft}) : text.pl_none);
     if (ui.draft) item(text.pl_tab_grids, fmt("pl_grids_count", {n: ui.features.length}) +
                        text.list_sep + fmt("pl_edits_count", {n: ui.edits}));
     box.appendChild(dl);

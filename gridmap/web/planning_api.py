@@ -212,8 +212,9 @@ def preview():
 def publish():
     """``{"draft": N, "move_cases": bool, "teams": {...}, "description": text,
     "effective_date": "YYYY-MM-DD"}``: publish the draft (``draft``: the one previewed;
-    description and date replace the draft's when given). 200 with the old and new generation and the moved cases; 409
-    without a draft or another one; 422 listing every check problem, nothing changed."""
+    description and date replace the draft's when given). 200 with the old and new
+    generation and the moved cases; 409 without a draft or another one; 422 listing
+    every check problem, nothing changed."""
     body = json_body({"draft", "move_cases", "teams", "description", "effective_date"})
     old, new, moved = planning().publish(
         g.user.username, PLANNER, move_cases=_flag(body.get("move_cases"), "move_cases"),

@@ -24,7 +24,8 @@ API = "/api/planning"
 #: texts the editor's script shows (from the catalog, in the page's language)
 TEXTS = (
     "colon", "list_sep", "vacant", "loading", "load_failed", "grid", "name",
-    "pl_active", "pl_draft", "pl_none", "pl_grids_count", "pl_edits_count", "pl_saved",
+    "pl_active", "pl_draft", "pl_generation_n", "pl_none", "pl_grids_count", "pl_edits_count",
+    "pl_saved",
     "pl_select_first", "pl_select_two", "pl_draw_hint", "pl_draw_polygon_hint",
     "pl_vertex_hint", "pl_confirm_remove", "pl_confirm_discard", "pl_confirm_publish",
     "pl_confirm_rollback", "pl_no_problems", "pl_problems_count", "pl_fix", "pl_uploaded",
