@@ -1,7 +1,8 @@
 /* The planner's boundary editor (templates/planning/editor.html): every grid, check,
    preview and generation from /api/planning/...; each edit's answer redraws the map
    from the FeatureCollection the server returns (the server is the source of truth).
-   Planner-written and file-borne text only ever reaches the page through textContent. */
+   Planner-written and file-borne text only ever reaches the page through textContent
+   (tooltips get elements, never strings: Leaflet would set a string as HTML). */
 (function () {
   "use strict";
   function $(id) { return document.getElementById(id); }
@@ -120,7 +121,7 @@
               fillOpacity: picked ? 0.35 : 0.2};
     },
     onEachFeature: function (f, layer) {
-      layer.bindTooltip(short(f.properties.grid_code), {permanent: true, direction: "center",
+      layer.bindTooltip(el("span", short(f.properties.grid_code)), {permanent: true, direction: "center",
                                                          className: "code-label"});
       layer.on("click", function () { if (!ui.mode) pick(f.properties.grid_code); });
     }
@@ -305,7 +306,7 @@
           radius: 9, color: issue.severity === "error" ? "#b22222" : "#b36b00", weight: 3,
           fillColor: "#fff", fillOpacity: 0.6
         });
-        marker.bindTooltip(message);
+        marker.bindTooltip(el("span", message));
         marker.on("click", function () { zoomTo(issue); });
         issuesLayer.addLayer(marker);
       }
@@ -583,8 +584,8 @@
       })}, {
         style: {color: "#b22222", weight: 1, fillColor: "#e31a1c", fillOpacity: 0.45},
         onEachFeature: function (f, layer) {
-          layer.bindTooltip(gridLabel(f.properties.from) + " → " + gridLabel(f.properties.to) +
-                            text.colon + Math.round(f.properties.area_m2) + " m²");
+          layer.bindTooltip(el("span", gridLabel(f.properties.from) + " → " + gridLabel(f.properties.to) +
+                                   text.colon + Math.round(f.properties.area_m2) + " m²"));
         }
       }).addTo(previewLayer);
     }
@@ -602,7 +603,7 @@
       var at = frame.display(m.lon, m.lat);
       var marker = L.circleMarker(at, {radius: 6, color: "#fff", weight: 2, fillColor: "#d94801",
                                        fillOpacity: 0.95});
-      marker.bindTooltip("#" + m.case_no + text.colon + gridLabel(m.from) + " → " + gridLabel(m.to));
+      marker.bindTooltip(el("span", "#" + m.case_no + text.colon + gridLabel(m.from) + " → " + gridLabel(m.to)));
       previewLayer.addLayer(marker);
       tr.addEventListener("click", function () { map.setView(at, Math.max(map.getZoom(), 17)); marker.openTooltip(); });
       tbody.appendChild(tr);

@@ -249,6 +249,7 @@ def file_with_a_gap(data_dir, path):
     for i, p in enumerate(ring13):
         if p == vertex:
             ring13[i] = moved
+    doc["features"][0]["properties"]["name"] = EVIL  # a name from a file stays text
     path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
     return path, vertex
 
@@ -274,6 +275,9 @@ def test_a_planner_uploads_fixes_drags_merges_publishes_and_rolls_back(browser, 
     says(page, "草稿")
     page.click("#tab-check")
     assert page.locator("#problems tr[data-kind=gap] button.fix").count() == 1
+    page.click("#tab-grids")
+    assert EVIL in page.inner_text("#grid-list") and page.locator("#grid-list img").count() == 0
+    page.click("#tab-check")
     assert page.evaluate("window.gridmapPlanning.issues.getLayers().length") >= 1
 
     # publishing it is refused, every problem listed
@@ -387,4 +391,5 @@ def test_a_planner_uploads_fixes_drags_merges_publishes_and_rolls_back(browser, 
     assert get_json(url + "/api/route?lon=108.81&lat=29.517")["generation"] == 1
     assert "2027-01-01" in page.inner_text("#generations")
     page.screenshot(path=str(shots / "b5-rolled-back.png"))
+    assert not page.evaluate("window.__pwned || false") and page.locator("img[src=x]").count() == 0
     assert not problems, problems
