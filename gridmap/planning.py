@@ -123,12 +123,14 @@ class Planning:
         clear_edits(self.store)
         return dropped
 
-    def publish(self, author, role, move_cases=False, expected_draft=None, teams=None, ip=None):
+    def publish(self, author, role, move_cases=False, expected_draft=None, teams=None, ip=None,
+                **info):
         """Publish the draft (refused unless it passes every check), record it in
         the audit log and, if ``move_cases``, move open cases into the grid their
-        place now belongs to. Returns ``(old, new, moved case ids)``."""
+        place now belongs to; ``info``: description, effective_date (replacing the
+        draft's). Returns ``(old, new, moved case ids)``."""
         old, new = self.store.publish(author, self.check, expected_draft=expected_draft,
-                                      teams=teams)
+                                      teams=teams, **info)
         clear_edits(self.store)
         self.audit.record(BOUNDARY_PUBLISH, author, role=role, target=str(new.number), ip=ip,
                           detail={"from": old.number, "to": new.number,

@@ -598,7 +598,8 @@ class GenerationStore:
             raise Conflict("error.generations.no_draft")
         return draft
 
-    def publish(self, author, check, expected_draft=None, teams=None):
+    def publish(self, author, check, expected_draft=None, teams=None, description=None,
+                effective_date=None):
         """Make the draft the active generation, if it passes ``check``.
 
         Parameters
@@ -611,6 +612,8 @@ class GenerationStore:
         teams : dict, optional
             Team choices for new grids, as for :meth:`set_teams`, stored with
             the publish (not at all if it is refused).
+        description, effective_date : str, optional
+            Replace the draft's (checked as for :meth:`make_draft`; kept if None).
 
         Returns
         -------
@@ -625,6 +628,11 @@ class GenerationStore:
             The draft fails the checks: every problem listed, nothing changed.
         """
         _check_author(author)
+        info = {}
+        if description is not None:
+            info["description"] = check_description(description)
+        if effective_date is not None:
+            info["effective_date"] = check_effective_date(effective_date)
         with self._locked():
             doc = self.manifest()
             draft = self._need_draft(doc)
@@ -642,7 +650,7 @@ class GenerationStore:
                     detail={"issues": [i.to_dict() for i in report.issues]})
             now = self._now()
             retired = tuple(c for c in old.codes if c not in draft.codes)
-            entry = dict(draft.to_dict(), status="published", published_at=now,
+            entry = dict(draft.to_dict(), **info, status="published", published_at=now,
                          published_by=author, based_on=old.number, retired_codes=list(retired),
                          team_from=team_from)
             doc["generations"] = [entry if g["number"] == draft.number else g

@@ -11,8 +11,10 @@ LEAFLET_JS = "leaflet/dist/leaflet.js"
 LEAFLET_CSS = "leaflet/dist/leaflet.css"
 LEAFLET_HEAT_JS = "leaflet.heat/dist/leaflet-heat.js"
 CONSOLE_JS = "gridmap/console.js"
+PLANNING_JS = "gridmap/planning.js"
 #: gridmap's own front-end modules, served beside the npm packages: path there -> file
-OWN_FILES = {CONSOLE_JS: Path(__file__).with_name("console.js")}
+OWN_FILES = {CONSOLE_JS: Path(__file__).with_name("console.js"),
+             PLANNING_JS: Path(__file__).with_name("planning.js")}
 #: The files the app serves under ``/assets/``, by their exact path there: Leaflet and
 #: the images its stylesheet and default marker load, Leaflet.heat, and
 #: :data:`OWN_FILES`. Nothing else is served, however the path is spelt (``..``,

@@ -64,8 +64,8 @@ def create_app(config=None):
 
     from gridmap.web import (access, admin, admin_audit, admin_users, api, assets, auth, body,
                              case_pages, cases_api, compression, demo, dispatch, durability,
-                             errors, i18n, open311, pages, photo_views, planning_api, security,
-                             staff_pages)
+                             errors, i18n, open311, pages, photo_views, planning_api,
+                             planning_page, security, staff_pages)
 
     # read (and gzipped) once: URLs carry their version, answers need no disk
     app.extensions["gridmap.assets"] = assets.AssetFiles(app.config["ASSETS_DIR"],
@@ -77,7 +77,8 @@ def create_app(config=None):
     for module in (durability, compression, i18n, errors, access, security, demo):
         module.init_app(app)
     for module in (pages, api, assets, auth, admin, admin_users, admin_audit, cases_api,
-                   case_pages, staff_pages, dispatch, photo_views, open311, planning_api):
+                   case_pages, staff_pages, dispatch, photo_views, open311, planning_api,
+                   planning_page):
         app.register_blueprint(module.bp)
     # each request sees categories and calendar changed by an admin in another worker
     # (two stat calls when nothing changed); store reads catch up by themselves

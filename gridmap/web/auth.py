@@ -42,8 +42,8 @@ def _safe_next(target):
 
 def landing(user):
     """Where staff go after signing in (without ``next=``): dispatchers to the console,
-    grid staff to their grid's queue (with several grids, to all their cases), admins
-    to the users page, anyone else to the map."""
+    grid staff to their grid's queue (with several grids, to all their cases), planners
+    to the boundary editor, admins to the users page, anyone else to the map."""
     codes = sorted(user.grid_codes) if user.has_role("grid_staff") else []
     if user.has_role("dispatcher"):
         return url_for("dispatch.console")
@@ -51,6 +51,8 @@ def landing(user):
         return url_for("staff_pages.all_cases")
     if codes:
         return url_for("staff_pages.grid_queue", code=codes[0])
+    if user.has_role("planner"):
+        return url_for("planning_page.editor")
     if user.has_role("admin"):
         return url_for("admin_users.users")
     return url_for("pages.index")

@@ -12,6 +12,7 @@ from pathlib import Path
 from flask import Blueprint, current_app, g, jsonify, request
 
 from gridmap.errors import BadInput, InvalidBoundary, NotFound
+from gridmap.geo.difference import differences
 from gridmap.geo.gridfile import SUFFIXES, read_grid_file
 from gridmap.geo.impact import WORKLOAD_SHARE
 from gridmap.planning import Planning, features_of
@@ -210,14 +211,17 @@ def preview():
 @bp.post("/publish")
 @allow(PLANNER)
 def publish():
-    """``{"draft": N, "move_cases": bool, "teams": {...}}``: publish the draft (``draft``:
-    the one previewed). 200 with the old and new generation and the moved cases; 409
-    without a draft or another one; 422 listing every check problem, nothing changed."""
-    body = json_body({"draft", "move_cases", "teams"})
+    """``{"draft": N, "move_cases": bool, "teams": {...}, "description": text,
+    "effective_date": "YYYY-MM-DD"}``: publish the draft (``draft``: the one previewed;
+    description and date replace the draft's when given). 200 with the old and new
+    generation and the moved cases; 409 without a draft or another one; 422 listing
+    every check problem, nothing changed."""
+    body = json_body({"draft", "move_cases", "teams", "description", "effective_date"})
     old, new, moved = planning().publish(
         g.user.username, PLANNER, move_cases=_flag(body.get("move_cases"), "move_cases"),
         expected_draft=_number(body.get("draft"), "draft"), teams=_teams(body.get("teams")),
-        ip=request.remote_addr)
+        ip=request.remote_addr, description=body.get("description"),
+        effective_date=body.get("effective_date"))
     return jsonify({"from": old.to_dict(), "to": new.to_dict(), "moved": moved})
 
 
@@ -232,3 +236,23 @@ def rollback():
         raise BadInput("error.api.missing_parameter", name="generation", field="generation")
     old, new = planning().rollback(number, g.user.username, PLANNER, ip=request.remote_addr)
     return jsonify({"from": old.to_dict(), "to": new.to_dict()})
+
+
+@bp.get("/difference")
+@allow(PLANNER)
+def difference():
+    """``?from=A&to=B`` (defaults as for the preview): the pieces of ground whose grid
+    differs between the two generations, a FeatureCollection (``from``, ``to``,
+    ``area_m2``) for the preview's overlay; 404 no such generation; 422 grids that
+    cannot be read (fix the draft first)."""
+    store = planning().store
+    doc = store.manifest()
+    a = _number(request.args.get("from"), "from") or store.active(doc).number
+    b = _number(request.args.get("to"), "to")
+    if b is None:
+        draft = store.draft(doc)
+        if draft is None:
+            raise BadInput("error.generations.no_draft_to_compare", field="to")
+        b = draft.number
+    return jsonify({"type": "FeatureCollection", "from": a, "to": b,
+                    "features": differences(store.grid_set(a, doc), store.grid_set(b, doc))})

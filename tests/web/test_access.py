@@ -79,6 +79,11 @@ EXPECTED = {
     ("planning_api.preview", "GET"): {"planner"},
     ("planning_api.publish", "POST"): {"planner"},
     ("planning_api.rollback", "POST"): {"planner"},
+    ("planning_api.edit_draft", "POST"): {"planner"},
+    ("planning_api.undo_edit", "POST"): {"planner"},
+    ("planning_api.redo_edit", "POST"): {"planner"},
+    ("planning_api.difference", "GET"): {"planner"},
+    ("planning_page.editor", "GET"): {"planner"},
 }
 
 #: (endpoint, method) -> what an allowed call answers: the status, and a text its body
@@ -118,7 +123,7 @@ ANSWERS = {
     ("photo_views.set_public_form", "POST"): (302, "{case_url}"),  # back to the case page
     ("assets.asset", "GET"): (200, "Leaflet 1.9.4"),
     ("auth.login_form", "GET"): (200, 'name="password"'),
-    ("auth.login", "POST"): (302, "/"),
+    ("auth.login", "POST"): (302, "/planning"),  # victim is a planner: the editor
     ("auth.logout", "POST"): (302, "/"),
     ("admin_users.users", "GET"): (200, "victim"),
     ("admin_users.add_user", "POST"): (302, r"/admin/users/new\d+"),
@@ -149,6 +154,11 @@ ANSWERS = {
     ("planning_api.preview", "GET"): (200, '"impact"'),
     ("planning_api.publish", "POST"): (409, '"message_id":"error.generations.other_draft"'),
     ("planning_api.rollback", "POST"): (409, '"message_id":"error.generations.already_active"'),
+    ("planning_api.edit_draft", "POST"): (400, '"field":"op"'),
+    ("planning_api.undo_edit", "POST"): (409, '"error":"nothing_to_undo"'),
+    ("planning_api.redo_edit", "POST"): (409, '"error":"nothing_to_redo"'),
+    ("planning_api.difference", "GET"): (200, '"features":[]'),
+    ("planning_page.editor", "GET"): (200, "<title>边界编辑 · 路东社区网格地图</title>"),
 }
 
 
@@ -204,7 +214,8 @@ def request_for(app, endpoint, method, counter):
                                         app.extensions["gridmap"].generations.features(1)},
             "planning_api.draft_teams": {"teams": {}},
             "planning_api.publish": {"draft": 99},
-            "planning_api.rollback": {"generation": 1}}.get(endpoint)
+            "planning_api.rollback": {"generation": 1},
+            "planning_api.edit_draft": {"op": "nope"}}.get(endpoint)
 
     args.update(fmt="json", service_code="06")
     if endpoint in ("open311.request_detail", "open311.token"):
@@ -235,7 +246,8 @@ def request_for(app, endpoint, method, counter):
         from flask import url_for
 
         url = url_for(endpoint, **{k: args[k] for k in rule.arguments})
-    query = {"api.route": {"lon": "108.8", "lat": "29.52"}}.get(endpoint, {})
+    query = {"api.route": {"lon": "108.8", "lat": "29.52"},
+             "planning_api.difference": {"from": "1", "to": "1"}}.get(endpoint, {})
     form = {"csrf_token": CSRF}
     if endpoint == "staff_pages.act":
         form["action"] = "sign"

@@ -1,0 +1,395 @@
+"""The planner's editor in a real Chromium (1280×800, zh-CN) against real gunicorn: a
+planner signs in and lands on it, sees the 13 grids, splits grid 013 by a drawn line
+and sees 14, undoes to 13 and redoes to 14 (buttons and Ctrl+Z / Ctrl+Y), runs the
+check, previews the effect on the cases (the from → to table, the moving open cases,
+the shaded difference), publishes with a description, and the public /api/route
+answers by the new generation at once. A planner-written name stays text. Then, on a
+fresh server: a boundary file with a gap uploaded as the draft, its publish refused with
+the problem listed, the gap fixed in one click, a shared vertex dragged (both grids
+follow, with identical coordinates), a shared border redrawn, two grids merged, one
+removed, published with a date and rolled back. Screenshots of each step go to
+$GRIDMAP_SCREENSHOTS (else the test's tmp_path); the phone check at 390 px too."""
+
+import json
+import os
+import urllib.request
+from pathlib import Path
+
+import pytest
+import shapely
+from shapely.geometry import LineString
+from shapely.ops import split
+
+from gridmap.auth.accounts import AccountStore
+from gridmap.geo.grids import GridSet
+
+pytestmark = pytest.mark.browser
+PASSWORD = "correct horse battery"
+C = "500114005001"
+EVIL = "<img src=x onerror=window.__pwned=1>"
+
+
+def get_json(url):
+    with urllib.request.urlopen(url) as answer:
+        return json.load(answer)
+
+
+def post_report(url, lon, lat, description):
+    body = json.dumps({"lon": lon, "lat": lat, "category": "06", "description": description,
+                       "contact": "100-0000-0001"}).encode()
+    request = urllib.request.Request(url + "/api/reports", data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request) as answer:
+        return json.load(answer)
+
+
+@pytest.fixture(scope="module")
+def planning_server(start_server, tmp_path_factory):
+    server = start_server(tmp_path_factory.mktemp("planning") / "data",
+                          GRIDMAP_REPORT_IP_LIMIT="1000")
+    AccountStore(server.data_dir / "accounts.sqlite3").add_user("plan", PASSWORD, ["planner"])
+    return server
+
+
+@pytest.fixture
+def shots(tmp_path):
+    folder = Path(os.environ.get("GRIDMAP_SCREENSHOTS") or tmp_path) / "planning"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def the_line_across(grid):
+    """A line across the grid through two of its vertices (0 and 5), drawn from about
+    20 m outside to 20 m outside (the server clips it and snaps its ends)."""
+    ring = grid.exterior.coords[:-1]
+    (ax, ay), (bx, by) = ring[0], ring[5]
+    dx, dy = bx - ax, by - ay
+    return [(ax - 0.03 * dx, ay - 0.03 * dy), (bx + 0.03 * dx, by + 0.03 * dy)]
+
+
+def on_screen(page, lon, lat):
+    return page.evaluate(
+        """([lat, lon]) => {
+            const map = window.gridmapPlanning.map;
+            const p = map.latLngToContainerPoint(window.gridmapFrame.display(lon, lat));
+            const r = map.getContainer().getBoundingClientRect();
+            return [r.left + p.x, r.top + p.y];
+        }""", [lat, lon])
+
+
+def says(page, words):
+    """Wait until the status line says ``words`` (else fail showing what it says)."""
+    try:
+        page.wait_for_function("w => document.getElementById('status').textContent.includes(w)",
+                               arg=words, timeout=15000)
+    except Exception:
+        pytest.fail(f"the status says {page.inner_text('#status')!r}, not {words!r}; "
+                    f"refusal: {page.inner_text('#publish-refusal')!r}")
+
+
+def rows(page, n):
+    page.wait_for_function(
+        "n => document.querySelectorAll('#grid-list tbody tr').length === n"
+        " && !window.gridmapPlanning.ui.busy", arg=n)
+
+
+def test_a_planner_splits_checks_previews_and_publishes(browser, planning_server, shots):
+    url = planning_server.url
+    grids = {g.code: g for g in GridSet.load(planning_server.data_dir / "grids.geojson").grids}
+    g13 = grids[C + "013"].geometry
+    north, south = (part.representative_point() for part in
+                    split(g13, LineString(the_line_across(g13))).geoms)
+    for k, spot in enumerate((north, south, north, south)):
+        post_report(url, spot.x, spot.y, EVIL if k == 0 else f"路灯 {k}")
+
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    page = context.new_page()
+    problems, dialogs = [], []
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.accept()))
+    page.goto(url + "/login")
+    page.fill("input[name=username]", "plan")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/planning")
+    rows(page, 13)
+    assert page.inner_text("#gen-info").count("第 1 代") == 1
+    assert page.locator(".code-label", has_text="013").count() == 1
+    assert page.is_disabled("#undo") and page.is_disabled("#redo")
+    page.screenshot(path=str(shots / "1-grids.png"))
+
+    # split 013 by a drawn line: pick it in the list, draw, finish
+    page.click(f"#grid-list tr[data-code='{C}013']")
+    page.click("#tool-split")
+    for lon, lat in the_line_across(g13):
+        x, y = on_screen(page, lon, lat)
+        page.mouse.click(x, y)
+    page.screenshot(path=str(shots / "2-line-drawn.png"))
+    page.click("#draw-finish")
+    rows(page, 14)
+    assert f"{C}013" not in page.inner_text("#grid-list")
+    assert page.is_enabled("#undo") and page.is_disabled("#redo")
+    assert "草稿" in page.inner_text("#gen-info")
+    page.screenshot(path=str(shots / "3-split-14-grids.png"))
+
+    page.click("#undo")
+    rows(page, 13)
+    assert f"{C}013" in page.inner_text("#grid-list") and page.is_enabled("#redo")
+    page.screenshot(path=str(shots / "4-undone-13.png"))
+    page.keyboard.press("Control+y")
+    rows(page, 14)
+    page.keyboard.press("Control+z")
+    rows(page, 13)
+    page.click("#redo")
+    rows(page, 14)
+
+    # name a new grid (markup stays text) and give it 013's team
+    fresh = page.evaluate("window.gridmapPlanning.ui.entries[window.gridmapPlanning.ui.draft].new_codes")
+    assert len(fresh) == 2
+    page.click(f"#grid-list tr[data-code='{fresh[0]}']")
+    page.fill("#grid-name", EVIL)
+    page.fill("#grid-name-en", "North part")
+    page.click("#grid-save")
+    page.wait_for_function("w => document.getElementById('grid-list').textContent.includes(w)"
+                           " && !window.gridmapPlanning.ui.busy", arg=EVIL)
+    assert page.locator("#grid-list img").count() == 0
+    page.select_option("#grid-team", C + "013")
+    page.click("#team-save")
+    says(page, "团队设置已保存")
+    assert page.locator(f"#grid-list tr[data-code='{fresh[0]}']").inner_text().endswith("沿用 013 的团队")
+    page.screenshot(path=str(shots / "4b-named.png"))
+
+    # the check: every problem listed and drawn; the fixable ones fixed in one click each
+    page.click("#tab-check")
+    page.click("#run-check")
+    page.wait_for_function("() => document.getElementById('check-summary').textContent.length > 0")
+    listed = page.locator("#problems tbody tr").count()
+    assert page.evaluate("window.gridmapPlanning.issues.getLayers().length") == listed
+    page.screenshot(path=str(shots / "5-check.png"))
+    for _ in range(listed):
+        if not page.locator("#problems button.fix").count():
+            break
+        page.locator("#problems tr", has=page.locator("button.fix")).first.click()  # zooms
+        page.locator("#problems button.fix").first.click()
+        page.wait_for_function("() => !window.gridmapPlanning.ui.busy")
+    page.screenshot(path=str(shots / "5b-check-fixed.png"))
+    assert "没有发现问题" in page.inner_text("#check-summary"), (
+        page.inner_text("#problems"), page.inner_text("#status"))
+    assert page.locator("#problems tbody tr").count() == 0
+    rows(page, 14)
+    page.screenshot(path=str(shots / "5b-check-fixed.png"))
+
+    # the preview: 013's four cases go to the two new grids, two each
+    page.click("#tab-preview")
+    page.click("#run-preview")
+    page.wait_for_function("() => document.getElementById('preview-summary').textContent")
+    page.screenshot(path=str(shots / "6-preview.png"))
+    assert page.locator("#transitions tbody tr").count(), (
+        page.inner_text("#preview-summary"), page.inner_text("#status"))
+    table = page.inner_text("#transitions")
+    assert f"{C}013" in table
+    moved = page.locator("#transitions tbody tr.marked")
+    assert moved.count() == 2
+    assert page.locator("#moves tbody tr").count() == 4
+    assert page.evaluate("window.gridmapPlanning.preview.getLayers().length") >= 2 + 4
+    assert "-100.0 %" in page.inner_text("#areas")
+    page.screenshot(path=str(shots / "6-preview.png"))
+
+    # publish with a description, moving the open cases
+    page.click("#tab-publish")
+    page.fill("#publish-description", "拆分第13网格")
+    page.check("#publish-move")
+    page.click("#publish")
+    says(page, "已发布")
+    assert any("第 2 代" in d for d in dialogs)
+    assert "已移动 4 件" in page.inner_text("#status")
+    assert "拆分第13网格" in page.inner_text("#generations")
+    rows(page, 14)
+    page.screenshot(path=str(shots / "7-published.png"))
+
+    answer = get_json(f"{url}/api/route?lon={north.x}&lat={north.y}")
+    assert answer["generation"] == 2 and answer["grid"]["code"] not in (None, C + "013")
+    assert get_json(f"{url}/api/route?lon={north.x}&lat={north.y}&generation=1")["grid"]["code"] == C + "013"
+    assert not page.evaluate("window.__pwned || false")
+    assert not problems, problems
+
+
+def test_the_editor_does_not_break_on_a_phone(browser, planning_server, shots):
+    page = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN",
+                               is_mobile=True, has_touch=True).new_page()
+    page.goto(planning_server.url + "/login")
+    page.fill("input[name=username]", "plan")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/planning")
+    page.wait_for_selector("#grid-list tbody tr")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=str(shots / "phone.png"), full_page=True)
+
+
+@pytest.fixture
+def fresh_server(start_server, tmp_path_factory):
+    server = start_server(tmp_path_factory.mktemp("planning2") / "data")
+    AccountStore(server.data_dir / "accounts.sqlite3").add_user("plan", PASSWORD, ["planner"])
+    return server
+
+
+def file_with_a_gap(data_dir, path):
+    """The first grids with one vertex that 012 and 013 share (and no other grid) moved
+    into 013 in 013 only: a gap between the two. Returns (path, the vertex)."""
+    doc = json.loads((data_dir / "grids.geojson").read_text(encoding="utf-8"))
+    rings = {f["properties"]["grid_code"]: f["geometry"]["coordinates"][0] for f in doc["features"]}
+    ring12, ring13 = rings[C + "012"], rings[C + "013"]
+    others = {tuple(p) for code, ring in rings.items() if code not in (C + "012", C + "013")
+              for p in ring}
+    shared = [p for p in ring13[:-1] if p in ring12 and tuple(p) not in others]
+    vertex = list(shared[0])
+    c = shapely.geometry.shape({"type": "Polygon", "coordinates": [ring13]}).centroid
+    moved = [vertex[0] + 0.15 * (c.x - vertex[0]), vertex[1] + 0.15 * (c.y - vertex[1])]
+    for i, p in enumerate(ring13):
+        if p == vertex:
+            ring13[i] = moved
+    doc["features"][0]["properties"]["name"] = EVIL  # a name from a file stays text
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    return path, vertex
+
+
+def test_a_planner_uploads_fixes_drags_merges_publishes_and_rolls_back(browser, fresh_server,
+                                                                     shots, tmp_path):
+    url = fresh_server.url
+    upload, vertex = file_with_a_gap(fresh_server.data_dir, tmp_path / "网格 带缺口.geojson")
+    page = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN").new_page()
+    problems, dialogs = [], []
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.accept()))
+    page.goto(url + "/login")
+    page.fill("input[name=username]", "plan")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/planning")
+    rows(page, 13)
+
+    # the file as the draft: the gap is listed and drawn
+    page.set_input_files("#upload-file", str(upload))
+    page.click("#upload")
+    says(page, "草稿")
+    page.click("#tab-check")
+    assert page.locator("#problems tr[data-kind=gap] button.fix").count() == 1
+    page.click("#tab-grids")
+    assert EVIL in page.inner_text("#grid-list") and page.locator("#grid-list img").count() == 0
+    page.click("#tab-check")
+    assert page.evaluate("window.gridmapPlanning.issues.getLayers().length") >= 1
+
+    # publishing it is refused, every problem listed
+    page.click("#tab-publish")
+    page.fill("#publish-description", "带缺口")
+    page.click("#publish")
+    page.wait_for_selector("#publish-refusal li")
+    assert page.locator("#publish-refusal li").count() >= 2  # the summary and the gap
+    assert "未能发布" in page.inner_text("#status")
+    page.screenshot(path=str(shots / "b1-publish-refused.png"))
+
+    # one click fixes the gap
+    page.click("#tab-check")
+    page.click("#problems tr[data-kind=gap]")  # zooms to it
+    page.screenshot(path=str(shots / "b2-gap.png"))
+    page.click("#problems tr[data-kind=gap] button.fix")
+    page.wait_for_function("() => document.getElementById('check-summary').textContent.includes('没有发现问题')")
+    rows(page, 13)
+
+    # drag a vertex two grids share (and no third, off the outline): both follow, bit for bit
+    page.click("#tab-grids")
+    page.click("#tool-vertex")
+    draft = page.evaluate("window.gridmapPlanning.ui.features")
+    before = {f["properties"]["grid_code"]: f["geometry"]["coordinates"][0] for f in draft}
+    outline = shapely.geometry.shape(json.loads(
+        (fresh_server.data_dir / "community.geojson").read_text(encoding="utf-8"))["features"][0]["geometry"])
+    owners = {}
+    for code, ring in before.items():
+        for p in ring[:-1]:
+            owners.setdefault(tuple(p), set()).add(code)
+    at = list(max((p for p, codes in owners.items() if len(codes) == 2),
+                  key=lambda p: outline.boundary.distance(shapely.Point(p))))
+    assert outline.boundary.distance(shapely.Point(at)) > 0.001
+    page.evaluate("(p => p.map.fitBounds(p.grids.getBounds(), {animate: false}))(window.gridmapPlanning)")
+    x, y = on_screen(page, *at)
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 8, y + 5, steps=4)
+    page.mouse.move(x + 16, y + 10, steps=4)
+    page.mouse.up()
+    page.wait_for_function("() => window.gridmapPlanning.ui.edits === 2 && !window.gridmapPlanning.ui.busy")
+    after = {f["properties"]["grid_code"]: f["geometry"]["coordinates"][0]
+             for f in page.evaluate("window.gridmapPlanning.ui.features")}
+    changed = sorted(code for code, ring in after.items() if before.get(code) != ring)
+    assert len(changed) == 2 and all(code not in before for code in changed)  # new areas, new codes
+    one, other = (after[code] for code in changed)
+    assert at not in one and at not in other
+    moved = [p for p in one if all(p not in ring for ring in before.values())]
+    assert len(moved) == 1 and moved[0] in other  # the same coordinates in both
+    page.screenshot(path=str(shots / "b3-vertex-dragged.png"))
+
+    # redraw the border of two other neighbours: from one triple point to the other
+    # through a point 0.0001° (about 10 m) off the middle of their border
+    owners = {}
+    for code, ring in after.items():
+        for p in ring[:-1]:
+            owners.setdefault(tuple(p), set()).add(code)
+    a, b = next((a, b) for a in sorted(after) for b in sorted(after)
+                if a < b and a in before and b in before and
+                len([p for p, o in owners.items() if {a, b} <= o and len(o) == 2]) >= 2)
+    ends = [list(p) for p, o in owners.items() if {a, b} <= o and len(o) == 3]
+    inner = [list(p) for p, o in owners.items() if o == {a, b}]
+    assert len(ends) == 2 and inner
+    mid = inner[len(inner) // 2]
+    page.click("#draw-cancel")
+    for code in (a, b):
+        page.click(f"#grid-list tr[data-code='{code}']")
+    page.click("#tool-redraw")
+    page.evaluate("(p => p.map.fitBounds(p.grids.getBounds(), {animate: false}))(window.gridmapPlanning)")
+    for lon, lat in (ends[0], [mid[0] + 0.0001, mid[1]], ends[1]):
+        page.mouse.click(*on_screen(page, lon, lat))
+    page.click("#draw-finish")
+    page.wait_for_function("() => window.gridmapPlanning.ui.edits === 3 && !window.gridmapPlanning.ui.busy")
+    assert page.inner_text("#status").startswith("已保存"), page.inner_text("#status")
+    redrawn = {f["properties"]["grid_code"]: f["geometry"]["coordinates"][0]
+               for f in page.evaluate("window.gridmapPlanning.ui.features")}
+    assert len(redrawn) == 13 and a not in redrawn and b not in redrawn
+    page.screenshot(path=str(shots / "b3b-redrawn.png"))
+    page.click("#tab-check")
+    assert "没有发现问题" in page.inner_text("#check-summary")
+    page.click("#tab-grids")
+
+    # merge the two neighbours whose vertex was dragged: 12 grids
+    for code in changed:
+        page.click(f"#grid-list tr[data-code='{code}']")
+    page.click("#tool-merge")
+    rows(page, 12)
+    page.screenshot(path=str(shots / "b4-merged.png"))
+
+    # remove grid 003: its area goes to a neighbour, no hole
+    page.click(f"#grid-list tr[data-code='{C}003']")
+    page.click("#tool-remove")
+    rows(page, 11)
+    assert any("003" in d for d in dialogs)
+    page.click("#tab-check")
+    assert "没有发现问题" in page.inner_text("#check-summary"), page.inner_text("#problems")
+    page.screenshot(path=str(shots / "b4b-removed.png"))
+
+    # publish, then roll back to the first generation
+    page.click("#tab-publish")
+    page.fill("#publish-description", "合并与删除网格")
+    page.fill("#publish-date", "2027-01-01")
+    page.click("#publish")
+    says(page, "已发布")
+    assert get_json(url + "/api/route?lon=108.81&lat=29.517")["generation"] == 2
+    page.select_option("#rollback-to", "1")
+    page.click("#rollback")
+    says(page, "已回退")
+    assert any("回退到第 1 代" in d for d in dialogs)
+    rows(page, 13)
+    assert get_json(url + "/api/route?lon=108.81&lat=29.517")["generation"] == 1
+    assert "2027-01-01" in page.inner_text("#generations")
+    page.screenshot(path=str(shots / "b5-rolled-back.png"))
+    assert not page.evaluate("window.__pwned || false") and page.locator("img[src=x]").count() == 0
+    assert not problems, problems
