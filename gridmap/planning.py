@@ -10,9 +10,11 @@ teams and the audit log. The ``gridmap grids`` commands and the
 import json
 import logging
 
+import shapely
+
 from gridmap.audit import BOUNDARY_PUBLISH, BOUNDARY_ROLLBACK, ROLES_CHANGE
 from gridmap.cases.workflow import OPEN_STATES, regrid
-from gridmap.errors import BadInput, GridmapError
+from gridmap.errors import BadInput, GridmapError, InvalidBoundary
 from gridmap.geo.checks import check_grids
 from gridmap.geo.generations import geometry_of
 from gridmap.geo.grids import GridSet, load_outline
@@ -68,14 +70,29 @@ class Planning:
                            outline=load_outline(self.community.data_dir / "community.geojson"),
                            code_pattern=rf"^{config['COUNTY_CODE']}\d{{9}}$")
 
-    def _router(self, number):
-        """The router of generation ``number`` (a draft's too, if its grids are usable)."""
+    def _router(self, number, max_cells=1 << 18):
+        """The router of generation ``number`` (a draft's too, if its grids are usable).
+
+        InvalidBoundary (422) when GEOS cannot build it from grids that pass the checks
+        (its "TopologyException" named): no worker could route by them."""
         gen = self.store.get(number)
         if gen.status == "published":
             return self.community.router_for(number)
         grids = GridSet.from_features(self.store.features(number), source=gen.file)
-        return Router(grids, tolerance_m=self.community.config["SNAP_TOLERANCE_M"],
-                      max_cells=1 << 18)
+        try:
+            return Router(grids, tolerance_m=self.community.config["SNAP_TOLERANCE_M"],
+                          **({"max_cells": max_cells} if max_cells else {}))
+        except shapely.errors.GEOSException as exc:
+            raise InvalidBoundary("error.generations.unroutable", number=number,
+                                  problem=str(exc)[:200]) from exc
+
+    def _publish_check(self, features):
+        """:meth:`check`, and when it passes, the router every worker will build from the
+        draft, built here first (:meth:`_router`)."""
+        report = self.check(features)
+        if report.ok:
+            self._router(self.store.draft().number, max_cells=None)
+        return report
 
     def preview(self, a=None, b=None, workload_share=WORKLOAD_SHARE):
         """What going from generation ``a`` (default: the active one) to ``b``
@@ -129,7 +146,7 @@ class Planning:
         the audit log and, if ``move_cases``, move open cases into the grid their
         place now belongs to; ``info``: description, effective_date (replacing the
         draft's). Returns ``(old, new, moved case ids)``."""
-        old, new = self.store.publish(author, self.check, expected_draft=expected_draft,
+        old, new = self.store.publish(author, self._publish_check, expected_draft=expected_draft,
                                       teams=teams, **info)
         clear_edits(self.store)
         self.audit.record(BOUNDARY_PUBLISH, author, role=role, target=str(new.number), ip=ip,

@@ -37,6 +37,7 @@ areas changed.
 """
 
 import math
+from fractions import Fraction
 
 import numpy as np
 import shapely
@@ -246,6 +247,33 @@ def _insert_point(coverage, point):
     """``coverage`` with ``point`` inserted into every edge it lies on."""
     return {k: _map_rings(g, lambda r: _insert_into_ring(r, [point]))
             for k, g in coverage.items()}
+
+
+def _is_outer(coverage, key, segment):
+    """Whether ``segment`` of polygon ``key`` is on the coverage's outer boundary: no
+    other polygon has that edge (either way round)."""
+    a, b = segment
+    return not any((a, b) in edges or (b, a) in edges
+                   for k, g in coverage.items() if k != key
+                   for edges in [{e for r in _all_rings(g) for e in _segments(r)}])
+
+
+def _exactly_on(segment, point):
+    """Whether ``point`` lies exactly (in rational arithmetic) on the line of ``segment``."""
+    (ax, ay), (bx, by), (px, py) = (tuple(map(Fraction, p)) for p in (*segment, point))
+    return (bx - ax) * (py - ay) == (by - ay) * (px - ax)
+
+
+def _nearer(segment, point, metric):
+    """The end of ``segment`` nearer ``point`` (in metres).
+
+    A cut that ends on the outer boundary ends at a corner unless its end lies exactly
+    on the edge (:func:`_exactly_on`, as on a north-south or east-west edge): a point put
+    between two corners of a slanted outer edge lies on it only to within rounding, and the community
+    outline, which has no point there, would then differ from the grids by a hair that
+    the grid checks report as a sliver."""
+    d = np.hypot(*(metric.xy(list(segment)) - metric.xy([point])).T)
+    return segment[int(np.argmin(d))]
 
 
 # -- checking a result ----------------------------------------------------------
@@ -487,7 +515,10 @@ def split(coverage, key, line, tolerance_m):
                 raise TopologyRefused("error.topology.line_end_inside", grid=str(key), tolerance=tolerance_m)
             snapped = found[0]
             if snapped not in found[1]:
-                cov = _insert_point(cov, snapped)
+                if not _exactly_on(found[1], snapped) and _is_outer(cov, key, found[1]):
+                    snapped = _nearer(found[1], snapped, metric)
+                else:
+                    cov = _insert_point(cov, snapped)
         ends.append(snapped)
     e0, e1 = ends
     inner = [p for p in coords[1:-1] if p not in (e0, e1)]

@@ -268,6 +268,29 @@ def test_split_ends_within_tolerance_snap_to_the_border():
     assert_whole(out, cov)
 
 
+def test_a_cut_ending_between_corners_of_a_slanted_outer_edge_ends_at_the_nearer_corner():
+    # the shipped grid 013's east edges are on the outline and slanted: a point between
+    # their corners would lie on them only to within rounding, a sliver to the outline
+    cov = shipped()
+    code = "500114005001013"
+    g = cov[code]
+    x0, y0, x1, y1 = g.bounds
+    y = g.centroid.y
+    corners = set(T._vertices(g))
+    out = T.split(cov, code, [(x0 - 0.001, y), (x1 + 0.001, y)], TOL)
+    assert_whole(out, cov)
+    east = max((p for k in ("new:1", "new:2") for p in T._vertices(out[k])), key=lambda p: p[0])
+    assert east in corners  # no new point on the outer edge
+    west_end = min((p for p in T._vertices(out["new:1"]) & T._vertices(out["new:2"])),
+                   key=lambda p: p[0])
+    assert west_end not in corners  # the west edge is shared: the cut ends where drawn
+    assert any(west_end in T._vertices(h) for k, h in out.items() if not k.startswith("new:"))
+    whole = shapely.union_all([out["new:1"], out["new:2"]])
+    assert T._vertices(whole) - corners == {west_end}  # nothing new on the outer edges
+    assert T._exactly_on(((0.0, 0.0), (3.0, 3.0)), (1.0, 1.0))
+    assert not T._exactly_on(((0.0, 0.0), (3.0, 1.0)), (1.0, 1 / 3))
+
+
 def test_merge_needs_neighbours():
     cov = lattice(3, 1, 11)
     out = T.merge(cov, "g0-0", "g1-0")

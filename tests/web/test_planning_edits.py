@@ -384,3 +384,49 @@ def test_undo_goes_back_at_most_max_undo_edits(planner, monkeypatch):
     names = {f["properties"]["grid_code"]: f["properties"]["name"]
              for f in planner.get("/api/planning/draft").get_json()["features"]}
     assert names[C + "002"] == "1"
+
+
+def test_a_split_drawn_across_a_grid_passes_the_checks_previews_and_publishes(app, planner):
+    # a line drawn straight across grid 013, through the middle of its edges
+    g = active(app)[C + "013"]
+    x0, _, x1, _ = g.bounds
+    y = g.centroid.y
+    r = planner.post(EDITS, json={"op": "split", "grid": C + "013",
+                                  "line": [[x0 - 0.001, y], [x1 + 0.001, y]]})
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["issues"]["issues"] == []
+    preview = planner.get("/api/planning/preview")
+    assert preview.status_code == 200 and preview.get_json()["impact"] is not None
+    r = planner.post("/api/planning/publish", json={"draft": r.get_json()["draft"]})
+    assert r.status_code == 200, r.get_json()
+    assert app.extensions["gridmap"].generation == 2
+
+
+def test_a_draft_no_worker_could_route_by_is_refused_at_publish(app, planner, monkeypatch):
+    # a draft whose cut ends between two corners of a slanted outer edge (as the editor
+    # made it before cuts there ended at a corner): on the edge to within rounding only,
+    # a hair to the outline. The fix merges the hair away; GEOS then fails to union
+    # the grids when a router is built, so no worker could route by them.
+    g = active(app)[C + "013"]
+    x0, _, x1, _ = g.bounds
+    y = g.centroid.y
+    monkeypatch.setattr(topology, "_is_outer", lambda *args: False)
+    cov = topology.split(active(app), C + "013", [(x0 - 0.001, y), (x1 + 0.001, y)], 2.0)
+    monkeypatch.undo()
+    features = [{"type": "Feature", "properties": {"grid_code": k} if k[0] != "n" else {},
+                 "geometry": json.loads(shapely.to_geojson(h))} for k, h in cov.items()]
+    r = planner.post("/api/planning/draft", json={"type": "FeatureCollection",
+                                                   "features": features, "complete": True})
+    assert r.status_code == 201, r.get_json()
+    (hair,) = r.get_json()["check"]["issues"]
+    assert hair["kind"] == "sliver_gap" and hair["area_m2"] < 1e-3
+    r = planner.post(EDITS, json={"op": "fix", "problem": hair})
+    assert r.status_code == 200 and r.get_json()["issues"]["ok"]
+    draft = r.get_json()["draft"]
+    before = stored(app)
+    preview = planner.get("/api/planning/preview")
+    assert preview.status_code == 200 and preview.get_json()["impact"] is None
+    r = planner.post("/api/planning/publish", json={"draft": draft})
+    assert r.status_code == 422 and r.get_json()["message_id"] == "error.generations.unroutable"
+    assert "TopologyException" in r.get_json()["message"]
+    assert stored(app) == before and app.extensions["gridmap"].generation == 1
