@@ -161,6 +161,10 @@ class Columns:
             for name, value in zip(CLOCK_COLUMNS, clocks):
                 numbers[name][row] = value
 
+    def clock_copy(self):
+        """A copy of the clock columns, one row per case row (``case_no - 1``)."""
+        return np.stack([self._numbers[name][:self.size] for name in CLOCK_COLUMNS], axis=1)
+
     def _grow(self, needed):
         capacity = max(needed, 2 * len(self._present))
         for table, fill in ((self._numbers, np.nan), (self._codes, -1)):

@@ -56,12 +56,15 @@ folder; leftovers are removed by the next compaction.
 """
 
 import logging
+import math
 import operator
 import os
 import threading
 import time
 import weakref
 from datetime import datetime, timezone
+
+import numpy as np
 
 from gridmap.diskspace import is_disk_full
 from gridmap.errors import BadInput, DiskFull, GridmapError, Msg, NotFound
@@ -73,9 +76,12 @@ from gridmap.store.features import (check_batch_keys, check_bbox, check_codes, c
                                     check_range, check_text, check_tz, check_version,
                                     naming_index, parse_instant, prepare_feature)
 from gridmap.store.groupcommit import GroupCommit, Op
-from gridmap.store.index import CaseIndex, Entry, paginate
+from gridmap.store.columns import Vocabulary
+from gridmap.store.index import CaseIndex, Entry, SnapEntry, paginate
 from gridmap.store.seqlog import SeqLog
-from gridmap.store.snapshot import write_snapshot
+from gridmap.store.snapindex import (INDEX, VOCABULARIES, IndexUnusable, SnapshotFile, clocks_tag,
+                                     parse_snapshot, read_index, write_index)
+from gridmap.store.snapshot import SNAPSHOT, snapshot_ident, write_snapshot
 from gridmap.store.syncer import Syncer
 
 log = logging.getLogger(__name__)
@@ -103,6 +109,19 @@ class _Op(Op):
         self.clocks = clocks  # the clock columns' values, worked out before the lock
         # defer: the caller waits for the fsync later; synced: its Ticket, if deferred
         self.defer, self.synced = False, None
+
+
+class _Texts:
+    """The stored texts of ``entries``, read one at a time (for write_snapshot)."""
+
+    def __init__(self, entries):
+        self._entries = entries
+
+    def __len__(self):
+        return len(self._entries)
+
+    def __iter__(self):
+        return (e.raw for e in self._entries)
 
 
 class _DeferredSync:
@@ -150,13 +169,18 @@ class GeoJSONSeqStore(CaseStore):
 
     def __init__(self, folder, compact_bytes=COMPACT_BYTES, clocks=None):
         self._log = SeqLog(folder)
+        self._clocks, self._tag = clocks, clocks_tag(clocks)
         self._index = CaseIndex(clocks)
+        self._loading = None  # the index being built while the snapshot is (re)loaded
+        self._starting = True
         self._compact_bytes = compact_bytes
         self._compactor = None
         self._closed = False
         self._init_locks()
+        self._log.loader = self
         with self._io_lock:
             self._log.load(self._apply)
+        self._starting = False
         _STORES.add(self)
 
     def _init_locks(self):
@@ -416,6 +440,7 @@ class GeoJSONSeqStore(CaseStore):
     def _apply(self, records):
         """Put records read from disk into the index (the newest version wins)."""
         entries, source = [], self._log.source
+        index = self._index if self._loading is None else self._loading
         for rec, text in records:
             try:
                 entries.append((entry := Entry.from_record(rec, text),
@@ -426,7 +451,113 @@ class GeoJSONSeqStore(CaseStore):
                           self.folder, exc, text)
         with self._state_lock:
             for entry, clocks in entries:
-                self._index.add(entry, clocks)
+                index.add(entry, clocks)
+
+    # -- the snapshot and its index (SeqLog's loader) -------------------------------------
+
+    def load_base(self):
+        """Start a fresh index from the snapshot: from ``cases.index`` when it can be
+        trusted, else by parsing every feature (and then writing the index, at start).
+        The index takes over in :meth:`loaded`, once the log is read too, so readers
+        never see a partial one. Returns (next_segment, the snapshot's ident)."""
+        path = self.folder / SNAPSHOT
+        self._loading = fresh = CaseIndex(self._clocks)
+        try:
+            snap = SnapshotFile(path)
+        except OSError as exc:
+            raise StoreError("error.store.snapshot_unreadable", path=path, problem=str(exc)) from exc
+        try:
+            next_segment, rows, clocks = read_index(self.folder, snap, self._tag)
+        except IndexUnusable as exc:
+            (log.info if str(exc) == "no index" else log.warning)(
+                "%s: %s %s: reading the snapshot whole", self.folder, INDEX, exc)
+        else:
+            self._apply_rows(fresh, snap, rows, clocks)
+            return next_segment, snap.ident
+        try:
+            next_segment = parse_snapshot(snap, lambda batch: self._apply_base(fresh, snap, batch))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise StoreError("error.store.snapshot_unreadable", path=path, problem=str(exc)) from exc
+        if self._starting:
+            self._rebuild_index(snap, next_segment, fresh)
+        return next_segment, snap.ident
+
+    def loaded(self):
+        fresh, self._loading = self._loading, None
+        if fresh is not None:
+            with self._state_lock:
+                self._index = fresh
+
+    def _apply_base(self, index, snap, batch):
+        """Put parsed snapshot features into ``index`` (their texts stay in the file)."""
+        for rec, text, at, size in batch:
+            try:
+                entry = (Entry.from_record(rec, text) if at is None else
+                         SnapEntry.from_record_at(rec, text, snap, at, size))
+            except ValueError as exc:
+                log.error("%s: skipping a snapshot feature that is not a case (%s): %.200s",
+                          self.folder, exc, text)
+                continue
+            index.add(entry, index.columns.extract(rec["properties"]))
+
+    def _apply_rows(self, index, snap, rows, clocks):
+        """Put the rows of a trusted ``cases.index`` into ``index``, no feature parsed."""
+        names = rows["vocabularies"]
+        grid, state, category = ([names[k][c] for c in rows[k].tolist()] for k in VOCABULARIES)
+        reported = [None if math.isnan(t) else t for t in rows["reported"].tolist()]
+        clocks = [None] * len(grid) if clocks is None else clocks.tolist()
+        new = SnapEntry.from_row
+        for args in zip(rows["offset"].tolist(), rows["length"].tolist(), rows["id"],
+                        rows["tracking_code"], grid, state, category, rows["reported_at"],
+                        reported, rows["lon"].tolist(), rows["lat"].tolist(),
+                        rows["case_no"].tolist(), rows["version"].tolist(),
+                        rows["idempotency_key"], clocks):
+            index.add(new(snap, *args[:-1]), args[-1])
+
+    def _rebuild_index(self, snap, next_segment, index):
+        """Write ``cases.index`` for the snapshot just parsed, unless a compaction runs
+        (it writes one) or the snapshot was replaced meanwhile."""
+        entries = sorted((e for e in index.by_id.values() if isinstance(e, SnapEntry)),
+                         key=operator.attrgetter("_at"))
+        if len(entries) != len(index.by_id):
+            return  # not in our layout: the next compaction writes both
+        try:
+            with self._log.compaction_lock_if_free() as free:
+                if free and snapshot_ident(self.folder) == snap.ident:
+                    rows, clocks = self._index_rows(entries, index.columns.clock_copy())
+                    write_index(self.folder, snap, next_segment, rows, clocks, self._tag)
+                    log.info("%s: wrote %s (%d cases)", self.folder, INDEX, len(entries))
+        except (OSError, ValueError) as exc:
+            log.error("%s: could not write %s: %s", self.folder, INDEX, exc)
+
+    def _index_rows(self, entries, clock_table, offsets=None, lengths=None):
+        """The rows of ``cases.index`` for ``entries`` (in snapshot order) and their
+        clocks (from ``clock_table``, by row ``case_no - 1``; None without clocks)."""
+        n = len(entries)
+        vocabularies = {k: Vocabulary() for k in VOCABULARIES}
+        column = operator.attrgetter
+        rows = {
+            "offset": np.fromiter(map(column("_at"), entries), np.int64, n) if offsets is None
+            else offsets,
+            "length": np.fromiter(map(column("_size"), entries), np.int64, n) if lengths is None
+            else lengths,
+            "case_no": np.fromiter(map(column("case_no"), entries), np.int64, n),
+            "version": np.fromiter(map(column("version"), entries), np.int64, n),
+            "lon": np.fromiter(map(column("lon"), entries), np.float64, n),
+            "lat": np.fromiter(map(column("lat"), entries), np.float64, n),
+            "reported": np.fromiter((np.nan if e.reported_ts is None else e.reported_ts
+                                     for e in entries), np.float64, n),
+            "id": [e.id for e in entries], "tracking_code": [e.tracking_code for e in entries],
+            "idempotency_key": [e.idempotency_key for e in entries],
+            "reported_at": [e.reported_at for e in entries]}
+        for name, attr in (("grid", "grid_code"), ("state", "state"), ("category", "category")):
+            code = vocabularies[name].code
+            rows[name] = np.fromiter((code(getattr(e, attr)) for e in entries), np.int32, n)
+        rows["vocabularies"] = {k: v.values for k, v in vocabularies.items()}
+        clocks = None
+        if self._tag is not None:
+            clocks = clock_table[rows["case_no"] - 1]
+        return rows, clocks
 
     # -- compaction ----------------------------------------------------------------
 
@@ -454,8 +585,21 @@ class GeoJSONSeqStore(CaseStore):
                     sealed = self._log.seal()
                 with self._state_lock:
                     entries = list(self._index.by_id.values())
+                    clock_table = self._index.columns.clock_copy()
             entries.sort(key=operator.attrgetter("case_no"))
-            write_snapshot(self.folder, [e.raw for e in entries], sealed + 1)
+
+            def write_index_first(path, offsets, lengths):
+                # before the snapshot's rename: a process that finds the new
+                # snapshot finds its index too (a crash between the two renames
+                # leaves an index naming a snapshot that is not there: stale)
+                rows, clocks = self._index_rows(entries, clock_table, offsets, lengths)
+                snap = SnapshotFile(path)
+                try:
+                    write_index(self.folder, snap, sealed + 1, rows, clocks, self._tag)
+                finally:
+                    snap.close()
+
+            write_snapshot(self.folder, _Texts(entries), sealed + 1, write_index_first)
             self._log.remove_before(sealed + 1)
         log.info("compacted %s: %d cases, log segment %d sealed", self.folder, len(entries), sealed)
         return True

@@ -98,6 +98,39 @@ class Entry:
                 "properties": props}
 
 
+class SnapEntry(Entry):
+    """An entry whose text stays in the snapshot: read by offset when asked
+    (:class:`~gridmap.store.snapindex.SnapshotFile`), never held in memory."""
+
+    __slots__ = ("_snap", "_at", "_size")
+
+    @classmethod
+    def from_row(cls, snap, at, size, case_id, tracking_code, grid_code, state, category,
+                 reported_at, reported_ts, lon, lat, case_no, version, idempotency_key):
+        self = cls()
+        self._snap, self._at, self._size, self.unsynced = snap, at, size, None
+        self.id, self.tracking_code, self.grid_code = case_id, tracking_code, grid_code
+        self.state, self.category, self.reported_at = state, category, reported_at
+        self.reported_ts, self.lon, self.lat = reported_ts, lon, lat
+        self.case_no, self.version, self.idempotency_key = case_no, version, idempotency_key
+        return self
+
+    @classmethod
+    def from_record_at(cls, rec, raw, snap, at, size):
+        """:meth:`Entry.from_record` of a snapshot feature at ``at`` (its text dropped)."""
+        self = cls.from_record(rec, raw)
+        self._snap, self._at, self._size = snap, at, size
+        return self
+
+    @property
+    def raw(self):
+        return self._snap.read(self._at, self._size)
+
+    @raw.setter
+    def raw(self, value):
+        pass  # the text is the snapshot's (from_record sets it)
+
+
 def _cell(lon, lat, size=CELL_DEG):
     return math.floor(lat / size), math.floor(lon / size)
 
