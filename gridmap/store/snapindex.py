@@ -139,7 +139,10 @@ def write_index(folder, snap, next_segment, rows, clocks, tag):
     parts, at = [], 0
     named = [(name, np.ascontiguousarray(rows[name], dtype=dtype)) for name, dtype in ARRAYS.items()]
     if tag is not None:
-        named.append(("clocks", np.ascontiguousarray(clocks, dtype=np.float64).reshape(n, -1)))
+        clocks = np.ascontiguousarray(clocks, dtype=np.float64)
+        if clocks.ndim != 2:
+            raise ValueError(f"index clocks: {clocks.ndim} dimensions, not 2")
+        named.append(("clocks", clocks))
     for name, array in named:
         if len(array) != n:
             raise ValueError(f"index column {name}: {len(array)} rows, not {n}")
