@@ -55,6 +55,7 @@ writers wait only for the seal. A kill at any moment leaves a consistent
 folder; leftovers are removed by the next compaction.
 """
 
+import gc
 import logging
 import math
 import operator
@@ -468,11 +469,17 @@ class GeoJSONSeqStore(CaseStore):
             raise StoreError("error.store.snapshot_unreadable", path=path, problem=str(exc)) from exc
         try:
             next_segment, rows, clocks = read_index(self.folder, snap, self._tag)
+            paused = gc.isenabled()
+            gc.disable()  # many objects, no cycles: collecting meanwhile only costs time
+            try:
+                self._apply_rows(fresh, snap, rows, clocks)
+            finally:
+                if paused:
+                    gc.enable()
         except IndexUnusable as exc:
             (log.info if str(exc) == "no index" else log.warning)(
                 "%s: %s %s: reading the snapshot whole", self.folder, INDEX, exc)
         else:
-            self._apply_rows(fresh, snap, rows, clocks)
             return next_segment, snap.ident
         try:
             next_segment = parse_snapshot(snap, lambda batch: self._apply_base(fresh, snap, batch))
@@ -505,14 +512,13 @@ class GeoJSONSeqStore(CaseStore):
         names = rows["vocabularies"]
         grid, state, category = ([names[k][c] for c in rows[k].tolist()] for k in VOCABULARIES)
         reported = [None if math.isnan(t) else t for t in rows["reported"].tolist()]
-        clocks = [None] * len(grid) if clocks is None else clocks.tolist()
         new = SnapEntry.from_row
-        for args in zip(rows["offset"].tolist(), rows["length"].tolist(), rows["id"],
-                        rows["tracking_code"], grid, state, category, rows["reported_at"],
-                        reported, rows["lon"].tolist(), rows["lat"].tolist(),
-                        rows["case_no"].tolist(), rows["version"].tolist(),
-                        rows["idempotency_key"], clocks):
-            index.add(new(snap, *args[:-1]), args[-1])
+        entries = [new(snap, *args) for args in zip(  # (made while the loader holds off the GC)
+            rows["offset"].tolist(), rows["length"].tolist(), rows["id"], rows["tracking_code"],
+            grid, state, category, rows["reported_at"], reported, rows["lon"].tolist(),
+            rows["lat"].tolist(), rows["case_no"].tolist(), rows["version"].tolist(),
+            rows["idempotency_key"])]
+        index.add_fresh(entries, rows, clocks)
 
     def _rebuild_index(self, snap, next_segment, index):
         """Write ``cases.index`` for the snapshot just parsed, unless a compaction runs
