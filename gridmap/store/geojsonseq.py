@@ -170,7 +170,7 @@ class GeoJSONSeqStore(CaseStore):
 
     def __init__(self, folder, compact_bytes=COMPACT_BYTES, clocks=None):
         self._log = SeqLog(folder)
-        self._clocks, self._tag = clocks, clocks_tag(clocks)
+        self._clocks = clocks
         self._index = CaseIndex(clocks)
         self._loading = None  # the index being built while the snapshot is (re)loaded
         self._starting = True
@@ -468,7 +468,7 @@ class GeoJSONSeqStore(CaseStore):
         except OSError as exc:
             raise StoreError("error.store.snapshot_unreadable", path=path, problem=str(exc)) from exc
         try:
-            next_segment, rows, clocks = read_index(self.folder, snap, self._tag)
+            next_segment, rows, clocks = read_index(self.folder, snap, clocks_tag(self._clocks))
             paused = gc.isenabled()
             gc.disable()  # many objects, no cycles: collecting meanwhile only costs time
             try:
@@ -531,7 +531,8 @@ class GeoJSONSeqStore(CaseStore):
             with self._log.compaction_lock_if_free() as free:
                 if free and snapshot_ident(self.folder) == snap.ident:
                     rows, clocks = self._index_rows(entries, index.columns.clock_copy())
-                    write_index(self.folder, snap, next_segment, rows, clocks, self._tag)
+                    write_index(self.folder, snap, next_segment, rows, clocks,
+                                clocks_tag(self._clocks))
                     log.info("%s: wrote %s (%d cases)", self.folder, INDEX, len(entries))
         except (OSError, ValueError) as exc:
             log.error("%s: could not write %s: %s", self.folder, INDEX, exc)
@@ -561,7 +562,7 @@ class GeoJSONSeqStore(CaseStore):
             rows[name] = np.fromiter((code(getattr(e, attr)) for e in entries), np.int32, n)
         rows["vocabularies"] = {k: v.values for k, v in vocabularies.items()}
         clocks = None
-        if self._tag is not None:
+        if self._clocks is not None:
             clocks = clock_table[rows["case_no"] - 1]
         return rows, clocks
 
@@ -601,7 +602,7 @@ class GeoJSONSeqStore(CaseStore):
                 rows, clocks = self._index_rows(entries, clock_table, offsets, lengths)
                 snap = SnapshotFile(path)
                 try:
-                    write_index(self.folder, snap, sealed + 1, rows, clocks, self._tag)
+                    write_index(self.folder, snap, sealed + 1, rows, clocks, clocks_tag(self._clocks))
                 finally:
                     snap.close()
 

@@ -114,8 +114,12 @@ class SnapshotFile:
 
 def clocks_tag(clocks):
     """What the index records of the clock extractor: None without one, else its
-    ``fingerprint`` attribute (an index made with other clock rules is stale)."""
-    return None if clocks is None else str(getattr(clocks, "fingerprint", "clocks"))
+    ``fingerprint`` attribute, called if callable (the rules the clocks follow: an
+    index whose clock columns were made under other ones is not trusted)."""
+    if clocks is None:
+        return None
+    fingerprint = getattr(clocks, "fingerprint", "clocks")
+    return str(fingerprint() if callable(fingerprint) else fingerprint)
 
 
 def write_index(folder, snap, next_segment, rows, clocks, tag):

@@ -319,3 +319,17 @@ def test_reported_times_survive_the_index(folder, open_store):
     assert [f["properties"].get("reported_at") for f in again.all()] == [
         at.isoformat(), T0.isoformat()]
     assert again.query(since=at.isoformat())[1] == 1
+
+
+def test_an_index_made_under_other_clock_rules_is_rebuilt(folder, open_store, caplog):
+    def rules(tag):
+        clocks = functools.partial(contract_clocks)
+        clocks.fingerprint = lambda: tag  # as the cases layer's: the rules' files hashed
+        return clocks
+
+    store = open_store(compact_bytes=None, clocks=rules("v1"))
+    fill(store, random.Random(9), 30)
+    store.compact()
+    assert opens_from_the_index(folder, caplog, clocks=rules("v1"))
+    reopen_and_check(folder, caplog, list(store.all()), "made with clocks 'v1', not 'v2'",
+                     clocks=rules("v2"))
