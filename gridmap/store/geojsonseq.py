@@ -70,7 +70,7 @@ import numpy as np
 from gridmap.diskspace import is_disk_full
 from gridmap.errors import BadInput, DiskFull, GridmapError, Msg, NotFound
 from gridmap.store import aggregates
-from gridmap.store.base import (GROUP_KEYS, CasePoints, CaseStore, DuplicateCase, StoreError,
+from gridmap.store.base import (GROUP_KEYS, CaseFilter, CasePoints, CaseStore, DuplicateCase, StoreError,
                                 VersionConflict, check_filter)
 from gridmap.store.features import (check_batch_keys, check_bbox, check_codes, check_group_by,
                                     check_instant, check_key, check_query, check_radius,
@@ -659,6 +659,10 @@ class GeoJSONSeqStore(CaseStore):
         order, limit, offset = check_query(order, limit, offset)
         if predicate is not None and not callable(predicate):
             raise BadInput("error.store.bad_predicate", value=repr(predicate)[:80], field="predicate")
+        if predicate is None:  # the columns answer: numpy, not a scan of the entries
+            flt = CaseFilter(grid_codes=grid_codes, states=states, categories=categories,
+                             since=since, until=until)  # (checked above: the same instants)
+            return aggregates.page(self._select(flt, ("reported",)), order, limit, offset)
         self.refresh()
         with self._state_lock:
             entries = self._index.select(grid_codes, states, categories, since_ts, until_ts)
