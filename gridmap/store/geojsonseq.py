@@ -608,6 +608,10 @@ class GeoJSONSeqStore(CaseStore):
 
             write_snapshot(self.folder, _Texts(entries), sealed + 1, write_index_first)
             self._log.remove_before(sealed + 1)
+            with self._io_lock:  # start over from the new snapshot and its index, as others
+                # do when passed by: the old file is let go and the log's texts with it
+                if not self._closed:
+                    self._log.load(self._apply)
         log.info("compacted %s: %d cases, log segment %d sealed", self.folder, len(entries), sealed)
         return True
 

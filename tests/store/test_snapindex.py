@@ -201,6 +201,7 @@ def test_an_index_older_than_its_snapshot_is_stale(folder, compacted, tmp_path, 
 def test_an_index_whose_snapshot_was_rewritten_in_place_is_stale(folder, compacted, caplog):
     # same inode and size, its mtime put back: only the hashed edges tell
     path = folder / "cases.geojson"
+    road = [f for f in compacted.all() if f["properties"]["category"] == "road"]
     st = path.stat()
     data = path.read_bytes()
     with open(path, "r+b") as f:
@@ -213,7 +214,6 @@ def test_an_index_whose_snapshot_was_rewritten_in_place_is_stale(folder, compact
     try:
         [message] = fallbacks(caplog)
         assert "stale: the snapshot's first or last bytes differ" in message
-        road = [f for f in compacted.all() if f["properties"]["category"] == "road"]
         assert road and all(store.get(f["id"])["properties"]["category"] == "ROAD" for f in road)
     finally:
         store.close()
@@ -333,3 +333,24 @@ def test_an_index_made_under_other_clock_rules_is_rebuilt(folder, open_store, ca
     assert opens_from_the_index(folder, caplog, clocks=rules("v1"))
     reopen_and_check(folder, caplog, list(store.all()), "made with clocks 'v1', not 'v2'",
                      clocks=rules("v2"))
+
+
+def open_deleted_snapshots(folder):
+    """Descriptors of this process on snapshots in ``folder`` that were renamed over."""
+    return [fd for fd in os.listdir("/proc/self/fd")
+            if os.path.realpath(f"/proc/self/fd/{fd}") == f"{folder}/cases.geojson (deleted)"]
+
+
+def test_a_compacting_store_lets_its_old_snapshot_go(folder, open_store):
+    store, other = open_store(compact_bytes=None), open_store(compact_bytes=None)
+    names = fill(store, random.Random(11), 50)
+    store.compact()
+    other.refresh()
+    assert open_deleted_snapshots(folder) == []
+    update(store, random.Random(12), names, 10)
+    store.compact()  # the compacting store starts over from its new snapshot ...
+    assert len(open_deleted_snapshots(folder)) == 1  # ... the other still reads the old one
+    other.refresh()  # until it sees it was passed by
+    assert open_deleted_snapshots(folder) == []
+    assert list(store.all()) == list(other.all())
+    assert all(isinstance(e, SnapEntry) for e in store._index.by_id.values())
