@@ -44,14 +44,19 @@ a later fsync that succeeds proves nothing about them. Check the disk, then
 restart; :attr:`GeoJSONSeqStore.disk_error` says why until then. Records the
 mark in ``cases.sync`` shows synced are still answered (a repeated key).
 
-Reads never touch the disk but to catch up: each process keeps the cases in
-memory (:class:`~gridmap.store.index.CaseIndex`), and each read first applies
-the records appended since the last, after one ``fstat`` says there are any.
+Reads touch the disk only to catch up and to read whole snapshot cases: each
+process keeps the cases' index fields and columns in memory
+(:class:`~gridmap.store.index.CaseIndex`), the text of cases changed in the
+log too, and reads a snapshot case's text by offset when asked (see
+:mod:`gridmap.store.snapindex`: a start loads ``cases.index`` instead of
+parsing the snapshot). Each read first applies the records appended since
+the last, after one ``fstat`` says there are any.
 
 Compaction (:meth:`GeoJSONSeqStore.compact`, or by itself in a background
 thread once a segment passes ``compact_bytes``) seals the current segment
-under the write lock, then writes the snapshot without holding it, so
-writers wait only for the seal. A kill at any moment leaves a consistent
+under the write lock, then writes the snapshot (and, just before renaming
+it into place, its index) without holding it, so writers wait only for the
+seal; then the compacting process starts over from the new files. A kill at any moment leaves a consistent
 folder; leftovers are removed by the next compaction.
 """
 
