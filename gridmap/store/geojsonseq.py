@@ -466,8 +466,15 @@ class GeoJSONSeqStore(CaseStore):
         trusted, else by parsing every feature (and then writing the index, at start).
         The index takes over in :meth:`loaded`, once the log is read too, so readers
         never see a partial one. Returns (next_segment, the snapshot's ident)."""
+        self._loading = CaseIndex(self._clocks)
+        try:
+            return self._load_base(self._loading)
+        except BaseException:
+            self._loading = None  # the index in use stays; the log reads the segment again
+            raise
+
+    def _load_base(self, fresh):
         path = self.folder / SNAPSHOT
-        self._loading = fresh = CaseIndex(self._clocks)
         try:
             snap = SnapshotFile(path)
         except OSError as exc:
@@ -478,6 +485,9 @@ class GeoJSONSeqStore(CaseStore):
             gc.disable()  # many objects, no cycles: collecting meanwhile only costs time
             try:
                 self._apply_rows(fresh, snap, rows, clocks)
+            except (ValueError, IndexError, KeyError, TypeError) as exc:
+                fresh.__init__(self._clocks)  # empty again, for the parse
+                raise IndexUnusable(f"corrupt: {exc!r}") from exc
             finally:
                 if paused:
                     gc.enable()

@@ -146,12 +146,14 @@ class SeqLog:
         if self.loader is None:
             self.segment, self._snap_ident = read_snapshot(self.folder, apply)
         else:
-            self.segment, self._snap_ident = self.loader.load_base()
+            self.segment, self._snap_ident = self.loader.load_base()  # drops its work if it fails
         # A compaction between here and poll() shows as a missing segment
         # and a changed snapshot: poll() then loads again.
-        self.poll(apply)
-        if self.loader is not None:
-            self.loader.loaded()
+        try:
+            self.poll(apply)
+        finally:  # even after a failure: what was applied is what this log has read
+            if self.loader is not None:
+                self.loader.loaded()
 
     def poll(self, apply, locked=False):
         """Apply records appended since the last poll; cheap when there are none.

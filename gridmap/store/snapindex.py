@@ -13,11 +13,12 @@ Layout::
 
     MAGIC (8 bytes)  header length (4 bytes, little-endian)  header JSON
     body: the arrays, each at an 8-byte boundary, then the string lists as JSON
+    CRC-32 of everything before it (4 bytes, little-endian)
 
 The header names the format, the snapshot it was made from (size,
 ``mtime_ns``, inode, and a hash of its first and last 64 KiB, read through
 the very descriptor the process keeps), the clock extractor's fingerprint,
-where each array lies in the body, and the body's length and CRC-32. An
+where each array lies in the body, and the body's length. An
 index that does not match in every point (stale: the snapshot was replaced
 after it, as by a crash between writing the snapshot and the index; torn:
 cut short; foreign: another store's or another format's; corrupt: the body's
@@ -160,12 +161,14 @@ def write_index(folder, snap, next_segment, rows, clocks, tag):
     header["strings"] = [at, len(strings)]
     parts.append(strings)
     body = b"".join(parts)
-    header["body"] = [len(body), zlib.crc32(body)]
+    header["body"] = len(body)
     head = json.dumps(header, ensure_ascii=False).encode("utf-8")
+    head = MAGIC + LENGTH.pack(len(head)) + head
     tmp = folder / f".{INDEX}.{os.getpid()}.tmp"
     with os.fdopen(open_private(tmp, os.O_WRONLY | os.O_TRUNC), "wb") as f:
-        f.write(MAGIC + LENGTH.pack(len(head)) + head)
+        f.write(head)
         f.write(body)
+        f.write(LENGTH.pack(zlib.crc32(body, zlib.crc32(head))))
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, folder / INDEX)
@@ -214,12 +217,12 @@ def read_index(folder, snap, tag):
             raise IndexUnusable("stale: the snapshot's first or last bytes differ")
         if header["clocks"] != tag and tag is not None:
             raise IndexUnusable(f"made with clocks {header['clocks']!r}, not {tag!r}")
-        body = memoryview(data)[start:]
-        length, crc = header["body"]
-        if len(body) != length:
-            raise IndexUnusable(f"torn: the body has {len(body)} bytes, not {length}")
-        if zlib.crc32(body) != crc:
-            raise IndexUnusable("corrupt: the body's checksum differs")
+        length = header["body"]
+        if len(data) != start + length + LENGTH.size:
+            raise IndexUnusable(f"torn: {len(data)} bytes, not {start + length + LENGTH.size}")
+        body = memoryview(data)[start:start + length]
+        if zlib.crc32(memoryview(data)[:-LENGTH.size]) != LENGTH.unpack_from(data, len(data) - 4)[0]:
+            raise IndexUnusable("corrupt: the checksum differs")
         n = int(header["count"])
         rows = {}
         for name, (dtype, shape, at, nbytes) in header["arrays"].items():

@@ -224,7 +224,7 @@ def test_a_torn_index_is_detected_and_rebuilt(folder, compacted, caplog, keep):
     data = index_path(folder).read_bytes()
     index_path(folder).write_bytes(data[:keep] if keep >= 0 else data[:-1])
     reason = {0: "torn at the start", 5: "torn at the start", 12: "torn or corrupt header",
-              100: "torn or corrupt header", -1: "torn: the body has"}[keep]
+              100: "torn or corrupt header", -1: "torn: "}[keep]
     reopen_and_check(folder, caplog, list(compacted.all()), reason)
 
 
@@ -243,13 +243,44 @@ def test_an_index_of_another_format_is_refused(folder, compacted, caplog):
     reopen_and_check(folder, caplog, list(compacted.all()), "another format: 'gridmap-cases-index/9'")
 
 
-@pytest.mark.parametrize("where", [0.1, 0.5, 0.99])
+def body_start(data):
+    return len(snapindex.MAGIC) + snapindex.LENGTH.size + snapindex.LENGTH.unpack_from(
+        data, len(snapindex.MAGIC))[0]
+
+
+@pytest.mark.parametrize("where", [0.0, 0.1, 0.5, 0.99, 1.0])
 def test_a_corrupt_body_is_detected_by_its_checksum(folder, compacted, caplog, where):
     data = bytearray(index_path(folder).read_bytes())
-    at = int(len(data) * where)
+    start = body_start(data)
+    at = start + int((len(data) - 1 - start) * where)  # from the body's first byte to the CRC's last
     data[at] ^= 0x40
     index_path(folder).write_bytes(bytes(data))
-    reopen_and_check(folder, caplog, list(compacted.all()), "corrupt")
+    reopen_and_check(folder, caplog, list(compacted.all()), "corrupt: the checksum differs")
+
+
+def test_a_changed_header_that_still_parses_is_corrupt(folder, compacted, caplog):
+    # a vocabulary value changed in place: valid JSON, same length, wrong grids
+    data = index_path(folder).read_bytes()
+    start = body_start(data)
+    header = data[:start]
+    assert b'"500114001001001"' in header
+    index_path(folder).write_bytes(header.replace(b'"500114001001001"', b'"500114001001009"')
+                                   + data[start:])
+    reopen_and_check(folder, caplog, list(compacted.all()), "corrupt: the checksum differs")
+
+
+def test_rows_that_do_not_fit_their_vocabulary_are_corrupt(folder, compacted, caplog):
+    # a writer's mistake the checksum cannot see: codes beyond the vocabulary
+    store = GeoJSONSeqStore(folder, compact_bytes=None)
+    snap = snapindex.SnapshotFile(folder / "cases.geojson")
+    try:
+        next_segment, rows, clocks = snapindex.read_index(folder, snap, None)
+        rows = dict(rows, grid=rows["grid"] + 100)
+        snapindex.write_index(folder, snap, next_segment, rows, clocks, None)
+    finally:
+        snap.close()
+        store.close()
+    reopen_and_check(folder, caplog, list(compacted.all()), "corrupt: IndexError")
 
 
 def test_an_index_made_without_clocks_is_rebuilt_for_a_store_with_them(folder, compacted, caplog):
