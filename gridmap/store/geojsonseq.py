@@ -56,8 +56,9 @@ Compaction (:meth:`GeoJSONSeqStore.compact`, or by itself in a background
 thread once a segment passes ``compact_bytes``) seals the current segment
 under the write lock, then writes the snapshot (and, just before renaming
 it into place, its index) without holding it, so writers wait only for the
-seal; then the compacting process starts over from the new files. A kill at any moment leaves a consistent
-folder; leftovers are removed by the next compaction.
+seal; then the compacting process starts over from the new files. A kill at
+any moment leaves a consistent folder; leftovers are removed by the next
+compaction.
 """
 
 import gc
@@ -75,8 +76,8 @@ import numpy as np
 from gridmap.diskspace import is_disk_full
 from gridmap.errors import BadInput, DiskFull, GridmapError, Msg, NotFound
 from gridmap.store import aggregates
-from gridmap.store.base import (GROUP_KEYS, CaseFilter, CasePoints, CaseStore, DuplicateCase, StoreError,
-                                VersionConflict, check_filter)
+from gridmap.store.base import (GROUP_KEYS, CaseFilter, CasePoints, CaseStore, DuplicateCase,
+                                StoreError, VersionConflict, check_filter)
 from gridmap.store.features import (check_batch_keys, check_bbox, check_codes, check_group_by,
                                     check_instant, check_key, check_query, check_radius,
                                     check_range, check_text, check_tz, check_version,
@@ -617,7 +618,8 @@ class GeoJSONSeqStore(CaseStore):
                 rows, clocks = self._index_rows(entries, clock_table, offsets, lengths)
                 snap = SnapshotFile(path)
                 try:
-                    write_index(self.folder, snap, sealed + 1, rows, clocks, clocks_tag(self._clocks))
+                    write_index(self.folder, snap, sealed + 1, rows, clocks,
+                                clocks_tag(self._clocks))
                 finally:
                     snap.close()
 
@@ -625,8 +627,11 @@ class GeoJSONSeqStore(CaseStore):
             self._log.remove_before(sealed + 1)
             with self._io_lock:  # start over from the new snapshot and its index, as others
                 # do when passed by: the old file is let go and the log's texts with it
-                if not self._closed:
-                    self._log.load(self._apply)
+                try:
+                    if not self._closed:
+                        self._log.load(self._apply)
+                except (OSError, StoreError) as exc:  # the compaction stands; the old index too
+                    log.error("%s: could not start over from the new snapshot: %s", self.folder, exc)
         log.info("compacted %s: %d cases, log segment %d sealed", self.folder, len(entries), sealed)
         return True
 
