@@ -37,6 +37,7 @@ import numpy as np
 
 from gridmap.jsontext import loads
 from gridmap.private_files import open_private
+from gridmap.store.base import StoreError
 from gridmap.store.snapshot import FORMAT as SNAPSHOT_FORMAT
 from gridmap.store.snapshot import fsync_dir
 
@@ -69,19 +70,25 @@ class SnapshotFile:
     the last entry pointing here is gone.
     """
 
-    __slots__ = ("fd", "ident", "__weakref__")
+    __slots__ = ("fd", "ident", "path", "__weakref__")
 
     def __init__(self, path):
+        self.path = path
         self.fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         st = os.fstat(self.fd)
         self.ident = (st.st_ino, st.st_mtime_ns, st.st_size)
 
     def read(self, offset, length):
-        """The text of ``length`` bytes at ``offset``."""
-        data = os.pread(self.fd, length, offset)
-        if len(data) != length:
-            raise OSError(f"the snapshot: {len(data)} bytes at {offset}, not {length}")
-        return data.decode("utf-8")
+        """The text of ``length`` bytes at ``offset``; a StoreError if the file no
+        longer holds them (cut short or changed in place by someone else)."""
+        try:
+            data = os.pread(self.fd, length, offset)
+            if len(data) != length:
+                raise ValueError(f"{len(data)} bytes at offset {offset}, not {length}")
+            return data.decode("utf-8")
+        except (OSError, ValueError) as exc:
+            raise StoreError("error.store.snapshot_unreadable", path=self.path,
+                             problem=str(exc)) from exc
 
     def read_all(self):
         size, parts, at = self.ident[2], [], 0

@@ -15,7 +15,7 @@ import pytest
 from contract import LAT, LON, T0, contract_clocks, make_feature, north_of, run_and_kill
 
 from gridmap.store import GeoJSONSeqStore, snapindex
-from gridmap.store.base import CaseFilter
+from gridmap.store.base import CaseFilter, StoreError
 from gridmap.store.index import Entry, SnapEntry
 
 GRIDS = ("500114001001001", "500114001001002", "500114001001003")
@@ -385,3 +385,16 @@ def test_a_compacting_store_lets_its_old_snapshot_go(folder, open_store):
     assert open_deleted_snapshots(folder) == []
     assert list(store.all()) == list(other.all())
     assert all(isinstance(e, SnapEntry) for e in store._index.by_id.values())
+
+
+def test_a_snapshot_cut_short_under_a_reader_is_a_store_error_naming_it(folder, compacted):
+    store = GeoJSONSeqStore(folder, compact_bytes=None)
+    try:
+        path = folder / "cases.geojson"
+        os.truncate(path, path.stat().st_size // 2)  # someone else's damage, not a compaction
+        with pytest.raises(StoreError) as caught:
+            list(store.all())
+        assert caught.value.code == "store_error"
+        assert "at offset" in str(caught.value) and str(path) in str(caught.value)
+    finally:
+        store.close()
