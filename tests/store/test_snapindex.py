@@ -219,11 +219,12 @@ def test_an_index_whose_snapshot_was_rewritten_in_place_is_stale(folder, compact
         store.close()
 
 
-@pytest.mark.parametrize("keep", [0, 5, 12, 100, -1])
+@pytest.mark.parametrize("keep", [0, 5, 10, 12, 100, -1])
 def test_a_torn_index_is_detected_and_rebuilt(folder, compacted, caplog, keep):
     data = index_path(folder).read_bytes()
     index_path(folder).write_bytes(data[:keep] if keep >= 0 else data[:-1])
-    reason = {0: "torn at the start", 5: "torn at the start", 12: "torn or corrupt header",
+    start = f"{snapindex.INDEX} not a gridmap case index (or torn at the start): reading"
+    reason = {0: start, 5: start, 10: start, 12: "torn or corrupt header",
               100: "torn or corrupt header", -1: "torn: "}[keep]
     reopen_and_check(folder, caplog, list(compacted.all()), reason)
 
@@ -396,5 +397,20 @@ def test_a_snapshot_cut_short_under_a_reader_is_a_store_error_naming_it(folder, 
             list(store.all())
         assert caught.value.code == "store_error"
         assert "at offset" in str(caught.value) and str(path) in str(caught.value)
+    finally:
+        store.close()
+
+
+def test_an_index_that_cannot_be_read_is_not_trusted(folder, compacted, caplog):
+    index_path(folder).unlink()
+    index_path(folder).mkdir()  # open() fails with an OSError other than "missing"
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="gridmap.store.geojsonseq"):
+        store = GeoJSONSeqStore(folder, compact_bytes=None)
+    try:
+        [message] = fallbacks(caplog)
+        assert f"{snapindex.INDEX} unreadable: [Errno 21] Is a directory" in message
+        assert list(store.all()) == list(compacted.all())
+        assert any("could not write cases.index" in m for m in caplog.messages)
     finally:
         store.close()
