@@ -414,3 +414,20 @@ def test_an_index_that_cannot_be_read_is_not_trusted(folder, compacted, caplog):
         assert any("could not write cases.index" in m for m in caplog.messages)
     finally:
         store.close()
+
+
+def test_a_header_that_is_not_an_object_is_corrupt(folder, compacted, caplog):
+    index_path(folder).write_bytes(snapindex.MAGIC + snapindex.LENGTH.pack(2) + b"[]")
+    reopen_and_check(folder, caplog, list(compacted.all()),
+                     f"{snapindex.INDEX} torn or corrupt header: the header is not an object: "
+                     "reading")
+
+
+def test_an_index_made_for_another_snapshot_format_is_refused(folder, compacted, caplog):
+    data = index_path(folder).read_bytes()
+    start = body_start(data)
+    header = data[:start].replace(b'"gridmap-cases/1"', b'"gridmap-cases/0"')
+    assert header != data[:start]
+    index_path(folder).write_bytes(header + data[start:])
+    reopen_and_check(folder, caplog, list(compacted.all()),
+                     f"{snapindex.INDEX} made for a snapshot of format 'gridmap-cases/0': reading")
