@@ -52,7 +52,7 @@ def cases(count, months, seed, end, batch, jobs, append, data_dir):
     --append is given.
     """
     from gridmap.cases.demo import write_demo_cases
-    from gridmap.cases.service import CaseService
+    from gridmap.cases.service import CaseService, clock_columns
     from gridmap.config import load_config
     from gridmap.datafolder import load_community
     from gridmap.store.geojsonseq import GeoJSONSeqStore
@@ -61,7 +61,10 @@ def cases(count, months, seed, end, batch, jobs, append, data_dir):
     try:
         community = load_community(load_config(
             {"DATA_DIR": str(data_dir)} if data_dir is not None else None))
-        with GeoJSONSeqStore(community.data_dir / "cases", compact_bytes=None) as store:
+        # with the clock extractor, as the service's: the index the compaction writes
+        # then holds the clock columns, and workers start from it
+        with GeoJSONSeqStore(community.data_dir / "cases", compact_bytes=None,
+                             clocks=clock_columns(community)) as store:
             service = CaseService(store, community)
             end_at = parse_end(end, service.clock())
             states = write_demo_cases(service, count, months, seed, end_at, batch, append, jobs)

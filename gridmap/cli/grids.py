@@ -81,7 +81,7 @@ def _planning(data_dir):
     """The data folder's Planning, and the actor named in the audit log."""
     from gridmap.audit import AUDIT_FILE, AuditLog
     from gridmap.auth.accounts import ACCOUNTS_FILE, AccountStore
-    from gridmap.cases.service import CaseService
+    from gridmap.cases.service import CaseService, clock_columns
     from gridmap.cli.users import _os_user
     from gridmap.config import load_config
     from gridmap.datafolder import load_community
@@ -90,7 +90,8 @@ def _planning(data_dir):
 
     config = load_config({"DATA_DIR": str(data_dir)} if data_dir is not None else None)
     community = load_community(config)
-    cases = CaseService(GeoJSONSeqStore(community.data_dir / "cases"), community)
+    cases = CaseService(GeoJSONSeqStore(community.data_dir / "cases",
+                                        clocks=clock_columns(community)), community)
     planning = Planning(community, cases, AuditLog(community.data_dir / AUDIT_FILE),
                         AccountStore(community.data_dir / ACCOUNTS_FILE))
     return planning, f"cli:{_os_user()}"

@@ -157,6 +157,39 @@ class Columns:
                 numbers[name][row] = value
         self.words.put(row, extract.description)
 
+    @property
+    def has_clocks(self):
+        return self._clocks is not None
+
+    def put_fresh(self, entries, rows, clocks=None):
+        """:meth:`put` of many new rows at once (an object array of entries and
+        their columns: see :meth:`CaseIndex.add_fresh
+        <gridmap.store.index.CaseIndex.add_fresh>`)."""
+        if not len(entries):
+            return
+        at = rows["case_no"] - 1
+        if at.max() >= len(self._present):
+            self._grow(int(at.max()) + 1)
+        self.size = max(self.size, int(at.max()) + 1)
+        numbers, codes = self._numbers, self._codes
+        numbers["lon"][at], numbers["lat"][at] = rows["lon"], rows["lat"]
+        numbers["reported"][at] = rows["reported"]
+        numbers["x"][at], numbers["y"][at] = mercator_px(rows["lon"], rows["lat"])
+        for name in _CODES:
+            vocabulary = getattr(self, name)
+            table = np.array([vocabulary.code(v) for v in rows["vocabularies"][name]] or [0],
+                             dtype=np.int32)
+            codes[name][at] = table[rows[name]]
+        self._present[at] = True
+        self._entries[at] = entries
+        if self._clocks is not None:
+            for i, name in enumerate(CLOCK_COLUMNS):
+                numbers[name][at] = clocks[:, i]
+
+    def clock_copy(self):
+        """A copy of the clock columns, one row per case row (``case_no - 1``)."""
+        return np.stack([self._numbers[name][:self.size] for name in CLOCK_COLUMNS], axis=1)
+
     def _grow(self, needed):
         capacity = max(needed, 2 * len(self._present))
         for table, fill in ((self._numbers, np.nan), (self._codes, -1)):

@@ -44,18 +44,26 @@ a later fsync that succeeds proves nothing about them. Check the disk, then
 restart; :attr:`GeoJSONSeqStore.disk_error` says why until then. Records the
 mark in ``cases.sync`` shows synced are still answered (a repeated key).
 
-Reads never touch the disk but to catch up: each process keeps the cases in
-memory (:class:`~gridmap.store.index.CaseIndex`), and each read first applies
-the records appended since the last, after one ``fstat`` says there are any.
+Reads touch the disk only to catch up and to read whole snapshot cases: each
+process keeps the cases' index fields and columns in memory
+(:class:`~gridmap.store.index.CaseIndex`), the text of cases changed in the
+log too, and reads a snapshot case's text by offset when asked (see
+:mod:`gridmap.store.snapindex`: a start loads ``cases.index`` instead of
+parsing the snapshot). Each read first applies the records appended since
+the last, after one ``fstat`` says there are any.
 
 Compaction (:meth:`GeoJSONSeqStore.compact`, or by itself in a background
 thread once a segment passes ``compact_bytes``) seals the current segment
-under the write lock, then writes the snapshot without holding it, so
-writers wait only for the seal. A kill at any moment leaves a consistent
-folder; leftovers are removed by the next compaction.
+under the write lock, then writes the snapshot (and, just before renaming
+it into place, its index) without holding it, so writers wait only for the
+seal; then the compacting process starts over from the new files. A kill at
+any moment leaves a consistent folder; leftovers are removed by the next
+compaction.
 """
 
+import gc
 import logging
+import math
 import operator
 import os
 import threading
@@ -63,19 +71,24 @@ import time
 import weakref
 from datetime import datetime, timezone
 
+import numpy as np
+
 from gridmap.diskspace import is_disk_full
 from gridmap.errors import BadInput, DiskFull, GridmapError, Msg, NotFound
 from gridmap.store import aggregates
-from gridmap.store.base import (GROUP_KEYS, CasePoints, CaseStore, DuplicateCase, StoreError,
-                                VersionConflict, check_filter)
+from gridmap.store.base import (GROUP_KEYS, CaseFilter, CasePoints, CaseStore, DuplicateCase,
+                                StoreError, VersionConflict, check_filter)
 from gridmap.store.features import (check_batch_keys, check_bbox, check_codes, check_group_by,
                                     check_instant, check_key, check_query, check_radius,
                                     check_range, check_text, check_tz, check_version,
                                     naming_index, parse_instant, prepare_feature)
 from gridmap.store.groupcommit import GroupCommit, Op
-from gridmap.store.index import CaseIndex, Entry, paginate
+from gridmap.store.columns import Vocabulary
+from gridmap.store.index import CaseIndex, Entry, SnapEntry, paginate
 from gridmap.store.seqlog import SeqLog
-from gridmap.store.snapshot import write_snapshot
+from gridmap.store.snapindex import (INDEX, VOCABULARIES, IndexUnusable, SnapshotFile, clocks_tag,
+                                     parse_snapshot, read_index, write_index)
+from gridmap.store.snapshot import SNAPSHOT, snapshot_ident, write_snapshot
 from gridmap.store.syncer import Syncer
 
 log = logging.getLogger(__name__)
@@ -103,6 +116,19 @@ class _Op(Op):
         self.clocks = clocks  # the clock columns' values, worked out before the lock
         # defer: the caller waits for the fsync later; synced: its Ticket, if deferred
         self.defer, self.synced = False, None
+
+
+class _Texts:
+    """The stored texts of ``entries``, read one at a time (for write_snapshot)."""
+
+    def __init__(self, entries):
+        self._entries = entries
+
+    def __len__(self):
+        return len(self._entries)
+
+    def __iter__(self):
+        return (e.raw for e in self._entries)
 
 
 class _DeferredSync:
@@ -150,13 +176,18 @@ class GeoJSONSeqStore(CaseStore):
 
     def __init__(self, folder, compact_bytes=COMPACT_BYTES, clocks=None):
         self._log = SeqLog(folder)
+        self._clocks = clocks
         self._index = CaseIndex(clocks)
+        self._loading = None  # the index being built while the snapshot is (re)loaded
+        self._starting = True
         self._compact_bytes = compact_bytes
         self._compactor = None
         self._closed = False
         self._init_locks()
+        self._log.loader = self
         with self._io_lock:
             self._log.load(self._apply)
+        self._starting = False
         _STORES.add(self)
 
     def _init_locks(self):
@@ -416,6 +447,7 @@ class GeoJSONSeqStore(CaseStore):
     def _apply(self, records):
         """Put records read from disk into the index (the newest version wins)."""
         entries, source = [], self._log.source
+        index = self._index if self._loading is None else self._loading
         for rec, text in records:
             try:
                 entries.append((entry := Entry.from_record(rec, text),
@@ -426,7 +458,129 @@ class GeoJSONSeqStore(CaseStore):
                           self.folder, exc, text)
         with self._state_lock:
             for entry, clocks in entries:
-                self._index.add(entry, clocks)
+                index.add(entry, clocks)
+
+    # -- the snapshot and its index (SeqLog's loader) -------------------------------------
+
+    def load_base(self):
+        """Start a fresh index from the snapshot: from ``cases.index`` when it can be
+        trusted, else by parsing every feature (and then writing the index, at start).
+        The index takes over in :meth:`loaded`, once the log is read too, so readers
+        never see a partial one. Returns (next_segment, the snapshot's ident)."""
+        self._loading = CaseIndex(self._clocks)
+        try:
+            return self._load_base(self._loading)
+        except BaseException:
+            self._loading = None  # the index in use stays; the log reads the segment again
+            raise
+
+    def _load_base(self, fresh):
+        path = self.folder / SNAPSHOT
+        try:
+            snap = SnapshotFile(path)
+        except OSError as exc:
+            raise StoreError("error.store.snapshot_unreadable", path=path, problem=str(exc)) from exc
+        try:
+            next_segment, rows, clocks = read_index(self.folder, snap, clocks_tag(self._clocks))
+            paused = gc.isenabled()
+            gc.disable()  # many objects, no cycles: collecting meanwhile only costs time
+            try:
+                self._apply_rows(fresh, snap, rows, clocks)
+            except (ValueError, IndexError, KeyError, TypeError) as exc:
+                fresh.__init__(self._clocks)  # empty again, for the parse
+                raise IndexUnusable(f"corrupt: {exc!r}") from exc
+            finally:
+                if paused:
+                    gc.enable()
+        except IndexUnusable as exc:
+            (log.info if str(exc) == "no index" else log.warning)(
+                "%s: %s %s: reading the snapshot whole", self.folder, INDEX, exc)
+        else:
+            return next_segment, snap.ident
+        try:
+            next_segment = parse_snapshot(snap, lambda batch: self._apply_base(fresh, snap, batch))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise StoreError("error.store.snapshot_unreadable", path=path, problem=str(exc)) from exc
+        if self._starting:
+            self._rebuild_index(snap, next_segment, fresh)
+        return next_segment, snap.ident
+
+    def loaded(self):
+        fresh, self._loading = self._loading, None
+        if fresh is not None:
+            with self._state_lock:
+                self._index = fresh
+
+    def _apply_base(self, index, snap, batch):
+        """Put parsed snapshot features into ``index`` (their texts stay in the file)."""
+        for rec, text, at, size in batch:
+            try:
+                entry = (Entry.from_record(rec, text) if at is None else
+                         SnapEntry.from_record_at(rec, text, snap, at, size))
+            except ValueError as exc:
+                log.error("%s: skipping a snapshot feature that is not a case (%s): %.200s",
+                          self.folder, exc, text)
+                continue
+            index.add(entry, index.columns.extract(rec["properties"]))
+
+    def _apply_rows(self, index, snap, rows, clocks):
+        """Put the rows of a trusted ``cases.index`` into ``index``, no feature parsed."""
+        names = rows["vocabularies"]
+        grid, state, category = ([names[k][c] for c in rows[k].tolist()] for k in VOCABULARIES)
+        reported = [None if math.isnan(t) else t for t in rows["reported"].tolist()]
+        new = SnapEntry.from_row
+        entries = [new(snap, *args) for args in zip(  # (made while the loader holds off the GC)
+            rows["offset"].tolist(), rows["length"].tolist(), rows["id"], rows["tracking_code"],
+            grid, state, category, rows["reported_at"], reported, rows["lon"].tolist(),
+            rows["lat"].tolist(), rows["case_no"].tolist(), rows["version"].tolist(),
+            rows["idempotency_key"])]
+        index.add_fresh(entries, rows, clocks)
+
+    def _rebuild_index(self, snap, next_segment, index):
+        """Write ``cases.index`` for the snapshot just parsed, unless a compaction runs
+        (it writes one) or the snapshot was replaced meanwhile."""
+        entries = sorted((e for e in index.by_id.values() if isinstance(e, SnapEntry)),
+                         key=operator.attrgetter("_at"))
+        if len(entries) != len(index.by_id):
+            return  # not in our layout: the next compaction writes both
+        try:
+            with self._log.compaction_lock_if_free() as free:
+                if free and snapshot_ident(self.folder) == snap.ident:
+                    rows, clocks = self._index_rows(entries, index.columns.clock_copy())
+                    write_index(self.folder, snap, next_segment, rows, clocks,
+                                clocks_tag(self._clocks))
+                    log.info("%s: wrote %s (%d cases)", self.folder, INDEX, len(entries))
+        except (OSError, ValueError) as exc:
+            log.error("%s: could not write %s: %s", self.folder, INDEX, exc)
+
+    def _index_rows(self, entries, clock_table, offsets=None, lengths=None):
+        """The rows of ``cases.index`` for ``entries`` (in snapshot order) and their
+        clocks (from ``clock_table``, by row ``case_no - 1``; None without clocks)."""
+        n = len(entries)
+        vocabularies = {k: Vocabulary() for k in VOCABULARIES}
+        column = operator.attrgetter
+        rows = {
+            "offset": np.fromiter(map(column("_at"), entries), np.int64, n) if offsets is None
+            else offsets,
+            "length": np.fromiter(map(column("_size"), entries), np.int64, n) if lengths is None
+            else lengths,
+            "case_no": np.fromiter(map(column("case_no"), entries), np.int64, n),
+            "version": np.fromiter(map(column("version"), entries), np.int64, n),
+            "lon": np.fromiter(map(column("lon"), entries), np.float64, n),
+            "lat": np.fromiter(map(column("lat"), entries), np.float64, n),
+            "reported": np.fromiter((np.nan if e.reported_ts is None else e.reported_ts
+                                     for e in entries), np.float64, n),
+            "id": [e.id for e in entries], "tracking_code": [e.tracking_code for e in entries],
+            "idempotency_key": [e.idempotency_key for e in entries],
+            "reported_at": [e.reported_at for e in entries]}
+        for name, attr in (("grid", "grid_code"), ("state", "state"), ("category", "category")):
+            code = vocabularies[name].code
+            rows[name] = np.fromiter((code(getattr(e, attr)) for e in entries), np.int32, n)
+        rows["vocabularies"] = {k: v.values for k, v in vocabularies.items()}
+        clocks = None
+        if self._clocks is not None:
+            clocks = clock_table[rows["case_no"] - 1]
+        return rows, clocks
 
     # -- compaction ----------------------------------------------------------------
 
@@ -454,9 +608,30 @@ class GeoJSONSeqStore(CaseStore):
                     sealed = self._log.seal()
                 with self._state_lock:
                     entries = list(self._index.by_id.values())
+                    clock_table = self._index.columns.clock_copy()
             entries.sort(key=operator.attrgetter("case_no"))
-            write_snapshot(self.folder, [e.raw for e in entries], sealed + 1)
+
+            def write_index_first(path, offsets, lengths):
+                # before the snapshot's rename: a process that finds the new
+                # snapshot finds its index too (a crash between the two renames
+                # leaves an index naming a snapshot that is not there: stale)
+                rows, clocks = self._index_rows(entries, clock_table, offsets, lengths)
+                snap = SnapshotFile(path)
+                try:
+                    write_index(self.folder, snap, sealed + 1, rows, clocks,
+                                clocks_tag(self._clocks))
+                finally:
+                    snap.close()
+
+            write_snapshot(self.folder, _Texts(entries), sealed + 1, write_index_first)
             self._log.remove_before(sealed + 1)
+            with self._io_lock:  # start over from the new snapshot and its index, as others
+                # do when passed by: the old file is let go and the log's texts with it
+                try:
+                    if not self._closed:
+                        self._log.load(self._apply)
+                except (OSError, StoreError) as exc:  # the compaction stands; the old index too
+                    log.error("%s: could not start over from the new snapshot: %s", self.folder, exc)
         log.info("compacted %s: %d cases, log segment %d sealed", self.folder, len(entries), sealed)
         return True
 
@@ -508,6 +683,10 @@ class GeoJSONSeqStore(CaseStore):
         order, limit, offset = check_query(order, limit, offset)
         if predicate is not None and not callable(predicate):
             raise BadInput("error.store.bad_predicate", value=repr(predicate)[:80], field="predicate")
+        if predicate is None:  # the columns answer: numpy, not a scan of the entries
+            flt = CaseFilter(grid_codes=grid_codes, states=states, categories=categories,
+                             since=since, until=until)  # (checked above: the same instants)
+            return aggregates.page(self._select(flt, ("reported",)), order, limit, offset)
         self.refresh()
         with self._state_lock:
             entries = self._index.select(grid_codes, states, categories, since_ts, until_ts)

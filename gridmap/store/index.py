@@ -13,6 +13,8 @@ taken under the owner's lock stays a consistent snapshot after it is let go.
 import math
 from datetime import datetime
 
+import numpy as np
+
 from gridmap.jsontext import loads
 from gridmap.store.columns import Columns
 from gridmap.store.features import EARTH_RADIUS_M, haversine_m
@@ -98,6 +100,53 @@ class Entry:
                 "properties": props}
 
 
+class SnapEntry(Entry):
+    """An entry whose text stays in the snapshot: read by offset when asked
+    (:class:`~gridmap.store.snapindex.SnapshotFile`), never held in memory."""
+
+    __slots__ = ("_snap", "_at", "_size")
+
+    @classmethod
+    def from_row(cls, snap, at, size, case_id, tracking_code, grid_code, state, category,
+                 reported_at, reported_ts, lon, lat, case_no, version, idempotency_key):
+        self = cls()
+        self._snap, self._at, self._size, self.unsynced = snap, at, size, None
+        self.id, self.tracking_code, self.grid_code = case_id, tracking_code, grid_code
+        self.state, self.category, self.reported_at = state, category, reported_at
+        self.reported_ts, self.lon, self.lat = reported_ts, lon, lat
+        self.case_no, self.version, self.idempotency_key = case_no, version, idempotency_key
+        return self
+
+    @classmethod
+    def from_record_at(cls, rec, raw, snap, at, size):
+        """:meth:`Entry.from_record` of a snapshot feature at ``at`` (its text dropped)."""
+        self = cls.from_record(rec, raw)
+        self._snap, self._at, self._size = snap, at, size
+        return self
+
+    @property
+    def raw(self):
+        return self._snap.read(self._at, self._size)
+
+    @raw.setter
+    def raw(self, value):
+        pass  # the text is the snapshot's (from_record sets it)
+
+
+def _compact_area(lon, lat):
+    """Whether the positions are finite and span less than 2**19 fine cells each way."""
+    return not len(lon) or (np.isfinite(lon).all() and np.isfinite(lat).all()
+                            and np.ptp(lon) < 2**19 * FINE_CELL_DEG
+                            and np.ptp(lat) < 2**19 * FINE_CELL_DEG)
+
+
+def _groups(codes):
+    """(code, indices) for each code in the integer array ``codes``, indices ascending."""
+    order = np.argsort(codes, kind="stable")
+    bounds = np.flatnonzero(np.diff(codes[order])) + 1
+    return [(int(codes[part[0]]), part) for part in np.split(order, bounds) if len(part)]
+
+
 def _cell(lon, lat, size=CELL_DEG):
     return math.floor(lat / size), math.floor(lon / size)
 
@@ -158,6 +207,48 @@ class CaseIndex:
         self.columns.put(entry, clocks)
         self.max_case_no = max(self.max_case_no, entry.case_no)
         return True
+
+    def add_fresh(self, entries, rows, clocks=None):
+        """Put ``entries`` (distinct cases) into this empty index at once, as many
+        :meth:`add` calls would; ``rows``: their columns as numpy arrays
+        (``case_no``, ``lon``, ``lat``, ``reported``; ``grid``, ``state`` and
+        ``category`` as codes into ``rows["vocabularies"]``), ``clocks`` an
+        (n, 6) array. Falls back to :meth:`add` when the index is not empty."""
+        n = len(entries)
+        ids = [e.id for e in entries]
+        if (self.by_id or len(set(ids)) != n or (self.columns.has_clocks and clocks is None)
+                or not _compact_area(rows["lon"], rows["lat"])):
+            for i, entry in enumerate(entries):
+                self.add(entry, None if clocks is None else clocks[i])
+            return
+        everything = np.empty(n, dtype=object)
+        everything[:] = entries
+        id_array = np.empty(n, dtype=object)
+        id_array[:] = ids
+        self.by_id = dict(zip(ids, entries))
+        self.by_tracking = {e.tracking_code: e for e in entries}
+        self.by_key = {e.idempotency_key: e for e in entries if e.idempotency_key is not None}
+        names = rows["vocabularies"]
+        for code, members in _groups(rows["grid"]):
+            self._by_grid[names["grid"][code]] = set(id_array[members].tolist())
+        counts = np.bincount(rows["category"], minlength=len(names["category"]))
+        self._categories = {names["category"][c]: int(k) for c, k in enumerate(counts) if k}
+        lon, lat = rows["lon"], rows["lat"]
+        for (size, per_category), cells in zip(GRIDS, self._cells):
+            r, c = np.floor(lat / size).astype(np.int64), np.floor(lon / size).astype(np.int64)
+            # one integer per cell (and category): rows and columns span < 2**20 cells
+            r0, c0 = r.min(initial=0), c.min(initial=0)
+            flat = ((r - r0) << 20) | (c - c0)
+            if per_category:
+                flat = (flat << 20) | rows["category"].astype(np.int64)
+            for _, members in _groups(flat):
+                i = members[0]
+                key = (int(r[i]), int(c[i]))
+                if per_category:
+                    key += (names["category"][rows["category"][i]],)
+                cells[key] = dict(zip(id_array[members].tolist(), everything[members].tolist()))
+        self.columns.put_fresh(everything, rows, clocks)
+        self.max_case_no = max(self.max_case_no, int(rows["case_no"].max(initial=0)))
 
     def select(self, grid_codes, states, categories, since_ts, until_ts):
         """Entries passing the index filters (each argument None: no filter)."""

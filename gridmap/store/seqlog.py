@@ -78,6 +78,7 @@ class SeqLog:
             raise StoreError("error.store.folder_unusable", path=self.folder, problem=str(exc)) from exc
         self.segment, self._fd, self.offset, self._ino = 1, None, 0, None
         self._snap_ident = None
+        self.loader = None  # see load()
         # While apply() runs on records read from a segment: (segment, inode,
         # end offset of the batch), for durable_at(); None for the snapshot.
         self.source = None
@@ -112,10 +113,29 @@ class SeqLog:
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
 
+    @contextlib.contextmanager
+    def compaction_lock_if_free(self):
+        """Hold the compaction lock if no process holds it; yields whether it does.
+        Not for a process that may be compacting itself (flock locks are shared
+        by its threads): the store uses it only while it starts."""
+        try:
+            fcntl.flock(self._compact_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(self._compact_fd, fcntl.LOCK_UN)
+
     # -- reading ---------------------------------------------------------------
 
     def load(self, apply):
-        """Read the snapshot and every live segment (at start, or when passed by)."""
+        """Read the snapshot and every live segment (at start, or when passed by).
+
+        With :attr:`loader` set (the store sets it), the snapshot is read by
+        ``loader.load_base()``, which returns ``(next_segment, ident)``, and
+        ``loader.loaded()`` is called once the segments are read too."""
         if not (self.folder / SNAPSHOT).exists():
             with self.locked():
                 if not (self.folder / SNAPSHOT).exists():
@@ -123,10 +143,17 @@ class SeqLog:
                         raise StoreError("error.store.snapshot_missing", path=self.folder / SNAPSHOT)
                     write_snapshot(self.folder, [], 1)
         self._close_segment()
-        self.segment, self._snap_ident = read_snapshot(self.folder, apply)
+        if self.loader is None:
+            self.segment, self._snap_ident = read_snapshot(self.folder, apply)
+        else:
+            self.segment, self._snap_ident = self.loader.load_base()  # drops its work if it fails
         # A compaction between here and poll() shows as a missing segment
         # and a changed snapshot: poll() then loads again.
-        self.poll(apply)
+        try:
+            self.poll(apply)
+        finally:  # even after a failure: what was applied is what this log has read
+            if self.loader is not None:
+                self.loader.loaded()
 
     def poll(self, apply, locked=False):
         """Apply records appended since the last poll; cheap when there are none.
@@ -347,7 +374,8 @@ class SeqLog:
         for path in self.folder.iterdir():
             match = SEGMENT.match(path.name)
             if (match and int(match[1]) < next_segment) or (
-                    path.name.startswith(f".{SNAPSHOT}.") and path.name.endswith(".tmp")):
+                    path.name.startswith((f".{SNAPSHOT}.", ".cases.index."))
+                    and path.name.endswith(".tmp")):
                 path.unlink(missing_ok=True)
         fsync_dir(self.folder)
 

@@ -17,6 +17,8 @@ compaction passed it by.
 import json
 import os
 
+import numpy as np
+
 from gridmap.jsontext import loads
 from gridmap.private_files import open_private
 from gridmap.store.base import StoreError
@@ -35,27 +37,48 @@ def fsync_dir(folder):
         os.close(fd)
 
 
-def write_snapshot(folder, raws, next_segment):
+def write_snapshot(folder, raws, next_segment, before_rename=None):
     """Write ``raws`` (Feature JSON texts, one line each) as the new snapshot.
 
     Parameters
     ----------
     folder : Path
-    raws : list of str
+    raws : sized iterable of str
     next_segment : int
         The first log segment not covered.
+    before_rename : callable, optional
+        Called with the path and offsets and lengths once the temporary file
+        is on disk, before it is renamed into place (the index is written then).
+
+    Returns
+    -------
+    (offsets, lengths, ident)
+        Where each feature's JSON text lies in the file (bytes, numpy int64
+        arrays) and the new file's :func:`snapshot_ident`.
     """
     tmp = folder / f".{SNAPSHOT}.{os.getpid()}.tmp"
     header = {"type": "FeatureCollection",
               "gridmap_store": {"format": FORMAT, "next_segment": next_segment, "count": len(raws)}}
-    with os.fdopen(open_private(tmp, os.O_WRONLY | os.O_TRUNC), "w", encoding="utf-8") as f:
-        f.write(json.dumps(header)[:-1] + ', "features": [\n')
-        f.writelines(f"{raw},\n" if i < len(raws) - 1 else f"{raw}\n" for i, raw in enumerate(raws))
-        f.write("]}\n")
+    offsets = np.empty(len(raws), dtype=np.int64)
+    lengths = np.empty(len(raws), dtype=np.int64)
+    with os.fdopen(open_private(tmp, os.O_WRONLY | os.O_TRUNC), "wb") as f:
+        head = (json.dumps(header)[:-1] + ', "features": [\n').encode("utf-8")
+        f.write(head)
+        at, last = len(head), len(raws) - 1
+        for i, raw in enumerate(raws):  # any sized iterable: read as written
+            data = raw.encode("utf-8")
+            offsets[i], lengths[i] = at, len(data)
+            f.write(data + (b",\n" if i < last else b"\n"))
+            at += len(data) + (2 if i < last else 1)
+        f.write(b"]}\n")
         f.flush()
         os.fsync(f.fileno())
+        st = os.fstat(f.fileno())
+    if before_rename is not None:
+        before_rename(tmp, offsets, lengths)
     os.replace(tmp, folder / SNAPSHOT)
     fsync_dir(folder)
+    return offsets, lengths, (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 def snapshot_ident(folder):

@@ -179,3 +179,16 @@ def test_a_bad_end_is_refused_naming_it(tmp_path, end, words):
     assert result.exit_code == 2 and words in result.stderr and "--end" in result.stderr
     with GeoJSONSeqStore(tmp_path / "data" / "cases") as store:
         assert store.count() == 0
+
+
+def test_the_service_starts_from_the_index_the_demo_wrote(demo, caplog):
+    import logging
+
+    from gridmap.cases.service import clock_columns
+
+    data_dir, community = demo[0], demo[1]
+    assert (data_dir / "cases" / "cases.index").exists()
+    with caplog.at_level(logging.INFO, logger="gridmap.store.geojsonseq"):
+        with GeoJSONSeqStore(data_dir / "cases", clocks=clock_columns(community)) as store:
+            assert store.count() == COUNT
+    assert not [m for m in caplog.messages if "reading the snapshot whole" in m]
