@@ -113,6 +113,7 @@ class Columns:
         self._entries = np.empty(capacity, dtype=object)
         self._unplaced = []  # rows whose pixel position is still to be worked out
         self.words = WordIndex(capacity)
+        self._wordless = []  # arrays of rows put in bulk, whose words are still to be read
 
     def extract(self, properties):
         """The :class:`Extract` of a case's ``properties``: its description, and its
@@ -182,9 +183,19 @@ class Columns:
             codes[name][at] = table[rows[name]]
         self._present[at] = True
         self._entries[at] = entries
+        self._wordless.append(at)
         if self._clocks is not None:
             for i, name in enumerate(CLOCK_COLUMNS):
                 numbers[name][at] = clocks[:, i]
+
+    def _read_words(self):
+        """Index the descriptions of the rows put in bulk (:meth:`put_fresh`: a start
+        from the persisted index holds no texts), once, at the first search by words.
+        A row put since by :meth:`put` is read again here: the same text, its newest."""
+        while self._wordless:
+            for row in self._wordless.pop():
+                text = loads(self._entries[row].raw)["properties"].get("description")
+                self.words.put(int(row), text)
 
     def clock_copy(self):
         """A copy of the clock columns, one row per case row (``case_no - 1``)."""
@@ -258,6 +269,7 @@ class Columns:
         if flt.overdue is not None:
             keep &= self.overdue(flt.overdue, now_ts)
         if flt.words:
+            self._read_words()
             keep &= self.words.rows_with(flt.words, n)
         return keep
 

@@ -431,3 +431,22 @@ def test_an_index_made_for_another_snapshot_format_is_refused(folder, compacted,
     index_path(folder).write_bytes(header + data[start:])
     reopen_and_check(folder, caplog, list(compacted.all()),
                      f"{snapindex.INDEX} made for a snapshot of format 'gridmap-cases/0': reading")
+
+
+@pytest.mark.parametrize("reopen", [False, True])
+def test_words_are_found_in_cases_put_in_bulk_and_in_a_start_from_the_index(
+        folder, open_store, reopen):
+    rng = random.Random(7)
+    store = open_store(compact_bytes=None, clocks=contract_clocks)
+    names = fill(store, rng, 60)  # half of them made by create_many
+    if reopen:
+        assert store.compact() is True
+        store = open_store(compact_bytes=None, clocks=contract_clocks)
+    cases = list(store.all())
+    for text in ("路灯", "lamp 积水", "第c3号", "号"):
+        words = text.casefold().split()
+        expected = sorted(f["id"] for f in cases
+                          if all(w in f["properties"]["description"].casefold() for w in words))
+        found, total = store.find(CaseFilter(text=text), order="case_no", limit=None)
+        assert sorted(f["id"] for f in found) == expected and total == len(expected) > 0
+    assert len(names) == len(cases)
