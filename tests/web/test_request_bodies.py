@@ -80,6 +80,10 @@ def site(start_server, tmp_path_factory):
         "planning_api.make_draft": ("/api/planning/draft", js, json.dumps({
             "type": "FeatureCollection",
             "features": app.extensions["gridmap"].generations.features(1)}).encode(), True),
+        "planning_api.edit_draft": ("/api/planning/draft/edits", js,
+                                    b'{"op": "remove", "grid": "500114005001013"}', True),
+        "planning_api.undo_edit": ("/api/planning/draft/undo", js, b"{}", True),
+        "planning_api.redo_edit": ("/api/planning/draft/redo", js, b"{}", True),
         "planning_api.publish": ("/api/planning/publish", js, b"{}", True),
         "planning_api.rollback": ("/api/planning/rollback", js, b'{"generation": 1}', True),
         "open311.create_request": ("/open311/v2/requests.json", form,
