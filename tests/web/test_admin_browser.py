@@ -73,7 +73,9 @@ def test_an_admin_edits_resets_and_reads_the_log_on_a_phone(browser, live_server
     assert worker.url.endswith("/cases")  # grid staff of two grids land on their cases
     worker.close()
 
-    admin.tap("#password-done")
+    with admin.expect_navigation():  # back to the user's page, the password gone
+        admin.tap("#password-done")
+    assert "/admin/users/worker9" in admin.url and password not in admin.content()
     admin.goto(live_server.url + "/admin/audit")
     admin.select_option("select[name=actor]", "worker9")
     admin.tap("#audit-filters button[type=submit]")

@@ -236,7 +236,7 @@ def test_the_all_cases_list(app):
 
 @pytest.mark.parametrize("user, landing", [
     ("staff7", "/grid/{7}"), ("both", "/cases"), ("disp", "/dispatch"), ("adm", "/admin/users"),
-    ("plan", "/")])
+    ("plan", "/planning")])
 def test_sign_in_lands_on_each_roles_page_unless_next_says_otherwise(app, user, landing):
     codes = app.extensions["gridmap"].grids.codes
 
