@@ -8,11 +8,10 @@ returns (the server is the source of truth). Planners only; every other role
 gets a 403. See docs/editor.md, "The page".
 """
 
-import folium
 from flask import Blueprint, current_app, g
 
 from gridmap.maps.assets import PLANNING_JS
-from gridmap.maps.frame import DECIMALS
+from gridmap.maps.console_map import build_console_map
 from gridmap.web.access import allow
 from gridmap.web.assets import assets_url
 from gridmap.web.i18n import name_of, page_texts
@@ -41,22 +40,8 @@ def map_shell(grids):
     """A folium map of ``grids`` (the active generation) drawn in the page's frame, each
     feature carrying its ``grid_code``; returns ``(map, name of the grid layer)``: the
     editor's script labels it and redraws it from each answer of the API."""
-    frame = map_settings()["frame"]
-    x0 = min(gr.geometry.bounds[0] for gr in grids)
-    y0 = min(gr.geometry.bounds[1] for gr in grids)
-    x1 = max(gr.geometry.bounds[2] for gr in grids)
-    y1 = max(gr.geometry.bounds[3] for gr in grids)
-    fmap = frame.new_map((x0 + x1) / 2, (y0 + y1) / 2, zoom_start=15)
-    layer = folium.GeoJson(
-        {"type": "FeatureCollection", "features": [
-            {"type": "Feature", "properties": {"grid_code": gr.code},
-             "geometry": frame.geometry(gr.geometry, DECIMALS)} for gr in grids]},
-        style_function=lambda f: {"fillColor": "#9ecae1", "color": "#08519c", "weight": 1.5,
-                                  "fillOpacity": 0.2},
-        control=False)
-    layer.add_to(fmap)
-    fmap.fit_bounds(frame.bounds(x0, y0, x1, y1))
-    return fmap, layer.get_name()
+    return build_console_map(grids, frame=map_settings()["frame"], style={
+        "fillColor": "#9ecae1", "color": "#08519c", "weight": 1.5, "fillOpacity": 0.2})
 
 
 def team_summaries(community):
