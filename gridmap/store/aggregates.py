@@ -42,10 +42,7 @@ def page(selection, order, limit, offset, properties=None):
             near = np.flatnonzero(key <= bound)
             key, tie, rows = key[near], tie[near], rows[near]
         ranked = rows[np.lexsort((tie, key))][offset:stop]
-    entries = selection.entries(ranked)
-    if properties is None:
-        return [e.feature() for e in entries], total
-    return [e.sparse_feature(properties) for e in entries], total
+    return selection.features(ranked, properties), total
 
 
 # -- counts by key -----------------------------------------------------------------------
@@ -235,8 +232,8 @@ def clusters(selection, bbox, zoom, cell_px):
     for i, count in enumerate(counts.tolist()):
         item = {"lat": lat[i], "lon": lon[i], "count": count, "bbox": [edge[i] for edge in box]}
         if count == 1:
-            entry = selection.entries(int(row_sums[i]))
-            item["id"], item["case_no"] = entry.id, entry.case_no
+            row = int(row_sums[i])
+            item["id"], item["case_no"] = selection.features([row], ())[0]["id"], row + 1
         found.append(item)
     return {"clusters": found, "total": len(selection)}
 

@@ -157,7 +157,8 @@ class VersionConflict(Conflict):
 
 class CasePoints(NamedTuple):
     """Cases as arrays (one element each): ``ids``, ``case_no``, ``lon``, ``lat``,
-    ``grid_code``, ``state`` (object arrays for the strings)."""
+    ``grid_code``, ``state`` (object arrays for the strings; ``ids`` may be a
+    sequence that reads each id when asked, with ``len`` and ``tolist``)."""
 
     ids: np.ndarray
     case_no: np.ndarray

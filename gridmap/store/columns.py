@@ -11,12 +11,14 @@ that copy without any lock.
 
 import logging
 import math
+import weakref
 from typing import NamedTuple
 
 import numpy as np
 
 from gridmap.jsontext import loads
 from gridmap.store.base import CLOCK_COLUMNS, CLOCKS
+from gridmap.store.features import haversine_m, haversine_m_many
 from gridmap.store.words import WordIndex
 
 log = logging.getLogger(__name__)
@@ -71,20 +73,21 @@ class Selection:
     """Copies of some columns for the rows a filter kept (``rows``: ``case_no - 1``),
     and ``values``: the vocabularies' values by code at the time.
 
-    The cases themselves are read by row when needed (:meth:`entries`), as they
+    The cases themselves are read by row when needed (:meth:`features`), as they
     are then: a case updated since shows its newer version.
     """
 
-    def __init__(self, rows, arrays, values, by_row):
+    def __init__(self, rows, arrays, values, feature_of):
         self.rows, self.arrays, self.values = rows, arrays, values
-        self._by_row = by_row  # every row's entry (a row's id and case_no never change)
+        self._feature_of = feature_of  # (row, properties) -> Feature (a row's id never changes)
 
     def __len__(self):
         return len(self.rows)
 
-    def entries(self, rows):
-        """The index entries of ``rows``."""
-        return self._by_row[rows]
+    def features(self, rows, properties=None):
+        """The Features of ``rows`` as they are now (with only ``properties``, if given:
+        see :meth:`Entry.sparse_feature <gridmap.store.index.Entry.sparse_feature>`)."""
+        return [self._feature_of(row, properties) for row in np.asarray(rows).tolist()]
 
     def keep(self, mask):
         """Only the rows where ``mask`` is true (in place)."""
@@ -93,7 +96,11 @@ class Selection:
 
 
 class Columns:
-    """One row per case, grown by doubling. Not thread-safe: the owner locks.
+    """One row per case, grown by an eighth. Not thread-safe: the owner locks.
+
+    ``entries`` holds each row's :class:`~gridmap.store.index.Entry`, or None
+    for a row put in bulk (:meth:`put_fresh`) and not changed since: its
+    owner (``source``) makes those when asked.
 
     Parameters
     ----------
@@ -101,16 +108,23 @@ class Columns:
         The clock extractor: ``clocks(properties)`` returns the six instants
         of :data:`~gridmap.store.base.CLOCK_COLUMNS` (None or NaN: none).
         Without it no case has deadlines.
+    source : object, optional
+        The owner: ``source.feature_at(row, properties)`` and ``source.text_at(row)`` give
+        any row's Feature and JSON text. Without it only rows put one by one
+        (:meth:`put`) can be read.
     """
 
-    def __init__(self, clocks=None, capacity=1024):
+    def __init__(self, clocks=None, capacity=1024, source=None):
         self._clocks = clocks
+        # (a proxy: the owner holds its columns, and a cycle would keep an index let go
+        # by a reload, with its snapshot's descriptor, until the GC ran)
+        self._source = None if source is None else weakref.proxy(source)
         self.size = 0  # rows in use: the highest case_no seen
         self.grid, self.state, self.category = Vocabulary(), Vocabulary(), Vocabulary()
         self._numbers = {name: np.full(capacity, np.nan) for name in _NUMBERS}
         self._codes = {name: np.full(capacity, -1, dtype=np.int32) for name in _CODES}
         self._present = np.zeros(capacity, dtype=bool)
-        self._entries = np.empty(capacity, dtype=object)
+        self.entries = np.empty(capacity, dtype=object)
         self._unplaced = []  # rows whose pixel position is still to be worked out
         self.words = WordIndex(capacity)
         self._wordless = []  # arrays of rows put in bulk, whose words are still to be read
@@ -147,7 +161,7 @@ class Columns:
         codes["state"][row] = self.state.code(entry.state)
         codes["category"][row] = self.category.code(entry.category)
         self._present[row] = True
-        self._entries[row] = entry
+        self.entries[row] = entry
         self._unplaced.append(row)
         if len(self._unplaced) >= PLACE_BATCH:
             self._place()
@@ -162,11 +176,10 @@ class Columns:
     def has_clocks(self):
         return self._clocks is not None
 
-    def put_fresh(self, entries, rows, clocks=None):
-        """:meth:`put` of many new rows at once (an object array of entries and
-        their columns: see :meth:`CaseIndex.add_fresh
-        <gridmap.store.index.CaseIndex.add_fresh>`)."""
-        if not len(entries):
+    def put_fresh(self, rows, clocks=None):
+        """Set many new rows at once from their columns (see :meth:`CaseIndex.start_from
+        <gridmap.store.index.CaseIndex.start_from>`); their entries are the source's."""
+        if not len(rows["case_no"]):
             return
         at = rows["case_no"] - 1
         if at.max() >= len(self._present):
@@ -182,7 +195,6 @@ class Columns:
                              dtype=np.int32)
             codes[name][at] = table[rows[name]]
         self._present[at] = True
-        self._entries[at] = entries
         self._wordless.append(at)
         if self._clocks is not None:
             for i, name in enumerate(CLOCK_COLUMNS):
@@ -193,21 +205,17 @@ class Columns:
         from the persisted index holds no texts), once, at the first search by words.
         A row put since by :meth:`put` is read again here: the same text, its newest."""
         while self._wordless:
-            for row in self._wordless.pop():
-                text = loads(self._entries[row].raw)["properties"].get("description")
-                self.words.put(int(row), text)
-
-    def clock_copy(self):
-        """A copy of the clock columns, one row per case row (``case_no - 1``)."""
-        return np.stack([self._numbers[name][:self.size] for name in CLOCK_COLUMNS], axis=1)
+            for row in self._wordless.pop().tolist():
+                text = loads(self._source.text_at(row))["properties"].get("description")
+                self.words.put(row, text)
 
     def _grow(self, needed):
-        capacity = max(needed, 2 * len(self._present))
+        capacity = max(needed, len(self._present) + len(self._present) // 8)
         for table, fill in ((self._numbers, np.nan), (self._codes, -1)):
             for name, old in table.items():
                 table[name] = np.full(capacity, fill, dtype=old.dtype)
                 table[name][:len(old)] = old
-        for name in ("_present", "_entries"):
+        for name in ("_present", "entries"):
             old = getattr(self, name)
             new = np.zeros(capacity, dtype=old.dtype) if old.dtype == bool else np.empty(
                 capacity, dtype=object)
@@ -240,27 +248,41 @@ class Columns:
             return self.late(which, now_ts)
         return np.logical_or.reduce([self.late(c, now_ts) for c in CLOCKS])
 
+    def present(self):
+        """Which rows hold a case."""
+        return self._present[:self.size]
+
+    def _of(self, name, values, rows=slice(None)):
+        """Which of ``rows`` have one of ``values`` in code column ``name``."""
+        codes, column = getattr(self, name).codes(values), self._codes[name][rows]
+        if len(codes) == 1:
+            return column == codes[0]
+        table = np.zeros(len(getattr(self, name).values) + 1, dtype=bool)
+        table[codes] = True
+        return table[column]
+
+    def index_mask(self, grid_codes=None, states=None, categories=None, since_ts=None,
+                   until_ts=None):
+        """Which rows hold a case with one of these grids, states, categories (None:
+        any) reported in ``[since_ts, until_ts)`` (None: no bound)."""
+        n = self.size
+        keep = self._present[:n].copy()
+        for name, values in (("grid", grid_codes), ("state", states), ("category", categories)):
+            if values is not None:
+                keep &= self._of(name, values, slice(0, n))
+        reported = self._numbers["reported"][:n]
+        if since_ts is not None:
+            keep &= reported >= since_ts
+        if until_ts is not None:
+            keep &= reported < until_ts
+        return keep
+
     def mask(self, flt, now_ts, bbox=None):
         """Which rows pass ``flt`` and lie in ``bbox`` too, if given."""
         n = self.size
-        keep = self._present[:n].copy()
-        for name, values, vocabulary in (("grid", flt.grid_codes, self.grid),
-                                         ("state", flt.states, self.state),
-                                         ("category", flt.categories, self.category)):
-            if values is None:
-                continue
-            codes, column = vocabulary.codes(values), self._codes[name][:n]
-            if len(codes) == 1:
-                keep &= column == codes[0]
-            else:
-                table = np.zeros(len(vocabulary.values) + 1, dtype=bool)
-                table[codes] = True
-                keep &= table[column]
-        reported = self._numbers["reported"][:n]
-        if flt.since is not None:
-            keep &= reported >= flt.since.timestamp()
-        if flt.until is not None:
-            keep &= reported < flt.until.timestamp()
+        keep = self.index_mask(flt.grid_codes, flt.states, flt.categories,
+                               None if flt.since is None else flt.since.timestamp(),
+                               None if flt.until is None else flt.until.timestamp())
         lon, lat = self._numbers["lon"][:n], self._numbers["lat"][:n]
         for box in (flt.bbox, bbox):
             if box is not None:
@@ -287,4 +309,35 @@ class Columns:
             else:
                 arrays[name] = (self._numbers if name in self._numbers else self._codes)[name][rows]
         values = {name: list(getattr(self, name).values) for name in _CODES}
-        return Selection(rows, arrays, values, self._entries)
+        return Selection(rows, arrays, values, self._source.feature_at)
+
+    def near(self, rows, lon, lat, radius_m, box, categories=None, states=None):
+        """Those of ``rows`` put in bulk and not changed since (no entry) within
+        ``radius_m`` of (lon, lat), inside ``box`` (west, south, east, north) and of
+        these categories and states (None: any); returns (rows, distances in metres)."""
+        rows = rows[np.equal(self.entries[rows], None)]
+        for name, values in (("category", categories), ("state", states)):
+            if values is not None:
+                rows = rows[self._of(name, values, rows)]
+        west, south, east, north = box
+        x, y = self._numbers["lon"][rows], self._numbers["lat"][rows]
+        inside = (x >= west) & (x <= east) & (y >= south) & (y <= north)
+        rows, x, y = rows[inside], x[inside], y[inside]
+        near = haversine_m_many(lon, lat, x, y) <= radius_m * (1 + 1e-9) + 1e-6
+        # the distances of those left exactly as for the cases held as entries
+        d = np.fromiter((haversine_m(lon, lat, a, b) for a, b in zip(x[near].tolist(),
+                                                                      y[near].tolist())),
+                        float, int(near.sum()))
+        rows = rows[near]
+        return rows[d <= radius_m], d[d <= radius_m]
+
+    def copy(self, rows):
+        """Copies of ``rows``' columns as ``cases.index`` holds them: ``lon``, ``lat``,
+        ``reported``, the codes of ``grid``, ``state`` and ``category`` with their
+        ``vocabularies``, and ``clocks`` ((n, 6), or None without an extractor)."""
+        found = {name: self._numbers[name][rows] for name in ("lon", "lat", "reported")}
+        found.update((name, self._codes[name][rows]) for name in _CODES)
+        found["vocabularies"] = {name: list(getattr(self, name).values) for name in _CODES}
+        found["clocks"] = None if self._clocks is None else np.stack(
+            [self._numbers[name][rows] for name in CLOCK_COLUMNS], axis=1)
+        return found

@@ -13,6 +13,8 @@ from datetime import datetime
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+import numpy as np
+
 from gridmap.errors import BadInput, Conflict
 from gridmap.geo.coords import validate_lonlat
 
@@ -210,6 +212,15 @@ def haversine_m(lon1, lat1, lon2, lat2):
     a = (math.sin((p2 - p1) / 2) ** 2
          + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2)
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+def haversine_m_many(lon1, lat1, lon2, lat2):
+    """:func:`haversine_m` from one point to arrays of them (numpy: may differ from it
+    in the last bits)."""
+    p1, p2 = math.radians(lat1), np.radians(lat2)
+    a = (np.sin((p2 - p1) / 2) ** 2
+         + math.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2)
+    return 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(a)))
 
 
 def check_bbox(bbox, field="bbox"):

@@ -63,8 +63,6 @@ compaction.
 
 import gc
 import logging
-import math
-import operator
 import os
 import threading
 import time
@@ -76,17 +74,16 @@ import numpy as np
 from gridmap.diskspace import is_disk_full
 from gridmap.errors import BadInput, DiskFull, GridmapError, Msg, NotFound
 from gridmap.store import aggregates
-from gridmap.store.base import (GROUP_KEYS, CaseFilter, CasePoints, CaseStore, DuplicateCase,
+from gridmap.store.base import (GROUP_KEYS, CaseFilter, CaseStore, DuplicateCase,
                                 StoreError, VersionConflict, check_filter)
 from gridmap.store.features import (check_batch_keys, check_bbox, check_codes, check_group_by,
                                     check_instant, check_key, check_query, check_radius,
                                     check_range, check_text, check_tz, check_version,
                                     naming_index, parse_instant, prepare_feature)
 from gridmap.store.groupcommit import GroupCommit, Op
-from gridmap.store.columns import Vocabulary
-from gridmap.store.index import CaseIndex, Entry, SnapEntry, paginate
+from gridmap.store.index import CaseIndex, Entry, SnapBase, SnapEntry, paginate
 from gridmap.store.seqlog import SeqLog
-from gridmap.store.snapindex import (INDEX, VOCABULARIES, IndexUnusable, SnapshotFile, clocks_tag,
+from gridmap.store.snapindex import (INDEX, IndexUnusable, SnapshotFile, clocks_tag,
                                      parse_snapshot, read_index, write_index)
 from gridmap.store.snapshot import SNAPSHOT, snapshot_ident, write_snapshot
 from gridmap.store.syncer import Syncer
@@ -116,19 +113,6 @@ class _Op(Op):
         self.clocks = clocks  # the clock columns' values, worked out before the lock
         # defer: the caller waits for the fsync later; synced: its Ticket, if deferred
         self.defer, self.synced = False, None
-
-
-class _Texts:
-    """The stored texts of ``entries``, read one at a time (for write_snapshot)."""
-
-    def __init__(self, entries):
-        self._entries = entries
-
-    def __len__(self):
-        return len(self._entries)
-
-    def __iter__(self):
-        return (e.raw for e in self._entries)
 
 
 class _DeferredSync:
@@ -201,8 +185,12 @@ class GeoJSONSeqStore(CaseStore):
         self._failure_logged = False
 
     def _after_fork(self):
+        # a lock held at the fork: the parent's thread was amid a write (its records
+        # appended, not yet in the index) or a change of the index; the child never
+        # sees that thread finish, so it reads everything again
+        stale = self._io_lock.locked() or self._state_lock.locked()
         self._init_locks()
-        self._log.after_fork()
+        self._log.after_fork(stale)
         self._compactor = None
 
     @property
@@ -222,7 +210,7 @@ class GeoJSONSeqStore(CaseStore):
         prep = prepare_feature(feature)
         if key is not None:
             with self._state_lock:
-                hit = self._index.by_key.get(key)
+                hit = self._index.get("idempotency_key", key)
             if hit is not None:
                 if hit.unsynced is not None:  # maybe another process's, not yet fsynced
                     with self._io_lock:
@@ -406,14 +394,15 @@ class GeoJSONSeqStore(CaseStore):
         next_no = index.max_case_no + 1
         for op in batch:
             p = op.prep
-            current = staged.get(p.id) or index.by_id.get(p.id)
+            current = staged.get(p.id) or index.get("id", p.id)
             if op.expected is None:
-                hit = op.key is not None and (by_key.get(op.key) or index.by_key.get(op.key))
+                hit = op.key is not None and (by_key.get(op.key)
+                                              or index.get("idempotency_key", op.key))
                 if hit:
                     op.result, op.created = hit, False
                     continue
                 if current is not None or p.tracking_code in by_tracking or (
-                        p.tracking_code in index.by_tracking):
+                        index.get("tracking_code", p.tracking_code) is not None):
                     field = "id" if current is not None else "tracking_code"
                     value = p.id if current is not None else p.tracking_code
                     op.error = DuplicateCase("error.store.taken", value=value, field=field)
@@ -485,7 +474,7 @@ class GeoJSONSeqStore(CaseStore):
             paused = gc.isenabled()
             gc.disable()  # many objects, no cycles: collecting meanwhile only costs time
             try:
-                self._apply_rows(fresh, snap, rows, clocks)
+                fresh.start_from(SnapBase(snap, rows), rows, clocks)
             except (ValueError, IndexError, KeyError, TypeError) as exc:
                 fresh.__init__(self._clocks)  # empty again, for the parse
                 raise IndexUnusable(f"corrupt: {exc!r}") from exc
@@ -523,64 +512,23 @@ class GeoJSONSeqStore(CaseStore):
                 continue
             index.add(entry, index.columns.extract(rec["properties"]))
 
-    def _apply_rows(self, index, snap, rows, clocks):
-        """Put the rows of a trusted ``cases.index`` into ``index``, no feature parsed."""
-        names = rows["vocabularies"]
-        grid, state, category = ([names[k][c] for c in rows[k].tolist()] for k in VOCABULARIES)
-        reported = [None if math.isnan(t) else t for t in rows["reported"].tolist()]
-        new = SnapEntry.from_row
-        entries = [new(snap, *args) for args in zip(  # (made while the loader holds off the GC)
-            rows["offset"].tolist(), rows["length"].tolist(), rows["id"], rows["tracking_code"],
-            grid, state, category, rows["reported_at"], reported, rows["lon"].tolist(),
-            rows["lat"].tolist(), rows["case_no"].tolist(), rows["version"].tolist(),
-            rows["idempotency_key"])]
-        index.add_fresh(entries, rows, clocks)
-
     def _rebuild_index(self, snap, next_segment, index):
         """Write ``cases.index`` for the snapshot just parsed, unless a compaction runs
         (it writes one) or the snapshot was replaced meanwhile."""
-        entries = sorted((e for e in index.by_id.values() if isinstance(e, SnapEntry)),
-                         key=operator.attrgetter("_at"))
-        if len(entries) != len(index.by_id):
+        frozen = index.frozen(columns=True)
+        if not all(isinstance(e, SnapEntry) for e in frozen.entries.tolist()):
             return  # not in our layout: the next compaction writes both
         try:
             with self._log.compaction_lock_if_free() as free:
                 if free and snapshot_ident(self.folder) == snap.ident:
-                    rows, clocks = self._index_rows(entries, index.columns.clock_copy())
+                    rows, clocks = frozen.index_rows(
+                        np.array([e._at for e in frozen.entries], dtype=np.int64),
+                        np.array([e._size for e in frozen.entries], dtype=np.int64))
                     write_index(self.folder, snap, next_segment, rows, clocks,
                                 clocks_tag(self._clocks))
-                    log.info("%s: wrote %s (%d cases)", self.folder, INDEX, len(entries))
+                    log.info("%s: wrote %s (%d cases)", self.folder, INDEX, len(frozen))
         except (OSError, ValueError) as exc:
             log.error("%s: could not write %s: %s", self.folder, INDEX, exc)
-
-    def _index_rows(self, entries, clock_table, offsets=None, lengths=None):
-        """The rows of ``cases.index`` for ``entries`` (in snapshot order) and their
-        clocks (from ``clock_table``, by row ``case_no - 1``; None without clocks)."""
-        n = len(entries)
-        vocabularies = {k: Vocabulary() for k in VOCABULARIES}
-        column = operator.attrgetter
-        rows = {
-            "offset": np.fromiter(map(column("_at"), entries), np.int64, n) if offsets is None
-            else offsets,
-            "length": np.fromiter(map(column("_size"), entries), np.int64, n) if lengths is None
-            else lengths,
-            "case_no": np.fromiter(map(column("case_no"), entries), np.int64, n),
-            "version": np.fromiter(map(column("version"), entries), np.int64, n),
-            "lon": np.fromiter(map(column("lon"), entries), np.float64, n),
-            "lat": np.fromiter(map(column("lat"), entries), np.float64, n),
-            "reported": np.fromiter((np.nan if e.reported_ts is None else e.reported_ts
-                                     for e in entries), np.float64, n),
-            "id": [e.id for e in entries], "tracking_code": [e.tracking_code for e in entries],
-            "idempotency_key": [e.idempotency_key for e in entries],
-            "reported_at": [e.reported_at for e in entries]}
-        for name, attr in (("grid", "grid_code"), ("state", "state"), ("category", "category")):
-            code = vocabularies[name].code
-            rows[name] = np.fromiter((code(getattr(e, attr)) for e in entries), np.int32, n)
-        rows["vocabularies"] = {k: v.values for k, v in vocabularies.items()}
-        clocks = None
-        if self._clocks is not None:
-            clocks = clock_table[rows["case_no"] - 1]
-        return rows, clocks
 
     # -- compaction ----------------------------------------------------------------
 
@@ -607,15 +555,13 @@ class GeoJSONSeqStore(CaseStore):
                     self._log.remove_segment_temps()
                     sealed = self._log.seal()
                 with self._state_lock:
-                    entries = list(self._index.by_id.values())
-                    clock_table = self._index.columns.clock_copy()
-            entries.sort(key=operator.attrgetter("case_no"))
+                    frozen = self._index.frozen(columns=True)
 
             def write_index_first(path, offsets, lengths):
                 # before the snapshot's rename: a process that finds the new
                 # snapshot finds its index too (a crash between the two renames
                 # leaves an index naming a snapshot that is not there: stale)
-                rows, clocks = self._index_rows(entries, clock_table, offsets, lengths)
+                rows, clocks = frozen.index_rows(offsets, lengths)
                 snap = SnapshotFile(path)
                 try:
                     write_index(self.folder, snap, sealed + 1, rows, clocks,
@@ -623,7 +569,7 @@ class GeoJSONSeqStore(CaseStore):
                 finally:
                     snap.close()
 
-            write_snapshot(self.folder, _Texts(entries), sealed + 1, write_index_first)
+            write_snapshot(self.folder, frozen, sealed + 1, write_index_first)
             self._log.remove_before(sealed + 1)
             with self._io_lock:  # start over from the new snapshot and its index, as others
                 # do when passed by: the old file is let go and the log's texts with it
@@ -632,7 +578,7 @@ class GeoJSONSeqStore(CaseStore):
                         self._log.load(self._apply)
                 except (OSError, StoreError) as exc:  # the compaction stands; the old index too
                     log.error("%s: could not start over from the new snapshot: %s", self.folder, exc)
-        log.info("compacted %s: %d cases, log segment %d sealed", self.folder, len(entries), sealed)
+        log.info("compacted %s: %d cases, log segment %d sealed", self.folder, len(frozen), sealed)
         return True
 
     def _maybe_compact(self):
@@ -659,19 +605,19 @@ class GeoJSONSeqStore(CaseStore):
             self._log.poll(self._apply)
 
     def get(self, case_id):
-        return self._lookup("by_id", case_id, "case_id")
+        return self._lookup("id", case_id, "case_id")
 
     def get_by_tracking(self, code):
-        return self._lookup("by_tracking", code, "tracking_code")
+        return self._lookup("tracking_code", code, "tracking_code")
 
     def get_by_key(self, key):
-        return self._lookup("by_key", key, "idempotency_key")
+        return self._lookup("idempotency_key", key, "idempotency_key")
 
-    def _lookup(self, table, value, field):
+    def _lookup(self, by, value, field):
         check_text(value, field)
         self.refresh()
         with self._state_lock:
-            entry = getattr(self._index, table).get(value)
+            entry = self._index.get(by, value)
         return None if entry is None else entry.feature()
 
     def query(self, grid_codes=None, states=None, categories=None, since=None, until=None,
@@ -699,7 +645,7 @@ class GeoJSONSeqStore(CaseStore):
             properties = sorted(check_codes(properties, "properties"))
         self.refresh()
         with self._state_lock:
-            found = self._index.near(lon, lat, radius_m, categories, states)[:limit]
+            found = self._index.near(lon, lat, radius_m, categories, states, limit)
         if properties is None:
             return [e.feature() for e in found]  # parse only what is returned
         return [e.sparse_feature(properties) for e in found]
@@ -749,15 +695,14 @@ class GeoJSONSeqStore(CaseStore):
     def all(self):
         self.refresh()
         with self._state_lock:
-            entries = sorted(self._index.by_id.values(), key=operator.attrgetter("case_no"))
-        return (e.feature() for e in entries)
+            frozen = self._index.frozen()
+        return (frozen.entry(i).feature() for i in range(len(frozen)))
 
     def points(self):
         self.refresh()
         with self._state_lock:
-            entries = sorted(self._index.by_id.values(), key=operator.attrgetter("case_no"))
-        return CasePoints.from_rows([(e.id, e.case_no, e.lon, e.lat, e.grid_code, e.state)
-                                     for e in entries])
+            frozen = self._index.frozen(columns=True)
+        return frozen.points()
 
     def count(self):
         self.refresh()

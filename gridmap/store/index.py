@@ -1,21 +1,27 @@
-"""In-memory indexes over stored case records, so queries never touch the disk.
+"""In-memory indexes over stored case records, so queries never parse every case.
 
-Each case is held as its stored JSON text plus a few index fields
-(:class:`Entry`); callers get a parse of the text, a fresh deep copy that is
-cheaper than ``copy.deepcopy`` and never shares anything stored, or a sparse
-Feature built from the index fields alone (:meth:`Entry.sparse_feature`).
-Entries are immutable: an update replaces the entry, so a list of entries
-taken under the owner's lock stays a consistent snapshot after it is let go.
+The snapshot's cases are held as arrays only (:class:`SnapBase`: where each
+one's text lies, hashes to find it, no Python object per case); the cases
+read from the log since are held as their JSON text plus a few index fields
+(:class:`Entry`). A case asked for becomes an Entry (the snapshot's read by
+offset and parsed then); callers get a parse of its text, a fresh deep copy
+that is cheaper than ``copy.deepcopy`` and never shares anything stored, or
+a sparse Feature built from the index fields alone
+(:meth:`Entry.sparse_feature`). Entries are immutable: an update replaces
+the entry, so a list of entries taken under the owner's lock stays a
+consistent snapshot after it is let go.
 
 :class:`CaseIndex` is not thread-safe; its owner locks around every call.
 """
 
+import hashlib
 import math
 from datetime import datetime
 
 import numpy as np
 
 from gridmap.jsontext import loads
+from gridmap.store.base import CasePoints
 from gridmap.store.columns import Columns
 from gridmap.store.features import EARTH_RADIUS_M, haversine_m
 
@@ -28,6 +34,8 @@ FINE_CELL_DEG = 0.0005  # about 56 m north-south
 CELL_DEG = 0.01  # about 1.1 km north-south
 MAX_CELLS = 1024
 GRIDS = ((FINE_CELL_DEG, True), (CELL_DEG, False))  # (cell size, kept per category)
+_CELL_BITS = 21  # a fine cell's key: (row + offset) << 21 | (column + offset), both < 2**21
+_CELL_OFFSET = 1 << 20
 #: Properties an Entry holds, so a sparse Feature of these needs no parse.
 INDEXED = frozenset(("case_no", "version", "tracking_code", "grid_code", "state", "category",
                      "reported_at"))
@@ -89,15 +97,20 @@ class Entry:
         """The Feature with only ``properties`` (those missing or null left out) and a
         2D Point; from the index fields when :data:`INDEXED` has them all."""
         if not INDEXED.issuperset(properties):
-            feature = self.feature()
-            props = feature["properties"]
-            feature["properties"] = {k: props[k] for k in properties if props.get(k) is not None}
-            feature["geometry"]["coordinates"] = feature["geometry"]["coordinates"][:2]
-            return feature
+            return sparse(self.feature(), properties)
         props = {k: v for k in properties if (v := getattr(self, k)) is not None}
         return {"type": "Feature", "id": self.id,
                 "geometry": {"type": "Point", "coordinates": [self.lon, self.lat]},
                 "properties": props}
+
+
+def sparse(feature, properties):
+    """``feature`` with only ``properties`` (those missing or null left out) and a 2D
+    Point (changed in place)."""
+    props = feature["properties"]
+    feature["properties"] = {k: props[k] for k in properties if props.get(k) is not None}
+    feature["geometry"]["coordinates"] = feature["geometry"]["coordinates"][:2]
+    return feature
 
 
 class SnapEntry(Entry):
@@ -105,17 +118,6 @@ class SnapEntry(Entry):
     (:class:`~gridmap.store.snapindex.SnapshotFile`), never held in memory."""
 
     __slots__ = ("_snap", "_at", "_size")
-
-    @classmethod
-    def from_row(cls, snap, at, size, case_id, tracking_code, grid_code, state, category,
-                 reported_at, reported_ts, lon, lat, case_no, version, idempotency_key):
-        self = cls()
-        self._snap, self._at, self._size, self.unsynced = snap, at, size, None
-        self.id, self.tracking_code, self.grid_code = case_id, tracking_code, grid_code
-        self.state, self.category, self.reported_at = state, category, reported_at
-        self.reported_ts, self.lon, self.lat = reported_ts, lon, lat
-        self.case_no, self.version, self.idempotency_key = case_no, version, idempotency_key
-        return self
 
     @classmethod
     def from_record_at(cls, rec, raw, snap, at, size):
@@ -133,18 +135,30 @@ class SnapEntry(Entry):
         pass  # the text is the snapshot's (from_record sets it)
 
 
-def _compact_area(lon, lat):
-    """Whether the positions are finite and span less than 2**19 fine cells each way."""
-    return not len(lon) or (np.isfinite(lon).all() and np.isfinite(lat).all()
-                            and np.ptp(lon) < 2**19 * FINE_CELL_DEG
-                            and np.ptp(lat) < 2**19 * FINE_CELL_DEG)
+def text_hash(text):
+    """A 64-bit hash of a string, the same in every process (Python's ``hash`` is not).
+
+    Examples
+    --------
+    >>> text_hash("c-1") == text_hash("c-1") != text_hash("c-2")
+    True
+    """
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "little")
 
 
-def _groups(codes):
-    """(code, indices) for each code in the integer array ``codes``, indices ascending."""
-    order = np.argsort(codes, kind="stable")
-    bounds = np.flatnonzero(np.diff(codes[order])) + 1
-    return [(int(codes[part[0]]), part) for part in np.split(order, bounds) if len(part)]
+def text_hashes(texts, count):
+    """:func:`text_hash` of each of ``texts`` (0 for None), as a uint64 array."""
+    return np.fromiter((0 if t is None else text_hash(t) for t in texts), np.uint64, count)
+
+
+def cell_keys(lon, lat):
+    """One integer per fine map cell (:data:`FINE_CELL_DEG`) of each position, ordered
+    by cell row, then column: the cells of one row between two columns are a run of
+    keys. Scalars or arrays."""
+    r = np.floor(np.asarray(lat) / FINE_CELL_DEG).astype(np.int64) + _CELL_OFFSET
+    c = np.floor(np.asarray(lon) / FINE_CELL_DEG).astype(np.int64) + _CELL_OFFSET
+    return (r << _CELL_BITS) | c
 
 
 def _cell(lon, lat, size=CELL_DEG):
@@ -156,23 +170,153 @@ def _key(entry, size, per_category):
     return (*cell, entry.category) if per_category else cell
 
 
+def _sorted(keys, what):
+    """``keys`` if ascending, else ValueError (a corrupt index)."""
+    if len(keys) > 1 and (keys[1:] < keys[:-1]).any():
+        raise ValueError(f"the {what} order does not sort")
+    return keys
+
+
+class SnapBase:
+    """The snapshot's cases as arrays by row (``case_no - 1``), with no object per case.
+
+    It keeps where each case's JSON text lies in the snapshot and its version,
+    and finds rows by id, tracking code, idempotency key (sorted 64-bit hashes
+    of the strings, then the string checked in the parsed case) and by map cell
+    (sorted :func:`cell_keys`). A case is read and parsed when asked for
+    (:meth:`entry`). Immutable once made.
+
+    Parameters
+    ----------
+    snap : SnapshotFile
+    rows : dict
+        The arrays of a ``cases.index`` (see :mod:`gridmap.store.snapindex`),
+        one element per snapshot feature.
+    """
+
+    LOOKUPS = ("id", "tracking_code", "idempotency_key")
+
+    def __init__(self, snap, rows):
+        self.snap = snap
+        row = rows["case_no"] - 1
+        size = int(row.max()) + 1 if len(row) else 0
+        self.count = len(row)
+        self.at = np.full(size, -1, dtype=np.int64)  # -1: not in the snapshot
+        self.length = np.zeros(size, dtype=np.int64)
+        self.version = np.zeros(size, dtype=np.int64)
+        self.at[row], self.length[row], self.version[row] = (rows["offset"], rows["length"],
+                                                             rows["version"])
+        self._sorted = {}
+        for name in self.LOOKUPS:
+            order = rows[f"{name}_order"]
+            if name == "idempotency_key":
+                order = order[rows["has_key"][order]]
+            self._sorted[name] = (_sorted(rows[f"{name}_hash"][order], name), row[order])
+        order = rows["cell_order"]
+        self._cells = (_sorted(cell_keys(rows["lon"][order], rows["lat"][order]), "cell"),
+                       row[order])
+
+    def rows(self, field, value):
+        """The rows whose ``field`` (one of :data:`LOOKUPS`) may be ``value``."""
+        keys, rows = self._sorted[field]
+        key = np.uint64(text_hash(value))
+        return rows[keys.searchsorted(key, "left"):keys.searchsorted(key, "right")]
+
+    def holds(self, row, case_id):
+        """Whether the snapshot holds case ``case_id`` at ``row``."""
+        return 0 <= row < len(self.at) and self.at[row] >= 0 and row in self.rows("id", case_id)
+
+    def entry(self, row):
+        """The :class:`SnapEntry` of ``row`` (read and parsed now)."""
+        at, length = int(self.at[row]), int(self.length[row])
+        text = self.snap.read(at, length)
+        return SnapEntry.from_record_at(loads(text), text, self.snap, at, length)
+
+    def text(self, row):
+        return self.snap.read(int(self.at[row]), int(self.length[row]))
+
+    def feature(self, row):
+        """:meth:`Entry.feature` of ``row``, with one parse."""
+        feature = loads(self.text(row))
+        feature.pop("idempotency_key", None)
+        return feature
+
+    def every_row(self):
+        return np.flatnonzero(self.at >= 0)
+
+    def rows_near(self, x0, y0, x1, y1):
+        """The rows in the fine cells that meet the box (a superset of those inside it),
+        or every row when the box spans more than :data:`MAX_CELLS` rows of cells."""
+        (r0, c0), (r1, c1) = _cell(x0, y0, FINE_CELL_DEG), _cell(x1, y1, FINE_CELL_DEG)
+        if r1 - r0 >= MAX_CELLS:
+            return self.every_row()
+        keys, rows = self._cells
+        line = (np.arange(r0, r1 + 1, dtype=np.int64) + _CELL_OFFSET) << _CELL_BITS
+        lo = keys.searchsorted(line | (c0 + _CELL_OFFSET), "left")
+        hi = keys.searchsorted(line | (c1 + _CELL_OFFSET), "right")
+        return np.concatenate([rows[a:b] for a, b in zip(lo.tolist(), hi.tolist())])
+
+
 class CaseIndex:
-    """Cases by id, tracking code, idempotency key, grid code and map cell, and as
-    :class:`~gridmap.store.columns.Columns` (given the clock extractor ``clocks``)."""
+    """Cases by id, tracking code, idempotency key and place, and as
+    :class:`~gridmap.store.columns.Columns` (given the clock extractor ``clocks``).
+
+    Two layers: a :class:`SnapBase` of the snapshot's cases (arrays, when the
+    store started from ``cases.index``), and over it the cases read from the
+    log (or parsed from a snapshot) as :class:`Entry` objects in dicts and map
+    cells. A case in both is the log's: its row's entry in the columns is set
+    (``columns.entries[row]``), and the base's answers for that row are skipped.
+    """
+
+    _TABLES = {"id": "by_id", "tracking_code": "by_tracking", "idempotency_key": "by_key"}
 
     def __init__(self, clocks=None):
-        self.by_id = {}
+        self.base = None
+        self.by_id = {}  # the log's layer only (as the two others)
         self.by_tracking = {}
         self.by_key = {}
-        self._by_grid = {}
         # per grid: (row, col) -> {id: entry}, or (row, col, category) -> {id: entry}
         self._cells = [{} for _ in GRIDS]
-        self._categories = {}  # category -> how many cases have it
-        self.columns = Columns(clocks)
+        self._categories = {}  # category -> how many cases of the log's layer have it
+        self.columns = Columns(clocks, source=self)
+        self.count = 0
         self.max_case_no = 0
 
     def __len__(self):
-        return len(self.by_id)
+        return self.count
+
+    def get(self, field, value):
+        """The entry of the case whose ``field`` (``id``, ``tracking_code`` or
+        ``idempotency_key``) is ``value``, or None."""
+        entry = getattr(self, self._TABLES[field]).get(value)
+        if entry is not None or self.base is None:
+            return entry
+        held = self.columns.entries
+        for row in self.base.rows(field, value).tolist():
+            if held[row] is None:  # (else the log's layer has the case, and said no above)
+                entry = self.base.entry(row)
+                if getattr(entry, field) == value:
+                    return entry
+        return None
+
+    def entry_at(self, row):
+        """The entry of row ``row`` (a case's newest version)."""
+        entry = self.columns.entries[row]
+        return self.base.entry(row) if entry is None else entry
+
+    def feature_at(self, row, properties=None):
+        """Row ``row``'s Feature (a fresh copy), or with only ``properties`` (see
+        :meth:`Entry.sparse_feature`)."""
+        entry = self.columns.entries[row]
+        if entry is not None:
+            return entry.feature() if properties is None else entry.sparse_feature(properties)
+        feature = self.base.feature(row)
+        return feature if properties is None else sparse(feature, properties)
+
+    def text_at(self, row):
+        """The stored JSON text of row ``row``."""
+        entry = self.columns.entries[row]
+        return self.base.text(row) if entry is None else entry.raw
 
     def add(self, entry, clocks=None):
         """Apply one record: a new case, or a newer version of one. Returns False
@@ -180,10 +324,16 @@ class CaseIndex:
         ``clocks``: its clock values and description, if known (see
         :meth:`Columns.extract <gridmap.store.columns.Columns.extract>`)."""
         old = self.by_id.get(entry.id)
+        row = entry.case_no - 1
         if old is not None:
-            if entry.version <= old.version:
-                return False
-            self._by_grid[old.grid_code].discard(old.id)
+            version = old.version
+        elif self.base is not None and self.base.holds(row, entry.id):
+            version = int(self.base.version[row])
+        else:
+            version = None
+        if version is not None and entry.version <= version:
+            return False
+        if old is not None:
             for grid, cells in zip(GRIDS, self._cells):
                 cell = _key(old, *grid)
                 members = cells[cell]
@@ -194,13 +344,13 @@ class CaseIndex:
                 del self._categories[old.category]
             else:
                 self._categories[old.category] -= 1
-            if entry.idempotency_key is None:
-                entry.idempotency_key = old.idempotency_key
+        if entry.idempotency_key is None and version is not None:
+            entry.idempotency_key = (old or self.base.entry(row)).idempotency_key
+        self.count += version is None
         self.by_id[entry.id] = entry
         self.by_tracking[entry.tracking_code] = entry
         if entry.idempotency_key is not None:
             self.by_key[entry.idempotency_key] = entry
-        self._by_grid.setdefault(entry.grid_code, set()).add(entry.id)
         for grid, cells in zip(GRIDS, self._cells):
             cells.setdefault(_key(entry, *grid), {})[entry.id] = entry
         self._categories[entry.category] = self._categories.get(entry.category, 0) + 1
@@ -208,72 +358,37 @@ class CaseIndex:
         self.max_case_no = max(self.max_case_no, entry.case_no)
         return True
 
-    def add_fresh(self, entries, rows, clocks=None):
-        """Put ``entries`` (distinct cases) into this empty index at once, as many
-        :meth:`add` calls would; ``rows``: their columns as numpy arrays
-        (``case_no``, ``lon``, ``lat``, ``reported``; ``grid``, ``state`` and
-        ``category`` as codes into ``rows["vocabularies"]``), ``clocks`` an
-        (n, 6) array. Falls back to :meth:`add` when the index is not empty."""
-        n = len(entries)
-        ids = [e.id for e in entries]
-        if (self.by_id or len(set(ids)) != n or (self.columns.has_clocks and clocks is None)
-                or not _compact_area(rows["lon"], rows["lat"])):
-            for i, entry in enumerate(entries):
-                self.add(entry, None if clocks is None else clocks[i])
-            return
-        everything = np.empty(n, dtype=object)
-        everything[:] = entries
-        id_array = np.empty(n, dtype=object)
-        id_array[:] = ids
-        self.by_id = dict(zip(ids, entries))
-        self.by_tracking = {e.tracking_code: e for e in entries}
-        self.by_key = {e.idempotency_key: e for e in entries if e.idempotency_key is not None}
-        names = rows["vocabularies"]
-        for code, members in _groups(rows["grid"]):
-            self._by_grid[names["grid"][code]] = set(id_array[members].tolist())
-        counts = np.bincount(rows["category"], minlength=len(names["category"]))
-        self._categories = {names["category"][c]: int(k) for c, k in enumerate(counts) if k}
-        lon, lat = rows["lon"], rows["lat"]
-        for (size, per_category), cells in zip(GRIDS, self._cells):
-            r, c = np.floor(lat / size).astype(np.int64), np.floor(lon / size).astype(np.int64)
-            # one integer per cell (and category): rows and columns span < 2**20 cells
-            r0, c0 = r.min(initial=0), c.min(initial=0)
-            flat = ((r - r0) << 20) | (c - c0)
-            if per_category:
-                flat = (flat << 20) | rows["category"].astype(np.int64)
-            for _, members in _groups(flat):
-                i = members[0]
-                key = (int(r[i]), int(c[i]))
-                if per_category:
-                    key += (names["category"][rows["category"][i]],)
-                cells[key] = dict(zip(id_array[members].tolist(), everything[members].tolist()))
-        self.columns.put_fresh(everything, rows, clocks)
+    def start_from(self, base, rows, clocks=None):
+        """Make this empty index hold the snapshot's cases as ``base`` (a
+        :class:`SnapBase`); ``rows``: the index's columns (``case_no``, ``lon``,
+        ``lat``, ``reported``; ``grid``, ``state`` and ``category`` as codes into
+        ``rows["vocabularies"]``), ``clocks`` an (n, 6) array."""
+        if self.count or (self.columns.has_clocks and clocks is None):
+            raise ValueError("start_from needs an empty index (and clocks if it has an extractor)")
+        self.base, self.count = base, base.count
+        self.columns.put_fresh(rows, clocks)
         self.max_case_no = max(self.max_case_no, int(rows["case_no"].max(initial=0)))
 
+    def rows(self):
+        """The rows of every case, ascending (by ``case_no``)."""
+        return np.flatnonzero(self.columns.present())
+
     def select(self, grid_codes, states, categories, since_ts, until_ts):
-        """Entries passing the index filters (each argument None: no filter)."""
-        if grid_codes is None:
-            candidates = self.by_id.values()
-        else:
-            by_id = self.by_id
-            candidates = [by_id[i] for g in grid_codes for i in self._by_grid.get(g, ())]
-        if states is None and categories is None and since_ts is None and until_ts is None:
-            return list(candidates)
-        lo = -math.inf if since_ts is None else since_ts
-        hi = math.inf if until_ts is None else until_ts
-        timed = since_ts is not None or until_ts is not None
-        return [e for e in candidates
-                if (states is None or e.state in states)
-                and (categories is None or e.category in categories)
-                and (not timed or (e.reported_ts is not None and lo <= e.reported_ts < hi))]
+        """Entries passing the index filters (each argument None: no filter), by case_no."""
+        rows = np.flatnonzero(self.columns.index_mask(grid_codes, states, categories,
+                                                      since_ts, until_ts))
+        return [self.entry_at(row) for row in rows.tolist()]
 
-    def near(self, lon, lat, radius_m, categories=None, states=None):
-        """Entries within ``radius_m`` (and of these categories, states), nearest first.
+    def near(self, lon, lat, radius_m, categories=None, states=None, limit=None):
+        """Entries within ``radius_m`` (and of these categories, states), nearest first
+        (the first ``limit`` of them).
 
-        Candidates come from the cells of the radius's bounding box that hold
-        the wanted categories (on the finest grid that needs at most
-        :data:`MAX_CELLS` of them); they are filtered by category and state,
-        then by the box, and only those left get a haversine distance.
+        The log's layer: candidates come from the cells of the radius's bounding
+        box that hold the wanted categories (on the finest grid that needs at
+        most :data:`MAX_CELLS` of them); they are filtered by category and
+        state, then by the box, and only those left get a haversine distance.
+        The base: the rows of the fine cells meeting the box, filtered on the
+        columns the same way at once.
         """
         dlat = math.degrees(radius_m / EARTH_RADIUS_M)
         if abs(lat) + dlat >= 89.9 or lon - (dlon := dlat / math.cos(
@@ -281,10 +396,12 @@ class CaseIndex:
             # Near a pole or across the antimeridian the box does not bound the circle.
             groups = [self.by_id]
             x0, x1, y0, y1 = -math.inf, math.inf, -math.inf, math.inf
+            base_rows = None if self.base is None else self.base.every_row()
         else:
             # A little slack, so rounding never drops a point exactly on the circle.
             slack = 1e-9 + 1e-9 * dlat
             x0, x1, y0, y1 = lon - dlon - slack, lon + dlon + slack, lat - dlat - slack, lat + dlat + slack
+            base_rows = None if self.base is None else self.base.rows_near(x0, y0, x1, y1)
             groups = [self.by_id]
             for (size, per_category), cells in zip(GRIDS, self._cells):
                 if not per_category:
@@ -305,8 +422,107 @@ class CaseIndex:
                         and x0 <= e.lon <= x1 and y0 <= e.lat <= y1
                         and (d := haversine_m(lon, lat, e.lon, e.lat)) <= radius_m):
                     found.append((d, e.case_no, e))
+        if base_rows is not None and len(base_rows):
+            rows, d = self.columns.near(base_rows, lon, lat, radius_m, (x0, y0, x1, y1),
+                                        categories, states)
+            found += zip(d.tolist(), (rows + 1).tolist(), rows.tolist())
         found.sort(key=lambda item: item[:2])
-        return [e for _, _, e in found]
+        return [e if isinstance(e, Entry) else self.base.entry(e) for _, _, e in found[:limit]]
+
+    def frozen(self, columns=False):
+        """Every case as of now, read later: a :class:`Frozen` (with copies of
+        the columns if ``columns``)."""
+        return Frozen(self, columns)
+
+
+class Frozen:
+    """An index's cases as of one moment (taken under the owner's lock), read
+    afterwards without it: for all cases in order, their points, and for
+    writing them as a snapshot (iterating gives the texts) and its ``cases.index``."""
+
+    def __init__(self, index, columns=False):
+        self.rows = index.rows()
+        self.base = index.base
+        self.entries = index.columns.entries[self.rows]  # None: the base's
+        self.columns = index.columns.copy(self.rows) if columns else None
+
+    def __len__(self):
+        return len(self.rows)
+
+    def entry(self, i):
+        """The entry of the ``i``-th case (by case_no)."""
+        entry = self.entries[i]
+        return self.base.entry(int(self.rows[i])) if entry is None else entry
+
+    def __iter__(self):
+        """The JSON text of each case, by case_no."""
+        base = self.base
+        return (base.text(row) if entry is None else entry.raw
+                for row, entry in zip(self.rows.tolist(), self.entries.tolist()))
+
+    def points(self):
+        """A :class:`~gridmap.store.base.CasePoints` of the cases (ids read when asked)."""
+        names = self.columns["vocabularies"]
+        grid, state = (np.array(names[k] + [None], dtype=object)[self.columns[k]]
+                       for k in ("grid", "state"))  # (code -1: None)
+        return CasePoints(Ids(self), self.rows + 1, self.columns["lon"], self.columns["lat"],
+                          grid, state)
+
+    def index_rows(self, offsets, lengths):
+        """The rows of a ``cases.index`` (see :mod:`gridmap.store.snapindex`) for
+        these cases written at ``offsets`` with ``lengths``; returns (rows, clocks)."""
+        n, rows = len(self.rows), dict(self.columns)
+        clocks = rows.pop("clocks")
+        rows.update(offset=offsets, length=lengths, case_no=self.rows + 1)
+        held = np.flatnonzero(np.not_equal(self.entries, None))
+        entries = self.entries[held].tolist()
+        version = np.zeros(n, dtype=np.int64)
+        version[held] = [e.version for e in entries]
+        hashes = {}
+        for name in SnapBase.LOOKUPS:
+            hashes[name] = np.zeros(n, dtype=np.uint64)
+            hashes[name][held] = text_hashes((getattr(e, name) for e in entries), len(held))
+        has_key = np.zeros(n, dtype=bool)
+        has_key[held] = [e.idempotency_key is not None for e in entries]
+        base = self.base
+        if len(held) < n:  # the rest from the base's arrays
+            rest = np.ones(n, dtype=bool)
+            rest[held] = False
+            at = np.flatnonzero(rest)
+            version[at] = base.version[self.rows[at]]
+            where = np.full(len(base.at), -1, dtype=np.int64)  # base row -> position here
+            where[self.rows[at]] = at
+            for name in SnapBase.LOOKUPS:
+                keys, base_rows = base._sorted[name]
+                to = where[base_rows]
+                mine = to >= 0
+                hashes[name][to[mine]] = keys[mine]
+                if name == "idempotency_key":
+                    has_key[to[mine]] = True
+        rows["version"], rows["has_key"] = version, has_key
+        for name in SnapBase.LOOKUPS:
+            rows[f"{name}_hash"] = hashes[name]
+            rows[f"{name}_order"] = np.argsort(hashes[name], kind="stable").astype(np.int32)
+        rows["cell_order"] = np.argsort(cell_keys(rows["lon"], rows["lat"]),
+                                        kind="stable").astype(np.int32)
+        return rows, clocks
+
+
+class Ids:
+    """The ids of a :class:`Frozen`'s cases, each read when asked (routing every case
+    needs none of them, a list of moves a few)."""
+
+    def __init__(self, frozen):
+        self._frozen = frozen
+
+    def __len__(self):
+        return len(self._frozen)
+
+    def __getitem__(self, i):
+        return self._frozen.entry(int(i)).id
+
+    def tolist(self):
+        return [self[i] for i in range(len(self))]
 
 
 _SORT_KEYS = {

@@ -78,6 +78,7 @@ class SeqLog:
             raise StoreError("error.store.folder_unusable", path=self.folder, problem=str(exc)) from exc
         self.segment, self._fd, self.offset, self._ino = 1, None, 0, None
         self._snap_ident = None
+        self._stale = False  # see after_fork()
         self.loader = None  # see load()
         # While apply() runs on records read from a segment: (segment, inode,
         # end offset of the batch), for durable_at(); None for the snapshot.
@@ -97,11 +98,14 @@ class SeqLog:
         # succeeded never fails on a full disk afterwards (zeros mark nothing as synced)
         os.posix_fallocate(self._sync_fd, 0, MARK.size)
 
-    def after_fork(self):
-        """Reopen the lock files: a forked child must not share its parent's flocks."""
+    def after_fork(self, stale=False):
+        """Reopen the lock files: a forked child must not share its parent's flocks.
+        ``stale``: the child's reader may not match what it has read (forked amid a
+        write or a load): its next :meth:`poll` loads everything again."""
         for fd in (self._lock_fd, self._compact_fd, self._sync_fd):
             os.close(fd)
         self._open_locks()
+        self._stale = stale
 
     @contextlib.contextmanager
     def locked(self, compaction=False):
@@ -160,6 +164,9 @@ class SeqLog:
 
         With ``locked`` (the caller holds the write lock) a torn tail is cut off.
         """
+        if self._stale:
+            self._stale = False
+            return self.load(apply)
         while True:
             if self._fd is None:
                 self._fd = self._open_segment(self.segment)

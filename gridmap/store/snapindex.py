@@ -1,18 +1,21 @@
 """``cases.index``: what a process needs of the snapshot, without parsing it.
 
 Written beside ``cases.geojson`` at each compaction (temp file, fsync,
-rename, fsync of the folder, like the snapshot), it holds one row per
-snapshot feature, in the snapshot's order: where the feature's JSON text
-lies in the snapshot (byte offset and length), the fields the in-memory
-index and the columns need (case number, version, position, ``reported_at``,
-grid, state, category, the clock instants) and the strings looked up by
-(id, tracking code, idempotency key). A process starts from it and reads a
-whole feature from the snapshot only when asked (:class:`SnapshotFile`).
+rename, fsync of the folder, like the snapshot), it holds arrays with one
+element per snapshot feature, in the snapshot's order: where the feature's
+JSON text lies in the snapshot (byte offset and length), the fields the
+columns need (case number, version, position, reported time, grid, state,
+category, the clock instants), 64-bit hashes of the strings cases are looked
+up by (id, tracking code, idempotency key) and the orders that sort them and
+the map cells (see :class:`~gridmap.store.index.SnapBase`). No string per
+case: a process starts from it with a few array copies, keeps no object per
+case, and reads a whole feature from the snapshot only when asked
+(:class:`SnapshotFile`).
 
 Layout::
 
     MAGIC (8 bytes)  header length (4 bytes, little-endian)  header JSON
-    body: the arrays, each at an 8-byte boundary, then the string lists as JSON
+    body: the arrays, each at an 8-byte boundary
     CRC-32 of everything before it (4 bytes, little-endian)
 
 The header names the format, the snapshot it was made from (size,
@@ -44,17 +47,20 @@ from gridmap.store.snapshot import fsync_dir
 log = logging.getLogger(__name__)
 
 INDEX = "cases.index"
-FORMAT = "gridmap-cases-index/1"
-MAGIC = b"GMCIDX1\n"
+FORMAT = "gridmap-cases-index/2"
+MAGIC = b"GMCIDX2\n"
 LENGTH = struct.Struct("<I")
 EDGE = 64 * 1024  # bytes hashed at each end of the snapshot
 ALIGN = 8
-#: The numeric arrays, one value per snapshot feature.
+#: The arrays, one value per snapshot feature (``*_order``: positions, in the order
+#: that sorts the hashes, or the map cells).
 ARRAYS = {"offset": np.int64, "length": np.int64, "case_no": np.int64, "version": np.int64,
           "lon": np.float64, "lat": np.float64, "reported": np.float64,
-          "grid": np.int32, "state": np.int32, "category": np.int32}
-#: The string lists (JSON, None allowed where the field may be missing).
-STRINGS = ("id", "tracking_code", "idempotency_key", "reported_at")
+          "grid": np.int32, "state": np.int32, "category": np.int32,
+          "id_hash": np.uint64, "tracking_code_hash": np.uint64,
+          "idempotency_key_hash": np.uint64, "has_key": np.bool_,
+          "id_order": np.int32, "tracking_code_order": np.int32,
+          "idempotency_key_order": np.int32, "cell_order": np.int32}
 VOCABULARIES = ("grid", "state", "category")
 
 
@@ -136,8 +142,8 @@ def write_index(folder, snap, next_segment, rows, clocks, tag):
     Parameters
     ----------
     rows : dict
-        The arrays of :data:`ARRAYS` (codes into ``rows["vocabularies"]``),
-        the lists of :data:`STRINGS`, and ``vocabularies``: name -> values.
+        The arrays of :data:`ARRAYS` (codes into ``rows["vocabularies"]``)
+        and ``vocabularies``: name -> values.
     clocks : numpy array (n, 6) or None
         The clock instants per row, when ``tag`` is not None.
     """
@@ -163,10 +169,6 @@ def write_index(folder, snap, next_segment, rows, clocks, tag):
         pad = -len(data) % ALIGN
         parts += [data, b"\0" * pad]
         at += len(data) + pad
-    strings = json.dumps({k: rows[k] for k in STRINGS}, ensure_ascii=False,
-                         separators=(",", ":")).encode("utf-8", "surrogatepass")
-    header["strings"] = [at, len(strings)]
-    parts.append(strings)
     body = b"".join(parts)
     header["body"] = len(body)
     head = json.dumps(header, ensure_ascii=False).encode("utf-8")
@@ -233,6 +235,8 @@ def read_index(folder, snap, tag):
         n = int(header["count"])
         rows = {}
         for name, (dtype, shape, at, nbytes) in header["arrays"].items():
+            if np.dtype(dtype) != np.dtype(ARRAYS.get(name, np.float64)):
+                raise IndexUnusable(f"corrupt: column {name} is {dtype}")
             array = np.frombuffer(body, dtype=np.dtype(dtype), count=int(np.prod(shape)),
                                   offset=at)
             rows[name] = array.reshape(shape)
@@ -241,12 +245,6 @@ def read_index(folder, snap, tag):
         missing = [k for k in ARRAYS if k not in rows]
         if missing:
             raise IndexUnusable(f"corrupt: no column {missing[0]}")
-        at, nbytes = header["strings"]
-        strings = loads(bytes(body[at:at + nbytes]))
-        for name in STRINGS:
-            if len(strings[name]) != n:
-                raise IndexUnusable(f"corrupt: {name} does not hold {n} rows")
-            rows[name] = strings[name]
         rows["vocabularies"] = {k: header["vocabularies"][k] for k in VOCABULARIES}
         clocks = rows.pop("clocks", None) if tag is not None else None
         if tag is not None and clocks is None:

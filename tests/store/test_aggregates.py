@@ -128,23 +128,17 @@ def test_a_clock_extractor_that_fails_leaves_the_case_without_clocks(folder, ope
     assert short.find(CaseFilter(overdue="any", now=T0)) == ([], 0)
 
 
-class Entry:
-    """What the aggregates read of an index entry."""
-
-    def __init__(self, case_no):
-        self.id, self.case_no = f"c{case_no}", case_no
-
-    def feature(self):
-        return self.case_no
-
-
 def selection(reported=(), **arrays):
     """A Selection of rows 0..n-1 (case_no 1..n) without a store."""
     n = len(reported) or len(next(iter(arrays.values())))
-    by_row = np.array([Entry(row + 1) for row in range(n)], dtype=object)
     values = {"grid": ["A", "B"], "state": list(AGG_STATES), "category": ["road"]}
     return Selection(np.arange(n), {"reported": np.asarray(reported, dtype=float), **arrays},
-                     values, by_row)
+                     values, feature)
+
+
+def feature(row, properties):
+    """A case's Feature without a store: its case_no, or its id alone when sparse."""
+    return row + 1 if properties is None else {"id": f"c{row + 1}", "properties": {}}
 
 
 def test_pages_in_every_order_with_ties_and_missing_times_at_every_size():

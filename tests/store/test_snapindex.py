@@ -329,14 +329,19 @@ def test_kill_9_during_compaction_never_leaves_an_index_that_is_trusted_wrongly(
             parsed.close()
 
 
-def test_features_read_on_demand_are_not_held_in_memory(folder, compacted):
+def test_a_start_from_the_index_holds_no_object_per_case(folder, compacted):
     store = GeoJSONSeqStore(folder, compact_bytes=None)
     try:
-        entry = store._index.by_id["c3"]
+        index = store._index
+        assert index.base.count == len(index) == compacted.count() > 0
+        assert not index.by_id and not index.by_tracking and not index.by_key
+        assert all(e is None for e in index.columns.entries.tolist())
+        entry = index.get("id", "c3")  # made when asked, its text read then
         assert isinstance(entry, SnapEntry)
         with pytest.raises(AttributeError):
             Entry.raw.__get__(entry)  # the slot for the text was never filled
         assert entry.feature() == compacted.get("c3")
+        assert not index.by_id and index.columns.entries[entry.case_no - 1] is None
     finally:
         store.close()
 
@@ -385,7 +390,7 @@ def test_a_compacting_store_lets_its_old_snapshot_go(folder, open_store):
     other.refresh()  # until it sees it was passed by
     assert open_deleted_snapshots(folder) == []
     assert list(store.all()) == list(other.all())
-    assert all(isinstance(e, SnapEntry) for e in store._index.by_id.values())
+    assert not store._index.by_id and store._index.base.count == len(names)  # arrays only
 
 
 def test_a_snapshot_cut_short_under_a_reader_is_a_store_error_naming_it(folder, compacted):
