@@ -14,6 +14,10 @@ Not a test. Run ``.venv/bin/python bench/bench_store_scale.py [--count 100000]
    first, with the total), each grid and open state in turn: p50 and p95.
    GeoJSONSeqStore answers with ``store.query``; SQLite with the same two
    statements an SQL backend would run (the page, parsed, and the count).
+   Then 20 times each: heat cells for the whole community at zoom 15 (cells of
+   24 px) and counts by grid x category x week for the last year; SQLite with
+   ``bench_aggregates.py``'s statements (a GROUP BY of the pixel cell; of grid,
+   category and week), on indexes that cover them.
 3. Intake: ``gridmap serve`` on a copy of each folder (the cases' files hard-linked,
    so the kept folder never changes), durable ``POST /api/reports`` at 32
    connections with ``bench/bench_intake.py``'s clients, runs at 1,000 and at N
@@ -33,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -43,24 +48,31 @@ SMALL = 1000
 END, MONTHS, SEED = "2026-11-30", 12, 1
 PAGE = 50
 OPEN_STATES = ("reported", "signed", "handling", "replied")
-TARGETS = {"rss": 300.0, "start": 2.0, "queue_p95": 20.0, "intake": 0.90, "p99": 100.0}
+TARGETS = {"rss": 300.0, "start": 2.0, "queue_p95": 20.0, "heat": 100.0, "counts": 100.0,
+           "intake": 0.90, "p99": 100.0}
 SCHEMA = """
 CREATE TABLE cases (id TEXT PRIMARY KEY, case_no INTEGER NOT NULL UNIQUE,
   tracking_code TEXT NOT NULL UNIQUE, grid_code TEXT NOT NULL, state TEXT, category TEXT,
-  reported_ts REAL, lon REAL NOT NULL, lat REAL NOT NULL, feature TEXT NOT NULL);
+  reported_ts REAL, lon REAL NOT NULL, lat REAL NOT NULL, x REAL NOT NULL, y REAL NOT NULL,
+  feature TEXT NOT NULL);
 CREATE INDEX cases_grid_state_time ON cases (grid_code, state, reported_ts, case_no);
 CREATE INDEX cases_state_time ON cases (state, reported_ts);
 CREATE INDEX cases_category_time ON cases (category, reported_ts);
 CREATE INDEX cases_time ON cases (reported_ts);
+CREATE INDEX cases_time_grid_category ON cases (reported_ts, grid_code, category);
+CREATE INDEX cases_place ON cases (lon, lat, x, y);
 """
 
 # The fresh worker: open, first query, then the query mix; prints one JSON line.
 WORKER = r"""
 import json, os, sys, time
 t0 = time.perf_counter()
-backend, path, mix = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+backend, path, mix, whole, since = (sys.argv[1], sys.argv[2], json.loads(sys.argv[3]),
+                                    json.loads(sys.argv[4]), float(sys.argv[5]))
 import orjson
+from datetime import datetime, timezone
 from gridmap.store import GeoJSONSeqStore  # both: the same imports, the same baseline
+from gridmap.store.base import CaseFilter
 
 def rss():
     status = dict(line.split(":", 1) for line in open("/proc/self/status"))
@@ -71,6 +83,11 @@ if backend == "geojsonseq":
     store = GeoJSONSeqStore(path, compact_bytes=None)
     def query(grid, state):
         return store.query(grid_codes=[grid], states=[state], limit=%(page)d)
+    def heat():
+        return store.heat(None, whole, 15)["total"]
+    def counts():
+        flt = CaseFilter(since=datetime.fromtimestamp(since, timezone.utc))
+        return sum(c["count"] for c in store.count_by(flt, ("grid_code", "category", "week")))
 else:
     import sqlite3
     conn = sqlite3.connect(path)
@@ -82,6 +99,18 @@ else:
         total = conn.execute("SELECT count(*) FROM cases WHERE grid_code = ? AND state = ?",
                              (grid, state)).fetchone()[0]
         return [orjson.loads(r[0]) for r in rows], total
+    def heat():
+        k = 2 ** 15 / 24
+        w, s, e, n = whole
+        return sum(r[0] for r in conn.execute(
+            "SELECT count(*), avg(lat), avg(lon) FROM cases WHERE lon BETWEEN ? AND ? AND lat "
+            "BETWEEN ? AND ? GROUP BY CAST(x * ? AS INTEGER), CAST(y * ? AS INTEGER)",
+            (w, e, s, n, k, k)))
+    def counts():
+        return sum(r[3] for r in conn.execute(
+            "SELECT grid_code, category, CAST((reported_ts + 28800) / 86400 + 3 AS INTEGER) / 7 "
+            "AS week, count(*) FROM cases WHERE reported_ts >= ? GROUP BY grid_code, category, week",
+            (since,)))
 opened = time.perf_counter()
 first = query(*mix[0])
 started = time.perf_counter()
@@ -92,10 +121,20 @@ for grid, state in mix:
     times.append(time.perf_counter() - t)
 times.sort()
 now, peak = rss()
+more = {}
+for name, fn in (("heat", heat), ("counts", counts)):
+    more[name + "_total"] = fn()
+    spent = []
+    for _ in range(20):
+        t = time.perf_counter()
+        fn()
+        spent.append(time.perf_counter() - t)
+    spent.sort()
+    more[name + "_p95_ms"] = spent[18] * 1e3
 print(json.dumps({"import_s": imported - t0, "open_s": opened - t0, "start_s": started - t0, "first_total": first[1],
                   "rss_mb": now, "hwm_mb": peak, "base_mb": base,
                   "p50_ms": times[len(times) // 2] * 1e3,
-                  "p95_ms": times[int(len(times) * 0.95)] * 1e3}))
+                  "p95_ms": times[int(len(times) * 0.95)] * 1e3, **more}))
 """ % {"page": PAGE}
 
 
@@ -130,6 +169,8 @@ def build_peer(folder):
     conn.executescript(SCHEMA)
     from datetime import datetime
 
+    from gridmap.store.columns import mercator_px
+
     def rows():
         with open(folder / "data" / "cases" / "cases.geojson", encoding="utf-8") as f:
             next(f)  # the header line
@@ -139,13 +180,14 @@ def build_peer(folder):
                     continue
                 feature = json.loads(line)
                 p = feature["properties"]
+                lon, lat = feature["geometry"]["coordinates"][:2]
                 yield (feature["id"], p["case_no"], p["tracking_code"], p["grid_code"],
                        p.get("state"), p.get("category"),
                        datetime.fromisoformat(p["reported_at"]).timestamp(),
-                       *feature["geometry"]["coordinates"][:2], line)
+                       lon, lat, *mercator_px(lon, lat), line)
 
     with conn:
-        conn.executemany("INSERT INTO cases VALUES (?,?,?,?,?,?,?,?,?,?)", rows())
+        conn.executemany("INSERT INTO cases VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows())
     conn.execute("ANALYZE")
     conn.close()
     tmp.rename(path)
@@ -160,8 +202,19 @@ def query_mix(data_dir, n):
             for i in range(n)]
 
 
-def fresh_worker(backend, path, mix):
-    out = subprocess.run([sys.executable, "-c", WORKER, backend, str(path), json.dumps(mix)],
+def whole_community(data_dir):
+    """The bounds (west, south, east, north) of the grids in ``data_dir``."""
+    import shapely
+
+    text = (data_dir / "grids.geojson").read_text(encoding="utf-8")
+    return shapely.total_bounds(shapely.from_geojson(text)).tolist()
+
+
+def fresh_worker(backend, path, mix, whole):
+    since = datetime.fromisoformat(END).replace(tzinfo=timezone(timedelta(hours=8))).timestamp()
+    since -= 365 * 86400
+    out = subprocess.run([sys.executable, "-c", WORKER, backend, str(path), json.dumps(mix),
+                          json.dumps(whole), repr(since)],
                          check=True, capture_output=True, text=True, cwd=ROOT)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -250,17 +303,20 @@ def main():
 
     big = folders[args.count]
     mix = query_mix(big / "data", args.queries)
+    whole = whole_community(big / "data")
     results = {}
     for count, folder in folders.items():
         for backend, path in (("geojsonseq", folder / "data" / "cases"),
                               ("sqlite", folder / "peer.sqlite3")):
-            results[count, backend] = r = fresh_worker(backend, path, mix)
+            results[count, backend] = r = fresh_worker(backend, path, mix, whole)
             print(f"  {backend:<10} at {count:>9,}: imports {r['import_s']:.2f} s, open "
                   f"{r['open_s']:.2f} s, start (imports, open, first query) {r['start_s']:.2f} s, RSS {r['rss_mb']:,.0f} MB (peak "
                   f"{r['hwm_mb']:,.0f}, {r['base_mb']:.0f} before opening), queue query p50 "
-                  f"{r['p50_ms']:.2f} ms p95 {r['p95_ms']:.2f} ms", flush=True)
-    assert results[args.count, "geojsonseq"]["first_total"] == results[
-        args.count, "sqlite"]["first_total"], "the backends disagree"
+                  f"{r['p50_ms']:.2f} ms p95 {r['p95_ms']:.2f} ms; heat p95 {r['heat_p95_ms']:.1f} ms, "
+                  f"counts p95 {r['counts_p95_ms']:.1f} ms", flush=True)
+    for key in ("first_total", "heat_total", "counts_total"):
+        assert results[args.count, "geojsonseq"][key] == results[args.count, "sqlite"][key], (
+            f"the backends disagree on {key}")
 
     runs = None if args.no_intake or args.count == SMALL else intake(folders, args)
 
@@ -270,7 +326,9 @@ def main():
           f"{SMALL:,}   target at 1,000,000")
     rows = (("worker RSS (MB)", "rss_mb", "%.0f", f"≤ {TARGETS['rss']:.0f} MB"),
             ("worker start (s)", "start_s", "%.2f", f"≤ {TARGETS['start']:.0f} s"),
-            ("queue query p95 (ms)", "p95_ms", "%.2f", f"≤ {TARGETS['queue_p95']:.0f} ms"))
+            ("queue query p95 (ms)", "p95_ms", "%.2f", f"≤ {TARGETS['queue_p95']:.0f} ms"),
+            ("heat, community (ms)", "heat_p95_ms", "%.1f", f"≤ {TARGETS['heat']:.0f} ms"),
+            ("counts g×c×week (ms)", "counts_p95_ms", "%.1f", f"≤ {TARGETS['counts']:.0f} ms"))
     for name, key, fmt, target in rows:
         print(f"  {name:<22} {fmt % g[key]:>14} {fmt % s[key]:>15} {g[key] / s[key]:11.1f}× "
               f"{fmt % g1[key]:>14}   {target}")
@@ -287,7 +345,9 @@ def main():
               f"p99 at {n:,}: {p99:.1f} ms (target ≤ {TARGETS['p99']:.0f} ms: "
               f"{'met' if p99 <= TARGETS['p99'] else 'MISSED'})")
     for name, key, limit in (("RSS", "rss_mb", TARGETS["rss"]), ("start", "start_s", TARGETS["start"]),
-                             ("queue p95", "p95_ms", TARGETS["queue_p95"])):
+                             ("queue p95", "p95_ms", TARGETS["queue_p95"]),
+                             ("heat p95", "heat_p95_ms", TARGETS["heat"]),
+                             ("counts p95", "counts_p95_ms", TARGETS["counts"])):
         print(f"  {name}: {'met' if g[key] <= limit else 'MISSED'} at {n:,} against the "
               f"1,000,000-case target")
 

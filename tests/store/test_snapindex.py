@@ -15,7 +15,9 @@ import pytest
 from contract import LAT, LON, T0, contract_clocks, make_feature, north_of, run_and_kill
 
 from gridmap.store import GeoJSONSeqStore, snapindex
-from gridmap.store.base import CaseFilter, StoreError
+from gridmap.store import index as index_mod
+from gridmap.store.base import CaseFilter, DuplicateCase, StoreError
+from gridmap.store.features import haversine_m
 from gridmap.store.index import Entry, SnapEntry
 
 GRIDS = ("500114001001001", "500114001001002", "500114001001003")
@@ -455,3 +457,101 @@ def test_words_are_found_in_cases_put_in_bulk_and_in_a_start_from_the_index(
         found, total = store.find(CaseFilter(text=text), order="case_no", limit=None)
         assert sorted(f["id"] for f in found) == expected and total == len(expected) > 0
     assert len(names) == len(cases)
+
+
+def test_lookups_check_the_string_when_hashes_collide(folder, open_store, monkeypatch):
+    """Ids, tracking codes and keys are found by a 64-bit hash, then checked: with a
+    hash that collides all the time (a string's length), every answer stays exact."""
+    monkeypatch.setattr(index_mod, "text_hash", len)
+    store = open_store(compact_bytes=None)
+    names = fill(store, random.Random(5), 60)
+    store.compact()
+    started = GeoJSONSeqStore(folder, compact_bytes=None)
+    try:
+        assert started._index.base.count == 60 and not started._index.by_id
+        for name in names:
+            feature = store.get(name)
+            assert started.get(name) == feature
+            assert started.get_by_tracking(f"T-{name}") == feature
+            assert started.get_by_key(f"key-{name}") == store.get_by_key(f"key-{name}")
+        for missing in ("c999", "c10x", "x", ""):  # same lengths as held ones, or none
+            if missing:
+                assert started.get(missing) is None
+            assert started.get_by_tracking(f"T-{missing}") is None
+            assert started.get_by_key(f"key-{missing}") is None
+        with pytest.raises(DuplicateCase):  # a taken tracking code is found whatever the hash
+            started.create(dict(make_feature("fresh"), properties=dict(
+                make_feature("fresh")["properties"], tracking_code=f"T-{names[7]}")))
+    finally:
+        started.close()
+
+
+def test_a_store_compacted_twice_from_its_index_answers_like_one_that_parsed_everything(
+        folder, open_store, tmp_path):
+    """The second compaction writes the index from the arrays of the first (hashes,
+    versions, cells of the cases the log did not change) and from the log's cases."""
+    rng = random.Random(21)
+    writer = open_store(compact_bytes=None, clocks=contract_clocks)
+    names = fill(writer, rng, 120)
+    writer.compact()
+    update(writer, rng, names, 40)
+    names += fill(writer, rng, 30, prefix="m")
+    writer.compact()  # from a start on the first index, plus the log
+    update(writer, rng, names, 10)
+    reopened = open_store(compact_bytes=None, clocks=contract_clocks)
+    assert reopened._index.base.count == 150
+    parsed_folder = tmp_path / "parsed"
+    shutil.copytree(folder, parsed_folder)
+    index_path(parsed_folder).unlink()
+    parsed = GeoJSONSeqStore(parsed_folder, compact_bytes=None, clocks=contract_clocks)
+    try:
+        seed_q = rng.randrange(10**6)
+        expected = answers(parsed, names, random.Random(seed_q))
+        assert answers(reopened, names, random.Random(seed_q)) == expected
+        assert answers(writer, names, random.Random(seed_q)) == expected
+        for name in names:  # versions carried over: an update needs the current one
+            current = reopened.get(name)
+            feature = dict(current, properties=dict(current["properties"], state="closed"))
+            assert reopened.update(name, feature, current["properties"]["version"])[
+                "properties"]["version"] == current["properties"]["version"] + 1
+    finally:
+        parsed.close()
+
+
+@pytest.mark.parametrize("lon, lat", [(LON, LAT), (179.9995, 10.0), (-179.9995, -10.0),
+                                      (20.0, 89.95)])
+def test_near_on_the_arrays_matches_a_plain_scan(folder, open_store, lon, lat):
+    """Cases held as arrays only are found by distance as a scan finds them: across
+    cell borders, wide searches, the antimeridian and near a pole; a case changed
+    in the log since is found at its new place only."""
+    rng = random.Random(int(lon * 1000))
+    store = open_store(compact_bytes=None)
+    spread = 0.0004 if abs(lat) > 89 else 0.02
+    for i in range(300):
+        x = lon + rng.uniform(-spread, spread) * (1 if i % 3 else 30)
+        x = (x + 180) % 360 - 180
+        y = max(-90.0, min(90.0, lat + rng.uniform(-spread, spread)))
+        store.create(make_feature(f"p{i}", lon=x, lat=y, category=rng.choice(["road", "waste"]),
+                                  state=rng.choice(["reported", "closed"])))
+    store.compact()
+    started = GeoJSONSeqStore(folder, compact_bytes=None)
+    try:
+        for i in range(0, 300, 7):  # moved by the log: the base's place must not answer
+            current = started.get(f"p{i}")
+            current["geometry"]["coordinates"] = [lon, north_of(lat, -3) if lat > 0 else lat]
+            started.update(f"p{i}", current, current["properties"]["version"])
+        cases = list(started.all())
+        for radius in (0, 40, 60, 800, 5000, 80_000, 3_000_000):
+            for categories, states in ((None, None), (["road"], None), (None, ["closed"])):
+                expected = sorted(
+                    (haversine_m(lon, lat, *f["geometry"]["coordinates"]),
+                     f["properties"]["case_no"], f["id"]) for f in cases
+                    if (categories is None or f["properties"]["category"] in categories)
+                    and (states is None or f["properties"]["state"] in states))
+                expected = [i for d, _, i in expected if d <= radius]
+                found = started.near(lon, lat, radius, categories=categories, states=states)
+                assert [f["id"] for f in found] == expected, (radius, categories, states)
+                assert [f["id"] for f in started.near(lon, lat, radius, categories=categories,
+                                                      states=states, limit=3)] == expected[:3]
+    finally:
+        started.close()
