@@ -109,9 +109,8 @@ class Columns:
         of :data:`~gridmap.store.base.CLOCK_COLUMNS` (None or NaN: none).
         Without it no case has deadlines.
     source : object, optional
-        The owner: ``source.feature_at(row, properties)`` and ``source.text_at(row)`` give
-        any row's Feature and JSON text. Without it only rows put one by one
-        (:meth:`put`) can be read.
+        The owner: ``source.feature_at(row, properties)`` gives any row's Feature.
+        Without it only rows put one by one (:meth:`put`) can be read.
     """
 
     def __init__(self, clocks=None, capacity=1024, source=None):
@@ -127,7 +126,6 @@ class Columns:
         self.entries = np.empty(capacity, dtype=object)
         self._unplaced = []  # rows whose pixel position is still to be worked out
         self.words = WordIndex(capacity)
-        self._wordless = []  # arrays of rows put in bulk, whose words are still to be read
 
     def extract(self, properties):
         """The :class:`Extract` of a case's ``properties``: its description, and its
@@ -176,9 +174,13 @@ class Columns:
     def has_clocks(self):
         return self._clocks is not None
 
-    def put_fresh(self, rows, clocks=None):
+    def put_fresh(self, rows, clocks=None, words=None):
         """Set many new rows at once from their columns (see :meth:`CaseIndex.start_from
-        <gridmap.store.index.CaseIndex.start_from>`); their entries are the source's."""
+        <gridmap.store.index.CaseIndex.start_from>`); their entries are the source's,
+        their words those of ``words`` (:meth:`WordIndex.from_arrays
+        <gridmap.store.words.WordIndex.from_arrays>`), which replace any held."""
+        if words is not None:
+            self.words = WordIndex.from_arrays(words)
         if not len(rows["case_no"]):
             return
         at = rows["case_no"] - 1
@@ -195,19 +197,9 @@ class Columns:
                              dtype=np.int32)
             codes[name][at] = table[rows[name]]
         self._present[at] = True
-        self._wordless.append(at)
         if self._clocks is not None:
             for i, name in enumerate(CLOCK_COLUMNS):
                 numbers[name][at] = clocks[:, i]
-
-    def _read_words(self):
-        """Index the descriptions of the rows put in bulk (:meth:`put_fresh`: a start
-        from the persisted index holds no texts), once, at the first search by words.
-        A row put since by :meth:`put` is read again here: the same text, its newest."""
-        while self._wordless:
-            for row in self._wordless.pop().tolist():
-                text = loads(self._source.text_at(row))["properties"].get("description")
-                self.words.put(row, text)
 
     def _grow(self, needed):
         capacity = max(needed, len(self._present) + len(self._present) // 8)
@@ -291,7 +283,6 @@ class Columns:
         if flt.overdue is not None:
             keep &= self.overdue(flt.overdue, now_ts)
         if flt.words:
-            self._read_words()
             keep &= self.words.rows_with(flt.words, n)
         return keep
 

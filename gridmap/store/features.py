@@ -6,6 +6,7 @@ serialises its parts, so a backend only has to splice in ``case_no`` and
 """
 
 import contextlib
+import hashlib
 import json
 import math
 import reprlib
@@ -212,6 +213,18 @@ def haversine_m(lon1, lat1, lon2, lat2):
     a = (math.sin((p2 - p1) / 2) ** 2
          + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2)
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+def text_hash(text):
+    """A 64-bit hash of a string, the same in every process (Python's ``hash`` is not).
+
+    Examples
+    --------
+    >>> text_hash("c-1") == text_hash("c-1") != text_hash("c-2")
+    True
+    """
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "little")
 
 
 def haversine_m_many(lon1, lat1, lon2, lat2):

@@ -14,7 +14,6 @@ consistent snapshot after it is let go.
 :class:`CaseIndex` is not thread-safe; its owner locks around every call.
 """
 
-import hashlib
 import math
 from datetime import datetime
 
@@ -23,7 +22,7 @@ import numpy as np
 from gridmap.jsontext import loads
 from gridmap.store.base import CasePoints
 from gridmap.store.columns import Columns
-from gridmap.store.features import EARTH_RADIUS_M, haversine_m
+from gridmap.store.features import EARTH_RADIUS_M, haversine_m, text_hash
 
 # near() uses two spatial hashes: fine cells sized for the 50 m duplicate
 # search (a 3 x 3 block covers it), kept per category so a search for one
@@ -133,18 +132,6 @@ class SnapEntry(Entry):
     @raw.setter
     def raw(self, value):
         pass  # the text is the snapshot's (from_record sets it)
-
-
-def text_hash(text):
-    """A 64-bit hash of a string, the same in every process (Python's ``hash`` is not).
-
-    Examples
-    --------
-    >>> text_hash("c-1") == text_hash("c-1") != text_hash("c-2")
-    True
-    """
-    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
-    return int.from_bytes(digest, "little")
 
 
 def text_hashes(texts, count):
@@ -313,11 +300,6 @@ class CaseIndex:
         feature = self.base.feature(row)
         return feature if properties is None else sparse(feature, properties)
 
-    def text_at(self, row):
-        """The stored JSON text of row ``row``."""
-        entry = self.columns.entries[row]
-        return self.base.text(row) if entry is None else entry.raw
-
     def add(self, entry, clocks=None):
         """Apply one record: a new case, or a newer version of one. Returns False
         for a version already held (a record read twice changes nothing).
@@ -362,11 +344,12 @@ class CaseIndex:
         """Make this empty index hold the snapshot's cases as ``base`` (a
         :class:`SnapBase`); ``rows``: the index's columns (``case_no``, ``lon``,
         ``lat``, ``reported``; ``grid``, ``state`` and ``category`` as codes into
-        ``rows["vocabularies"]``), ``clocks`` an (n, 6) array."""
+        ``rows["vocabularies"]``) and ``words`` (the word index's arrays),
+        ``clocks`` an (n, 6) array."""
         if self.count or (self.columns.has_clocks and clocks is None):
             raise ValueError("start_from needs an empty index (and clocks if it has an extractor)")
         self.base, self.count = base, base.count
-        self.columns.put_fresh(rows, clocks)
+        self.columns.put_fresh(rows, clocks, rows["words"])
         self.max_case_no = max(self.max_case_no, int(rows["case_no"].max(initial=0)))
 
     def rows(self):
@@ -445,6 +428,7 @@ class Frozen:
         self.base = index.base
         self.entries = index.columns.entries[self.rows]  # None: the base's
         self.columns = index.columns.copy(self.rows) if columns else None
+        self.words = index.columns.words.frozen() if columns else None
 
     def __len__(self):
         return len(self.rows)
@@ -505,6 +489,7 @@ class Frozen:
             rows[f"{name}_order"] = np.argsort(hashes[name], kind="stable").astype(np.int32)
         rows["cell_order"] = np.argsort(cell_keys(rows["lon"], rows["lat"]),
                                         kind="stable").astype(np.int32)
+        rows["words"] = self.words.arrays()
         return rows, clocks
 
 

@@ -43,6 +43,8 @@ from gridmap.private_files import open_private
 from gridmap.store.base import StoreError
 from gridmap.store.snapshot import FORMAT as SNAPSHOT_FORMAT
 from gridmap.store.snapshot import fsync_dir
+from gridmap.store.words import ARRAYS as WORD_ARRAYS
+from gridmap.store.words import FOLDING
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,7 @@ ARRAYS = {"offset": np.int64, "length": np.int64, "case_no": np.int64, "version"
           "id_order": np.int32, "tracking_code_order": np.int32,
           "idempotency_key_order": np.int32, "cell_order": np.int32}
 VOCABULARIES = ("grid", "state", "category")
+WORDS = "words."  # the word index's arrays (any length): "words.<name>", and its folding
 
 
 class IndexUnusable(Exception):
@@ -142,8 +145,9 @@ def write_index(folder, snap, next_segment, rows, clocks, tag):
     Parameters
     ----------
     rows : dict
-        The arrays of :data:`ARRAYS` (codes into ``rows["vocabularies"]``)
-        and ``vocabularies``: name -> values.
+        The arrays of :data:`ARRAYS` (codes into ``rows["vocabularies"]``),
+        ``vocabularies``: name -> values, and ``words``: the word index's arrays
+        (:meth:`FrozenWords.arrays <gridmap.store.words.FrozenWords.arrays>`).
     clocks : numpy array (n, 6) or None
         The clock instants per row, when ``tag`` is not None.
     """
@@ -153,16 +157,18 @@ def write_index(folder, snap, next_segment, rows, clocks, tag):
                                              "edges": snap.edges()},
               "next_segment": next_segment, "count": n, "clocks": tag,
               "vocabularies": {k: list(rows["vocabularies"][k]) for k in VOCABULARIES},
-              "arrays": {}}
+              "words": FOLDING, "arrays": {}}
     parts, at = [], 0
     named = [(name, np.ascontiguousarray(rows[name], dtype=dtype)) for name, dtype in ARRAYS.items()]
+    words = [(WORDS + name, np.ascontiguousarray(rows["words"][name], dtype=dtype))
+             for name, dtype in WORD_ARRAYS.items()]
     if tag is not None:
         clocks = np.ascontiguousarray(clocks, dtype=np.float64)
         if clocks.ndim != 2:
             raise ValueError(f"index clocks: {clocks.ndim} dimensions, not 2")
         named.append(("clocks", clocks))
-    for name, array in named:
-        if len(array) != n:
+    for name, array in named + words:
+        if len(array) != n and not name.startswith(WORDS):
             raise ValueError(f"index column {name}: {len(array)} rows, not {n}")
         data = array.tobytes()
         header["arrays"][name] = [array.dtype.str, list(array.shape), at, len(data)]
@@ -224,6 +230,8 @@ def read_index(folder, snap, tag):
             raise IndexUnusable("stale: made for another snapshot (inode, mtime or size differ)")
         if meta["edges"] != snap.edges():
             raise IndexUnusable("stale: the snapshot's first or last bytes differ")
+        if header["words"] != FOLDING:
+            raise IndexUnusable(f"words folded by {header['words']!r}, not {FOLDING!r}")
         if header["clocks"] != tag and tag is not None:
             raise IndexUnusable(f"made with clocks {header['clocks']!r}, not {tag!r}")
         length = header["body"]
@@ -234,15 +242,19 @@ def read_index(folder, snap, tag):
             raise IndexUnusable("corrupt: the checksum differs")
         n = int(header["count"])
         rows = {}
+        words = rows["words"] = {}
         for name, (dtype, shape, at, nbytes) in header["arrays"].items():
-            if np.dtype(dtype) != np.dtype(ARRAYS.get(name, np.float64)):
+            word = name.removeprefix(WORDS) if name.startswith(WORDS) else None
+            if np.dtype(dtype) != np.dtype(WORD_ARRAYS.get(word) if word else
+                                           ARRAYS.get(name, np.float64)):
                 raise IndexUnusable(f"corrupt: column {name} is {dtype}")
             array = np.frombuffer(body, dtype=np.dtype(dtype), count=int(np.prod(shape)),
-                                  offset=at)
-            rows[name] = array.reshape(shape)
-            if len(rows[name]) != n or array.nbytes != nbytes:
+                                  offset=at).reshape(shape)
+            if (len(array) != n and not word) or array.nbytes != nbytes:
                 raise IndexUnusable(f"corrupt: column {name} does not hold {n} rows")
-        missing = [k for k in ARRAYS if k not in rows]
+            (words if word else rows)[word or name] = array
+        missing = [k for k in ARRAYS if k not in rows] + [
+            WORDS + k for k in WORD_ARRAYS if k not in words]
         if missing:
             raise IndexUnusable(f"corrupt: no column {missing[0]}")
         rows["vocabularies"] = {k: header["vocabularies"][k] for k in VOCABULARIES}

@@ -28,16 +28,30 @@ elsewhere) stays: it costs memory, never a wrong answer, as rows are found
 from documents through the rows' pointers. The store's workflow never changes
 a description, so there are few.
 
+The whole index is saved in ``cases.index`` at each compaction
+(:meth:`WordIndex.frozen`, then :meth:`FrozenWords.arrays` outside the
+owner's lock) and a process starts from it (:meth:`WordIndex.from_arrays`):
+no description is read at start. Documents are found by a hash that is the
+same in every process (:func:`~gridmap.store.features.text_hash`).
+
 Not thread-safe: the owner (:class:`~gridmap.store.columns.Columns`) locks.
 """
 
+import unicodedata
 from array import array
 
 import numpy as np
 
+from gridmap.store.features import text_hash
+
 SHIFT = 21  # bits of a code point: a bigram's key is (first << SHIFT) | second
 MERGE_MIN = 4096  # documents added since the last merge before merging is worth it
 ANSWERS = 8  # the documents of this many recent queries are kept until a document is added
+#: What saved arrays depend on beyond their layout: how text is case-folded.
+FOLDING = f"casefold, Unicode {unicodedata.unidata_version}"
+#: The saved arrays (:meth:`FrozenWords.arrays`), and their types.
+ARRAYS = {"row_doc": np.int32, "buf": np.uint8, "starts": np.int64, "hashes": np.uint64,
+          "hash_docs": np.int32, "keys": np.int64, "offsets": np.int64, "postings": np.int32}
 
 
 def fold(text):
@@ -73,6 +87,38 @@ def _grown(array, needed, fill):
     return new
 
 
+class FrozenWords:
+    """A :class:`WordIndex` as of one moment (:meth:`WordIndex.frozen`)."""
+
+    def __init__(self, row_doc, buf, starts, hashes, hash_docs, keys, offsets, postings, recent,
+                 pending_keys, pending_docs):
+        self.row_doc, self.buf, self.starts = row_doc, buf, starts
+        self._merged = hashes, hash_docs, keys, offsets, postings
+        self._recent, self._pending = recent, (pending_keys, pending_docs)
+
+    def arrays(self):
+        """Every document in the merged layout: the arrays of :data:`ARRAYS`."""
+        hashes, hash_docs, keys, offsets, postings = self._merged
+        if self._recent:
+            hashes = np.concatenate([hashes, np.fromiter(map(text_hash, self._recent),
+                                                         np.uint64, len(self._recent))])
+            hash_docs = np.concatenate([hash_docs, list(self._recent.values())])
+            order = np.argsort(hashes)
+            hashes, hash_docs = hashes[order], hash_docs[order].astype(np.int32)
+        pending_keys, pending_docs = self._pending
+        if len(pending_keys):
+            # (the arrays' types: int64 keys and int32 documents; a key's documents in any order)
+            keys = np.concatenate([np.repeat(keys, np.diff(offsets)), pending_keys])
+            postings = np.concatenate([postings, pending_docs])
+            order = np.argsort(keys)
+            keys, postings = keys[order], postings[order].astype(np.int32)
+            keys, first = np.unique(keys, return_index=True)
+            offsets = np.append(first, len(postings)).astype(np.int64)
+        return {"row_doc": self.row_doc, "buf": self.buf, "starts": self.starts,
+                "hashes": hashes, "hash_docs": hash_docs, "keys": keys, "offsets": offsets,
+                "postings": postings}
+
+
 class WordIndex:
     """Rows' descriptions, and which rows hold given words (see the module)."""
 
@@ -83,7 +129,7 @@ class WordIndex:
         self.docs = 0
         # Documents by text: those merged, as (sorted hashes, their documents); those since,
         # by their text.
-        self._hashes = np.zeros(0, dtype=np.int64)
+        self._hashes = np.zeros(0, dtype=np.uint64)
         self._hash_docs = np.zeros(0, dtype=np.int32)
         self._recent = {}
         # Bigram -> documents: merged (keys, offsets, documents), and since (pairs of a key
@@ -109,7 +155,7 @@ class WordIndex:
         if doc is not None:
             return doc
         data = text.encode("utf-8", "surrogatepass")
-        doc = self._find(hash(text), data)
+        doc = self._find(np.uint64(text_hash(text)), data)
         if doc is not None:
             return doc
         doc, start = self.docs, self._starts[self.docs]
@@ -141,21 +187,31 @@ class WordIndex:
 
     def _merge(self):
         """Move the documents added since (there are some) into the merged layout."""
-        hashes = np.concatenate([self._hashes, [hash(t) for t in self._recent]])
-        docs = np.concatenate([self._hash_docs, list(self._recent.values())])
-        order = np.argsort(hashes)
-        self._hashes, self._hash_docs = hashes[order], docs[order].astype(np.int32)
+        merged = self.frozen().arrays()
+        for name in ("hashes", "hash_docs", "keys", "offsets", "postings"):
+            setattr(self, f"_{name}", merged[name])
         self._recent = {}
-        # (the arrays' types: int64 keys and int32 documents; a key's documents in any order)
-        keys = np.concatenate([np.repeat(self._keys, np.diff(self._offsets)),
-                               np.array(self._pending_keys)])
-        postings = np.concatenate([self._postings, np.array(self._pending_docs)])
-        order = np.argsort(keys)
-        keys, self._postings = keys[order], postings[order]
-        self._keys, first = np.unique(keys, return_index=True)
-        self._offsets = np.append(first, len(keys)).astype(np.int64)
         self._pending_keys, self._pending_docs = array("q"), array("i")
         self._merged = self.docs
+
+    def frozen(self):
+        """The index as of now, to be laid out later without the owner's lock: a
+        :class:`FrozenWords`. Cheap: the merged arrays are replaced, never changed,
+        and the documents' bytes only ever grow past what is used."""
+        docs = self.docs
+        return FrozenWords(self._row_doc.copy(), self._buf[:self._starts[docs]],
+                           self._starts[:docs + 1], self._hashes, self._hash_docs, self._keys,
+                           self._offsets, self._postings, dict(self._recent),
+                           np.array(self._pending_keys), np.array(self._pending_docs))
+
+    @classmethod
+    def from_arrays(cls, arrays):
+        """The index saved as ``arrays`` (:meth:`FrozenWords.arrays`; copied)."""
+        self = cls(0)
+        for name in ARRAYS:
+            setattr(self, f"_{name}", np.array(arrays[name], dtype=ARRAYS[name]))
+        self.docs = self._merged = len(self._starts) - 1
+        return self
 
     # -- reading -----------------------------------------------------------------------
 

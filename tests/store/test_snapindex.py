@@ -16,6 +16,7 @@ from contract import LAT, LON, T0, contract_clocks, make_feature, north_of, run_
 
 from gridmap.store import GeoJSONSeqStore, snapindex
 from gridmap.store import index as index_mod
+from gridmap.store import words as words_mod
 from gridmap.store.base import CaseFilter, DuplicateCase, StoreError
 from gridmap.store.features import haversine_m
 from gridmap.store.index import Entry, SnapEntry
@@ -440,23 +441,54 @@ def test_an_index_made_for_another_snapshot_format_is_refused(folder, compacted,
                      f"{snapindex.INDEX} made for a snapshot of format 'gridmap-cases/0': reading")
 
 
-@pytest.mark.parametrize("reopen", [False, True])
-def test_words_are_found_in_cases_put_in_bulk_and_in_a_start_from_the_index(
-        folder, open_store, reopen):
-    rng = random.Random(7)
-    store = open_store(compact_bytes=None, clocks=contract_clocks)
-    names = fill(store, rng, 60)  # half of them made by create_many
-    if reopen:
-        assert store.compact() is True
-        store = open_store(compact_bytes=None, clocks=contract_clocks)
+def found_as_a_scan_finds(store, texts):
     cases = list(store.all())
-    for text in ("路灯", "lamp 积水", "第c3号", "号"):
+    for text in texts:
         words = text.casefold().split()
         expected = sorted(f["id"] for f in cases
                           if all(w in f["properties"]["description"].casefold() for w in words))
         found, total = store.find(CaseFilter(text=text), order="case_no", limit=None)
-        assert sorted(f["id"] for f in found) == expected and total == len(expected) > 0
-    assert len(names) == len(cases)
+        assert sorted(f["id"] for f in found) == expected and total == len(expected) > 0, text
+    return cases
+
+
+@pytest.mark.parametrize("reopen", [False, True])
+def test_words_are_found_in_cases_put_in_bulk_and_in_a_start_from_the_index(
+        folder, open_store, reopen, monkeypatch):
+    """The word index is saved in cases.index and a start loads it: words are found
+    in the snapshot's cases, in those written after the start (new documents merged
+    into the loaded ones) and after a second compaction that saves both."""
+    monkeypatch.setattr(words_mod, "MERGE_MIN", 3)  # merges after a start, with few cases
+    rng = random.Random(7)
+    store = open_store(compact_bytes=None, clocks=contract_clocks)
+    names = fill(store, rng, 60)  # half of them made by create_many
+    texts = ("路灯", "lamp 积水", "第c3号", "号")
+    if reopen:
+        assert store.compact() is True
+        store = open_store(compact_bytes=None, clocks=contract_clocks)
+        assert store._index.base.count == 60
+    assert len(found_as_a_scan_finds(store, texts)) == len(names)
+    for i in range(8):
+        feature = random_feature(rng, f"w{i}")
+        feature["properties"]["description"] = f"新词{i} 井盖松动 Manhole"
+        store.create(feature)
+    for name in names[-6:]:
+        current = store.get(name)
+        current["properties"]["description"] = f"改过 {name} 井盖"
+        store.update(name, current, current["properties"]["version"])
+    texts += ("井盖", "manhole 新词3", "改过", "松动")
+    found_as_a_scan_finds(store, texts)
+    if reopen:
+        assert store.compact() is True
+        store = open_store(compact_bytes=None, clocks=contract_clocks)
+        assert store._index.base.count == 68 and not store._index.by_id
+        found_as_a_scan_finds(store, texts)
+
+
+def test_an_index_whose_words_were_folded_otherwise_is_rebuilt(folder, compacted, caplog,
+                                                              monkeypatch):
+    monkeypatch.setattr(snapindex, "FOLDING", "casefold, Unicode 1.0")
+    reopen_and_check(folder, caplog, list(compacted.all()), "words folded by ")
 
 
 def test_lookups_check_the_string_when_hashes_collide(folder, open_store, monkeypatch):
