@@ -1,12 +1,14 @@
 """Console benchmark: the dispatcher's console against a plain folium ``HeatMap`` page.
 
 Not a test. Run ``.venv/bin/python bench/bench_console.py [--count N] [--repeat R]
-[--browser] [--dir PATH]``.
+[--browser] [--dir PATH] [--data FOLDER]``.
 
 Makes ``--count`` cases (default 100,000; the year of cases of
 ``bench_aggregates.make_cases``: hot spots, seasons, states, late clocks), writes
 them as the store's snapshot in a fresh data folder and opens the app on it, as a
-worker does. Then, in one run:
+worker does. Or, with ``--data``, uses a copy of that data folder (made by
+``gridmap demo cases``, e.g. kept by ``bench_store_scale.py``; its case files
+hard-linked), opened from its ``cases.index`` as a worker opens it. Then, in one run:
 
 - **first view**: ``GET /dispatch`` and the seven JSON requests its script makes on
   load (heat, clusters, overdue, list, figures, frames, live) for the whole community
@@ -32,6 +34,7 @@ is drawn <= 1 s after navigation.
 """
 
 import argparse
+import os
 import shutil
 import statistics
 import sys
@@ -41,6 +44,7 @@ import time
 from pathlib import Path
 
 import folium
+import numpy as np
 from folium.plugins import HeatMap
 
 from bench_aggregates import make_cases
@@ -69,6 +73,15 @@ def make_folder(base, count):
     write_snapshot(folder, [prepare_feature(f).to_json(no, 1)
                             for no, f in enumerate(features, 1)], 1)
     return config, [f["geometry"]["coordinates"][::-1] for f in features]
+
+
+def copy_folder(source, base):
+    """A copy of the data folder ``source`` in ``base``, its snapshot hard-linked; returns
+    the config and the cases' (lat, lon) points."""
+    shutil.copytree(source, base / "data", copy_function=lambda s, d: (
+        os.link(s, d) if Path(s).name == "cases.geojson" else shutil.copy2(s, d)))
+    config = {"DATA_DIR": str(base / "data"), "COMPRESS": False}
+    return config, None
 
 
 def dispatcher(app):
@@ -156,6 +169,8 @@ def main():
                         help="also time the heat layer in Chromium")
     parser.add_argument("--dir", type=Path, default=None,
                         help="where to write the data (default: a temporary folder beside the repo)")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="a data folder of demo cases to use (a copy) instead of making them")
     args = parser.parse_args()
     base = Path(tempfile.mkdtemp(prefix="bench-console-", dir=args.dir or ROOT.parent))
     try:
@@ -166,9 +181,13 @@ def main():
 
 def run(args, base):
     t0 = time.perf_counter()
-    config, points = make_folder(base, args.count)
+    config, points = copy_folder(args.data, base) if args.data else make_folder(base, args.count)
     app = create_app(config)
-    print(f"{args.count:,} cases written and opened in {time.perf_counter() - t0:.1f} s")
+    store = app.extensions["gridmap.cases"].store
+    if points is None:
+        found = store.points()
+        points = np.stack([found.lat, found.lon], axis=1).tolist()
+    print(f"{store.count():,} cases written and opened in {time.perf_counter() - t0:.1f} s")
     client = dispatcher(app)
     bbox = app.extensions["gridmap"].grids.bounds
     first = [("/dispatch", {}), *view_requests(bbox), ("/api/dispatch/live", {})]

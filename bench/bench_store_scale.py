@@ -330,7 +330,7 @@ def main():
             ("heat, community (ms)", "heat_p95_ms", "%.1f", f"≤ {TARGETS['heat']:.0f} ms"),
             ("counts g×c×week (ms)", "counts_p95_ms", "%.1f", f"≤ {TARGETS['counts']:.0f} ms"))
     for name, key, fmt, target in rows:
-        print(f"  {name:<22} {fmt % g[key]:>14} {fmt % s[key]:>15} {g[key] / s[key]:11.1f}× "
+        print(f"  {name:<22} {fmt % g[key]:>14} {fmt % s[key]:>15} {g[key] / s[key]:11.3g}× "
               f"{fmt % g1[key]:>14}   {target}")
     if runs:
         small, big_runs = runs[SMALL], runs[n]

@@ -187,10 +187,14 @@ class SnapBase:
         self.snap = snap
         row = rows["case_no"] - 1
         size = int(row.max()) + 1 if len(row) else 0
+        if size >= 2**31:
+            raise ValueError(f"case numbers up to {size}: rows are int32")
+        row = row.astype(np.int32)
         self.count = len(row)
+        # (int32 where a value fits: a feature's length, a version, a row)
         self.at = np.full(size, -1, dtype=np.int64)  # -1: not in the snapshot
-        self.length = np.zeros(size, dtype=np.int64)
-        self.version = np.zeros(size, dtype=np.int64)
+        self.length = np.zeros(size, dtype=np.int32)
+        self.version = np.zeros(size, dtype=np.int32)
         self.at[row], self.length[row], self.version[row] = (rows["offset"], rows["length"],
                                                              rows["version"])
         self._sorted = {}
