@@ -39,6 +39,8 @@ REQUIRED = ("timezone", "working_days", "working_hours")
 MAX_HOURS = 10_000  # about five years of office hours; guards against runaway loops
 US_PER_HOUR = 3_600_000_000
 TIMELINE_DAYS = 120  # the working spans kept ready for deadline lookups, from yesterday on
+SPAN_TABLE_DAYS = 400  # working hours between two times: spans summed once over this many days
+SPAN_TABLE_MAX = 4000  # ... at most (a longer stretch is walked)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 _DAY = timedelta(days=1)
@@ -99,6 +101,7 @@ class WorkingCalendar:
     _warned: set = field(init=False, repr=False, compare=False)
     _covered: frozenset = field(init=False, repr=False, compare=False)
     _timeline: object = field(init=False, repr=False, compare=False)
+    _span_table: object = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         try:
@@ -139,6 +142,7 @@ class WorkingCalendar:
         object.__setattr__(self, "_warned", set())
         object.__setattr__(self, "_covered", frozenset(covered))
         object.__setattr__(self, "_timeline", None)
+        object.__setattr__(self, "_span_table", None)
 
     # -- building ---------------------------------------------------------
 
@@ -308,11 +312,19 @@ class WorkingCalendar:
     def _build_timeline(self, t):
         """The :class:`_Timeline` from the day before ``t``, kept for the next
         lookups; None where the spans run past year 9999."""
+        timeline = self._make_timeline(t, TIMELINE_DAYS)
+        if timeline is not None:
+            object.__setattr__(self, "_timeline", timeline)
+        return timeline
+
+    def _make_timeline(self, t, days):
+        """The :class:`_Timeline` of ``days`` days from the day before ``t``; None where
+        the spans run past year 9999."""
         starts, ends, cum, cum_end, total = [], [], [], [], 0
         try:
             day = self._local_date(t) - _DAY
             first = _to_us(datetime(day.year, day.month, day.day, tzinfo=self._tz))
-            end = first + TIMELINE_DAYS * _DAY_US
+            end = first + days * _DAY_US
             for a, b in self._spans(first):
                 if a >= end:
                     break
@@ -327,9 +339,7 @@ class WorkingCalendar:
         last = min(end, ends[-1]) - _DAY_US if starts else first
         if not first <= t < last:
             return None
-        timeline = _Timeline(first, last, starts, ends, cum, cum_end)
-        object.__setattr__(self, "_timeline", timeline)
-        return timeline
+        return _Timeline(first, last, starts, ends, cum, cum_end)
 
     def working_hours_between(self, a, b):
         """Working hours from ``a`` to ``b`` (negative if ``b`` is before ``a``).
@@ -343,11 +353,32 @@ class WorkingCalendar:
             ta, tb, sign = tb, ta, -1
         total = 0
         if ta < tb:
-            for start, end in self._spans(ta):
-                if start >= tb:
-                    break
-                total += min(end, tb) - max(start, ta)
+            table = self._spans_over(ta, tb)
+            if table is not None:  # the same spans, summed once: two bisections
+                total = table.before(tb) - table.before(ta)
+            else:
+                for start, end in self._spans(ta):
+                    if start >= tb:
+                        break
+                    total += min(end, tb) - max(start, ta)
         return sign * total / US_PER_HOUR if total else 0.0
+
+    def _spans_over(self, ta, tb):
+        """A :class:`_Timeline` covering ``[ta, tb]``: the one kept, or one made from
+        a day before ``ta`` (at least :data:`SPAN_TABLE_DAYS` days, so times near
+        each other share it) and kept; None over more than :data:`SPAN_TABLE_MAX`
+        days (the walk answers then)."""
+        table = self._span_table
+        if table is not None and table.first <= ta and tb < table.last:
+            return table
+        days = (tb - ta) // _DAY_US + 30  # room for a long holiday at the end
+        if days > SPAN_TABLE_MAX:
+            return None
+        table = self._make_timeline(ta, max(days, SPAN_TABLE_DAYS))
+        if table is None or tb >= table.last:
+            return None
+        object.__setattr__(self, "_span_table", table)
+        return table
 
     # -- case deadlines ---------------------------------------------------
 
@@ -437,6 +468,11 @@ class _Timeline(NamedTuple):
     ends: list
     cum: list
     cum_end: list
+
+    def before(self, t):
+        """Working time (µs) from the timeline's start to ``t`` (in ``[first, last)``)."""
+        i = bisect.bisect_right(self.ends, t)  # the first span that ends after t
+        return self.cum[i] + max(0, t - self.starts[i])
 
 
 @dataclass(frozen=True)

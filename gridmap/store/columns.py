@@ -240,6 +240,16 @@ class Columns:
             return self.late(which, now_ts)
         return np.logical_or.reduce([self.late(c, now_ts) for c in CLOCKS])
 
+    def values_at(self, row, names):
+        """``lon``, ``lat`` and those of ``names`` among ``grid_code``, ``state`` and
+        ``category`` of one row."""
+        found = {"lon": float(self._numbers["lon"][row]), "lat": float(self._numbers["lat"][row])}
+        for name in names:
+            if name in ("grid_code", "state", "category"):
+                code = name.removesuffix("_code")
+                found[name] = getattr(self, code).values[self._codes[code][row]]
+        return found
+
     def present(self):
         """Which rows hold a case."""
         return self._present[:self.size]

@@ -35,6 +35,8 @@ MAX_CELLS = 1024
 GRIDS = ((FINE_CELL_DEG, True), (CELL_DEG, False))  # (cell size, kept per category)
 _CELL_BITS = 21  # a fine cell's key: (row + offset) << 21 | (column + offset), both < 2**21
 _CELL_OFFSET = 1 << 20
+#: Properties the arrays hold, so a sparse Feature of these needs no read.
+COLUMNED = frozenset(("case_no", "version", "grid_code", "state", "category"))
 #: Properties an Entry holds, so a sparse Feature of these needs no parse.
 INDEXED = frozenset(("case_no", "version", "tracking_code", "grid_code", "state", "category",
                      "reported_at"))
@@ -197,6 +199,14 @@ class SnapBase:
         self.version = np.zeros(size, dtype=np.int32)
         self.at[row], self.length[row], self.version[row] = (rows["offset"], rows["length"],
                                                              rows["version"])
+        self._id_text = np.array(rows["id_text"], dtype=np.uint8)
+        ends = rows["id_end"]
+        if len(ends) and (ends[-1] != len(self._id_text) or (np.diff(ends) < 0).any()):
+            raise ValueError("the ids' ends do not fit their text")
+        self._id_start = np.zeros(size, dtype=np.int64)
+        self._id_length = np.zeros(size, dtype=np.int32)
+        self._id_start[row] = ends - np.diff(ends, prepend=0)
+        self._id_length[row] = np.diff(ends, prepend=0)
         self._sorted = {}
         for name in self.LOOKUPS:
             order = rows[f"{name}_order"]
@@ -212,6 +222,12 @@ class SnapBase:
         keys, rows = self._sorted[field]
         key = np.uint64(text_hash(value))
         return rows[keys.searchsorted(key, "left"):keys.searchsorted(key, "right")]
+
+    def id(self, row):
+        """The id of the case at ``row`` (no read of the snapshot)."""
+        start = self._id_start[row]
+        return self._id_text[start:start + self._id_length[row]].tobytes().decode(
+            "utf-8", "surrogatepass")
 
     def holds(self, row, case_id):
         """Whether the snapshot holds case ``case_id`` at ``row``."""
@@ -301,6 +317,13 @@ class CaseIndex:
         entry = self.columns.entries[row]
         if entry is not None:
             return entry.feature() if properties is None else entry.sparse_feature(properties)
+        if properties is not None and COLUMNED.issuperset(properties):  # no read
+            values = self.columns.values_at(row, properties)
+            values.update(case_no=row + 1, version=int(self.base.version[row]))
+            lon, lat = values.pop("lon"), values.pop("lat")
+            return {"type": "Feature", "id": self.base.id(row),
+                    "geometry": {"type": "Point", "coordinates": [lon, lat]},
+                    "properties": {k: v for k in properties if (v := values[k]) is not None}}
         feature = self.base.feature(row)
         return feature if properties is None else sparse(feature, properties)
 
@@ -442,6 +465,11 @@ class Frozen:
         entry = self.entries[i]
         return self.base.entry(int(self.rows[i])) if entry is None else entry
 
+    def id(self, i):
+        """The id of the ``i``-th case."""
+        entry = self.entries[i]
+        return self.base.id(int(self.rows[i])) if entry is None else entry.id
+
     def __iter__(self):
         """The JSON text of each case, by case_no."""
         base = self.base
@@ -488,6 +516,9 @@ class Frozen:
                 if name == "idempotency_key":
                     has_key[to[mine]] = True
         rows["version"], rows["has_key"] = version, has_key
+        ids = [self.id(i).encode("utf-8", "surrogatepass") for i in range(n)]
+        rows["id_text"] = np.frombuffer(b"".join(ids), dtype=np.uint8)
+        rows["id_end"] = np.cumsum([len(i) for i in ids], dtype=np.int64)
         for name in SnapBase.LOOKUPS:
             rows[f"{name}_hash"] = hashes[name]
             rows[f"{name}_order"] = np.argsort(hashes[name], kind="stable").astype(np.int32)
@@ -508,7 +539,7 @@ class Ids:
         return len(self._frozen)
 
     def __getitem__(self, i):
-        return self._frozen.entry(int(i)).id
+        return self._frozen.id(int(i))
 
     def tolist(self):
         return [self[i] for i in range(len(self))]

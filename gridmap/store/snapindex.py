@@ -5,9 +5,10 @@ rename, fsync of the folder, like the snapshot), it holds arrays with one
 element per snapshot feature, in the snapshot's order: where the feature's
 JSON text lies in the snapshot (byte offset and length), the fields the
 columns need (case number, version, position, reported time, grid, state,
-category, the clock instants), 64-bit hashes of the strings cases are looked
-up by (id, tracking code, idempotency key) and the orders that sort them and
-the map cells (see :class:`~gridmap.store.index.SnapBase`). No string per
+category, the clock instants), the ids (UTF-8, end to end), 64-bit hashes
+of the strings cases are looked up by (id, tracking code, idempotency key)
+and the orders that sort them and the map cells (see
+:class:`~gridmap.store.index.SnapBase`), and the word index. No object per
 case: a process starts from it with a few array copies, keeps no object per
 case, and reads a whole feature from the snapshot only when asked
 (:class:`SnapshotFile`).
@@ -62,7 +63,10 @@ ARRAYS = {"offset": np.int64, "length": np.int64, "case_no": np.int64, "version"
           "id_hash": np.uint64, "tracking_code_hash": np.uint64,
           "idempotency_key_hash": np.uint64, "has_key": np.bool_,
           "id_order": np.int32, "tracking_code_order": np.int32,
-          "idempotency_key_order": np.int32, "cell_order": np.int32}
+          "idempotency_key_order": np.int32, "cell_order": np.int32,
+          "id_end": np.int64, "id_text": np.uint8}
+#: Arrays of any length: the ids' UTF-8 end to end (``id_end``: where each one ends).
+FREE_LENGTH = ("id_text",)
 VOCABULARIES = ("grid", "state", "category")
 WORDS = "words."  # the word index's arrays (any length): "words.<name>", and its folding
 
@@ -168,7 +172,7 @@ def write_index(folder, snap, next_segment, rows, clocks, tag):
             raise ValueError(f"index clocks: {clocks.ndim} dimensions, not 2")
         named.append(("clocks", clocks))
     for name, array in named + words:
-        if len(array) != n and not name.startswith(WORDS):
+        if len(array) != n and not name.startswith(WORDS) and name not in FREE_LENGTH:
             raise ValueError(f"index column {name}: {len(array)} rows, not {n}")
         data = array.tobytes()
         header["arrays"][name] = [array.dtype.str, list(array.shape), at, len(data)]
@@ -250,7 +254,8 @@ def read_index(folder, snap, tag):
                 raise IndexUnusable(f"corrupt: column {name} is {dtype}")
             array = np.frombuffer(body, dtype=np.dtype(dtype), count=int(np.prod(shape)),
                                   offset=at).reshape(shape)
-            if (len(array) != n and not word) or array.nbytes != nbytes:
+            if (len(array) != n and not word and name not in FREE_LENGTH) or (
+                    array.nbytes != nbytes):
                 raise IndexUnusable(f"corrupt: column {name} does not hold {n} rows")
             (words if word else rows)[word or name] = array
         missing = [k for k in ARRAYS if k not in rows] + [

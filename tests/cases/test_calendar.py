@@ -4,6 +4,7 @@ Office hours in the examples: 08:30-12:00 and 14:00-17:30 (7 h a day).
 """
 
 import copy
+import itertools
 import json
 import logging
 from datetime import UTC, date, datetime, timedelta
@@ -14,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gridmap.cases import calendar as calendar_mod
 from gridmap.cases.calendar import MAX_HOURS, Overdue, WorkingCalendar, _to_us, overdue
 from gridmap.cases.categories import Category, load_categories
 from gridmap.errors import BadInput, ConfigError
@@ -262,6 +264,38 @@ def test_the_timeline_finds_what_the_walk_finds(name, start, sign, handle):
     assert timeline._timeline is not None
     later = start + timedelta(days=3, hours=5)  # from the timeline built for start
     assert timeline._after(later, *needs) == walk._after(later, *needs)
+
+
+def walked_hours(cal, a, b):
+    """Working hours from ``a`` to ``b`` (a before b) by walking the spans."""
+    ta, tb = _to_us(a), _to_us(b)
+    return sum(min(end, tb) - max(start, ta)
+               for start, end in itertools.takewhile(lambda s: s[0] < tb, cal._spans(ta))) / 3.6e9
+
+
+@pytest.mark.parametrize("name", TIMELINE_CALENDARS)
+@settings(max_examples=200, deadline=None)
+@given(start=st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2027, 12, 31),
+                          timezones=st.sampled_from([SH, UTC, NY, BERLIN])),
+       span=st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=900)),
+       again=st.timedeltas(min_value=timedelta(days=-30), max_value=timedelta(days=30)))
+def test_hours_between_summed_once_are_the_walks(name, start, span, again):
+    """Hours between two times come from spans summed once and kept (a case months
+    overdue costs two bisections): the same as walking them, each way, and for a
+    second pair near the first (the kept sums) or far from it (made again)."""
+    cal = WorkingCalendar.from_dict(TIMELINE_CALENDARS[name])
+    for a in (start, start + again):
+        b = a + span
+        assert cal.working_hours_between(a, b) == walked_hours(cal, a, b)
+        assert cal.working_hours_between(b, a) == -walked_hours(cal, a, b)
+    assert (cal._span_table is not None) == (span > timedelta(0))
+
+
+def test_hours_between_times_years_apart_are_walked(plain):
+    a = sh(2026, 1, 1)
+    b = a + timedelta(days=calendar_mod.SPAN_TABLE_MAX + 1)
+    assert plain.working_hours_between(a, b) == walked_hours(plain, a, b)
+    assert plain._span_table is None
 
 
 def test_the_timeline_follows_the_present_and_leaves_the_past_to_the_walk(plain):
