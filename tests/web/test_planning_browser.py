@@ -3,7 +3,8 @@ planner signs in and lands on it, sees the 13 grids, splits grid 013 by a drawn 
 and sees 14, undoes to 13 and redoes to 14 (buttons and Ctrl+Z / Ctrl+Y), runs the
 check, previews the effect on the cases (the from → to table, the moving open cases,
 the shaded difference), publishes with a description, and the public /api/route
-answers by the new generation at once. A planner-written name stays text. Then, on a
+answers by the new generation at once. A planner-written name stays text; team choices
+for the new grids (one vacant) last through undo, redo and a reload. Then, on a
 fresh server: a boundary file with a gap uploaded as the draft, its publish refused with
 the problem listed, the gap fixed in one click, a shared vertex dragged (both grids
 follow, with identical coordinates), a shared border redrawn, two grids merged, one
@@ -143,9 +144,11 @@ def test_a_planner_splits_checks_previews_and_publishes(browser, planning_server
     page.click("#redo")
     rows(page, 14)
 
-    # name a new grid (markup stays text) and give it 013's team
-    fresh = page.evaluate("window.gridmapPlanning.ui.entries[window.gridmapPlanning.ui.draft].new_codes")
-    assert len(fresh) == 2
+    # name the smaller new grid (markup stays text) and give it 013's team
+    entry = page.evaluate("window.gridmapPlanning.ui.entries[window.gridmapPlanning.ui.draft]")
+    assert len(entry["new_codes"]) == 2 and list(entry["team_from"].values()) == [C + "013"]
+    (larger,) = entry["team_from"]  # by default the larger part takes 013's team
+    fresh = [c for c in entry["new_codes"] if c != larger] + [larger]
     page.click(f"#grid-list tr[data-code='{fresh[0]}']")
     page.fill("#grid-name", EVIL)
     page.fill("#grid-name-en", "North part")
@@ -157,6 +160,24 @@ def test_a_planner_splits_checks_previews_and_publishes(browser, planning_server
     page.click("#team-save")
     says(page, "团队设置已保存")
     assert page.locator(f"#grid-list tr[data-code='{fresh[0]}']").inner_text().endswith("沿用 013 的团队")
+    # the larger one vacant: kept through an undo, a redo and a reload
+    page.click(f"#grid-list tr[data-code='{fresh[0]}']")  # unselect
+    page.click(f"#grid-list tr[data-code='{larger}']")
+    assert page.input_value("#grid-team") == C + "013"
+    page.select_option("#grid-team", "")
+    page.click("#team-save")
+    says(page, "团队设置已保存")
+    page.keyboard.press("Control+z")  # the name
+    page.wait_for_function("w => !document.getElementById('grid-list').textContent.includes(w)"
+                           " && !window.gridmapPlanning.ui.busy", arg=EVIL)
+    page.keyboard.press("Control+y")
+    page.wait_for_function("w => document.getElementById('grid-list').textContent.includes(w)"
+                           " && !window.gridmapPlanning.ui.busy", arg=EVIL)
+    page.reload()
+    rows(page, 14)
+    for code, team in ((fresh[0], "沿用 013 的团队"), (larger, "空缺")):
+        assert page.locator(f"#grid-list tr[data-code='{code}']").inner_text().endswith(team)
+    page.locator(f"#grid-list tr[data-code='{larger}']").scroll_into_view_if_needed()
     page.screenshot(path=str(shots / "4b-named.png"))
 
     # the check: every problem listed and drawn; the fixable ones fixed in one click each
