@@ -414,3 +414,109 @@ def test_a_planner_uploads_fixes_drags_merges_publishes_and_rolls_back(browser, 
     page.screenshot(path=str(shots / "b5-rolled-back.png"))
     assert not page.evaluate("window.__pwned || false") and page.locator("img[src=x]").count() == 0
     assert not problems, problems
+
+
+def sign_in(browser, url):
+    """A 1280×800 zh-CN page of a planner signed in on the editor; the page errors and
+    the dialogs (each accepted) are gathered in the lists returned with it."""
+    page = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN").new_page()
+    problems, dialogs = [], []
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.accept()))
+    page.goto(url + "/login")
+    page.fill("input[name=username]", "plan")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/planning")
+    rows(page, 13)
+    return page, problems, dialogs
+
+
+def file_with_problems(data_dir, path):
+    """The first grids with one problem of each kind in its own place: a gap (a vertex
+    only 012 and 013 share moved into 013, in 013 only), an overlap (one of 010 and 011
+    moved into 011 in 010), a part outside the outline (a vertex of 005 alone moved
+    out), a T-junction (the middle of an edge of 001 and 002, in 001 only: a warning)
+    and a ring that crosses itself (a twist on an edge of 007)."""
+    doc = json.loads((data_dir / "grids.geojson").read_text(encoding="utf-8"))
+    rings = {f["properties"]["grid_code"]: f["geometry"]["coordinates"][0] for f in doc["features"]}
+    owners = {}
+    for code, ring in rings.items():
+        for p in ring[:-1]:
+            owners.setdefault(tuple(p), set()).add(code)
+
+    def toward(p, q, t):
+        return [p[0] + t * (q[0] - p[0]), p[1] + t * (q[1] - p[1])]
+
+    def move(code, grids, to, t):
+        ring = rings[code]
+        v = next(p for p in ring[:-1] if owners[tuple(p)] == {C + g for g in grids})
+        c = shapely.Polygon(rings[C + to]).centroid
+        ring[:] = [toward(v, [c.x, c.y], t) if p == v else p for p in ring]
+
+    move(C + "013", ("012", "013"), "013", 0.15)
+    move(C + "010", ("010", "011"), "011", 0.15)
+    move(C + "005", ("005",), "005", -0.15)
+    ring = rings[C + "001"]
+    i = next(i for i in range(len(ring) - 1)
+             if {C + "001", C + "002"} <= owners[tuple(ring[i])] & owners[tuple(ring[i + 1])])
+    ring.insert(i + 1, toward(ring[i], ring[i + 1], 0.5))
+    ring = rings[C + "007"]
+    (px, py), (qx, qy) = ring[0], ring[1]
+    nx, ny = -(qy - py) * 0.05, (qx - px) * 0.05
+    ring[1:1] = [[px + 0.6 * (qx - px) + nx, py + 0.6 * (qy - py) + ny],
+                 [px + 0.4 * (qx - px) + nx, py + 0.4 * (qy - py) + ny]]
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+AREA_KINDS = ("overlap", "sliver_overlap", "gap", "sliver_gap", "outside_outline")
+
+
+def test_the_check_draws_each_problem_as_its_own_shape(browser, fresh_server, shots, tmp_path):
+    """Overlaps, gaps and parts outside are drawn as the very polygons the check found,
+    a ring that crosses itself as that ring, a problem at a point as a marker; a row
+    of the list zooms to its problem."""
+    page, problems, _ = sign_in(browser, fresh_server.url)
+    page.set_input_files("#upload-file", str(file_with_problems(fresh_server.data_dir,
+                                                                tmp_path / "问题.geojson")))
+    page.click("#upload")
+    says(page, "草稿")
+    page.click("#tab-check")
+    drawn = page.evaluate("""() => {
+        const p = window.gridmapPlanning;
+        return p.issues.getLayers().map(l => l instanceof L.CircleMarker ? {marker: true}
+            : {geometry: l.toGeoJSON(false).features[0].geometry});
+    }""")
+    issues = page.evaluate("window.gridmapPlanning.ui.issues.issues")
+    kinds = {i["kind"] for i in issues}
+    assert {"gap", "overlap", "outside_outline", "invalid_geometry", "unshared_vertex"} <= kinds
+    assert len(drawn) == len(issues) == page.locator("#problems tbody tr").count()
+    for issue, shape in zip(issues, drawn):
+        if issue["kind"] in AREA_KINDS + ("invalid_geometry",):
+            assert shape.get("geometry") == issue["geometry"], issue["kind"]  # bit for bit
+            assert issue["geometry"]["type"] == ("LineString" if issue["kind"] == "invalid_geometry"
+                                                 else "Polygon")
+        else:
+            assert shape == {"marker": True}, issue["kind"]
+    for kind in kinds:
+        paths = page.locator(f".leaflet-overlay-pane path.issue-{kind}")
+        assert paths.count() == sum(i["kind"] == kind for i in issues), kind
+        if kind in AREA_KINDS:
+            assert paths.first.get_attribute("fill") != "none" and "z" in paths.first.get_attribute("d")
+    assert page.locator("path.issue-invalid_geometry").get_attribute("fill") == "none"  # a line
+    assert page.locator("path.issue-point").count() == sum(
+        i["kind"] not in AREA_KINDS + ("invalid_geometry",) for i in issues)
+    page.screenshot(path=str(shots / "c1-problems-drawn.png"))
+
+    # a row zooms to its problem: the whole overlap in view
+    at = next(k for k, i in enumerate(issues) if i["kind"] == "overlap")
+    page.locator("#problems tbody tr").nth(at).click()
+    page.wait_for_timeout(400)  # the zoom's animation
+    assert page.evaluate("""k => {
+        const p = window.gridmapPlanning;
+        return p.map.getBounds().contains(p.issues.getLayers()[k].getBounds());
+    }""", at)
+    assert page.inner_text("#status") in page.inner_text("#problems")
+    page.screenshot(path=str(shots / "c2-overlap-zoomed.png"))
+    assert not problems, problems
