@@ -342,7 +342,7 @@ class DraftEditor:
             if changed == features:
                 return self.answer(draft, index)
             self._leave(index, draft)
-            gen = self._store(changed, draft, author, draft.team_choices)
+            gen = self._store(changed, draft, author, _choices_after(body, draft.team_choices))
             at = index["at"] + 1
             self._write_state(at, self.store.features(gen.number), gen.team_choices)
             for n in range(at + 1, index["last"] + 1):
@@ -388,6 +388,17 @@ class DraftEditor:
                 "features": {"type": "FeatureCollection", "features": features},
                 "issues": self.planning.check(features).to_dict(),
                 **flags(index)}
+
+
+def _choices_after(body, choices):
+    """The team ``choices`` after the edit ``body``: a new grid given another code
+    keeps the planner's choice under it."""
+    old, new = body.get("grid"), body.get("grid_code")
+    if body.get("op") != "set_props" or new is None or old not in choices:
+        return choices
+    choices = dict(choices)
+    choices[new] = choices.pop(old)
+    return choices
 
 
 def flags(index):

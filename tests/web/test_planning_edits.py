@@ -489,3 +489,20 @@ def test_team_choices_for_new_grids_survive_edits_undo_redo_and_a_restart(app, p
     assert draft_teams(other) == chosen
     teams = other.get("/api/planning/preview").get_json()["teams"]
     assert {t["code"]: t["team_from"] for t in teams} == {larger: None, smaller: C + "011"}
+
+
+def test_a_team_choice_follows_a_new_grid_to_the_code_the_planner_gives_it(app, planner):
+    g = active(app)[C + "013"]
+    x0, _, x1, _ = g.bounds
+    r = planner.post(EDITS, json={"op": "split", "grid": C + "013",
+                                  "line": [[x0 - 0.001, g.centroid.y], [x1 + 0.001, g.centroid.y]]})
+    (larger,) = draft_teams(planner)
+    (smaller,) = set(coverage(r.get_json())) - set(active(app)) - {larger}
+    planner.put("/api/planning/draft/teams", json={"teams": {smaller: C + "012"}})
+    r = planner.post(EDITS, json={"op": "set_props", "grid": smaller, "grid_code": C + "099"})
+    assert r.status_code == 200 and C + "099" in coverage(r.get_json())
+    assert draft_teams(planner) == {larger: C + "013", C + "099": C + "012"}
+    planner.post("/api/planning/draft/undo")
+    assert draft_teams(planner) == {larger: C + "013", smaller: C + "012"}
+    planner.post("/api/planning/draft/redo")
+    assert draft_teams(planner) == {larger: C + "013", C + "099": C + "012"}
