@@ -8,8 +8,11 @@ for the new grids (one vacant) last through undo, redo and a reload. Then, on a
 fresh server: a boundary file with a gap uploaded as the draft, its publish refused with
 the problem listed, the gap fixed in one click, a shared vertex dragged (both grids
 follow, with identical coordinates), a shared border redrawn, two grids merged, one
-removed, published with a date and rolled back. Screenshots of each step go to
-$GRIDMAP_SCREENSHOTS (else the test's tmp_path); the phone check at 390 px too."""
+removed, published with a date and rolled back. On fresh servers too: a file with one
+problem of each kind, each drawn as its own shape (points as markers); a grid added with
+the add tool, given a team, a code and names, and found in the check and the preview.
+Screenshots of each step go to $GRIDMAP_SCREENSHOTS (else the test's tmp_path); the
+phone check at 390 px too."""
 
 import json
 import os
@@ -519,4 +522,111 @@ def test_the_check_draws_each_problem_as_its_own_shape(browser, fresh_server, sh
     }""", at)
     assert page.inner_text("#status") in page.inner_text("#problems")
     page.screenshot(path=str(shots / "c2-overlap-zoomed.png"))
+    assert not problems, problems
+
+
+def beyond_the_outline(grid, outline):
+    """Four corners of a grid to add beyond the longest outer edge of ``grid``: the edge's
+    two ends (clicked on them, they snap to them), then two points half the edge's length
+    out. (Corners inside the grid would cut its slanted outer edge between its ends, on it
+    only to within rounding: a hair of it outside the outline.)"""
+    ring = grid.exterior.coords[:-1]
+    edges = [(ring[i], ring[(i + 1) % len(ring)]) for i in range(len(ring))]
+    (ax, ay), (bx, by) = max(
+        (e for e in edges
+         if outline.boundary.distance(shapely.LineString(e).interpolate(0.5, normalized=True)) < 1e-9),
+        key=lambda e: shapely.LineString(e).length)
+    dx, dy = bx - ax, by - ay
+    nx, ny = -dy, dx  # a normal, pointing out of the grid
+    c = grid.centroid
+    if ((ax + bx) / 2 - c.x) * nx + ((ay + by) / 2 - c.y) * ny < 0:
+        nx, ny = -nx, -ny
+    return [(ax, ay), (bx, by), (bx + 0.5 * nx, by + 0.5 * ny), (ax + 0.5 * nx, ay + 0.5 * ny)]
+
+
+def test_a_planner_adds_a_grid_and_gives_it_a_code_a_name_and_a_team(browser, fresh_server,
+                                                                    shots):
+    """The add tool: four corners beyond 004's outer edge (two of them its ends) make a new
+    grid beside it; it takes 004's team, then the code 020 and its names (the team follows it);
+    the check lists it outside the community outline, drawn; the preview lists it as a
+    new grid with its workload and shades its ground."""
+    url = fresh_server.url
+    grids = {g.code: g for g in GridSet.load(fresh_server.data_dir / "grids.geojson").grids}
+    outline = shapely.geometry.shape(json.loads(
+        (fresh_server.data_dir / "community.geojson").read_text(encoding="utf-8"))["features"][0]["geometry"])
+    corners = beyond_the_outline(grids[C + "004"].geometry, outline)
+    page, problems, _ = sign_in(browser, url)
+
+    page.click("#tool-add")
+    assert page.get_attribute("#tool-add", "aria-pressed") == "true"
+    page.evaluate("""c => window.gridmapPlanning.map.fitBounds(
+        c.map(p => window.gridmapFrame.display(p[0], p[1])), {padding: [150, 150], animate: false})""",
+                  [list(p) for p in corners])
+    for lon, lat in corners:
+        page.mouse.click(*on_screen(page, lon, lat))
+    page.screenshot(path=str(shots / "d1-grid-drawn.png"))
+    page.click("#draw-finish")
+    rows(page, 14)
+    (new,) = page.evaluate("window.gridmapPlanning.ui.entries[window.gridmapPlanning.ui.draft].new_codes")
+    assert new == C + "014" and page.get_attribute("#tool-add", "aria-pressed") == "false"
+    added = shapely.geometry.shape(next(f["geometry"] for f in page.evaluate(
+        "window.gridmapPlanning.ui.features") if f["properties"]["grid_code"] == new))
+    assert set(corners[:2]) <= set(added.exterior.coords)  # the edge's ends, bit for bit
+    assert shapely.hausdorff_distance(added, shapely.Polygon(corners)) < 5e-5  # a pixel or so
+    assert outline.intersection(added).area < 1e-12  # all of it beyond the outline
+
+    # its team first, then a code never used and its names: the team follows the code
+    page.click(f"#grid-list tr[data-code='{new}']")
+    assert not page.is_hidden("#team-row")
+    page.select_option("#grid-team", C + "004")
+    page.click("#team-save")
+    says(page, "团队设置已保存")
+    page.fill("#grid-code", C + "020")
+    page.fill("#grid-name", "东扩新区")
+    page.fill("#grid-name-en", "East extension")
+    page.click("#grid-save")
+    page.wait_for_selector(f"#grid-list tr[data-code='{C}020']")
+    rows(page, 14)
+    row = page.locator(f"#grid-list tr[data-code='{C}020']")
+    assert "东扩新区" in row.inner_text() and row.inner_text().endswith("沿用 004 的团队")
+    assert new not in page.inner_text("#grid-list")
+    assert page.locator(".code-label", has_text="020").count() == 1
+    assert page.input_value("#grid-code") == C + "020" and page.input_value("#grid-team") == C + "004"
+    row.scroll_into_view_if_needed()
+    page.screenshot(path=str(shots / "d2-grid-added-named.png"))
+
+    # the check: outside the community outline, named by its code, drawn as that part
+    page.click("#tab-check")
+    page.click("#run-check")
+    page.wait_for_function("() => document.getElementById('check-summary').textContent.length > 0"
+                           " && !window.gridmapPlanning.ui.busy")
+    outside = page.locator("#problems tbody tr[data-kind=outside_outline]")
+    assert outside.count() == 1 and page.locator("#problems tbody tr").count() == 1, (
+        page.inner_text("#problems"))
+    assert f"{C}020" in outside.inner_text() and "020" in outside.locator("td").nth(1).inner_text()
+    assert page.locator(".leaflet-overlay-pane path.issue-outside_outline").count() == 1
+    (area_m2,) = page.evaluate("window.gridmapPlanning.ui.issues.issues.map(i => i.area_m2)")
+    outside.click()  # zooms to it
+    page.wait_for_timeout(400)
+    page.screenshot(path=str(shots / "d3-grid-added-check.png"))
+
+    # the preview: a new grid, with its (empty) workload, its ground shaded
+    page.click("#tab-preview")
+    page.click("#run-preview")
+    page.wait_for_function("() => document.getElementById('preview-summary').textContent")
+    area = page.locator("#areas tbody tr", has_text=C + "020")
+    assert area.count() == 1 and "新网格" in area.inner_text()
+    assert "marked" in area.get_attribute("class")
+    assert page.locator("#workload tbody tr", has_text=C + "020").count() == 1
+    shaded = page.evaluate("""code => {
+        const found = [];
+        window.gridmapPlanning.preview.eachLayer(l => l.eachLayer && l.eachLayer(f => {
+            if (f.feature && f.feature.properties.to === code) found.push(f.feature.properties);
+        }));
+        return found;
+    }""", C + "020")
+    assert len(shaded) == 1 and shaded[0]["from"] is None
+    assert shaded[0]["area_m2"] == pytest.approx(area_m2, rel=1e-3)
+    page.evaluate("(p => p.map.fitBounds(p.grids.getBounds(), {animate: false}))(window.gridmapPlanning)")
+    page.screenshot(path=str(shots / "d4-grid-added-preview.png"))
     assert not problems, problems
