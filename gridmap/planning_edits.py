@@ -247,10 +247,19 @@ class DraftEditor:
         return self.folder / f"{n:06d}.json"
 
     def _read_state(self, n):
-        return json.loads(self._state_path(n).read_text(encoding="utf-8"))["features"]
+        """``(features, team choices)`` of state ``n``."""
+        doc = json.loads(self._state_path(n).read_text(encoding="utf-8"))
+        return doc["features"], doc.get("teams") or {}
 
-    def _write_state(self, n, features):
-        write_atomic(self._state_path(n), _json_bytes({"features": features}))
+    def _write_state(self, n, features, teams):
+        write_atomic(self._state_path(n), _json_bytes({"features": features, "teams": teams}))
+
+    def _leave(self, index, draft):
+        """Keep the planner's team choices made since state ``at`` was stored with it,
+        so that coming back to it brings them back (a grid merged away, then undone)."""
+        features, teams = self._read_state(index["at"])
+        if teams != draft.team_choices:
+            self._write_state(index["at"], features, draft.team_choices)
 
     def _read_index(self):
         try:
@@ -277,7 +286,7 @@ class DraftEditor:
         """A new stack whose only state is the draft as it is."""
         for path in self.folder.glob("*.json"):
             path.unlink()
-        self._write_state(0, self.store.features(draft.number))
+        self._write_state(0, self.store.features(draft.number), draft.team_choices)
         index = {"draft": draft.number, "digest": self._digest(draft), "first": 0, "at": 0,
                  "last": 0}
         self._write_index(index)
@@ -294,13 +303,14 @@ class DraftEditor:
                             f"{active.number}")
         return draft
 
-    def _store(self, features, draft, author):
-        """Store ``features`` as the draft (codes and teams planned anew); the new entry."""
+    def _store(self, features, draft, author, choices):
+        """Store ``features`` as the draft: codes and default teams planned anew, the
+        planner's team ``choices`` (vacant too) kept for the grids still new. The new entry."""
         history = self.store.history()
         plan = self.store.plan(features, complete=True)
         fresh = {f["properties"].get("grid_code") for f in plan.features} - set(history)
         active = set(self.store.active().codes)
-        teams = {c: s for c, s in draft.team_from.items() if c in fresh and s in active}
+        teams = {c: s for c, s in choices.items() if c in fresh and (s is None or s in active)}
         gen, _ = self.store.make_draft(features, author, description=draft.description,
                                        effective_date=draft.effective_date, complete=True,
                                        teams=teams)
@@ -331,9 +341,10 @@ class DraftEditor:
             changed = apply_op(features, body, self.tolerance, outline=outline)
             if changed == features:
                 return self.answer(draft, index)
-            gen = self._store(changed, draft, author)
+            self._leave(index, draft)
+            gen = self._store(changed, draft, author, _choices_after(body, draft.team_choices))
             at = index["at"] + 1
-            self._write_state(at, self.store.features(gen.number))
+            self._write_state(at, self.store.features(gen.number), gen.team_choices)
             for n in range(at + 1, index["last"] + 1):
                 self._state_path(n).unlink(missing_ok=True)
             first = index["first"]
@@ -362,8 +373,11 @@ class DraftEditor:
                 if step < 0:
                     raise NothingToUndo("error.edits.nothing_to_undo")
                 raise NothingToRedo("error.edits.nothing_to_redo")
+            self._leave(index, draft)
             at = index["at"] + step
-            gen = self._store(self._read_state(at), draft, author)
+            features, teams = self._read_state(at)
+            # the state's choices, and the ones made since (the later choice wins)
+            gen = self._store(features, draft, author, {**teams, **draft.team_choices})
             index = dict(index, draft=gen.number, digest=self._digest(gen), at=at)
             self._write_index(index)
             return self.answer(gen, index)
@@ -374,6 +388,17 @@ class DraftEditor:
                 "features": {"type": "FeatureCollection", "features": features},
                 "issues": self.planning.check(features).to_dict(),
                 **flags(index)}
+
+
+def _choices_after(body, choices):
+    """The team ``choices`` after the edit ``body``: a new grid given another code
+    keeps the planner's choice under it."""
+    old, new = body.get("grid"), body.get("grid_code")
+    if body.get("op") != "set_props" or new is None or old not in choices:
+        return choices
+    choices = dict(choices)
+    choices[new] = choices.pop(old)
+    return choices
 
 
 def flags(index):

@@ -2,7 +2,9 @@
 
 :func:`check_grids` reports every problem at once as a :class:`CheckReport`
 of :class:`Issue` records, each with the grid codes involved, a location
-(lon, lat) to zoom to, and an area in square metres where one applies.
+(lon, lat) to zoom to, an area in square metres where one applies, and the
+problem's own geometry (GeoJSON) where it has one: the overlap, gap or part
+outside, the ring an invalid grid breaks on, a grid that is no polygon.
 
 Issue kinds (severity ``error`` unless noted):
 
@@ -34,6 +36,7 @@ they are still errors, because routing breaks on them too.
 True
 """
 
+import json
 import logging
 import math
 import re
@@ -76,7 +79,9 @@ class Issue:
 
     ``grid_codes`` holds ``None`` for a grid without a code; ``rows`` holds
     the 0-based row numbers of the grids involved, in the same order;
-    ``message`` is a :class:`~gridmap.errors.Msg` of the ``errors`` catalog.
+    ``message`` is a :class:`~gridmap.errors.Msg` of the ``errors`` catalog;
+    ``geometry`` is the problem's own shape as a GeoJSON geometry in lon/lat
+    (None for problems at a point: codes, unshared vertices).
     """
 
     kind: str
@@ -87,6 +92,7 @@ class Issue:
     area_m2: float | None = None
     reason: str | None = None
     rows: list = field(default_factory=list)
+    geometry: dict | None = None
 
     def to_dict(self):
         """JSON-ready: ``message`` as Chinese then English, with ``message_id`` and ``params``."""
@@ -215,10 +221,11 @@ class _Context:
     def label(self, row):
         return self.labels[row]
 
-    def issue(self, kind, rows, message, location=None, area=None):
+    def issue(self, kind, rows, message, location=None, area=None, shape=None):
         rows = [int(r) for r in rows]
         return Issue(kind=kind, severity=SEVERITY[kind], grid_codes=[self.codes[r] for r in rows],
-                     message=message, location=location, area_m2=area, rows=rows)
+                     message=message, location=location, area_m2=area, rows=rows,
+                     geometry=_geojson(shape))
 
 
 def _check_geometries(geoms, codes):
@@ -234,9 +241,10 @@ def _check_geometries(geoms, codes):
     valid = shapely.is_valid(geoms)
     labels = _labels(codes)
 
-    def issue(kind, row, message, location=None, reason=None):
+    def issue(kind, row, message, location=None, reason=None, shape=None):
         issues.append(Issue(kind, SEVERITY[kind], [codes[row]], message,
-                            location=location, reason=reason, rows=[int(row)]))
+                            location=location, reason=reason, rows=[int(row)],
+                            geometry=_geojson(shape)))
 
     for row in np.flatnonzero(missing | empty):
         what = "null" if missing[row] else "empty"
@@ -245,7 +253,7 @@ def _check_geometries(geoms, codes):
     for row in np.flatnonzero(~missing & ~empty & ~polygonal):
         name = geoms[row].geom_type
         issue("not_polygon", row, Msg("error.check.not_polygon", grid=labels[row], type=name),
-              _point(shapely.point_on_surface(geoms[row])), name)
+              _point(shapely.point_on_surface(geoms[row])), name, geoms[row])
     shapes[polygonal & valid] = geoms[polygonal & valid]
     for row in np.flatnonzero(polygonal & ~valid):
         reason = shapely.is_valid_reason(geoms[row])
@@ -255,7 +263,8 @@ def _check_geometries(geoms, codes):
         if location is None and not fixed.is_empty:
             location = _point(shapely.point_on_surface(fixed))
         issue("invalid_geometry", row,
-              Msg("error.check.invalid_geometry", grid=labels[row], reason=reason), location, reason)
+              Msg("error.check.invalid_geometry", grid=labels[row], reason=reason), location, reason,
+              _broken_ring(geoms[row], location))
     return issues, shapes
 
 
@@ -304,13 +313,13 @@ def _check_overlaps(ctx):
     left, right = left[overlapping], right[overlapping]
     parts, pair = _area_parts(shapely.intersection(ctx.polys[left], ctx.polys[right]))
     issues = []
-    for k, area, location in zip(pair, *ctx.measure(parts)):
+    for k, part, area, location in zip(pair, parts, *ctx.measure(parts)):
         a, b = ctx.rows[left[k]], ctx.rows[right[k]]
         issues.append(ctx.issue(
             "sliver_overlap" if area < ctx.sliver else "overlap", [a, b],
             Msg("error.check.overlap", grid=ctx.label(a), other=ctx.label(b),
                 area=_format_area(area)),
-            location, area))
+            location, area, part))
     return issues
 
 
@@ -329,7 +338,7 @@ def _check_gaps(ctx, outline):
         issues.append(ctx.issue(
             "sliver_gap" if area < ctx.sliver else "gap", rows,
             Msg("error.check.gap", area=_format_area(area), beside=beside),
-            location, area))
+            location, area, part))
     return issues
 
 
@@ -338,12 +347,12 @@ def _check_outside(ctx, outline):
     outside = np.flatnonzero(~shapely.covers(outline, ctx.polys))
     parts, grid = _area_parts(shapely.difference(ctx.polys[outside], outline))
     issues = []
-    for k, area, location in zip(grid, *ctx.measure(parts)):
+    for k, part, area, location in zip(grid, parts, *ctx.measure(parts)):
         row = ctx.rows[outside[k]]
         issues.append(ctx.issue(
             "outside_outline", [row],
             Msg("error.check.outside_outline", grid=ctx.label(row), area=_format_area(area)),
-            location, area))
+            location, area, part))
     return issues
 
 
@@ -428,6 +437,24 @@ def _reason_location(reason):
         return [float(match.group(1)), float(match.group(2))]
     except ValueError:
         return None
+
+
+def _broken_ring(geom, location):
+    """The ring of an invalid grid nearest the place its reason names (every ring
+    when it names none), for drawing."""
+    rings = shapely.get_rings(shapely.get_parts(geom))
+    if location is None or not len(rings):
+        return shapely.multilinestrings(rings) if len(rings) else None
+    near = shapely.distance(rings, shapely.Point(location))
+    return shapely.LineString(rings[int(np.argmin(near))].coords)
+
+
+def _geojson(geom):
+    """A shapely geometry as a GeoJSON geometry dict (every float as it is), or None
+    (also for one with a coordinate that is not a finite number: JSON has none)."""
+    if geom is None or geom.is_empty or not np.isfinite(shapely.get_coordinates(geom)).all():
+        return None
+    return json.loads(shapely.to_geojson(geom))
 
 
 def _points(points):

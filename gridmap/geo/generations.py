@@ -82,7 +82,15 @@ def _json_bytes(doc):
 
 @dataclass(frozen=True)
 class Generation:
-    """One generation's entry in the manifest."""
+    """One generation's entry in the manifest.
+
+    ``team_from`` maps each new grid that takes a team to the active grid whose
+    team it takes (absent: vacant); ``team_choices`` holds the planner's own
+    choices among them (``{new code: active code or None for vacant}``), which
+    outlive a new plan of the draft (an edit) where the defaults are made anew.
+    An entry written before there were ``team_choices`` counts its ``team_from``
+    as chosen.
+    """
 
     number: int
     status: str  # "draft" or "published"
@@ -95,6 +103,7 @@ class Generation:
     new_codes: tuple = ()
     retired_codes: tuple = ()
     team_from: dict = field(default_factory=dict)
+    team_choices: dict = field(default_factory=dict)
     published_at: str | None = None
     published_by: str | None = None
 
@@ -108,7 +117,8 @@ class Generation:
                 "effective_date": self.effective_date, "based_on": self.based_on,
                 "codes": list(self.codes), "new_codes": list(self.new_codes),
                 "retired_codes": list(self.retired_codes), "team_from": dict(self.team_from),
-                "published_at": self.published_at, "published_by": self.published_by}
+                "team_choices": dict(self.team_choices), "published_at": self.published_at,
+                "published_by": self.published_by}
 
     @classmethod
     def from_dict(cls, doc):
@@ -118,6 +128,8 @@ class Generation:
                    codes=tuple(doc["codes"]), new_codes=tuple(doc.get("new_codes") or ()),
                    retired_codes=tuple(doc.get("retired_codes") or ()),
                    team_from=dict(doc.get("team_from") or {}),
+                   team_choices=dict(doc["team_choices"] if "team_choices" in doc
+                                     else doc.get("team_from") or {}),
                    published_at=doc.get("published_at"), published_by=doc.get("published_by"))
 
 
@@ -542,7 +554,8 @@ class GenerationStore:
 
         Returns ``(Generation, DraftPlan)``. Nothing is checked here but the
         codes and teams asked for: the draft may hold problems for the
-        planner to see and fix; :meth:`publish` refuses them.
+        planner to see and fix; :meth:`publish` refuses them. ``teams`` are
+        kept as the draft's ``team_choices``.
         """
         description = check_description(description)
         effective_date = check_effective_date(effective_date)
@@ -559,7 +572,7 @@ class GenerationStore:
                              based_on=active.number, codes=tuple(codes),
                              new_codes=tuple(sorted(c for c in codes if c and c not in history)),
                              retired_codes=tuple(c for c in active.codes if c not in codes),
-                             team_from=plan.team_from)
+                             team_from=plan.team_from, team_choices=dict(teams or {}))
             self._write_features(gen, plan.features)
             doc["generations"] = [g for g in doc["generations"] if g["status"] == "published"]
             doc["generations"].append(gen.to_dict())
@@ -576,7 +589,8 @@ class GenerationStore:
             draft = self._need_draft(doc)
             team_from = choose_teams(draft.team_from, teams, draft.new_codes,
                                      self.active(doc).codes)
-            entry = dict(draft.to_dict(), team_from=team_from)
+            entry = dict(draft.to_dict(), team_from=team_from,
+                         team_choices={**draft.team_choices, **teams})
             doc["generations"] = [entry if g["number"] == draft.number else g
                                   for g in doc["generations"]]
             self._write_manifest(doc)
@@ -652,7 +666,7 @@ class GenerationStore:
             retired = tuple(c for c in old.codes if c not in draft.codes)
             entry = dict(draft.to_dict(), **info, status="published", published_at=now,
                          published_by=author, based_on=old.number, retired_codes=list(retired),
-                         team_from=team_from)
+                         team_from=team_from, team_choices={**draft.team_choices, **(teams or {})})
             doc["generations"] = [entry if g["number"] == draft.number else g
                                   for g in doc["generations"]]
             doc["active"], doc["draft"] = draft.number, None

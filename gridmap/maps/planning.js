@@ -95,10 +95,16 @@
   }
   function displayGeometry(geom) {
     if (!geom) return null;
-    var depth = {Polygon: 2, MultiPolygon: 3, LineString: 1, Point: 0}[geom.type];
+    if (geom.type === "GeometryCollection") {
+      var parts = (geom.geometries || []).map(displayGeometry).filter(Boolean);
+      return parts.length ? {type: geom.type, geometries: parts} : null;
+    }
+    var depth = {Polygon: 2, MultiPolygon: 3, LineString: 1, MultiLineString: 2, Point: 0,
+                 MultiPoint: 1}[geom.type];
     if (depth === undefined) return null;
     return {type: geom.type, coordinates: shown(geom.coordinates, depth)};
   }
+  function isPoint(geom) { return !geom || geom.type === "Point" || geom.type === "MultiPoint"; }
   function displayFeatures(features) {
     return {type: "FeatureCollection", features: features.map(function (f, i) {
       return {type: "Feature", properties: {index: i, grid_code: codeOf(f)},
@@ -293,27 +299,44 @@
         fix.className = "fix";
         fix.addEventListener("click", function (e) {
           e.stopPropagation();
-          edit({op: "fix", problem: issue});
+          edit({op: "fix", problem: {kind: issue.kind, location: issue.location,
+                                     grid_codes: issue.grid_codes}});
         });
       }
       var codes = (issue.grid_codes || []).map(function (c) { return c ? short(c) : "?"; });
       var tr = row([message, codes.join(text.list_sep), fix || ""], "pick problem " + issue.severity);
       tr.dataset.kind = issue.kind;
-      tr.addEventListener("click", function () { zoomTo(issue); });
+      var shape = issueLayer(issue);
+      tr.addEventListener("click", function () { zoomTo(issue, shape); });
       body.appendChild(tr);
-      if (issue.location) {
-        var marker = L.circleMarker(frame.display(issue.location[0], issue.location[1]), {
-          radius: 9, color: issue.severity === "error" ? "#b22222" : "#b36b00", weight: 3,
-          fillColor: "#fff", fillOpacity: 0.6
-        });
-        marker.bindTooltip(el("span", message));
-        marker.on("click", function () { zoomTo(issue); });
-        issuesLayer.addLayer(marker);
+      if (shape) {
+        shape.bindTooltip(el("span", message));
+        shape.on("click", function () { if (!ui.mode) zoomTo(issue, shape); });
+        issuesLayer.addLayer(shape);
       }
     });
   }
-  function zoomTo(issue) {
-    if (issue.location) {
+  /* a problem's own geometry (an overlap, a gap, a part outside, a broken ring); a
+     problem at a point (or without a geometry) is a marker at its location */
+  function issueLayer(issue) {
+    var color = issue.severity === "error" ? "#b22222" : "#b36b00";
+    var geom = displayGeometry(issue.geometry), cls = "issue issue-" + issue.kind;
+    if (geom && !isPoint(geom)) {
+      return L.geoJSON({type: "Feature", properties: {}, geometry: geom}, {
+        style: {color: color, weight: 3, opacity: 0.9, fillColor: color, fillOpacity: 0.35,
+                className: cls}
+      });
+    }
+    if (!issue.location) return null;
+    return L.circleMarker(frame.display(issue.location[0], issue.location[1]), {
+      radius: 9, color: color, weight: 3, fillColor: "#fff", fillOpacity: 0.6,
+      className: cls + " issue-point"
+    });
+  }
+  function zoomTo(issue, shape) {
+    if (shape && shape.getBounds) {
+      map.fitBounds(shape.getBounds(), {maxZoom: Math.max(map.getZoom(), 18)});
+    } else if (issue.location) {
       map.setView(frame.display(issue.location[0], issue.location[1]), Math.max(map.getZoom(), 18));
     } else {
       var bounds = null;

@@ -149,6 +149,43 @@ def test_part_outside_outline(messy):
     assert covers_location(expected, issue)
 
 
+def geometry_of(issue):
+    return None if issue.geometry is None else shapely.from_geojson(json.dumps(issue.geometry))
+
+
+def test_area_problems_carry_their_own_geometry(messy):
+    """What the editor draws: the overlap, gap or part outside itself (GeoJSON, lon/lat),
+    the ring an invalid grid breaks on; problems at a point (codes, vertices) have none."""
+    report = check_grids(messy, outline=OUTLINE)
+    expected = {"overlap": cell(2, 1, 2.5, 2), "sliver_overlap": cell(1, 0, 1.00002, 1),
+                "sliver_gap": cell(4, 1, 5, 1.00002), "outside_outline": cell(0, 2, 1, 2.5)}
+    for kind, area in expected.items():
+        (issue,) = of_kind(report, kind)
+        assert issue.geometry["type"] == "Polygon", kind
+        assert shapely.symmetric_difference(geometry_of(issue), area).area < 1e-15, kind
+    gaps = of_kind(report, "gap")
+    assert all(covers_location(geometry_of(g), g) for g in gaps)
+    assert any(shapely.equals(geometry_of(g), cell(2, 0, 2.5, 1)) for g in gaps)
+    (bowtie,) = of_kind(report, "invalid_geometry")
+    assert bowtie.geometry["type"] == "LineString"
+    assert shapely.equals(geometry_of(bowtie), BOWTIE.exterior)
+    for issue in report.issues:
+        if issue.kind in ("missing_code", "bad_code", "duplicate_code", "unshared_vertex"):
+            assert issue.geometry is None and issue.location is not None
+    body = json.loads(json.dumps(report.to_dict()))
+    assert [i["geometry"] for i in body["issues"]] == [i.geometry for i in report.issues]
+
+
+def test_an_invalid_hole_is_drawn_as_that_ring():
+    hole = [(X + D, Y + D), (X + 2 * D, Y + 2 * D), (X + 2 * D, Y + D), (X + D, Y + 2 * D)]
+    grid = shapely.Polygon(cell(0, 0, 3, 3).exterior.coords, [hole])
+    (issue,) = of_kind(check_grids(frame([code(1)], [grid])), "invalid_geometry")
+    assert shapely.equals(geometry_of(issue), shapely.LineString(hole + hole[:1]))
+    line = shapely.LineString([(X, Y), (X + D, Y + D)])
+    (issue,) = check_grids(frame([code(1)], [line])).issues
+    assert issue.kind == "not_polygon" and shapely.equals(geometry_of(issue), line)
+
+
 def test_code_issues(messy):
     report = check_grids(messy, outline=OUTLINE)
     (dup,) = of_kind(report, "duplicate_code")

@@ -251,6 +251,22 @@ def test_team_choices_replace_the_default(store):
     assert new.team_from == {code(15): code(13)}
 
 
+def test_the_planners_team_choices_are_kept_apart_from_the_defaults(store):
+    """``team_choices``: what the planner chose, vacant too (the editor plans each edit
+    anew from them); an entry from before they were kept counts its team_from as chosen."""
+    gen, plan = store.make_draft(split(13), "plan", teams={code(15): None})
+    assert gen.team_choices == {code(15): None} and code(15) not in gen.team_from
+    gen = store.set_teams({code(14): code(12)}, "plan")
+    assert gen.team_choices == {code(14): code(12), code(15): None}
+    assert store.draft().team_choices == gen.team_choices
+    doc = store.manifest()
+    del doc["generations"][-1]["team_choices"]
+    legacy = type(gen).from_dict(doc["generations"][-1])
+    assert legacy.team_choices == legacy.team_from == {code(14): code(12)}
+    _, new = store.publish("plan", check, teams={code(15): code(13)})
+    assert new.team_choices == {code(14): code(12), code(15): code(13)}
+
+
 def test_plan_draft_takes_names_of_unchanged_areas_from_the_active_generation():
     features = seed_features()
     bare = [feature({}, f["geometry"]) for f in features[:2]]

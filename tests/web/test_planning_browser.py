@@ -3,12 +3,16 @@ planner signs in and lands on it, sees the 13 grids, splits grid 013 by a drawn 
 and sees 14, undoes to 13 and redoes to 14 (buttons and Ctrl+Z / Ctrl+Y), runs the
 check, previews the effect on the cases (the from → to table, the moving open cases,
 the shaded difference), publishes with a description, and the public /api/route
-answers by the new generation at once. A planner-written name stays text. Then, on a
+answers by the new generation at once. A planner-written name stays text; team choices
+for the new grids (one vacant) last through undo, redo and a reload. Then, on a
 fresh server: a boundary file with a gap uploaded as the draft, its publish refused with
 the problem listed, the gap fixed in one click, a shared vertex dragged (both grids
 follow, with identical coordinates), a shared border redrawn, two grids merged, one
-removed, published with a date and rolled back. Screenshots of each step go to
-$GRIDMAP_SCREENSHOTS (else the test's tmp_path); the phone check at 390 px too."""
+removed, published with a date and rolled back. On fresh servers too: a file with one
+problem of each kind, each drawn as its own shape (points as markers); a grid added with
+the add tool, given a team, a code and names, and found in the check and the preview.
+Screenshots of each step go to $GRIDMAP_SCREENSHOTS (else the test's tmp_path); the
+phone check at 390 px too."""
 
 import json
 import os
@@ -143,9 +147,11 @@ def test_a_planner_splits_checks_previews_and_publishes(browser, planning_server
     page.click("#redo")
     rows(page, 14)
 
-    # name a new grid (markup stays text) and give it 013's team
-    fresh = page.evaluate("window.gridmapPlanning.ui.entries[window.gridmapPlanning.ui.draft].new_codes")
-    assert len(fresh) == 2
+    # name the smaller new grid (markup stays text) and give it 013's team
+    entry = page.evaluate("window.gridmapPlanning.ui.entries[window.gridmapPlanning.ui.draft]")
+    assert len(entry["new_codes"]) == 2 and list(entry["team_from"].values()) == [C + "013"]
+    (larger,) = entry["team_from"]  # by default the larger part takes 013's team
+    fresh = [c for c in entry["new_codes"] if c != larger] + [larger]
     page.click(f"#grid-list tr[data-code='{fresh[0]}']")
     page.fill("#grid-name", EVIL)
     page.fill("#grid-name-en", "North part")
@@ -157,6 +163,24 @@ def test_a_planner_splits_checks_previews_and_publishes(browser, planning_server
     page.click("#team-save")
     says(page, "团队设置已保存")
     assert page.locator(f"#grid-list tr[data-code='{fresh[0]}']").inner_text().endswith("沿用 013 的团队")
+    # the larger one vacant: kept through an undo, a redo and a reload
+    page.click(f"#grid-list tr[data-code='{fresh[0]}']")  # unselect
+    page.click(f"#grid-list tr[data-code='{larger}']")
+    assert page.input_value("#grid-team") == C + "013"
+    page.select_option("#grid-team", "")
+    page.click("#team-save")
+    says(page, "团队设置已保存")
+    page.keyboard.press("Control+z")  # the name
+    page.wait_for_function("w => !document.getElementById('grid-list').textContent.includes(w)"
+                           " && !window.gridmapPlanning.ui.busy", arg=EVIL)
+    page.keyboard.press("Control+y")
+    page.wait_for_function("w => document.getElementById('grid-list').textContent.includes(w)"
+                           " && !window.gridmapPlanning.ui.busy", arg=EVIL)
+    page.reload()
+    rows(page, 14)
+    for code, team in ((fresh[0], "沿用 013 的团队"), (larger, "空缺")):
+        assert page.locator(f"#grid-list tr[data-code='{code}']").inner_text().endswith(team)
+    page.locator(f"#grid-list tr[data-code='{larger}']").scroll_into_view_if_needed()
     page.screenshot(path=str(shots / "4b-named.png"))
 
     # the check: every problem listed and drawn; the fixable ones fixed in one click each
@@ -392,4 +416,217 @@ def test_a_planner_uploads_fixes_drags_merges_publishes_and_rolls_back(browser, 
     assert "2027-01-01" in page.inner_text("#generations")
     page.screenshot(path=str(shots / "b5-rolled-back.png"))
     assert not page.evaluate("window.__pwned || false") and page.locator("img[src=x]").count() == 0
+    assert not problems, problems
+
+
+def sign_in(browser, url):
+    """A 1280×800 zh-CN page of a planner signed in on the editor; the page errors and
+    the dialogs (each accepted) are gathered in the lists returned with it."""
+    page = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN").new_page()
+    problems, dialogs = [], []
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.accept()))
+    page.goto(url + "/login")
+    page.fill("input[name=username]", "plan")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/planning")
+    rows(page, 13)
+    return page, problems, dialogs
+
+
+def file_with_problems(data_dir, path):
+    """The first grids with one problem of each kind in its own place: a gap (a vertex
+    only 012 and 013 share moved into 013, in 013 only), an overlap (one of 010 and 011
+    moved into 011 in 010), a part outside the outline (a vertex of 005 alone moved
+    out), a T-junction (the middle of an edge of 001 and 002, in 001 only: a warning)
+    and a ring that crosses itself (a twist on an edge of 007)."""
+    doc = json.loads((data_dir / "grids.geojson").read_text(encoding="utf-8"))
+    rings = {f["properties"]["grid_code"]: f["geometry"]["coordinates"][0] for f in doc["features"]}
+    owners = {}
+    for code, ring in rings.items():
+        for p in ring[:-1]:
+            owners.setdefault(tuple(p), set()).add(code)
+
+    def toward(p, q, t):
+        return [p[0] + t * (q[0] - p[0]), p[1] + t * (q[1] - p[1])]
+
+    def move(code, grids, to, t):
+        ring = rings[code]
+        v = next(p for p in ring[:-1] if owners[tuple(p)] == {C + g for g in grids})
+        c = shapely.Polygon(rings[C + to]).centroid
+        ring[:] = [toward(v, [c.x, c.y], t) if p == v else p for p in ring]
+
+    move(C + "013", ("012", "013"), "013", 0.15)
+    move(C + "010", ("010", "011"), "011", 0.15)
+    move(C + "005", ("005",), "005", -0.15)
+    ring = rings[C + "001"]
+    i = next(i for i in range(len(ring) - 1)
+             if {C + "001", C + "002"} <= owners[tuple(ring[i])] & owners[tuple(ring[i + 1])])
+    ring.insert(i + 1, toward(ring[i], ring[i + 1], 0.5))
+    ring = rings[C + "007"]
+    (px, py), (qx, qy) = ring[0], ring[1]
+    nx, ny = -(qy - py) * 0.05, (qx - px) * 0.05
+    ring[1:1] = [[px + 0.6 * (qx - px) + nx, py + 0.6 * (qy - py) + ny],
+                 [px + 0.4 * (qx - px) + nx, py + 0.4 * (qy - py) + ny]]
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+AREA_KINDS = ("overlap", "sliver_overlap", "gap", "sliver_gap", "outside_outline")
+
+
+def test_the_check_draws_each_problem_as_its_own_shape(browser, fresh_server, shots, tmp_path):
+    """Overlaps, gaps and parts outside are drawn as the very polygons the check found,
+    a ring that crosses itself as that ring, a problem at a point as a marker; a row
+    of the list zooms to its problem."""
+    page, problems, _ = sign_in(browser, fresh_server.url)
+    page.set_input_files("#upload-file", str(file_with_problems(fresh_server.data_dir,
+                                                                tmp_path / "问题.geojson")))
+    page.click("#upload")
+    says(page, "草稿")
+    page.click("#tab-check")
+    drawn = page.evaluate("""() => {
+        const p = window.gridmapPlanning;
+        return p.issues.getLayers().map(l => l instanceof L.CircleMarker ? {marker: true}
+            : {geometry: l.toGeoJSON(false).features[0].geometry});
+    }""")
+    issues = page.evaluate("window.gridmapPlanning.ui.issues.issues")
+    kinds = {i["kind"] for i in issues}
+    assert {"gap", "overlap", "outside_outline", "invalid_geometry", "unshared_vertex"} <= kinds
+    assert len(drawn) == len(issues) == page.locator("#problems tbody tr").count()
+    for issue, shape in zip(issues, drawn):
+        if issue["kind"] in AREA_KINDS + ("invalid_geometry",):
+            assert shape.get("geometry") == issue["geometry"], issue["kind"]  # bit for bit
+            assert issue["geometry"]["type"] == ("LineString" if issue["kind"] == "invalid_geometry"
+                                                 else "Polygon")
+        else:
+            assert shape == {"marker": True}, issue["kind"]
+    for kind in kinds:
+        paths = page.locator(f".leaflet-overlay-pane path.issue-{kind}")
+        assert paths.count() == sum(i["kind"] == kind for i in issues), kind
+        if kind in AREA_KINDS:
+            assert paths.first.get_attribute("fill") != "none" and "z" in paths.first.get_attribute("d")
+    assert page.locator("path.issue-invalid_geometry").get_attribute("fill") == "none"  # a line
+    assert page.locator("path.issue-point").count() == sum(
+        i["kind"] not in AREA_KINDS + ("invalid_geometry",) for i in issues)
+    page.screenshot(path=str(shots / "c1-problems-drawn.png"))
+
+    # a row zooms to its problem: the whole overlap in view
+    at = next(k for k, i in enumerate(issues) if i["kind"] == "overlap")
+    page.locator("#problems tbody tr").nth(at).click()
+    page.wait_for_timeout(400)  # the zoom's animation
+    assert page.evaluate("""k => {
+        const p = window.gridmapPlanning;
+        return p.map.getBounds().contains(p.issues.getLayers()[k].getBounds());
+    }""", at)
+    assert page.inner_text("#status") in page.inner_text("#problems")
+    page.screenshot(path=str(shots / "c2-overlap-zoomed.png"))
+    assert not problems, problems
+
+
+def beyond_the_outline(grid, outline):
+    """Four corners of a grid to add beyond the longest outer edge of ``grid``: the edge's
+    two ends (clicked on them, they snap to them), then two points half the edge's length
+    out. (Corners inside the grid would cut its slanted outer edge between its ends, on it
+    only to within rounding: a hair of it outside the outline.)"""
+    ring = grid.exterior.coords[:-1]
+    edges = [(ring[i], ring[(i + 1) % len(ring)]) for i in range(len(ring))]
+    (ax, ay), (bx, by) = max(
+        (e for e in edges
+         if outline.boundary.distance(shapely.LineString(e).interpolate(0.5, normalized=True)) < 1e-9),
+        key=lambda e: shapely.LineString(e).length)
+    dx, dy = bx - ax, by - ay
+    nx, ny = -dy, dx  # a normal, pointing out of the grid
+    c = grid.centroid
+    if ((ax + bx) / 2 - c.x) * nx + ((ay + by) / 2 - c.y) * ny < 0:
+        nx, ny = -nx, -ny
+    return [(ax, ay), (bx, by), (bx + 0.5 * nx, by + 0.5 * ny), (ax + 0.5 * nx, ay + 0.5 * ny)]
+
+
+def test_a_planner_adds_a_grid_and_gives_it_a_code_a_name_and_a_team(browser, fresh_server,
+                                                                    shots):
+    """The add tool: four corners beyond 004's outer edge (two of them its ends) make a new
+    grid beside it; it takes 004's team, then the code 020 and its names (the team follows it);
+    the check lists it outside the community outline, drawn; the preview lists it as a
+    new grid with its workload and shades its ground."""
+    url = fresh_server.url
+    grids = {g.code: g for g in GridSet.load(fresh_server.data_dir / "grids.geojson").grids}
+    outline = shapely.geometry.shape(json.loads(
+        (fresh_server.data_dir / "community.geojson").read_text(encoding="utf-8"))["features"][0]["geometry"])
+    corners = beyond_the_outline(grids[C + "004"].geometry, outline)
+    page, problems, _ = sign_in(browser, url)
+
+    page.click("#tool-add")
+    assert page.get_attribute("#tool-add", "aria-pressed") == "true"
+    page.evaluate("""c => window.gridmapPlanning.map.fitBounds(
+        c.map(p => window.gridmapFrame.display(p[0], p[1])), {padding: [150, 150], animate: false})""",
+                  [list(p) for p in corners])
+    for lon, lat in corners:
+        page.mouse.click(*on_screen(page, lon, lat))
+    page.screenshot(path=str(shots / "d1-grid-drawn.png"))
+    page.click("#draw-finish")
+    rows(page, 14)
+    (new,) = page.evaluate("window.gridmapPlanning.ui.entries[window.gridmapPlanning.ui.draft].new_codes")
+    assert new == C + "014" and page.get_attribute("#tool-add", "aria-pressed") == "false"
+    added = shapely.geometry.shape(next(f["geometry"] for f in page.evaluate(
+        "window.gridmapPlanning.ui.features") if f["properties"]["grid_code"] == new))
+    assert set(corners[:2]) <= set(added.exterior.coords)  # the edge's ends, bit for bit
+    assert shapely.hausdorff_distance(added, shapely.Polygon(corners)) < 5e-5  # a pixel or so
+    assert outline.intersection(added).area < 1e-12  # all of it beyond the outline
+
+    # its team first, then a code never used and its names: the team follows the code
+    page.click(f"#grid-list tr[data-code='{new}']")
+    assert not page.is_hidden("#team-row")
+    page.select_option("#grid-team", C + "004")
+    page.click("#team-save")
+    says(page, "团队设置已保存")
+    page.fill("#grid-code", C + "020")
+    page.fill("#grid-name", "东扩新区")
+    page.fill("#grid-name-en", "East extension")
+    page.click("#grid-save")
+    page.wait_for_selector(f"#grid-list tr[data-code='{C}020']")
+    rows(page, 14)
+    row = page.locator(f"#grid-list tr[data-code='{C}020']")
+    assert "东扩新区" in row.inner_text() and row.inner_text().endswith("沿用 004 的团队")
+    assert new not in page.inner_text("#grid-list")
+    assert page.locator(".code-label", has_text="020").count() == 1
+    assert page.input_value("#grid-code") == C + "020" and page.input_value("#grid-team") == C + "004"
+    row.scroll_into_view_if_needed()
+    page.screenshot(path=str(shots / "d2-grid-added-named.png"))
+
+    # the check: outside the community outline, named by its code, drawn as that part
+    page.click("#tab-check")
+    page.click("#run-check")
+    page.wait_for_function("() => document.getElementById('check-summary').textContent.length > 0"
+                           " && !window.gridmapPlanning.ui.busy")
+    outside = page.locator("#problems tbody tr[data-kind=outside_outline]")
+    assert outside.count() == 1 and page.locator("#problems tbody tr").count() == 1, (
+        page.inner_text("#problems"))
+    assert f"{C}020" in outside.inner_text() and "020" in outside.locator("td").nth(1).inner_text()
+    assert page.locator(".leaflet-overlay-pane path.issue-outside_outline").count() == 1
+    (area_m2,) = page.evaluate("window.gridmapPlanning.ui.issues.issues.map(i => i.area_m2)")
+    outside.click()  # zooms to it
+    page.wait_for_timeout(400)
+    page.screenshot(path=str(shots / "d3-grid-added-check.png"))
+
+    # the preview: a new grid, with its (empty) workload, its ground shaded
+    page.click("#tab-preview")
+    page.click("#run-preview")
+    page.wait_for_function("() => document.getElementById('preview-summary').textContent")
+    area = page.locator("#areas tbody tr", has_text=C + "020")
+    assert area.count() == 1 and "新网格" in area.inner_text()
+    assert "marked" in area.get_attribute("class")
+    assert page.locator("#workload tbody tr", has_text=C + "020").count() == 1
+    shaded = page.evaluate("""code => {
+        const found = [];
+        window.gridmapPlanning.preview.eachLayer(l => l.eachLayer && l.eachLayer(f => {
+            if (f.feature && f.feature.properties.to === code) found.push(f.feature.properties);
+        }));
+        return found;
+    }""", C + "020")
+    assert len(shaded) == 1 and shaded[0]["from"] is None
+    assert shaded[0]["area_m2"] == pytest.approx(area_m2, rel=1e-3)
+    page.evaluate("(p => p.map.fitBounds(p.grids.getBounds(), {animate: false}))(window.gridmapPlanning)")
+    page.screenshot(path=str(shots / "d4-grid-added-preview.png"))
     assert not problems, problems

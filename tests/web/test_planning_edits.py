@@ -430,3 +430,79 @@ def test_a_draft_no_worker_could_route_by_is_refused_at_publish(app, planner, mo
     assert r.status_code == 422 and r.get_json()["message_id"] == "error.generations.unroutable"
     assert "TopologyException" in r.get_json()["message"]
     assert stored(app) == before and app.extensions["gridmap"].generation == 1
+
+
+def draft_teams(client):
+    """The draft's ``team_from`` as the page reads it (``GET /generations``)."""
+    doc = client.get("/api/planning/generations").get_json()
+    return next(g for g in doc["generations"] if g["number"] == doc["draft"])["team_from"]
+
+
+def test_team_choices_for_new_grids_survive_edits_undo_redo_and_a_restart(app, planner, data):
+    """A split's larger part takes the old team by default; the planner makes it vacant
+    and gives the other part another team. Later edits (a name elsewhere, the cut's
+    inner vertex moved), undo and redo (also back to before the choice), a merge undone
+    and a new app keep the choices."""
+    g = active(app)[C + "013"]
+    x0, _, x1, _ = g.bounds
+    c = g.centroid
+    r = planner.post(EDITS, json={"op": "split", "grid": C + "013", "line": [
+        [x0 - 0.001, c.y], [c.x, c.y + 0.0002], [x1 + 0.001, c.y]]})
+    assert r.status_code == 200, r.get_json()
+    cov = coverage(r.get_json())
+    parts = sorted(set(cov) - set(active(app)))
+    default = draft_teams(planner)
+    assert list(default.values()) == [C + "013"]  # the larger part takes 013's team
+    (larger,) = default
+    (smaller,) = set(parts) - {larger}
+    planner.post(EDITS, json={"op": "set_props", "grid": C + "002", "name": "别处"})
+    assert draft_teams(planner) == default
+
+    r = planner.put("/api/planning/draft/teams", json={"teams": {larger: None,
+                                                                 smaller: C + "012"}})
+    assert r.status_code == 200, r.get_json()
+    chosen = {smaller: C + "012"}  # the larger part vacant
+    assert draft_teams(planner) == chosen
+    for step in ("undo", "redo"):  # to the split, made before the choice, and back
+        assert planner.post(f"/api/planning/draft/{step}").status_code == 200
+        assert draft_teams(planner) == chosen, step
+    inner = min(set(topology._vertices(cov[parts[0]])) & set(topology._vertices(cov[parts[1]])),
+                key=lambda p: shapely.Point(p).distance(shapely.Point(c.x, c.y + 0.0002)))
+    r = planner.post(EDITS, json={"op": "move_vertex", "at": list(inner),
+                                  "to": [inner[0] + 0.0001, inner[1]]})
+    assert r.status_code == 200, r.get_json()
+    assert set(parts) <= set(coverage(r.get_json()))  # new areas keep their new codes
+    assert draft_teams(planner) == chosen
+    for step in ("undo", "undo", "redo", "redo"):
+        assert planner.post(f"/api/planning/draft/{step}").status_code == 200
+        assert draft_teams(planner) == chosen, step
+
+    # another choice, then the two parts merged (013 again, no new grids) and that undone
+    planner.put("/api/planning/draft/teams", json={"teams": {smaller: C + "011"}})
+    chosen = {smaller: C + "011"}
+    r = planner.post(EDITS, json={"op": "merge", "grids": parts}).get_json()
+    assert C + "013" in coverage(r) and draft_teams(planner) == {}
+    planner.post("/api/planning/draft/undo")
+    assert draft_teams(planner) == chosen
+
+    other = as_user(make_app(data))  # another process, a reloaded page
+    assert draft_teams(other) == chosen
+    teams = other.get("/api/planning/preview").get_json()["teams"]
+    assert {t["code"]: t["team_from"] for t in teams} == {larger: None, smaller: C + "011"}
+
+
+def test_a_team_choice_follows_a_new_grid_to_the_code_the_planner_gives_it(app, planner):
+    g = active(app)[C + "013"]
+    x0, _, x1, _ = g.bounds
+    r = planner.post(EDITS, json={"op": "split", "grid": C + "013",
+                                  "line": [[x0 - 0.001, g.centroid.y], [x1 + 0.001, g.centroid.y]]})
+    (larger,) = draft_teams(planner)
+    (smaller,) = set(coverage(r.get_json())) - set(active(app)) - {larger}
+    planner.put("/api/planning/draft/teams", json={"teams": {smaller: C + "012"}})
+    r = planner.post(EDITS, json={"op": "set_props", "grid": smaller, "grid_code": C + "099"})
+    assert r.status_code == 200 and C + "099" in coverage(r.get_json())
+    assert draft_teams(planner) == {larger: C + "013", C + "099": C + "012"}
+    planner.post("/api/planning/draft/undo")
+    assert draft_teams(planner) == {larger: C + "013", smaller: C + "012"}
+    planner.post("/api/planning/draft/redo")
+    assert draft_teams(planner) == {larger: C + "013", C + "099": C + "012"}
