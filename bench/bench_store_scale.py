@@ -71,7 +71,11 @@ backend, path, mix, whole, since = (sys.argv[1], sys.argv[2], json.loads(sys.arg
                                     json.loads(sys.argv[4]), float(sys.argv[5]))
 import orjson
 from datetime import datetime, timezone
-from gridmap.store import GeoJSONSeqStore  # both: the same imports, the same baseline
+from pathlib import Path
+from gridmap.cases.service import clock_columns  # both: the same imports, the same baseline
+from gridmap.config import load_config
+from gridmap.datafolder import load_community
+from gridmap.store import GeoJSONSeqStore
 from gridmap.store.base import CaseFilter
 
 def rss():
@@ -79,8 +83,12 @@ def rss():
     return (int(status["VmRSS"].split()[0]) / 1024, int(status["VmHWM"].split()[0]) / 1024)
 
 base, imported = rss()[0], time.perf_counter()
+# a worker's clock extractor, as gridmap serve gives it (the data folder is beside)
+community = load_community(load_config({"DATA_DIR": str(Path(path).parent / "data"
+                                                       if backend == "sqlite" else Path(path).parent)}))
+clocks = clock_columns(community)
 if backend == "geojsonseq":
-    store = GeoJSONSeqStore(path, compact_bytes=None)
+    store = GeoJSONSeqStore(path, compact_bytes=None, clocks=clocks)
     def query(grid, state):
         return store.query(grid_codes=[grid], states=[state], limit=%(page)d)
     def heat():

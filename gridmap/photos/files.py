@@ -150,6 +150,14 @@ class PhotoStore:
         return sorted(p.name[:-len(SUFFIX)] for p in self.root.glob(f"??/*{SUFFIX}")
                       if ID_RE.fullmatch(p.name[:-len(SUFFIX)]))
 
+    def has_old(self, grace_s=SWEEP_GRACE_S, now=None):
+        """Whether any file here is older than ``grace_s``: else a sweep deletes nothing,
+        and need not read the cases (a million of them take a while)."""
+        cutoff = (time.time() if now is None else now) - grace_s
+        return any(path.stat().st_mtime < cutoff
+                   for folder in self.root.iterdir() if folder.is_dir()
+                   for path in folder.iterdir())
+
     def sweep(self, referenced, grace_s=SWEEP_GRACE_S, now=None):
         """Delete photos that no case names and that are older than ``grace_s``.
 

@@ -56,6 +56,8 @@ def sweep_if_due(photos, referenced, every_s=SWEEP_EVERY_S, grace_s=SWEEP_GRACE_
             return None
         os.ftruncate(fd, 0)  # claimed before sweeping: a failing sweep is not retried at once
         os.pwrite(fd, f"{now}\n".encode(), 0)
+        if not photos.has_old(grace_s, now):
+            return []  # nothing old enough to delete: the cases need not be read
         return photos.sweep(referenced(), grace_s=grace_s, now=now)
     finally:
         os.close(fd)  # and with it the flock

@@ -645,10 +645,9 @@ class GeoJSONSeqStore(CaseStore):
             properties = sorted(check_codes(properties, "properties"))
         self.refresh()
         with self._state_lock:
-            found = self._index.near(lon, lat, radius_m, categories, states, limit)
-        if properties is None:
-            return [e.feature() for e in found]  # parse only what is returned
-        return [e.sparse_feature(properties) for e in found]
+            index = self._index
+            found = index.near_rows(lon, lat, radius_m, categories, states, limit)
+        return [index.feature_at(row, properties) for row in found]  # read only these
 
     # -- filtered selects and aggregates ------------------------------------------------
 
@@ -696,7 +695,7 @@ class GeoJSONSeqStore(CaseStore):
         self.refresh()
         with self._state_lock:
             frozen = self._index.frozen()
-        return (frozen.entry(i).feature() for i in range(len(frozen)))
+        return (frozen.feature(i) for i in range(len(frozen)))
 
     def points(self):
         self.refresh()

@@ -391,7 +391,13 @@ class CaseIndex:
 
     def near(self, lon, lat, radius_m, categories=None, states=None, limit=None):
         """Entries within ``radius_m`` (and of these categories, states), nearest first
-        (the first ``limit`` of them).
+        (the first ``limit`` of them): :meth:`near_rows`' entries."""
+        return [self.entry_at(row) for row in self.near_rows(lon, lat, radius_m, categories,
+                                                             states, limit)]
+
+    def near_rows(self, lon, lat, radius_m, categories=None, states=None, limit=None):
+        """The rows of the cases within ``radius_m`` (and of these categories, states),
+        nearest first (the first ``limit`` of them).
 
         The log's layer: candidates come from the cells of the radius's bounding
         box that hold the wanted categories (on the finest grid that needs at
@@ -431,13 +437,13 @@ class CaseIndex:
                         and (states is None or e.state in states)
                         and x0 <= e.lon <= x1 and y0 <= e.lat <= y1
                         and (d := haversine_m(lon, lat, e.lon, e.lat)) <= radius_m):
-                    found.append((d, e.case_no, e))
+                    found.append((d, e.case_no))
         if base_rows is not None and len(base_rows):
             rows, d = self.columns.near(base_rows, lon, lat, radius_m, (x0, y0, x1, y1),
                                         categories, states)
-            found += zip(d.tolist(), (rows + 1).tolist(), rows.tolist())
-        found.sort(key=lambda item: item[:2])
-        return [e if isinstance(e, Entry) else self.base.entry(e) for _, _, e in found[:limit]]
+            found += zip(d.tolist(), (rows + 1).tolist())
+        found.sort()
+        return [case_no - 1 for _, case_no in found[:limit]]
 
     def frozen(self, columns=False):
         """Every case as of now, read later: a :class:`Frozen` (with copies of
@@ -460,10 +466,10 @@ class Frozen:
     def __len__(self):
         return len(self.rows)
 
-    def entry(self, i):
-        """The entry of the ``i``-th case (by case_no)."""
+    def feature(self, i):
+        """The Feature of the ``i``-th case (a fresh copy; one parse)."""
         entry = self.entries[i]
-        return self.base.entry(int(self.rows[i])) if entry is None else entry
+        return self.base.feature(int(self.rows[i])) if entry is None else entry.feature()
 
     def id(self, i):
         """The id of the ``i``-th case."""

@@ -77,3 +77,27 @@ def test_a_mark_from_the_future_does_not_stop_sweeping(store):
     aged(store, orphan, SWEEP_GRACE_S + 60)
     (store.root / MARK).write_text(str(time.time() + DAY))  # the clock was set back
     assert sweep_if_due(store, lambda: set()) == [orphan.id]
+
+
+def test_a_sweep_with_nothing_old_enough_reads_no_case(store):
+    """A million cases take a while to read: a sweep that could delete nothing (no
+    file older than the grace period, stale temporary files included) skips them."""
+    young = store.put(noise_jpeg(1))
+    folder = store.path(young.id).parent
+    asked = []
+
+    def referenced():
+        asked.append(1)
+        return set()
+
+    now = time.time()
+    assert sweep_if_due(store, referenced, now=now) == [] and asked == []
+    assert store.ids() == [young.id]
+    aged(store, young, SWEEP_GRACE_S + 60)
+    assert sweep_if_due(store, referenced, now=now + SWEEP_EVERY_S + 1) == [young.id]
+    assert asked == [1]
+    tmp = folder / ".left-behind.jpg.tmp"
+    tmp.write_bytes(b"x")
+    os.utime(tmp, (now - SWEEP_GRACE_S - 60,) * 2)
+    assert sweep_if_due(store, referenced, now=now + 2 * SWEEP_EVERY_S + 2) == []
+    assert asked == [1, 1] and not tmp.exists()
