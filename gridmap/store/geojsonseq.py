@@ -61,6 +61,7 @@ any moment leaves a consistent folder; leftovers are removed by the next
 compaction.
 """
 
+import ctypes
 import gc
 import logging
 import os
@@ -100,6 +101,16 @@ def _reset_after_fork():
 
 
 os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+def _release_free_memory():
+    """Give the memory malloc holds free back to the system (glibc's ``malloc_trim``;
+    elsewhere nothing): a load frees hundreds of MB in pieces the allocator keeps,
+    which would count in every worker's RSS (about 40 MB at 1,000,000 cases)."""
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 class _Op(Op):
@@ -499,6 +510,7 @@ class GeoJSONSeqStore(CaseStore):
         if fresh is not None:
             with self._state_lock:
                 self._index = fresh
+            _release_free_memory()  # a load frees a lot (the index's file, a parse, the old index)
 
     def _apply_base(self, index, snap, batch):
         """Put parsed snapshot features into ``index`` (their texts stay in the file)."""

@@ -199,9 +199,11 @@ class SnapBase:
         self.version = np.zeros(size, dtype=np.int32)
         self.at[row], self.length[row], self.version[row] = (rows["offset"], rows["length"],
                                                              rows["version"])
-        self._id_text = np.array(rows["id_text"], dtype=np.uint8)
+        # the ids' UTF-8 stays in cases.index (read by offset: a case's id, or all at once)
+        self._id_file, self._id_at = rows["id_source"]
+        self._id_bytes = len(rows["id_text"])
         ends = rows["id_end"]
-        if len(ends) and (ends[-1] != len(self._id_text) or (np.diff(ends) < 0).any()):
+        if len(ends) and (ends[-1] != self._id_bytes or (np.diff(ends) < 0).any()):
             raise ValueError("the ids' ends do not fit their text")
         self._id_start = np.zeros(size, dtype=np.int64)
         self._id_length = np.zeros(size, dtype=np.int32)
@@ -225,9 +227,14 @@ class SnapBase:
 
     def id(self, row):
         """The id of the case at ``row`` (no read of the snapshot)."""
-        start = self._id_start[row]
-        return self._id_text[start:start + self._id_length[row]].tobytes().decode(
-            "utf-8", "surrogatepass")
+        return self._id_file.read(self._id_at + int(self._id_start[row]),
+                                  int(self._id_length[row]))
+
+    def ids(self, rows):
+        """The ids of ``rows`` (one read of every id)."""
+        text = self._id_file.read_bytes(self._id_at, self._id_bytes)
+        return [text[a:a + n].decode("utf-8") for a, n in zip(self._id_start[rows].tolist(),
+                                                               self._id_length[rows].tolist())]
 
     def holds(self, row, case_id):
         """Whether the snapshot holds case ``case_id`` at ``row``."""
@@ -506,12 +513,15 @@ class Frozen:
             hashes[name][held] = text_hashes((getattr(e, name) for e in entries), len(held))
         has_key = np.zeros(n, dtype=bool)
         has_key[held] = [e.idempotency_key is not None for e in entries]
+        ids = np.empty(n, dtype=object)
+        ids[held] = [e.id for e in entries]
         base = self.base
         if len(held) < n:  # the rest from the base's arrays
             rest = np.ones(n, dtype=bool)
             rest[held] = False
             at = np.flatnonzero(rest)
             version[at] = base.version[self.rows[at]]
+            ids[at] = base.ids(self.rows[at])
             where = np.full(len(base.at), -1, dtype=np.int64)  # base row -> position here
             where[self.rows[at]] = at
             for name in SnapBase.LOOKUPS:
@@ -522,7 +532,7 @@ class Frozen:
                 if name == "idempotency_key":
                     has_key[to[mine]] = True
         rows["version"], rows["has_key"] = version, has_key
-        ids = [self.id(i).encode("utf-8", "surrogatepass") for i in range(n)]
+        ids = [i.encode("utf-8", "surrogatepass") for i in ids.tolist()]
         rows["id_text"] = np.frombuffer(b"".join(ids), dtype=np.uint8)
         rows["id_end"] = np.cumsum([len(i) for i in ids], dtype=np.int64)
         for name in SnapBase.LOOKUPS:

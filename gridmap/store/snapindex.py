@@ -86,7 +86,7 @@ class SnapshotFile:
     __slots__ = ("fd", "ident", "path", "__weakref__")
 
     def __init__(self, path):
-        self.path = path
+        self.path, self.fd = path, None  # (None: for __del__ if the open fails)
         self.fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         st = os.fstat(self.fd)
         self.ident = (st.st_ino, st.st_mtime_ns, st.st_size)
@@ -95,10 +95,18 @@ class SnapshotFile:
         """The text of ``length`` bytes at ``offset``; a StoreError if the file no
         longer holds them (cut short or changed in place by someone else)."""
         try:
+            return self.read_bytes(offset, length).decode("utf-8")
+        except ValueError as exc:
+            raise StoreError("error.store.snapshot_unreadable", path=self.path,
+                             problem=str(exc)) from exc
+
+    def read_bytes(self, offset, length):
+        """:meth:`read` without decoding."""
+        try:
             data = os.pread(self.fd, length, offset)
             if len(data) != length:
                 raise ValueError(f"{len(data)} bytes at offset {offset}, not {length}")
-            return data.decode("utf-8")
+            return data
         except (OSError, ValueError) as exc:
             raise StoreError("error.store.snapshot_unreadable", path=self.path,
                              problem=str(exc)) from exc
@@ -200,7 +208,9 @@ def read_index(folder, snap, tag):
     Returns
     -------
     (next_segment, rows, clocks)
-        As :func:`write_index` takes them (``clocks`` None unless ``tag`` is).
+        As :func:`write_index` takes them (``clocks`` None unless ``tag`` is),
+        but for the ids' text, left in the file: ``rows["id_source"]`` is the
+        index open as a :class:`SnapshotFile` and where the text starts in it.
 
     Raises
     ------
@@ -208,8 +218,8 @@ def read_index(folder, snap, tag):
         Saying why it cannot be trusted.
     """
     try:
-        with open(folder / INDEX, "rb") as f:
-            data = f.read()
+        source = SnapshotFile(folder / INDEX)  # kept open: the ids are read from it
+        data = source.read_all()
     except FileNotFoundError:
         raise IndexUnusable("no index") from None
     except OSError as exc:
@@ -262,6 +272,7 @@ def read_index(folder, snap, tag):
             WORDS + k for k in WORD_ARRAYS if k not in words]
         if missing:
             raise IndexUnusable(f"corrupt: no column {missing[0]}")
+        rows["id_source"] = (source, start + header["arrays"]["id_text"][2])
         rows["vocabularies"] = {k: header["vocabularies"][k] for k in VOCABULARIES}
         clocks = rows.pop("clocks", None) if tag is not None else None
         if tag is not None and clocks is None:
