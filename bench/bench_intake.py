@@ -47,6 +47,9 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from gridmap.store.geojsonseq import GeoJSONSeqStore  # noqa: E402
+
 CONNECTIONS = 32
 TARGET_RATIO, TARGET_P99_MS = 0.5, 50.0
 CATEGORIES = [c["code"] for c in json.loads(
@@ -381,6 +384,9 @@ def main():
     parser.add_argument("--client-threads", type=int, default=2)
     parser.add_argument("--profile", action="store_true",
                         help="cProfile each worker during the POST runs and print the top")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="serve a copy of this data folder (its snapshot hard-linked), "
+                             "e.g. one of bench_store_scale.py's, instead of a fresh one")
     args = parser.parse_args()
     use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk"))
     if use_wrk and not shutil.which("wrk"):
@@ -409,6 +415,12 @@ def main():
             return run_python(server.url, path, duration, points, args.client_threads,
                               f"r{number}")
 
+        before = 0
+        if args.data:
+            shutil.copytree(args.data, workdir / "data", copy_function=lambda s, d: (
+                os.link(s, d) if Path(s).name == "cases.geojson" else shutil.copy2(s, d)))
+            with GeoJSONSeqStore(workdir / "data" / "cases", compact_bytes=None) as store:
+                before = store.count()
         server = Server(workdir, args.workers, profile_dir)
         try:
             print(f"gridmap serve: {args.workers} workers, {os.cpu_count()} CPUs, "
@@ -430,10 +442,8 @@ def main():
         finally:
             server.stop()
 
-        from gridmap.store.geojsonseq import GeoJSONSeqStore
-
         with GeoJSONSeqStore(workdir / "data" / "cases", compact_bytes=None) as store:
-            stored = store.count()
+            stored = store.count() - before
         created = sum(r["ok"] for r in reports + [warm])
         runs_cut = len(reports) + 1  # requests in flight when wrk stops may still be stored
         if profile_dir:
@@ -462,7 +472,7 @@ def main():
           f"on {min(args.client_threads, os.cpu_count())} core(s) = "
           f"{client_max / floor:.1f}× the floor"
           f"{'' if client_max > 2 * floor else '  (the client may be the bottleneck!)'}")
-    print(f"  cases on disk {stored:,}; 2xx answers to POST {created:,} (at most "
+    print(f"  cases stored by the runs {stored:,}; 2xx answers to POST {created:,} (at most "
           f"{CONNECTIONS} per run may be cut off in flight and still stored): "
           f"{'consistent' if 0 <= stored - created <= CONNECTIONS * runs_cut else 'MISMATCH'}")
 

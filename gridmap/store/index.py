@@ -35,6 +35,7 @@ MAX_CELLS = 1024
 GRIDS = ((FINE_CELL_DEG, True), (CELL_DEG, False))  # (cell size, kept per category)
 _CELL_BITS = 21  # a fine cell's key: (row + offset) << 21 | (column + offset), both < 2**21
 _CELL_OFFSET = 1 << 20
+_CATEGORY_SHIFT = 2 * _CELL_BITS  # the base's cells: (category << 42) | cell key
 #: Properties the arrays hold, so a sparse Feature of these needs no read.
 COLUMNED = frozenset(("case_no", "version", "grid_code", "state", "category"))
 #: Properties an Entry holds, so a sparse Feature of these needs no parse.
@@ -215,9 +216,12 @@ class SnapBase:
             if name == "idempotency_key":
                 order = order[rows["has_key"][order]]
             self._sorted[name] = (_sorted(rows[f"{name}_hash"][order], name), row[order])
+        # by category, then fine map cell: the duplicate search looks at one category
+        self._categories = {c: i for i, c in enumerate(rows["vocabularies"]["category"])}
         order = rows["cell_order"]
-        self._cells = (_sorted(cell_keys(rows["lon"][order], rows["lat"][order]), "cell"),
-                       row[order])
+        keys = (rows["category"][order].astype(np.int64) << _CATEGORY_SHIFT) | cell_keys(
+            rows["lon"][order], rows["lat"][order])
+        self._cells = (_sorted(keys, "cell"), row[order])
 
     def rows(self, field, value):
         """The rows whose ``field`` (one of :data:`LOOKUPS`) may be ``value``."""
@@ -258,17 +262,22 @@ class SnapBase:
     def every_row(self):
         return np.flatnonzero(self.at >= 0)
 
-    def rows_near(self, x0, y0, x1, y1):
-        """The rows in the fine cells that meet the box (a superset of those inside it),
-        or every row when the box spans more than :data:`MAX_CELLS` rows of cells."""
+    def rows_near(self, x0, y0, x1, y1, categories=None):
+        """The rows in the fine cells that meet the box (a superset of those inside it)
+        and of ``categories`` (None: any), or every row when the box spans more than
+        :data:`MAX_CELLS` rows of cells."""
         (r0, c0), (r1, c1) = _cell(x0, y0, FINE_CELL_DEG), _cell(x1, y1, FINE_CELL_DEG)
-        if r1 - r0 >= MAX_CELLS:
+        codes = list(self._categories.values()) if categories is None else [
+            self._categories[c] for c in categories if c in self._categories]
+        if (r1 - r0 + 1) * len(codes) > MAX_CELLS:
             return self.every_row()
         keys, rows = self._cells
-        line = (np.arange(r0, r1 + 1, dtype=np.int64) + _CELL_OFFSET) << _CELL_BITS
+        line = ((np.arange(r0, r1 + 1, dtype=np.int64) + _CELL_OFFSET) << _CELL_BITS)
+        line = (np.array(codes, dtype=np.int64)[:, None] << _CATEGORY_SHIFT | line).ravel()
         lo = keys.searchsorted(line | (c0 + _CELL_OFFSET), "left")
         hi = keys.searchsorted(line | (c1 + _CELL_OFFSET), "right")
-        return np.concatenate([rows[a:b] for a, b in zip(lo.tolist(), hi.tolist())])
+        return np.concatenate([rows[a:b] for a, b in zip(lo.tolist(), hi.tolist())] + [
+            rows[:0]])
 
 
 class CaseIndex:
@@ -424,7 +433,8 @@ class CaseIndex:
             # A little slack, so rounding never drops a point exactly on the circle.
             slack = 1e-9 + 1e-9 * dlat
             x0, x1, y0, y1 = lon - dlon - slack, lon + dlon + slack, lat - dlat - slack, lat + dlat + slack
-            base_rows = None if self.base is None else self.base.rows_near(x0, y0, x1, y1)
+            base_rows = None if self.base is None else self.base.rows_near(x0, y0, x1, y1,
+                                                                           categories)
             groups = [self.by_id]
             for (size, per_category), cells in zip(GRIDS, self._cells):
                 if not per_category:
@@ -538,8 +548,9 @@ class Frozen:
         for name in SnapBase.LOOKUPS:
             rows[f"{name}_hash"] = hashes[name]
             rows[f"{name}_order"] = np.argsort(hashes[name], kind="stable").astype(np.int32)
-        rows["cell_order"] = np.argsort(cell_keys(rows["lon"], rows["lat"]),
-                                        kind="stable").astype(np.int32)
+        rows["cell_order"] = np.argsort(
+            (rows["category"].astype(np.int64) << _CATEGORY_SHIFT)
+            | cell_keys(rows["lon"], rows["lat"]), kind="stable").astype(np.int32)
         rows["words"] = self.words.arrays()
         return rows, clocks
 
