@@ -591,6 +591,8 @@ class GeoJSONSeqStore(CaseStore):
                 except (OSError, StoreError) as exc:  # the compaction stands; the old index too
                     log.error("%s: could not start over from the new snapshot: %s", self.folder, exc)
         log.info("compacted %s: %d cases, log segment %d sealed", self.folder, len(frozen), sealed)
+        del frozen, write_index_first
+        _release_free_memory()  # the copies written out
         return True
 
     def _maybe_compact(self):

@@ -182,20 +182,21 @@ def write_index(folder, snap, next_segment, rows, clocks, tag):
     for name, array in named + words:
         if len(array) != n and not name.startswith(WORDS) and name not in FREE_LENGTH:
             raise ValueError(f"index column {name}: {len(array)} rows, not {n}")
-        data = array.tobytes()
-        header["arrays"][name] = [array.dtype.str, list(array.shape), at, len(data)]
-        pad = -len(data) % ALIGN
-        parts += [data, b"\0" * pad]
-        at += len(data) + pad
-    body = b"".join(parts)
-    header["body"] = len(body)
+        header["arrays"][name] = [array.dtype.str, list(array.shape), at, array.nbytes]
+        pad = -array.nbytes % ALIGN
+        parts += [array.reshape(-1).view(np.uint8), b"\0" * pad]  # (no copy of the arrays)
+        at += array.nbytes + pad
+    header["body"] = at
     head = json.dumps(header, ensure_ascii=False).encode("utf-8")
     head = MAGIC + LENGTH.pack(len(head)) + head
     tmp = folder / f".{INDEX}.{os.getpid()}.tmp"
     with os.fdopen(open_private(tmp, os.O_WRONLY | os.O_TRUNC), "wb") as f:
+        crc = zlib.crc32(head)
         f.write(head)
-        f.write(body)
-        f.write(LENGTH.pack(zlib.crc32(body, zlib.crc32(head))))
+        for part in parts:
+            crc = zlib.crc32(part, crc)
+            f.write(part)
+        f.write(LENGTH.pack(crc))
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, folder / INDEX)
