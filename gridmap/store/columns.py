@@ -12,6 +12,7 @@ that copy without any lock.
 import logging
 import math
 import weakref
+from dataclasses import replace
 from typing import NamedTuple
 
 import numpy as np
@@ -28,6 +29,7 @@ TILE_PX = 256.0  # a world's side in pixels at zoom 0
 _NUMBERS = ("lon", "lat", "x", "y", "reported", *CLOCK_COLUMNS)
 _CODES = ("grid", "state", "category")
 PLACE_BATCH = 4096  # pixel positions are worked out for this many rows at once, or when needed
+KEPT = 24  # masks and late flags kept until the next change (the requests of a view share them)
 
 
 def mercator_px(lon, lat):
@@ -126,6 +128,7 @@ class Columns:
         self.entries = np.empty(capacity, dtype=object)
         self._unplaced = []  # rows whose pixel position is still to be worked out
         self.words = WordIndex(capacity)
+        self._kept = {}  # (what, arguments) -> read-only array, until a row changes
 
     def extract(self, properties):
         """The :class:`Extract` of a case's ``properties``: its description, and its
@@ -159,6 +162,7 @@ class Columns:
         codes["state"][row] = self.state.code(entry.state)
         codes["category"][row] = self.category.code(entry.category)
         self._present[row] = True
+        self._kept.clear()
         self.entries[row] = entry
         self._unplaced.append(row)
         if len(self._unplaced) >= PLACE_BATCH:
@@ -197,6 +201,7 @@ class Columns:
                              dtype=np.int32)
             codes[name][at] = table[rows[name]]
         self._present[at] = True
+        self._kept.clear()
         if self._clocks is not None:
             for i, name in enumerate(CLOCK_COLUMNS):
                 numbers[name][at] = clocks[:, i]
@@ -224,8 +229,22 @@ class Columns:
 
     # -- selecting -------------------------------------------------------------------
 
+    def _keep(self, key, make):
+        """``make()``, or what it gave for ``key`` since the last change (read-only)."""
+        found = self._kept.get(key)
+        if found is None:
+            if len(self._kept) >= KEPT:
+                self._kept.clear()
+            found = self._kept[key] = make()
+            found.flags.writeable = False
+        return found
+
     def late(self, clock, now_ts):
-        """Whether ``clock`` ("sign", "handle" or "verify") is late at ``now_ts``, per row."""
+        """Whether ``clock`` ("sign", "handle" or "verify") is late at ``now_ts``, per row
+        (read-only)."""
+        return self._keep(("late", clock, now_ts), lambda: self._late(clock, now_ts))
+
+    def _late(self, clock, now_ts):
         n = self.size
         stop = self._numbers[f"{clock}_stop"][:n]
         end = np.where(np.isnan(stop), now_ts, stop)
@@ -280,7 +299,11 @@ class Columns:
         return keep
 
     def mask(self, flt, now_ts, bbox=None):
-        """Which rows pass ``flt`` and lie in ``bbox`` too, if given."""
+        """Which rows pass ``flt`` and lie in ``bbox`` too, if given (read-only)."""
+        key = ("mask", replace(flt, now=None), bbox, now_ts if flt.overdue else None)
+        return self._keep(key, lambda: self._mask(flt, now_ts, bbox))
+
+    def _mask(self, flt, now_ts, bbox):
         n = self.size
         keep = self.index_mask(flt.grid_codes, flt.states, flt.categories,
                                None if flt.since is None else flt.since.timestamp(),

@@ -590,8 +590,8 @@ class GeoJSONSeqStore(CaseStore):
                         self._log.load(self._apply)
                 except (OSError, StoreError) as exc:  # the compaction stands; the old index too
                     log.error("%s: could not start over from the new snapshot: %s", self.folder, exc)
-        log.info("compacted %s: %d cases, log segment %d sealed", self.folder, len(frozen), sealed)
-        del frozen, write_index_first
+        count, frozen = len(frozen), None  # (the closure holds the name: let the copies go)
+        log.info("compacted %s: %d cases, log segment %d sealed", self.folder, count, sealed)
         _release_free_memory()  # the copies written out
         return True
 

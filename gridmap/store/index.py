@@ -15,6 +15,7 @@ consistent snapshot after it is let go.
 """
 
 import math
+import mmap
 from datetime import datetime
 
 import numpy as np
@@ -200,11 +201,15 @@ class SnapBase:
         self.version = np.zeros(size, dtype=np.int32)
         self.at[row], self.length[row], self.version[row] = (rows["offset"], rows["length"],
                                                              rows["version"])
-        # the ids' UTF-8 stays in cases.index (read by offset: a case's id, or all at once)
-        self._id_file, self._id_at = rows["id_source"]
-        self._id_bytes = len(rows["id_text"])
+        # the ids' UTF-8 stays in cases.index, mapped: pages are read when touched,
+        # shared by the workers, and the kernel may drop them again
+        source, at = rows["id_source"]
+        size = len(rows["id_text"])
+        self._id_text = np.frombuffer(mmap.mmap(source.fd, 0, access=mmap.ACCESS_READ),
+                                      dtype=np.uint8, count=size, offset=at) if size else (
+            np.zeros(0, dtype=np.uint8))
         ends = rows["id_end"]
-        if len(ends) and (ends[-1] != self._id_bytes or (np.diff(ends) < 0).any()):
+        if len(ends) and (ends[-1] != size or (np.diff(ends) < 0).any()):
             raise ValueError("the ids' ends do not fit their text")
         self._id_start = np.zeros(size, dtype=np.int64)
         self._id_length = np.zeros(size, dtype=np.int32)
@@ -231,14 +236,14 @@ class SnapBase:
 
     def id(self, row):
         """The id of the case at ``row`` (no read of the snapshot)."""
-        return self._id_file.read(self._id_at + int(self._id_start[row]),
-                                  int(self._id_length[row]))
+        start = self._id_start[row]
+        return self._id_text[start:start + self._id_length[row]].tobytes().decode("utf-8")
 
     def ids(self, rows):
-        """The ids of ``rows`` (one read of every id)."""
-        text = self._id_file.read_bytes(self._id_at, self._id_bytes)
-        return [text[a:a + n].decode("utf-8") for a, n in zip(self._id_start[rows].tolist(),
-                                                               self._id_length[rows].tolist())]
+        """The ids of ``rows``."""
+        text = self._id_text
+        return [text[a:a + n].tobytes().decode("utf-8") for a, n in zip(
+            self._id_start[rows].tolist(), self._id_length[rows].tolist())]
 
     def holds(self, row, case_id):
         """Whether the snapshot holds case ``case_id`` at ``row``."""

@@ -95,18 +95,10 @@ class SnapshotFile:
         """The text of ``length`` bytes at ``offset``; a StoreError if the file no
         longer holds them (cut short or changed in place by someone else)."""
         try:
-            return self.read_bytes(offset, length).decode("utf-8")
-        except ValueError as exc:
-            raise StoreError("error.store.snapshot_unreadable", path=self.path,
-                             problem=str(exc)) from exc
-
-    def read_bytes(self, offset, length):
-        """:meth:`read` without decoding."""
-        try:
             data = os.pread(self.fd, length, offset)
             if len(data) != length:
                 raise ValueError(f"{len(data)} bytes at offset {offset}, not {length}")
-            return data
+            return data.decode("utf-8")
         except (OSError, ValueError) as exc:
             raise StoreError("error.store.snapshot_unreadable", path=self.path,
                              problem=str(exc)) from exc
