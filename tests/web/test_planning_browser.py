@@ -106,17 +106,7 @@ def test_a_planner_splits_checks_previews_and_publishes(browser, planning_server
     for k, spot in enumerate((north, south, north, south)):
         post_report(url, spot.x, spot.y, EVIL if k == 0 else f"路灯 {k}")
 
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
-    page = context.new_page()
-    problems, dialogs = [], []
-    page.on("pageerror", lambda e: problems.append(str(e)))
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.accept()))
-    page.goto(url + "/login")
-    page.fill("input[name=username]", "plan")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/planning")
-    rows(page, 13)
+    page, problems, dialogs = sign_in(browser, url)
     assert page.inner_text("#gen-info").count("第 1 代") == 1
     assert page.locator(".code-label", has_text="013").count() == 1
     assert page.is_disabled("#undo") and page.is_disabled("#redo")
@@ -282,16 +272,7 @@ def test_a_planner_uploads_fixes_drags_merges_publishes_and_rolls_back(browser, 
                                                                      shots, tmp_path):
     url = fresh_server.url
     upload, vertex = file_with_a_gap(fresh_server.data_dir, tmp_path / "网格 带缺口.geojson")
-    page = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN").new_page()
-    problems, dialogs = [], []
-    page.on("pageerror", lambda e: problems.append(str(e)))
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.accept()))
-    page.goto(url + "/login")
-    page.fill("input[name=username]", "plan")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/planning")
-    rows(page, 13)
+    page, problems, dialogs = sign_in(browser, url)
 
     # the file as the draft: the gap is listed and drawn
     page.set_input_files("#upload-file", str(upload))
