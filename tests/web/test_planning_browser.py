@@ -71,6 +71,27 @@ def the_line_across(grid):
     return [(ax - 0.03 * dx, ay - 0.03 * dy), (bx + 0.03 * dx, by + 0.03 * dy)]
 
 
+def fit_all(page, codes=None):
+    """Show every grid (or those of ``codes``, closer: a click then lands within a
+    metre), once any animated move (a row's click zooms to its grid) has ended: one
+    still running would end at its own target, after the fit."""
+    settled = """() => {
+        const map = window.gridmapPlanning.map, now = map.getCenter().toString() + map.getZoom();
+        const same = now === window.lastView && !map._animatingZoom && !map._panAnim?._inProgress;
+        window.lastView = now;
+        return same;
+    }"""
+    page.wait_for_function(settled, polling=100)
+    page.evaluate("""codes => {
+        const p = window.gridmapPlanning, bounds = L.latLngBounds([]);
+        p.grids.eachLayer(l => {
+            if (!codes || codes.includes(l.feature.properties.grid_code)) bounds.extend(l.getBounds());
+        });
+        p.map.fitBounds(bounds, {animate: false});
+    }""", codes)
+    page.wait_for_function(settled, polling=100)
+
+
 def on_screen(page, lon, lat):
     return page.evaluate(
         """([lat, lon]) => {
@@ -316,7 +337,7 @@ def test_a_planner_uploads_fixes_drags_merges_publishes_and_rolls_back(browser, 
     at = list(max((p for p, codes in owners.items() if len(codes) == 2),
                   key=lambda p: outline.boundary.distance(shapely.Point(p))))
     assert outline.boundary.distance(shapely.Point(at)) > 0.001
-    page.evaluate("(p => p.map.fitBounds(p.grids.getBounds(), {animate: false}))(window.gridmapPlanning)")
+    fit_all(page)
     x, y = on_screen(page, *at)
     page.mouse.move(x, y)
     page.mouse.down()
@@ -351,7 +372,7 @@ def test_a_planner_uploads_fixes_drags_merges_publishes_and_rolls_back(browser, 
     for code in (a, b):
         page.click(f"#grid-list tr[data-code='{code}']")
     page.click("#tool-redraw")
-    page.evaluate("(p => p.map.fitBounds(p.grids.getBounds(), {animate: false}))(window.gridmapPlanning)")
+    fit_all(page, [a, b])
     for lon, lat in (ends[0], [mid[0] + 0.0001, mid[1]], ends[1]):
         page.mouse.click(*on_screen(page, lon, lat))
     page.click("#draw-finish")
@@ -608,6 +629,6 @@ def test_a_planner_adds_a_grid_and_gives_it_a_code_a_name_and_a_team(browser, fr
     }""", C + "020")
     assert len(shaded) == 1 and shaded[0]["from"] is None
     assert shaded[0]["area_m2"] == pytest.approx(area_m2, rel=1e-3)
-    page.evaluate("(p => p.map.fitBounds(p.grids.getBounds(), {animate: false}))(window.gridmapPlanning)")
+    fit_all(page)
     page.screenshot(path=str(shots / "d4-grid-added-preview.png"))
     assert not problems, problems
