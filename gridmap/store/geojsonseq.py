@@ -62,7 +62,6 @@ compaction.
 """
 
 import ctypes
-import gc
 import logging
 import os
 import threading
@@ -482,16 +481,11 @@ class GeoJSONSeqStore(CaseStore):
             raise StoreError("error.store.snapshot_unreadable", path=path, problem=str(exc)) from exc
         try:
             next_segment, rows, clocks = read_index(self.folder, snap, clocks_tag(self._clocks))
-            paused = gc.isenabled()
-            gc.disable()  # many objects, no cycles: collecting meanwhile only costs time
-            try:
+            try:  # (arrays: no object per case is made)
                 fresh.start_from(SnapBase(snap, rows), rows, clocks)
             except (ValueError, IndexError, KeyError, TypeError) as exc:
                 fresh.__init__(self._clocks)  # empty again, for the parse
                 raise IndexUnusable(f"corrupt: {exc!r}") from exc
-            finally:
-                if paused:
-                    gc.enable()
         except IndexUnusable as exc:
             (log.info if str(exc) == "no index" else log.warning)(
                 "%s: %s %s: reading the snapshot whole", self.folder, INDEX, exc)
@@ -527,9 +521,9 @@ class GeoJSONSeqStore(CaseStore):
     def _rebuild_index(self, snap, next_segment, index):
         """Write ``cases.index`` for the snapshot just parsed, unless a compaction runs
         (it writes one) or the snapshot was replaced meanwhile."""
-        frozen = index.frozen(columns=True)
-        if not all(isinstance(e, SnapEntry) for e in frozen.entries.tolist()):
+        if not all(isinstance(e, SnapEntry) for e in index.by_id.values()):
             return  # not in our layout: the next compaction writes both
+        frozen = index.frozen(columns=True)
         try:
             with self._log.compaction_lock_if_free() as free:
                 if free and snapshot_ident(self.folder) == snap.ident:

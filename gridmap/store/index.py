@@ -204,12 +204,12 @@ class SnapBase:
         # the ids' UTF-8 stays in cases.index, mapped: pages are read when touched,
         # shared by the workers, and the kernel may drop them again
         source, at = rows["id_source"]
-        size = len(rows["id_text"])
+        text_size = len(rows["id_text"])
         self._id_text = np.frombuffer(mmap.mmap(source.fd, 0, access=mmap.ACCESS_READ),
-                                      dtype=np.uint8, count=size, offset=at) if size else (
+                                      dtype=np.uint8, count=text_size, offset=at) if text_size else (
             np.zeros(0, dtype=np.uint8))
         ends = rows["id_end"]
-        if len(ends) and (ends[-1] != size or (np.diff(ends) < 0).any()):
+        if len(ends) and (ends[-1] != text_size or (np.diff(ends) < 0).any()):
             raise ValueError("the ids' ends do not fit their text")
         self._id_start = np.zeros(size, dtype=np.int64)
         self._id_length = np.zeros(size, dtype=np.int32)
