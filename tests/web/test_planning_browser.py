@@ -71,17 +71,20 @@ def the_line_across(grid):
     return [(ax - 0.03 * dx, ay - 0.03 * dy), (bx + 0.03 * dx, by + 0.03 * dy)]
 
 
+#: True once the map has not moved since the last poll and no animation runs.
+SETTLED = """() => {
+    const map = window.gridmapPlanning.map, now = map.getCenter().toString() + map.getZoom();
+    const same = now === window.lastView && !map._animatingZoom && !map._panAnim?._inProgress;
+    window.lastView = now;
+    return same;
+}"""
+
+
 def fit_all(page, codes=None):
     """Show every grid (or those of ``codes``, closer: a click then lands within a
     metre), once any animated move (a row's click zooms to its grid) has ended: one
     still running would end at its own target, after the fit."""
-    settled = """() => {
-        const map = window.gridmapPlanning.map, now = map.getCenter().toString() + map.getZoom();
-        const same = now === window.lastView && !map._animatingZoom && !map._panAnim?._inProgress;
-        window.lastView = now;
-        return same;
-    }"""
-    page.wait_for_function(settled, polling=100)
+    page.wait_for_function(SETTLED, polling=100)
     page.evaluate("""codes => {
         const p = window.gridmapPlanning, bounds = L.latLngBounds([]);
         p.grids.eachLayer(l => {
@@ -89,7 +92,7 @@ def fit_all(page, codes=None):
         });
         p.map.fitBounds(bounds, {animate: false});
     }""", codes)
-    page.wait_for_function(settled, polling=100)
+    page.wait_for_function(SETTLED, polling=100)
 
 
 def on_screen(page, lon, lat):
@@ -259,6 +262,7 @@ def test_the_editor_does_not_break_on_a_phone(browser, planning_server, shots):
     page.wait_for_url("**/planning")
     page.wait_for_selector("#grid-list tbody tr")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.wait_for_function(SETTLED, polling=100)  # (a shot amid the first fit: shapes half drawn)
     page.screenshot(path=str(shots / "phone.png"), full_page=True)
 
 
